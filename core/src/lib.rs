@@ -1,0 +1,13 @@
+//! zk-core: Apache ZooKeeper's protocol, client and server logic in one crate.
+//!
+//! # Layout
+//!
+//! - [`proto`]: the sans-IO jute codec — records, opcodes, error codes, paths and framing.
+//!   No tokio, no sockets; every decoder refuses hostile input with an error, never a panic.
+//! - `server` (feature `server`): the data tree, sessions, watches, ACLs, the write path
+//!   (prep → durable log → apply), persistence, configuration and four-letter words.
+
+pub mod proto;
+
+#[cfg(feature = "server")]
+pub mod server;

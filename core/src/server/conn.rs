@@ -1,0 +1,503 @@
+//! One client connection: the handshake, then requests in, replies and notifications out.
+//!
+//! Ordering: replies leave in request order. Reads run on this task against the tree; a
+//! read that arrives while one of this session's writes is in flight waits (in `deferred`)
+//! until the writer has answered every earlier write, so it sees them. Notifications are
+//! queued by the writer while it holds the tree's write lock, and reads take the read lock
+//! before queueing their reply, so a client always gets the event before any reply that
+//! shows its effect.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use parking_lot::{Mutex, RwLock};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::proto::{
+    frame, ConnectRequest, ConnectResponse, Decode, Encode, ErrorCode, EventType, Id, KeeperState,
+    OpCode, ReplyHeader, Request, RequestHeader, Response, WatcherEvent, AUTH_XID,
+    NOTIFICATION_XID,
+};
+
+use super::acl;
+use super::fourlw;
+use super::reads;
+use super::runtime::{ReplyTo, Shared, WriteJob};
+use super::state::Outcome;
+use super::txn::TxnBody;
+use super::watch::{ConnId, WatchSink};
+
+/// What the socket writer task sends.
+enum Outbound {
+    Frame(Vec<u8>),
+    Close,
+}
+
+/// Per-connection counters for `cons` / `stat`.
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    pub received: AtomicU64,
+    pub sent: AtomicU64,
+    pub last_cxid: AtomicI32,
+    pub last_zxid: AtomicI64,
+    pub last_op: Mutex<&'static str>,
+    pub last_latency_us: AtomicU64,
+}
+
+/// The shared handle of a connection: the writer thread and the watch manager reach the
+/// client through it.
+pub struct Conn {
+    pub id: ConnId,
+    pub peer: SocketAddr,
+    pub established: Instant,
+    out: mpsc::UnboundedSender<Outbound>,
+    pub session_id: AtomicI64,
+    pub timeout_ms: AtomicI32,
+    ids: RwLock<Vec<Id>>,
+    inflight: AtomicUsize,
+    wake: Notify,
+    closing: AtomicBool,
+    pub stats: ConnStats,
+}
+
+impl Conn {
+    /// Queues a reply frame: header, then the body when `result` is Ok.
+    pub fn reply(&self, xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) {
+        let mut out = Vec::with_capacity(64);
+        frame::write(&mut out, |b| {
+            let err = match result {
+                Ok(_) => 0,
+                Err(code) => code.as_i32(),
+            };
+            ReplyHeader { xid, zxid, err }.encode(b);
+            if let Ok(body) = result {
+                body.encode(b);
+            }
+        });
+        self.stats.last_zxid.store(zxid, Ordering::Relaxed);
+        self.send(out);
+    }
+
+    fn send(&self, frame: Vec<u8>) {
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        let _ = self.out.send(Outbound::Frame(frame));
+    }
+
+    /// Flushes what is queued, then closes the socket.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        let _ = self.out.send(Outbound::Close);
+        self.wake.notify_one();
+    }
+
+    /// Called by the writer after it queued the reply to one of this connection's writes.
+    pub fn write_done(&self) {
+        self.inflight.fetch_sub(1, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
+    pub fn auth(&self) -> Vec<Id> {
+        self.ids.read().clone()
+    }
+
+    pub fn session(&self) -> i64 {
+        self.session_id.load(Ordering::Acquire)
+    }
+
+    pub fn outstanding(&self) -> usize {
+        self.inflight.load(Ordering::Acquire)
+    }
+}
+
+impl WatchSink for Conn {
+    fn notify(&self, zxid: i64, event: EventType, path: &str) {
+        let mut out = Vec::with_capacity(32 + path.len());
+        frame::write(&mut out, |b| {
+            ReplyHeader {
+                xid: NOTIFICATION_XID,
+                zxid,
+                err: 0,
+            }
+            .encode(b);
+            WatcherEvent {
+                event_type: event.as_i32(),
+                state: KeeperState::SyncConnected.as_i32(),
+                path: path.to_owned(),
+            }
+            .encode(b);
+        });
+        self.send(out);
+    }
+
+    fn auth_ids(&self) -> Vec<Id> {
+        self.auth()
+    }
+}
+
+/// Serves one accepted socket until it closes.
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let conn = Arc::new(Conn {
+        id: shared.next_conn_id(),
+        peer,
+        established: Instant::now(),
+        out: tx,
+        session_id: AtomicI64::new(0),
+        timeout_ms: AtomicI32::new(0),
+        ids: RwLock::new(vec![Id {
+            scheme: "ip".into(),
+            id: peer.ip().to_string(),
+        }]),
+        inflight: AtomicUsize::new(0),
+        wake: Notify::new(),
+        closing: AtomicBool::new(false),
+        stats: ConnStats::default(),
+    });
+    let write_task = tokio::spawn(write_loop(writer, rx));
+    shared.conns.lock().insert(conn.id, conn.clone());
+    let mut session = Session {
+        shared: shared.clone(),
+        conn: conn.clone(),
+        reader,
+        buf: BytesMut::with_capacity(4096),
+        deferred: VecDeque::new(),
+    };
+    if let Err(reason) = session.run().await {
+        tracing::debug!(peer = %peer, reason, "closing connection");
+    }
+    conn.close();
+    shared.conns.lock().remove(&conn.id);
+    shared.watches.lock().remove_conn(conn.id);
+    let sid = conn.session();
+    if sid != 0 {
+        shared.tracker.lock().detach(sid, conn.id);
+    }
+    let _ = write_task.await;
+}
+
+/// Writes queued frames, as many per syscall as are waiting.
+async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outbound>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    while let Some(first) = rx.recv().await {
+        let mut close = false;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Outbound::Frame(f) => buf.extend_from_slice(&f),
+                Outbound::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if buf.len() < 256 * 1024 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !buf.is_empty() && writer.write_all(&buf).await.is_err() {
+            return;
+        }
+        buf.clear();
+        if close {
+            let _ = writer.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// The reading side of a connection and its ordering state.
+struct Session {
+    shared: Arc<Shared>,
+    conn: Arc<Conn>,
+    reader: OwnedReadHalf,
+    buf: BytesMut,
+    /// Requests waiting for this session's in-flight writes.
+    deferred: VecDeque<(i32, Request, Instant)>,
+}
+
+type Closing = &'static str;
+
+impl Session {
+    async fn run(&mut self) -> Result<(), Closing> {
+        let first = self.read_first_frame().await?;
+        let Some(payload) = first else {
+            return Ok(());
+        };
+        self.handshake(&payload).await?;
+        loop {
+            while let Some(payload) = self.next_buffered_frame()? {
+                self.on_frame(&payload)?;
+            }
+            if self.conn.closing.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            tokio::select! {
+                read = self.reader.read_buf(&mut self.buf) => {
+                    if read.map_err(|_| "read error")? == 0 {
+                        return Err("client closed the connection");
+                    }
+                }
+                () = self.conn.wake.notified() => {}
+            }
+            self.drain_deferred()?;
+        }
+    }
+
+    /// Reads the first frame, or answers a four-letter word (`None`).
+    async fn read_first_frame(&mut self) -> Result<Option<Vec<u8>>, Closing> {
+        while self.buf.len() < 4 {
+            if self.reader.read_buf(&mut self.buf).await.map_err(|_| "read error")? == 0 {
+                return Err("closed before the handshake");
+            }
+        }
+        let word: [u8; 4] = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
+        if let Some(cmd) = fourlw::recognise(&word) {
+            let text = fourlw::run(&self.shared, cmd);
+            self.conn.send(text.into_bytes());
+            self.conn.close();
+            return Ok(None);
+        }
+        loop {
+            if let Some(payload) = self.next_buffered_frame()? {
+                return Ok(Some(payload));
+            }
+            if self.reader.read_buf(&mut self.buf).await.map_err(|_| "read error")? == 0 {
+                return Err("closed before the handshake");
+            }
+        }
+    }
+
+    fn next_buffered_frame(&mut self) -> Result<Option<Vec<u8>>, Closing> {
+        match frame::check(&self.buf, self.shared.opts.max_buffer) {
+            Ok(Some(len)) => {
+                self.buf.advance(4);
+                let payload = self.buf.split_to(len).to_vec();
+                Ok(Some(payload))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::warn!(peer = %self.conn.peer, "{e}; closing the connection");
+                Err("bad frame length")
+            }
+        }
+    }
+
+    async fn handshake(&mut self, payload: &[u8]) -> Result<(), Closing> {
+        let req = ConnectRequest::from_bytes(payload).map_err(|_| "malformed ConnectRequest")?;
+        let shared = self.shared.clone();
+        let last_zxid = shared.state.read().last_zxid;
+        if req.last_zxid_seen > last_zxid {
+            tracing::info!(
+                peer = %self.conn.peer,
+                "refusing session: client has seen zxid 0x{:x}, this server is at 0x{:x}; client must try another server",
+                req.last_zxid_seen, last_zxid
+            );
+            return Err("client is ahead of this server");
+        }
+        let timeout = shared.opts.negotiate_timeout(req.timeout);
+        let read_only = req.read_only.map(|_| false);
+        if req.session_id == 0 {
+            let session_id = shared.next_session_id();
+            let passwd: Vec<u8> = (0..16).map(|_| rand::random::<u8>()).collect();
+            let (tx, rx) = oneshot::channel();
+            shared.submit(WriteJob {
+                session_id,
+                body: TxnBody::CreateSession { timeout, passwd },
+                reply: ReplyTo::Handshake(tx),
+            });
+            match rx.await {
+                Ok(Outcome::SessionCreated {
+                    session_id,
+                    timeout,
+                    passwd,
+                }) => self.established(session_id, timeout, passwd, read_only),
+                _ => Err("session could not be created"),
+            }
+        } else {
+            let known = shared
+                .state
+                .read()
+                .sessions
+                .get(&req.session_id)
+                .map(|s| s.passwd.clone());
+            let live = shared.tracker.lock().is_live(req.session_id);
+            match known {
+                Some(passwd) if live && passwd == req.passwd => {
+                    let previous = {
+                        let mut tracker = shared.tracker.lock();
+                        tracker.set_timeout(req.session_id, timeout, Instant::now());
+                        tracker.attach(req.session_id, self.conn.id)
+                    };
+                    if let Some(old) = previous.and_then(|id| shared.conns.lock().get(&id).cloned()) {
+                        old.close();
+                    }
+                    self.established(req.session_id, timeout, passwd, read_only)
+                }
+                _ => {
+                    let mut out = Vec::new();
+                    frame::write(&mut out, |b| ConnectResponse::expired(req.read_only).encode(b));
+                    self.conn.send(out);
+                    Err("session expired or password wrong")
+                }
+            }
+        }
+    }
+
+    fn established(&mut self, session_id: i64, timeout: i32, passwd: Vec<u8>, read_only: Option<bool>) -> Result<(), Closing> {
+        self.conn.session_id.store(session_id, Ordering::Release);
+        self.conn.timeout_ms.store(timeout, Ordering::Release);
+        self.shared.tracker.lock().attach(session_id, self.conn.id);
+        let mut out = Vec::new();
+        frame::write(&mut out, |b| {
+            ConnectResponse {
+                protocol_version: 0,
+                timeout,
+                session_id,
+                passwd,
+                read_only,
+            }
+            .encode(b)
+        });
+        self.conn.send(out);
+        Ok(())
+    }
+
+    fn on_frame(&mut self, payload: &[u8]) -> Result<(), Closing> {
+        let received = Instant::now();
+        self.shared.stats.packets_received.fetch_add(1, Ordering::Relaxed);
+        self.conn.stats.received.fetch_add(1, Ordering::Relaxed);
+        let mut r = crate::proto::Reader::new(payload);
+        let header = RequestHeader::decode(&mut r).map_err(|_| "malformed request header")?;
+        let sid = self.conn.session();
+        if !self.shared.tracker.lock().touch(sid, received) {
+            return Err("session is closed");
+        }
+        let Some(op) = OpCode::from_i32(header.op) else {
+            self.conn.reply(header.xid, self.shared.last_zxid(), &Err(ErrorCode::Unimplemented));
+            return Err("unknown opcode");
+        };
+        let request = match Request::decode(header.op, r.rest()) {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::warn!(peer = %self.conn.peer, ?op, "undecodable request: {e}");
+                self.conn.reply(header.xid, self.shared.last_zxid(), &Err(ErrorCode::MarshallingError));
+                return Err("undecodable request");
+            }
+        };
+        self.conn.stats.last_cxid.store(header.xid, Ordering::Relaxed);
+        *self.conn.stats.last_op.lock() = op_abbrev(op);
+        if !self.deferred.is_empty() || (self.conn.outstanding() > 0 && !is_write(&request)) {
+            self.deferred.push_back((header.xid, request, received));
+            return Ok(());
+        }
+        self.dispatch(header.xid, request, received)
+    }
+
+    fn drain_deferred(&mut self) -> Result<(), Closing> {
+        while self.conn.outstanding() == 0 {
+            let Some((xid, request, received)) = self.deferred.pop_front() else {
+                return Ok(());
+            };
+            self.dispatch(xid, request, received)?;
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, xid: i32, request: Request, received: Instant) -> Result<(), Closing> {
+        let shared = &self.shared;
+        match request {
+            Request::Check(_) => {
+                self.conn.reply(xid, shared.last_zxid(), &Err(ErrorCode::Unimplemented));
+                Err("check outside multi")
+            }
+            Request::Auth(packet) => {
+                match acl::authenticate(&shared.opts.rules.acl, &packet.scheme, packet.auth.as_deref().unwrap_or_default()) {
+                    Ok(ids) => {
+                        {
+                            let mut held = self.conn.ids.write();
+                            for id in ids {
+                                if !held.contains(&id) {
+                                    held.push(id);
+                                }
+                            }
+                        }
+                        self.conn.reply(AUTH_XID, 0, &Ok(Response::Empty));
+                        Ok(())
+                    }
+                    Err(code) => {
+                        shared.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
+                        self.conn.reply(AUTH_XID, 0, &Err(code));
+                        Err("authentication failed")
+                    }
+                }
+            }
+            Request::CloseSession => {
+                shared.tracker.lock().mark_closing(self.conn.session());
+                self.submit_write(xid, TxnBody::CloseSession, received);
+                Ok(())
+            }
+            request if is_write(&request) => {
+                let body = TxnBody::Write {
+                    auth: self.conn.auth(),
+                    request,
+                };
+                self.submit_write(xid, body, received);
+                Ok(())
+            }
+            request => {
+                let (zxid, result) = reads::execute(shared, &self.conn, &request);
+                self.conn.reply(xid, zxid, &result);
+                shared.stats.record_latency(received);
+                Ok(())
+            }
+        }
+    }
+
+    fn submit_write(&mut self, xid: i32, body: TxnBody, received: Instant) {
+        self.conn.inflight.fetch_add(1, Ordering::AcqRel);
+        self.shared.submit(WriteJob {
+            session_id: self.conn.session(),
+            body,
+            reply: ReplyTo::Conn {
+                conn: self.conn.clone(),
+                xid,
+                received,
+            },
+        });
+    }
+}
+
+fn is_write(request: &Request) -> bool {
+    request.op_code().is_write()
+}
+
+/// The short names `cons` prints for the last operation.
+fn op_abbrev(op: OpCode) -> &'static str {
+    match op {
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => "CREA",
+        OpCode::Delete | OpCode::DeleteContainer => "DELE",
+        OpCode::Exists => "EXIS",
+        OpCode::GetData => "GETD",
+        OpCode::SetData => "SETD",
+        OpCode::GetAcl => "GETA",
+        OpCode::SetAcl => "SETA",
+        OpCode::GetChildren => "GETC",
+        OpCode::GetChildren2 => "GETC",
+        OpCode::Sync => "SYNC",
+        OpCode::Ping => "PING",
+        OpCode::Multi => "MULT",
+        OpCode::MultiRead => "MLTR",
+        OpCode::SetWatches | OpCode::SetWatches2 => "SETW",
+        OpCode::CloseSession => "CLOS",
+        OpCode::Auth => "AUTH",
+        _ => "NA",
+    }
+}

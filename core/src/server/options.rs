@@ -1,0 +1,83 @@
+//! The knobs the running server reads, resolved from zoo.cfg and `-D` properties by
+//! `config`, or built directly by tests.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::state::Rules;
+
+/// Everything the runtime needs to serve clients.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Where clients connect; port 0 picks a free port (tests).
+    pub client_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub data_log_dir: PathBuf,
+    pub tick_time: Duration,
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    /// Connections per client IP; 0 = unlimited.
+    pub max_client_cnxns: usize,
+    /// `jute.maxbuffer`.
+    pub max_buffer: usize,
+    /// Snapshot after this many txns.
+    pub snap_count: u64,
+    /// fsync the log before acknowledging (`forceSync`).
+    pub force_sync: bool,
+    pub rules: Rules,
+    /// Four-letter words allowed (`4lw.commands.whitelist`).
+    pub four_letter_words: BTreeSet<String>,
+    pub snap_retain_count: usize,
+    /// 0 = no automatic purge.
+    pub purge_interval: Duration,
+    pub container_check_interval: Duration,
+    pub container_max_per_minute: u32,
+    /// The text `conf` prints and `/zookeeper/config` holds, if any.
+    pub server_id: u64,
+    pub client_port_listen_backlog: i32,
+}
+
+impl ServerOptions {
+    /// Standalone defaults with the given address and data directory (tests and the
+    /// embedded default).
+    pub fn standalone(client_addr: SocketAddr, data_dir: PathBuf) -> Self {
+        let tick = Duration::from_millis(2000);
+        ServerOptions {
+            client_addr,
+            data_log_dir: data_dir.clone(),
+            data_dir,
+            tick_time: tick,
+            min_session_timeout_ms: 4000,
+            max_session_timeout_ms: 40000,
+            max_client_cnxns: 60,
+            max_buffer: crate::proto::DEFAULT_MAX_BUFFER,
+            snap_count: 100_000,
+            force_sync: true,
+            rules: Rules::default(),
+            four_letter_words: ["srvr".to_owned()].into_iter().collect(),
+            snap_retain_count: 3,
+            purge_interval: Duration::ZERO,
+            container_check_interval: Duration::from_secs(60),
+            container_max_per_minute: 10_000,
+            server_id: 0,
+            client_port_listen_backlog: -1,
+        }
+    }
+
+    /// Clamps a requested session timeout into `[min, max]`.
+    pub fn negotiate_timeout(&self, requested: i32) -> i32 {
+        requested.clamp(self.min_session_timeout_ms, self.max_session_timeout_ms.max(self.min_session_timeout_ms))
+    }
+
+    /// The folder holding snapshots (`dataDir/version-2`).
+    pub fn snap_dir(&self) -> PathBuf {
+        self.data_dir.join("version-2")
+    }
+
+    /// The folder holding the log (`dataLogDir/version-2`).
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_log_dir.join("version-2")
+    }
+}

@@ -1,0 +1,407 @@
+//! The running server: recovery from disk, the listener, the writer thread and the
+//! background tasks (session expiry, container/TTL cleanup, autopurge).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::proto::{PathRequest, Request};
+
+use super::conn::{self, Conn};
+use super::image;
+use super::options::ServerOptions;
+use super::persist::{self, Wal, WalOptions};
+use super::sessions::SessionTracker;
+use super::state::{Outcome, State};
+use super::stats::ServerStats;
+use super::tree::NodeKind;
+use super::txn::{Txn, TxnBody};
+use super::watch::{ConnId, WatchManager};
+use super::writer;
+
+/// Why the server could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot bind the client port {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Persist(#[from] persist::PersistError),
+    #[error("cannot read {what}: {reason}")]
+    Recovery { what: String, reason: String },
+    #[error("the transaction log failed: {0}")]
+    LogFailed(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A write waiting for the writer thread, and who gets the answer.
+pub struct WriteJob {
+    pub session_id: i64,
+    pub body: TxnBody,
+    pub reply: ReplyTo,
+}
+
+pub enum ReplyTo {
+    /// A client request: reply on the connection with this xid.
+    Conn { conn: Arc<Conn>, xid: i32, received: Instant },
+    /// A session being created during a handshake.
+    Handshake(oneshot::Sender<Outcome>),
+    /// Internal: expiry, container cleanup.
+    Nobody,
+}
+
+/// State shared by every connection, the writer and the background tasks.
+pub struct Shared {
+    pub opts: ServerOptions,
+    pub state: RwLock<State>,
+    pub watches: Mutex<WatchManager>,
+    pub conns: Mutex<HashMap<ConnId, Arc<Conn>>>,
+    pub tracker: Mutex<SessionTracker>,
+    pub stats: ServerStats,
+    pub local_addr: SocketAddr,
+    writes: mpsc::UnboundedSender<WriteJob>,
+    next_conn: AtomicU64,
+    next_session: AtomicI64,
+    pub(super) stopping: AtomicBool,
+    pub(super) stopped: Notify,
+    pub(super) failure: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub fn submit(&self, job: WriteJob) {
+        self.stats.outstanding.fetch_add(1, Ordering::Relaxed);
+        if self.writes.send(job).is_err() {
+            tracing::error!("write path is gone; dropping a write");
+        }
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.state.read().last_zxid
+    }
+
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn next_session_id(&self) -> i64 {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Stops the server because durability can no longer be promised.
+    pub fn fail(&self, reason: String) {
+        tracing::error!("{reason}; shutting down");
+        *self.failure.lock() = Some(reason);
+        self.stop();
+    }
+
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stopped.notify_waiters();
+        for conn in self.conns.lock().values() {
+            conn.close();
+        }
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}
+
+/// A started server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    shared: Arc<Shared>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Recovers the state from `dataDir`/`dataLogDir`, binds the client port and starts
+    /// serving on the current tokio runtime.
+    pub async fn start(opts: ServerOptions) -> Result<Server, ServerError> {
+        let (state, wal, replayed) = recover(&opts)?;
+        let listener = bind(&opts).await?;
+        let local_addr = listener.local_addr()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        let mut tracker = SessionTracker::default();
+        for (&id, s) in &state.sessions {
+            tracker.register(id, s.timeout, now);
+        }
+        let first_session = initial_session_id(opts.server_id, state.sessions.keys().max().copied());
+        let shared = Arc::new(Shared {
+            state: RwLock::new(state),
+            watches: Mutex::new(WatchManager::default()),
+            conns: Mutex::new(HashMap::new()),
+            tracker: Mutex::new(tracker),
+            stats: ServerStats::default(),
+            local_addr,
+            writes: tx,
+            next_conn: AtomicU64::new(1),
+            next_session: AtomicI64::new(first_session),
+            stopping: AtomicBool::new(false),
+            stopped: Notify::new(),
+            failure: Mutex::new(None),
+            opts,
+        });
+        let writer = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("zk-writer".into())
+                .spawn(move || writer::run(shared, rx, wal, replayed))?
+        };
+        tokio::spawn(accept_loop(shared.clone(), listener));
+        tokio::spawn(expiry_loop(shared.clone()));
+        tokio::spawn(container_loop(shared.clone()));
+        if !shared.opts.purge_interval.is_zero() {
+            tokio::spawn(purge_loop(shared.clone()));
+        }
+        tracing::info!(addr = %local_addr, "serving clients");
+        Ok(Server {
+            shared,
+            writer: Some(writer),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Waits until the server stops (a fatal log error, or [`Server::shutdown`] elsewhere).
+    pub async fn stopped(&self) {
+        while !self.shared.is_stopping() {
+            let notified = self.shared.stopped.notified();
+            if self.shared.is_stopping() {
+                break;
+            }
+            notified.await;
+        }
+    }
+
+    /// Stops accepting, closes every connection and waits for the writer to finish what
+    /// it has; returns the fatal error, if one stopped the server.
+    pub fn shutdown(mut self) -> Option<String> {
+        self.shared.stop();
+        // The writer exits once every sender is gone; ours is inside `shared`, so wake it
+        // with a no-op job that it recognises after `stopping` is set.
+        self.shared.submit(WriteJob {
+            session_id: 0,
+            body: TxnBody::CloseSession,
+            reply: ReplyTo::Nobody,
+        });
+        if let Some(handle) = self.writer.take() {
+            let _ = handle.join();
+        }
+        self.shared.failure.lock().clone()
+    }
+}
+
+async fn bind(opts: &ServerOptions) -> Result<TcpListener, ServerError> {
+    let socket = if opts.client_addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|source| ServerError::Bind { addr: opts.client_addr, source })?;
+    socket
+        .set_reuseaddr(true)
+        .and_then(|()| socket.bind(opts.client_addr))
+        .map_err(|source| ServerError::Bind { addr: opts.client_addr, source })?;
+    let backlog = if opts.client_port_listen_backlog > 0 {
+        opts.client_port_listen_backlog as u32
+    } else {
+        1024
+    };
+    socket
+        .listen(backlog)
+        .map_err(|source| ServerError::Bind { addr: opts.client_addr, source })
+}
+
+/// Loads the newest valid snapshot and replays the log after it.
+fn recover(opts: &ServerOptions) -> Result<(State, Wal, u64), ServerError> {
+    std::fs::create_dir_all(opts.snap_dir())?;
+    std::fs::create_dir_all(opts.log_dir())?;
+    let mut state = State::new(opts.rules.clone());
+    if let Some((zxid, bytes)) = persist::snapshot::load_latest(&opts.snap_dir())? {
+        image::read(&mut state, &bytes).map_err(|e| ServerError::Recovery {
+            what: format!("snapshot 0x{zxid:x} in {}", opts.snap_dir().display()),
+            reason: e.to_string(),
+        })?;
+        tracing::info!(zxid = format!("0x{zxid:x}"), nodes = state.tree.node_count(), "loaded snapshot");
+    }
+    let wal_opts = WalOptions {
+        fsync: opts.force_sync,
+        ..WalOptions::default()
+    };
+    let (wal, entries) = Wal::open(&opts.log_dir(), wal_opts, state.last_zxid.max(0) as u64)?;
+    let replayed = entries.len() as u64;
+    for entry in entries {
+        let txn = Txn::decode(&entry.payload).map_err(|e| ServerError::Recovery {
+            what: format!("log entry 0x{:x} in {}", entry.zxid, opts.log_dir().display()),
+            reason: e.to_string(),
+        })?;
+        state.apply(&txn);
+    }
+    if replayed > 0 {
+        tracing::info!(txns = replayed, zxid = format!("0x{:x}", state.last_zxid), "replayed the log");
+    }
+    Ok((state, wal, replayed))
+}
+
+/// Session ids as Apache makes them: milliseconds shifted into the middle bits, the
+/// server id in the top byte, then counting up; never below an id already in use.
+fn initial_session_id(server_id: u64, max_existing: Option<i64>) -> i64 {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let base = (((millis << 24) >> 8) | (server_id << 56)) as i64;
+    match max_existing {
+        Some(max) if max >= base => max + 1,
+        _ => base.max(1),
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let per_ip: Arc<Mutex<HashMap<std::net::IpAddr, usize>>> = Arc::default();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = wait_stopping(&shared) => return,
+        };
+        let limit = shared.opts.max_client_cnxns;
+        {
+            let mut counts = per_ip.lock();
+            let count = counts.entry(peer.ip()).or_default();
+            if limit > 0 && *count >= limit {
+                tracing::warn!(
+                    "Too many connections from /{} - max is {limit}",
+                    peer.ip()
+                );
+                drop(stream);
+                continue;
+            }
+            *count += 1;
+        }
+        let shared = shared.clone();
+        let per_ip = per_ip.clone();
+        tokio::spawn(async move {
+            conn::serve(shared, stream, peer).await;
+            let mut counts = per_ip.lock();
+            if let Some(count) = counts.get_mut(&peer.ip()) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(&peer.ip());
+                }
+            }
+        });
+    }
+}
+
+async fn wait_stopping(shared: &Shared) {
+    loop {
+        let notified = shared.stopped.notified();
+        if shared.is_stopping() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// Proposes a CloseSession for every session past its deadline.
+async fn expiry_loop(shared: Arc<Shared>) {
+    let period = (shared.opts.tick_time / 2).max(Duration::from_millis(10));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !shared.is_stopping() {
+        ticker.tick().await;
+        let expired = shared.tracker.lock().take_expired(Instant::now());
+        for session_id in expired {
+            tracing::info!("Expiring session 0x{session_id:x}");
+            shared.submit(WriteJob {
+                session_id,
+                body: TxnBody::CloseSession,
+                reply: ReplyTo::Nobody,
+            });
+        }
+    }
+}
+
+/// Deletes empty containers that once had children, and expired TTL nodes
+/// (`ContainerManager`), at most `container_max_per_minute` per minute.
+async fn container_loop(shared: Arc<Shared>) {
+    let mut ticker = tokio::time::interval(shared.opts.container_check_interval.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    while !shared.is_stopping() {
+        ticker.tick().await;
+        let now = now_millis();
+        let candidates = container_candidates(&shared.state.read(), now);
+        let budget = shared.opts.container_max_per_minute.max(1) as usize;
+        for path in candidates.into_iter().take(budget) {
+            shared.submit(WriteJob {
+                session_id: 0,
+                body: TxnBody::Write {
+                    auth: Vec::new(),
+                    request: Request::DeleteContainer(PathRequest { path }),
+                },
+                reply: ReplyTo::Nobody,
+            });
+        }
+    }
+}
+
+/// Containers that are empty and had children, and TTL nodes past their TTL.
+pub fn container_candidates(state: &State, now: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    state.tree.walk(|path, node| {
+        if !node.children.is_empty() {
+            return;
+        }
+        match node.kind() {
+            NodeKind::Container if node.cversion > 0 => out.push(path.to_owned()),
+            NodeKind::Ttl(ttl) if now.saturating_sub(node.mtime) > ttl => out.push(path.to_owned()),
+            _ => {}
+        }
+    });
+    out
+}
+
+async fn purge_loop(shared: Arc<Shared>) {
+    let mut ticker = tokio::time::interval(shared.opts.purge_interval);
+    ticker.tick().await;
+    while !shared.is_stopping() {
+        ticker.tick().await;
+        let opts = shared.opts.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            persist::purge(&opts.snap_dir(), &opts.log_dir(), opts.snap_retain_count)
+        })
+        .await;
+        match result {
+            Ok(Ok(removed)) => tracing::info!(files = removed.len(), "autopurge finished"),
+            Ok(Err(e)) => tracing::warn!("autopurge failed: {e}"),
+            Err(e) => tracing::warn!("autopurge task failed: {e}"),
+        }
+    }
+}
+
+/// Wall-clock milliseconds, the time txns carry.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

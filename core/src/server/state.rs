@@ -1,0 +1,565 @@
+//! The replicated state machine: the data tree plus the session table, changed only by
+//! applying [`Txn`]s. Applying validates each write exactly as Apache's
+//! `PrepRequestProcessor` would and computes the reply, so it is pure: the same txns give
+//! the same tree, replies and watch triggers on every server and after every restart.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::proto::{
+    path, perms, Acl, CreateKind, CreateMode, CreateRequest, DeleteRequest, ErrorCode, EventType,
+    Id, MultiOp, MultiResult, Request, Response, SetAclRequest, SetDataRequest, Stat, MAX_TTL,
+};
+
+use super::acl::{self, AclPolicy};
+use super::quota;
+use super::tree::{DataTree, Node, NodeKind};
+use super::txn::{Txn, TxnBody};
+
+/// Server-wide rules that decide how writes are validated; the same on every server.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub acl: AclPolicy,
+    /// `extendedTypesEnabled`: TTL nodes allowed.
+    pub extended_types: bool,
+    /// `enforceQuota`: hard quota limits refuse writes.
+    pub enforce_quota: bool,
+    /// `reconfigEnabled`: the reconfig operation is allowed.
+    pub reconfig_enabled: bool,
+}
+
+/// A live session as every server knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEntry {
+    pub timeout: i32,
+    pub passwd: Vec<u8>,
+    pub ephemerals: BTreeSet<String>,
+}
+
+/// A watch trigger produced by applying a txn: the server's watch manager turns it into
+/// notifications for the connections watching `path`.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    pub path: String,
+    pub event: EventType,
+    /// The node's ACL when the event fired; watchers without READ get nothing.
+    pub acl: Arc<[Acl]>,
+}
+
+/// What applying one txn produced.
+#[derive(Debug)]
+pub struct Applied {
+    pub zxid: i64,
+    pub outcome: Outcome,
+    pub triggers: Vec<Trigger>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    SessionCreated { session_id: i64, timeout: i32, passwd: Vec<u8> },
+    SessionClosed { session_id: i64 },
+    Reply(Result<Response, ErrorCode>),
+}
+
+/// The tree, the sessions and the last applied zxid.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub tree: DataTree,
+    pub sessions: BTreeMap<i64, SessionEntry>,
+    pub last_zxid: i64,
+    pub rules: Rules,
+}
+
+/// The context every op of one txn shares.
+struct Ctx<'a> {
+    zxid: i64,
+    time: i64,
+    session: i64,
+    auth: &'a [Id],
+}
+
+/// How to take back one change when a later op of the same multi fails.
+pub(super) enum Undo {
+    Created { path: String },
+    Deleted { path: String, node: Node, acl: Arc<[Acl]> },
+    ParentStat { path: String, cversion: i32, pzxid: i64 },
+    Data { path: String, data: Option<Box<[u8]>>, mzxid: i64, mtime: i64, version: i32 },
+    Acl { path: String, acl: Arc<[Acl]>, aversion: i32 },
+}
+
+impl State {
+    pub fn new(rules: Rules) -> Self {
+        State {
+            rules,
+            ..State::default()
+        }
+    }
+
+    /// Applies one txn. Txns at or below the last applied zxid are skipped (replay after a
+    /// snapshot that already holds them).
+    pub fn apply(&mut self, txn: &Txn) -> Applied {
+        let mut triggers = Vec::new();
+        let outcome = if txn.zxid <= self.last_zxid {
+            Outcome::Reply(Err(ErrorCode::RuntimeInconsistency))
+        } else {
+            self.last_zxid = txn.zxid;
+            match &txn.body {
+                TxnBody::CreateSession { timeout, passwd } => {
+                    self.sessions.insert(txn.session_id, SessionEntry {
+                        timeout: *timeout,
+                        passwd: passwd.clone(),
+                        ephemerals: BTreeSet::new(),
+                    });
+                    Outcome::SessionCreated {
+                        session_id: txn.session_id,
+                        timeout: *timeout,
+                        passwd: passwd.clone(),
+                    }
+                }
+                TxnBody::CloseSession => {
+                    self.close_session(txn, &mut triggers);
+                    Outcome::SessionClosed {
+                        session_id: txn.session_id,
+                    }
+                }
+                TxnBody::Write { auth, request } => {
+                    let ctx = Ctx {
+                        zxid: txn.zxid,
+                        time: txn.time,
+                        session: txn.session_id,
+                        auth,
+                    };
+                    Outcome::Reply(self.apply_write(&ctx, request, &mut triggers))
+                }
+            }
+        };
+        Applied {
+            zxid: txn.zxid,
+            outcome,
+            triggers,
+        }
+    }
+
+    fn close_session(&mut self, txn: &Txn, triggers: &mut Vec<Trigger>) {
+        let Some(session) = self.sessions.remove(&txn.session_id) else {
+            return;
+        };
+        let ctx = Ctx {
+            zxid: txn.zxid,
+            time: txn.time,
+            session: txn.session_id,
+            auth: &[],
+        };
+        // Deepest first is impossible (ephemerals have no children), so any order works;
+        // sorted keeps every server's trigger order the same.
+        for p in session.ephemerals.iter().rev() {
+            if self.tree.contains(p) {
+                let mut undo = Vec::new();
+                self.delete_node(&ctx, p, &mut undo, triggers);
+            }
+        }
+    }
+
+    fn apply_write(
+        &mut self,
+        ctx: &Ctx<'_>,
+        request: &Request,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Response, ErrorCode> {
+        if ctx.session != 0 && !self.sessions.contains_key(&ctx.session) {
+            return Err(ErrorCode::SessionExpired);
+        }
+        let mut undo = Vec::new();
+        match request {
+            Request::Create(kind, req) => {
+                let (path, stat) = self.create(ctx, *kind, req, &mut undo, triggers)?;
+                Ok(if kind.returns_stat() {
+                    Response::Create2 { path, stat }
+                } else {
+                    Response::Create { path }
+                })
+            }
+            Request::Delete(req) => {
+                self.delete(ctx, req, &mut undo, triggers)?;
+                Ok(Response::Empty)
+            }
+            Request::DeleteContainer(req) => {
+                self.delete_container(ctx, &req.path, triggers)?;
+                Ok(Response::Empty)
+            }
+            Request::SetData(req) => Ok(Response::Stat(self.set_data(ctx, req, &mut undo, triggers)?)),
+            Request::SetAcl(req) => Ok(Response::Stat(self.set_acl(ctx, req, &mut undo)?)),
+            Request::Multi(ops) => Ok(Response::Multi(self.multi(ctx, ops, triggers))),
+            Request::Reconfig(_) if !self.rules.reconfig_enabled => Err(ErrorCode::ReconfigDisabled),
+            Request::Reconfig(_) => Err(ErrorCode::Unimplemented),
+            _ => Err(ErrorCode::Unimplemented),
+        }
+    }
+
+    fn multi(&mut self, ctx: &Ctx<'_>, ops: &[MultiOp], triggers: &mut Vec<Trigger>) -> Vec<MultiResult> {
+        let mut undo = Vec::new();
+        let mut pending = Vec::new();
+        let mut results = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let outcome = match op {
+                MultiOp::Create(kind, req) => self
+                    .create(ctx, *kind, req, &mut undo, &mut pending)
+                    .map(|(path, stat)| {
+                        if kind.returns_stat() {
+                            MultiResult::Create2 { path, stat }
+                        } else {
+                            MultiResult::Create { path }
+                        }
+                    }),
+                MultiOp::Delete(req) => self
+                    .delete(ctx, req, &mut undo, &mut pending)
+                    .map(|()| MultiResult::Delete),
+                MultiOp::SetData(req) => self
+                    .set_data(ctx, req, &mut undo, &mut pending)
+                    .map(MultiResult::SetData),
+                MultiOp::Check(req) => self.check(ctx, &req.path, req.version).map(|()| MultiResult::Check),
+                MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(ErrorCode::BadArguments),
+            };
+            match outcome {
+                Ok(result) => results.push(result),
+                Err(code) => {
+                    self.roll_back(undo);
+                    let mut failed: Vec<MultiResult> = (0..i).map(|_| MultiResult::Error(0)).collect();
+                    failed.push(MultiResult::Error(code.as_i32()));
+                    failed.extend((i + 1..ops.len()).map(|_| {
+                        MultiResult::Error(ErrorCode::RuntimeInconsistency.as_i32())
+                    }));
+                    return failed;
+                }
+            }
+        }
+        triggers.extend(pending);
+        results
+    }
+
+    fn node(&self, path: &str) -> Result<&Node, ErrorCode> {
+        self.tree.get(path).ok_or(ErrorCode::NoNode)
+    }
+
+    fn check_acl(&self, node: &Node, perm: i32, ctx: &Ctx<'_>) -> Result<(), ErrorCode> {
+        acl::check(&self.rules.acl, &self.tree.acl_of(node), perm, ctx.auth)
+    }
+
+    fn create(
+        &mut self,
+        ctx: &Ctx<'_>,
+        kind: CreateKind,
+        req: &CreateRequest,
+        undo: &mut Vec<Undo>,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<(String, Stat), ErrorCode> {
+        let mode = CreateMode::from_i32(req.flags).ok_or(ErrorCode::BadArguments)?;
+        let ttl = match kind {
+            CreateKind::Ttl(ttl) => ttl,
+            _ => -1,
+        };
+        if mode.is_ttl() && !self.rules.extended_types {
+            return Err(ErrorCode::Unimplemented);
+        }
+        let ttl_ok = if mode.is_ttl() { ttl > 0 && ttl <= MAX_TTL } else { ttl < 0 };
+        let op_ok = match kind {
+            CreateKind::Container => mode.is_container(),
+            CreateKind::Ttl(_) => mode.is_ttl(),
+            _ => !mode.is_container() && !mode.is_ttl(),
+        };
+        if !ttl_ok || !op_ok {
+            return Err(ErrorCode::BadArguments);
+        }
+        let last_slash = req.path.rfind('/').ok_or(ErrorCode::BadArguments)?;
+        if req.path.contains('\0') {
+            return Err(ErrorCode::BadArguments);
+        }
+        let acl = acl::fixup(&req.acl, ctx.auth)?;
+        let parent_path = if last_slash == 0 { "/" } else { &req.path[..last_slash] };
+        let parent = self.node(parent_path)?;
+        self.check_acl(parent, perms::CREATE, ctx)?;
+        let parent_cversion = parent.cversion;
+        let parent_kind = parent.kind();
+        let full = if mode.is_sequential() {
+            format!("{}{:010}", req.path, parent_cversion)
+        } else {
+            req.path.clone()
+        };
+        path::validate(&full, false).map_err(|_| ErrorCode::BadArguments)?;
+        if self.tree.contains(&full) {
+            return Err(ErrorCode::NodeExists);
+        }
+        if matches!(parent_kind, NodeKind::Ephemeral(_)) {
+            return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        let data_len = req.data.as_ref().map_or(0, Vec::len) as i64;
+        quota::check(self, &full, 1, data_len)?;
+
+        let owner = if mode.is_ephemeral() {
+            NodeKind::Ephemeral(ctx.session)
+        } else if mode.is_container() {
+            NodeKind::Container
+        } else if mode.is_ttl() {
+            NodeKind::Ttl(ttl)
+        } else {
+            NodeKind::Persistent
+        };
+        let node = Node {
+            data: req.data.as_deref().map(Box::from),
+            acl: self.tree.acls.intern(&acl),
+            czxid: ctx.zxid,
+            mzxid: ctx.zxid,
+            pzxid: ctx.zxid,
+            ctime: ctx.time,
+            mtime: ctx.time,
+            ephemeral_owner: owner.owner(),
+            ..Node::default()
+        };
+        let stat = node.stat();
+        self.touch_parent(parent_path, ctx.zxid, true, undo);
+        self.tree.insert(&full, node);
+        if let NodeKind::Ephemeral(session) = owner {
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.ephemerals.insert(full.clone());
+            }
+        }
+        undo.push(Undo::Created { path: full.clone() });
+        quota::on_change(self, &full, 1, data_len, undo);
+        let acl = self.tree.acls.get(self.tree.get(&full).map_or(0, |n| n.acl));
+        triggers.push(Trigger {
+            path: full.clone(),
+            event: EventType::NodeCreated,
+            acl,
+        });
+        self.child_trigger(parent_path, triggers);
+        Ok((full, stat))
+    }
+
+    fn delete(
+        &mut self,
+        ctx: &Ctx<'_>,
+        req: &DeleteRequest,
+        undo: &mut Vec<Undo>,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<(), ErrorCode> {
+        path::validate(&req.path, false).map_err(|_| ErrorCode::BadArguments)?;
+        if DataTree::is_special(&req.path) {
+            return Err(ErrorCode::BadArguments);
+        }
+        let parent = self.node(path::parent(&req.path))?;
+        let node = self.node(&req.path)?;
+        self.check_acl(parent, perms::DELETE, ctx)?;
+        check_version(node.version, req.version)?;
+        if !node.children.is_empty() {
+            return Err(ErrorCode::NotEmpty);
+        }
+        self.delete_node(ctx, &req.path, undo, triggers);
+        Ok(())
+    }
+
+    fn delete_container(
+        &mut self,
+        ctx: &Ctx<'_>,
+        p: &str,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<(), ErrorCode> {
+        path::validate(p, false).map_err(|_| ErrorCode::BadArguments)?;
+        let node = self.node(p)?;
+        if !node.children.is_empty() {
+            return Err(ErrorCode::NotEmpty);
+        }
+        match node.kind() {
+            NodeKind::Container => {}
+            NodeKind::Ttl(ttl) if ctx.time.saturating_sub(node.mtime) > ttl => {}
+            _ => return Err(ErrorCode::BadArguments),
+        }
+        let mut undo = Vec::new();
+        self.delete_node(ctx, p, &mut undo, triggers);
+        Ok(())
+    }
+
+    /// Removes a node that has no children, with its parent's pzxid, its session's
+    /// ephemeral list and quota stats kept right.
+    fn delete_node(&mut self, ctx: &Ctx<'_>, p: &str, undo: &mut Vec<Undo>, triggers: &mut Vec<Trigger>) {
+        let parent_path = path::parent(p).to_owned();
+        self.touch_parent(&parent_path, ctx.zxid, false, undo);
+        let Some(node) = self.tree.remove(p) else {
+            return;
+        };
+        let acl = self.tree.acls.get(node.acl);
+        self.tree.acls.release(node.acl);
+        if let NodeKind::Ephemeral(session) = node.kind() {
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.ephemerals.remove(p);
+            }
+        }
+        let data_len = node.data_len() as i64;
+        undo.push(Undo::Deleted {
+            path: p.to_owned(),
+            node,
+            acl: acl.clone(),
+        });
+        quota::on_change(self, p, -1, -data_len, undo);
+        triggers.push(Trigger {
+            path: p.to_owned(),
+            event: EventType::NodeDeleted,
+            acl,
+        });
+        self.child_trigger(&parent_path, triggers);
+    }
+
+    fn set_data(
+        &mut self,
+        ctx: &Ctx<'_>,
+        req: &SetDataRequest,
+        undo: &mut Vec<Undo>,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Stat, ErrorCode> {
+        path::validate(&req.path, false).map_err(|_| ErrorCode::BadArguments)?;
+        let node = self.node(&req.path)?;
+        self.check_acl(node, perms::WRITE, ctx)?;
+        let new_len = req.data.as_ref().map_or(0, Vec::len) as i64;
+        let delta = new_len - node.data_len() as i64;
+        quota::check(self, &req.path, 0, delta)?;
+        check_version(node.version, req.version)?;
+        let new_version = node.version.wrapping_add(1);
+        let (mzxid, mtime, version) = (node.mzxid, node.mtime, node.version);
+        let old = self
+            .tree
+            .replace_data(&req.path, req.data.as_deref().map(Box::from))
+            .ok_or(ErrorCode::NoNode)?;
+        undo.push(Undo::Data {
+            path: req.path.clone(),
+            data: old,
+            mzxid,
+            mtime,
+            version,
+        });
+        let node = self.tree.get_mut(&req.path).ok_or(ErrorCode::NoNode)?;
+        node.mzxid = ctx.zxid;
+        node.mtime = ctx.time;
+        node.version = new_version;
+        let stat = node.stat();
+        let acl_ref = node.acl;
+        quota::on_change(self, &req.path, 0, delta, undo);
+        triggers.push(Trigger {
+            path: req.path.clone(),
+            event: EventType::NodeDataChanged,
+            acl: self.tree.acls.get(acl_ref),
+        });
+        Ok(stat)
+    }
+
+    fn set_acl(&mut self, ctx: &Ctx<'_>, req: &SetAclRequest, undo: &mut Vec<Undo>) -> Result<Stat, ErrorCode> {
+        path::validate(&req.path, false).map_err(|_| ErrorCode::BadArguments)?;
+        let acl = acl::fixup(&req.acl, ctx.auth)?;
+        let node = self.node(&req.path)?;
+        self.check_acl(node, perms::ADMIN, ctx)?;
+        check_version(node.aversion, req.version)?;
+        let (old_ref, aversion) = (node.acl, node.aversion);
+        let new_ref = self.tree.acls.intern(&acl);
+        undo.push(Undo::Acl {
+            path: req.path.clone(),
+            acl: self.tree.acls.get(old_ref),
+            aversion,
+        });
+        self.tree.acls.release(old_ref);
+        let node = self.tree.get_mut(&req.path).ok_or(ErrorCode::NoNode)?;
+        node.acl = new_ref;
+        node.aversion = aversion.wrapping_add(1);
+        Ok(node.stat())
+    }
+
+    fn check(&self, ctx: &Ctx<'_>, p: &str, version: i32) -> Result<(), ErrorCode> {
+        path::validate(p, false).map_err(|_| ErrorCode::BadArguments)?;
+        let node = self.node(p)?;
+        self.check_acl(node, perms::READ, ctx)?;
+        check_version(node.version, version)
+    }
+
+    fn touch_parent(&mut self, parent: &str, zxid: i64, created: bool, undo: &mut Vec<Undo>) {
+        if let Some(node) = self.tree.get_mut(parent) {
+            undo.push(Undo::ParentStat {
+                path: parent.to_owned(),
+                cversion: node.cversion,
+                pzxid: node.pzxid,
+            });
+            if created {
+                node.cversion = node.cversion.wrapping_add(1);
+            }
+            node.pzxid = zxid;
+        }
+    }
+
+    fn child_trigger(&self, parent: &str, triggers: &mut Vec<Trigger>) {
+        if let Some(node) = self.tree.get(parent) {
+            triggers.push(Trigger {
+                path: parent.to_owned(),
+                event: EventType::NodeChildrenChanged,
+                acl: self.tree.acl_of(node),
+            });
+        }
+    }
+
+    fn roll_back(&mut self, undo: Vec<Undo>) {
+        for step in undo.into_iter().rev() {
+            match step {
+                Undo::Created { path } => {
+                    if let Some(node) = self.tree.remove(&path) {
+                        self.tree.acls.release(node.acl);
+                        if let NodeKind::Ephemeral(session) = node.kind() {
+                            if let Some(s) = self.sessions.get_mut(&session) {
+                                s.ephemerals.remove(&path);
+                            }
+                        }
+                    }
+                }
+                Undo::Deleted { path, mut node, acl } => {
+                    node.acl = self.tree.acls.intern(&acl);
+                    if let NodeKind::Ephemeral(session) = node.kind() {
+                        if let Some(s) = self.sessions.get_mut(&session) {
+                            s.ephemerals.insert(path.clone());
+                        }
+                    }
+                    self.tree.insert(&path, node);
+                }
+                Undo::ParentStat { path, cversion, pzxid } => {
+                    if let Some(node) = self.tree.get_mut(&path) {
+                        node.cversion = cversion;
+                        node.pzxid = pzxid;
+                    }
+                }
+                Undo::Data {
+                    path,
+                    data,
+                    mzxid,
+                    mtime,
+                    version,
+                } => {
+                    self.tree.replace_data(&path, data);
+                    if let Some(node) = self.tree.get_mut(&path) {
+                        node.mzxid = mzxid;
+                        node.mtime = mtime;
+                        node.version = version;
+                    }
+                }
+                Undo::Acl { path, acl, aversion } => {
+                    let restored = self.tree.acls.intern(&acl);
+                    if let Some(node) = self.tree.get_mut(&path) {
+                        let current = std::mem::replace(&mut node.acl, restored);
+                        node.aversion = aversion;
+                        self.tree.acls.release(current);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_version(current: i32, expected: i32) -> Result<(), ErrorCode> {
+    if expected == -1 || expected == current {
+        Ok(())
+    } else {
+        Err(ErrorCode::BadVersion)
+    }
+}

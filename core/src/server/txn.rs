@@ -1,0 +1,129 @@
+//! Transactions: what the write path logs and every server applies. A txn carries all
+//! that applying it needs (the leader's clock, the session, the connection's auth ids), so
+//! applying the same txns in the same order gives the same tree everywhere.
+//!
+//! # Encoding (jute primitives, big-endian)
+//!
+//! ```text
+//! long zxid | long time_ms | long session_id | int tag | body
+//! tag 1 CreateSession: int timeout | buffer passwd
+//! tag 2 CloseSession:  (no body)
+//! tag 3 Write:         vector<Id> auth | int opcode | buffer request-body (as on the wire)
+//! ```
+
+use bytes::BufMut;
+
+use crate::proto::codec::JuteWrite;
+use crate::proto::{Decode, DecodeError, Encode, Id, Reader, Request};
+
+/// One logged state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Txn {
+    pub zxid: i64,
+    pub time: i64,
+    pub session_id: i64,
+    pub body: TxnBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnBody {
+    CreateSession { timeout: i32, passwd: Vec<u8> },
+    CloseSession,
+    Write { auth: Vec<Id>, request: Request },
+}
+
+const TAG_CREATE_SESSION: i32 = 1;
+const TAG_CLOSE_SESSION: i32 = 2;
+const TAG_WRITE: i32 = 3;
+
+impl Txn {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        out.put_i64(self.zxid);
+        out.put_i64(self.time);
+        out.put_i64(self.session_id);
+        match &self.body {
+            TxnBody::CreateSession { timeout, passwd } => {
+                out.put_i32(TAG_CREATE_SESSION);
+                out.put_i32(*timeout);
+                out.put_buffer(Some(passwd));
+            }
+            TxnBody::CloseSession => out.put_i32(TAG_CLOSE_SESSION),
+            TxnBody::Write { auth, request } => {
+                out.put_i32(TAG_WRITE);
+                out.put_records(auth);
+                out.put_i32(request.op_code().as_i32());
+                out.put_buffer(Some(&request.to_bytes()));
+            }
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let r = &mut Reader::new(bytes);
+        let zxid = r.read_i64()?;
+        let time = r.read_i64()?;
+        let session_id = r.read_i64()?;
+        let body = match r.read_i32()? {
+            TAG_CREATE_SESSION => TxnBody::CreateSession {
+                timeout: r.read_i32()?,
+                passwd: r.read_buffer()?.unwrap_or_default(),
+            },
+            TAG_CLOSE_SESSION => TxnBody::CloseSession,
+            TAG_WRITE => {
+                let auth = r.read_vec(8, Id::decode)?;
+                let op = r.read_i32()?;
+                let body = r.read_buffer()?.unwrap_or_default();
+                TxnBody::Write {
+                    auth,
+                    request: Request::decode(op, &body)?,
+                }
+            }
+            _ => return Err(DecodeError::Invalid("unknown txn tag")),
+        };
+        r.finish()?;
+        Ok(Txn {
+            zxid,
+            time,
+            session_id,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{CreateKind, CreateRequest};
+
+    #[test]
+    fn round_trip() {
+        for body in [
+            TxnBody::CreateSession {
+                timeout: 4000,
+                passwd: vec![7; 16],
+            },
+            TxnBody::CloseSession,
+            TxnBody::Write {
+                auth: vec![Id {
+                    scheme: "ip".into(),
+                    id: "127.0.0.1".into(),
+                }],
+                request: Request::Create(CreateKind::Ttl(5), CreateRequest {
+                    path: "/a".into(),
+                    data: Some(b"x".to_vec()),
+                    acl: crate::proto::Acl::open_unsafe(),
+                    flags: 5,
+                }),
+            },
+        ] {
+            let txn = Txn {
+                zxid: 9,
+                time: 1234,
+                session_id: 77,
+                body,
+            };
+            assert_eq!(Txn::decode(&txn.encode()).unwrap(), txn);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The write path: takes every waiting write as one batch, gives each a zxid, appends the
+//! batch to the log with one fsync (group commit), then applies it to the state and answers.
+//! Nothing is applied, and so nothing is visible to any client, before it is durable.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::image;
+use super::persist::{self, LogEntryRef, Wal};
+use super::runtime::{now_millis, ReplyTo, Shared, WriteJob};
+use super::state::Outcome;
+use super::txn::Txn;
+
+const MAX_BATCH: usize = 2048;
+
+/// Runs until the server stops or every sender is gone.
+pub fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<WriteJob>, mut wal: Wal, replayed: u64) {
+    let mut since_snapshot = replayed;
+    let mut last_time = 0i64;
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        if shared.is_stopping() {
+            break;
+        }
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        last_time = last_time.max(now_millis());
+        let first_zxid = shared.state.read().last_zxid + 1;
+        let txns: Vec<Txn> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, job)| Txn {
+                zxid: first_zxid + i as i64,
+                time: last_time,
+                session_id: job.session_id,
+                body: job.body.clone(),
+            })
+            .collect();
+        let encoded: Vec<Vec<u8>> = txns.iter().map(Txn::encode).collect();
+        let entries: Vec<LogEntryRef<'_>> = txns
+            .iter()
+            .zip(&encoded)
+            .map(|(t, bytes)| LogEntryRef {
+                zxid: t.zxid as u64,
+                payload: bytes,
+            })
+            .collect();
+        if let Err(e) = wal.append(&entries) {
+            shared.fail(format!("cannot write the transaction log: {e}"));
+            break;
+        }
+        shared.stats.fsync_count.fetch_add(1, Ordering::Relaxed);
+        apply_batch(&shared, &mut batch, &txns);
+        since_snapshot += txns.len() as u64;
+        if since_snapshot >= shared.opts.snap_count {
+            match take_snapshot(&shared, &mut wal) {
+                Ok(()) => since_snapshot = 0,
+                Err(e) => tracing::warn!("snapshot failed: {e}"),
+            }
+        }
+    }
+}
+
+fn apply_batch(shared: &Shared, batch: &mut Vec<WriteJob>, txns: &[Txn]) {
+    let mut closed_sessions = Vec::new();
+    {
+        let mut state = shared.state.write();
+        let mut watches = shared.watches.lock();
+        let policy = shared.opts.rules.acl.clone();
+        for (job, txn) in batch.drain(..).zip(txns) {
+            let applied = state.apply(txn);
+            for trigger in &applied.triggers {
+                watches.trigger(trigger, applied.zxid, &policy);
+            }
+            shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
+            match (applied.outcome, job.reply) {
+                (Outcome::SessionCreated { session_id, timeout, .. }, reply) => {
+                    shared.tracker.lock().register(session_id, timeout, std::time::Instant::now());
+                    if let ReplyTo::Handshake(tx) = reply {
+                        let outcome = Outcome::SessionCreated {
+                            session_id,
+                            timeout,
+                            passwd: state.sessions.get(&session_id).map(|s| s.passwd.clone()).unwrap_or_default(),
+                        };
+                        let _ = tx.send(outcome);
+                    }
+                }
+                (Outcome::SessionClosed { session_id }, reply) => {
+                    closed_sessions.push(session_id);
+                    if let ReplyTo::Conn { conn, xid, received } = reply {
+                        conn.reply(xid, applied.zxid, &Ok(crate::proto::Response::Empty));
+                        shared.stats.record_latency(received);
+                        conn.write_done();
+                    }
+                }
+                (Outcome::Reply(result), ReplyTo::Conn { conn, xid, received }) => {
+                    conn.reply(xid, applied.zxid, &result);
+                    shared.stats.record_latency(received);
+                    conn.write_done();
+                }
+                (Outcome::Reply(_), _) => {}
+            }
+        }
+    }
+    for session_id in closed_sessions {
+        let owner = {
+            let mut tracker = shared.tracker.lock();
+            let owner = tracker.owner(session_id);
+            tracker.remove(session_id);
+            owner
+        };
+        if let Some(conn) = owner.and_then(|id| shared.conns.lock().get(&id).cloned()) {
+            conn.close();
+        }
+    }
+}
+
+/// Writes the state to a snapshot file while holding the read lock (reads go on; writes
+/// wait), then starts a new log segment so older ones can be purged.
+fn take_snapshot(shared: &Shared, wal: &mut Wal) -> Result<(), persist::PersistError> {
+    let state = shared.state.read();
+    let zxid = state.last_zxid.max(0) as u64;
+    let started = std::time::Instant::now();
+    let path = persist::snapshot::write(&shared.opts.snap_dir(), zxid, &mut |out| image::write(&state, out))?;
+    drop(state);
+    wal.roll()?;
+    tracing::info!(path = %path.display(), took_ms = started.elapsed().as_millis() as u64, "snapshot written");
+    Ok(())
+}
