@@ -15,7 +15,7 @@
 //! - `fourlw`: four-letter words; `stats`: counters.
 
 pub mod acl;
-// pub mod config; (being written)
+pub mod config;
 pub mod conn;
 pub mod fourlw;
 pub mod image;

@@ -81,3 +81,63 @@ impl ServerOptions {
         self.data_log_dir.join("version-2")
     }
 }
+
+/// Why a parsed configuration cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    #[error("no clientPort is configured (set clientPort, or a client port on this server's server.N line)")]
+    NoClientPort,
+    #[error("cannot resolve clientPortAddress {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
+}
+
+impl ServerOptions {
+    /// Resolves a parsed zoo.cfg into what the runtime reads.
+    pub fn from_config(cfg: &super::config::ServerConfig) -> Result<Self, OptionsError> {
+        use std::net::ToSocketAddrs;
+        let myid = cfg.read_myid()?;
+        let client = cfg.client_address(myid).ok_or(OptionsError::NoClientPort)?;
+        let host = client.host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let client_addr = (host.as_str(), client.port)
+            .to_socket_addrs()
+            .map_err(|e| OptionsError::Resolve {
+                host: host.clone(),
+                reason: e.to_string(),
+            })?
+            .next()
+            .ok_or_else(|| OptionsError::Resolve {
+                host: host.clone(),
+                reason: "no address".into(),
+            })?;
+        let mut opts = ServerOptions::standalone(client_addr, cfg.data_dir.clone());
+        opts.data_log_dir = cfg.data_log_dir.clone();
+        opts.tick_time = Duration::from_millis(u64::from(cfg.tick_time));
+        opts.min_session_timeout_ms = i32::try_from(cfg.min_session_timeout).unwrap_or(i32::MAX);
+        opts.max_session_timeout_ms = i32::try_from(cfg.max_session_timeout).unwrap_or(i32::MAX);
+        opts.max_client_cnxns = cfg.max_client_cnxns as usize;
+        opts.max_buffer = cfg.jute_max_buffer as usize;
+        opts.snap_count = cfg.snap_count.max(1);
+        opts.force_sync = cfg.force_sync;
+        opts.rules = super::state::Rules {
+            acl: super::acl::AclPolicy {
+                skip_acl: cfg.skip_acl,
+                super_digest: cfg.super_digest.clone(),
+            },
+            extended_types: cfg.extended_types_enabled,
+            enforce_quota: cfg.enforce_quota,
+            reconfig_enabled: cfg.reconfig_enabled,
+        };
+        opts.four_letter_words = cfg.four_letter_words.clone();
+        opts.snap_retain_count = cfg.autopurge_snap_retain_count.max(3) as usize;
+        opts.purge_interval = Duration::from_secs(u64::from(cfg.autopurge_purge_interval_hours) * 3600);
+        opts.container_check_interval = Duration::from_millis(cfg.container_check_interval_ms.max(1));
+        opts.container_max_per_minute = cfg.container_max_per_minute;
+        opts.server_id = myid.unwrap_or(0);
+        opts.client_port_listen_backlog = cfg
+            .client_port_listen_backlog
+            .map_or(-1, |b| i32::try_from(b).unwrap_or(i32::MAX));
+        Ok(opts)
+    }
+}
