@@ -121,9 +121,6 @@ fn foreground(path: Option<PathBuf>) -> Result<ExitCode, String> {
         None => tracing::info!("Using the embedded default configuration (standalone on 127.0.0.1:2181, dataDir ./zk-data)"),
     }
     let cfg = load(path)?;
-    for warning in &cfg.warnings {
-        tracing::warn!("{warning}");
-    }
     if !cfg.is_standalone() {
         tracing::warn!("server.N lines found: the replicated ensemble is not available yet; serving standalone");
     }

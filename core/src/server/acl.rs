@@ -118,7 +118,8 @@ pub fn authenticate(policy: &AclPolicy, scheme: &str, auth: &[u8]) -> Result<Vec
 
 /// What whoAmI reports for a connection's ids.
 pub fn client_infos(ids: &[Id]) -> Vec<ClientInfo> {
-    ids.iter()
+    let mut infos: Vec<ClientInfo> = ids
+        .iter()
         .map(|id| ClientInfo {
             auth_scheme: id.scheme.clone(),
             user: match id.scheme.as_str() {
@@ -126,7 +127,10 @@ pub fn client_infos(ids: &[Id]) -> Vec<ClientInfo> {
                 _ => id.id.clone(),
             },
         })
-        .collect()
+        .collect();
+    // Apache answers in (scheme, user) order.
+    infos.sort_by(|a, b| (&a.auth_scheme, &a.user).cmp(&(&b.auth_scheme, &b.user)));
+    infos
 }
 
 /// getACL without ADMIN shows digest ids as `user:x`.

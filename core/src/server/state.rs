@@ -205,7 +205,9 @@ impl State {
                 MultiOp::Create(kind, req) => self
                     .create(ctx, *kind, req, &mut undo, &mut pending)
                     .map(|(path, stat)| {
-                        if kind.returns_stat() {
+                        // Apache's multi turns create2 into create: only container and
+                        // TTL creates report a Stat.
+                        if matches!(kind, CreateKind::Container | CreateKind::Ttl(_)) {
                             MultiResult::Create2 { path, stat }
                         } else {
                             MultiResult::Create { path }
@@ -262,12 +264,7 @@ impl State {
             return Err(ErrorCode::Unimplemented);
         }
         let ttl_ok = if mode.is_ttl() { ttl > 0 && ttl <= MAX_TTL } else { ttl < 0 };
-        let op_ok = match kind {
-            CreateKind::Container => mode.is_container(),
-            CreateKind::Ttl(_) => mode.is_ttl(),
-            _ => !mode.is_container() && !mode.is_ttl(),
-        };
-        if !ttl_ok || !op_ok {
+        if !ttl_ok {
             return Err(ErrorCode::BadArguments);
         }
         let last_slash = req.path.rfind('/').ok_or(ErrorCode::BadArguments)?;
@@ -295,14 +292,13 @@ impl State {
         let data_len = req.data.as_ref().map_or(0, Vec::len) as i64;
         quota::check(self, &full, 1, data_len)?;
 
-        let owner = if mode.is_ephemeral() {
-            NodeKind::Ephemeral(ctx.session)
-        } else if mode.is_container() {
-            NodeKind::Container
-        } else if mode.is_ttl() {
-            NodeKind::Ttl(ttl)
-        } else {
-            NodeKind::Persistent
+        // As in Apache, the opcode decides container and TTL nodes; the flags decide
+        // ephemeral and sequential.
+        let owner = match kind {
+            CreateKind::Container => NodeKind::Container,
+            CreateKind::Ttl(ttl) if mode.is_ttl() => NodeKind::Ttl(ttl),
+            _ if mode.is_ephemeral() => NodeKind::Ephemeral(ctx.session),
+            _ => NodeKind::Persistent,
         };
         let node = Node {
             data: req.data.as_deref().map(Box::from),
@@ -342,13 +338,15 @@ impl State {
         undo: &mut Vec<Undo>,
         triggers: &mut Vec<Trigger>,
     ) -> Result<(), ErrorCode> {
-        path::validate(&req.path, false).map_err(|_| ErrorCode::BadArguments)?;
-        if DataTree::is_special(&req.path) {
+        // Apache checks only the last slash, NUL and the special paths here, then the
+        // parent, its ACL, and only then the node itself.
+        let last_slash = req.path.rfind('/').ok_or(ErrorCode::BadArguments)?;
+        if req.path.contains('\0') || DataTree::is_special(&req.path) {
             return Err(ErrorCode::BadArguments);
         }
-        let parent = self.node(path::parent(&req.path))?;
-        let node = self.node(&req.path)?;
+        let parent = self.node(if last_slash == 0 { "/" } else { &req.path[..last_slash] })?;
         self.check_acl(parent, perms::DELETE, ctx)?;
+        let node = self.node(&req.path)?;
         check_version(node.version, req.version)?;
         if !node.children.is_empty() {
             return Err(ErrorCode::NotEmpty);

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::proto::{path, perms, Acl, EventType, Id, WatcherType};
+use crate::proto::{perms, Acl, EventType, Id, WatcherType};
 
 use super::acl::{self, AclPolicy};
 use super::state::Trigger;
@@ -21,99 +21,150 @@ pub trait WatchSink: Send + Sync {
     fn auth_ids(&self) -> Vec<Id>;
 }
 
-/// The kinds of registration.
+/// What a registration asks for, as seen by callers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WatchKind {
-    /// getData/exists: NodeCreated, NodeDeleted, NodeDataChanged.
+    /// getData/exists: NodeCreated, NodeDeleted, NodeDataChanged, once.
     Data,
-    /// getChildren: NodeChildrenChanged, NodeDeleted.
+    /// getChildren: NodeChildrenChanged, NodeDeleted, once.
     Child,
+    /// addWatch PERSISTENT: every event of the node, until removed.
     Persistent,
+    /// addWatch PERSISTENT_RECURSIVE: data events of the node and its descendants.
     PersistentRecursive,
 }
 
-impl WatchKind {
-    const ALL: [WatchKind; 4] = [
-        WatchKind::Data,
-        WatchKind::Child,
-        WatchKind::Persistent,
-        WatchKind::PersistentRecursive,
-    ];
+/// A watch's mode within one table; a connection has one mode per path and table, and
+/// the latest registration wins, as in Apache's `WatcherModeManager`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Standard,
+    Persistent,
+    Recursive,
 }
 
-struct Watcher {
-    sink: Arc<dyn WatchSink>,
-    watching: BTreeSet<(WatchKind, String)>,
-}
-
-/// Every registered watch on this server.
+/// One of Apache's two watch tables: data watches or child watches.
 #[derive(Default)]
-pub struct WatchManager {
-    tables: [HashMap<String, HashSet<ConnId>>; 4],
-    watchers: HashMap<ConnId, Watcher>,
+struct Table {
+    by_path: HashMap<String, HashMap<ConnId, Mode>>,
+    recursive_count: usize,
 }
 
-impl WatchManager {
-    /// Registers `conn` for `kind` events on `path`.
-    pub fn add(&mut self, conn: ConnId, sink: &Arc<dyn WatchSink>, kind: WatchKind, path: &str) {
-        self.tables[kind as usize]
-            .entry(path.to_owned())
-            .or_default()
-            .insert(conn);
-        self.watchers
-            .entry(conn)
-            .or_insert_with(|| Watcher {
-                sink: sink.clone(),
-                watching: BTreeSet::new(),
-            })
-            .watching
-            .insert((kind, path.to_owned()));
+impl Table {
+    fn set(&mut self, conn: ConnId, path: &str, mode: Mode) {
+        let previous = self.by_path.entry(path.to_owned()).or_default().insert(conn, mode);
+        if previous == Some(Mode::Recursive) {
+            self.recursive_count -= 1;
+        }
+        if mode == Mode::Recursive {
+            self.recursive_count += 1;
+        }
     }
 
-    /// Sends the notifications `trigger` causes, removing the one-shot watches it fires.
-    pub fn trigger(&mut self, trigger: &Trigger, zxid: i64, policy: &AclPolicy) {
-        let p = trigger.path.as_str();
-        let mut fired: Vec<ConnId> = Vec::new();
-        let one_shot: &[WatchKind] = match trigger.event {
-            EventType::NodeCreated | EventType::NodeDataChanged => &[WatchKind::Data],
-            EventType::NodeDeleted => &[WatchKind::Data, WatchKind::Child],
-            EventType::NodeChildrenChanged => &[WatchKind::Child],
-            _ => &[],
+    fn remove(&mut self, conn: ConnId, path: &str, only: Option<Mode>) -> bool {
+        let Some(watchers) = self.by_path.get_mut(path) else {
+            return false;
         };
-        for &kind in one_shot {
-            if let Some(conns) = self.tables[kind as usize].remove(p) {
-                for conn in conns {
-                    if let Some(w) = self.watchers.get_mut(&conn) {
-                        w.watching.remove(&(kind, p.to_owned()));
-                    }
+        let removed = match watchers.get(&conn) {
+            Some(&mode) if only.is_none_or(|m| m == mode) => watchers.remove(&conn),
+            _ => None,
+        };
+        if watchers.is_empty() {
+            self.by_path.remove(path);
+        }
+        if removed == Some(Mode::Recursive) {
+            self.recursive_count -= 1;
+        }
+        removed.is_some()
+    }
+
+    fn contains(&self, conn: ConnId, path: &str, only: Option<Mode>) -> bool {
+        self.by_path
+            .get(path)
+            .and_then(|w| w.get(&conn))
+            .is_some_and(|&mode| only.is_none_or(|m| m == mode))
+    }
+
+    /// The connections `event` on `path` notifies (`WatchManager.triggerWatch`); standard
+    /// watches on `path` itself are removed.
+    fn trigger(&mut self, path: &str, event: EventType, suppress: &[ConnId]) -> Vec<ConnId> {
+        let mut fired = Vec::new();
+        if let Some(watchers) = self.by_path.get_mut(path) {
+            watchers.retain(|&conn, &mut mode| {
+                let fire = mode != Mode::Recursive || event != EventType::NodeChildrenChanged;
+                if fire && !suppress.contains(&conn) {
                     fired.push(conn);
                 }
+                mode != Mode::Standard
+            });
+            if watchers.is_empty() {
+                self.by_path.remove(path);
             }
         }
-        if let Some(conns) = self.tables[WatchKind::Persistent as usize].get(p) {
-            fired.extend(conns.iter().copied());
-        }
-        if trigger.event != EventType::NodeChildrenChanged {
-            let recursive = &self.tables[WatchKind::PersistentRecursive as usize];
-            if !recursive.is_empty() {
-                let mut ancestor = p;
-                loop {
-                    if let Some(conns) = recursive.get(ancestor) {
-                        fired.extend(conns.iter().copied());
+        if self.recursive_count > 0 && event != EventType::NodeChildrenChanged && path != "/" {
+            let mut ancestor = path;
+            loop {
+                ancestor = crate::proto::path::parent(ancestor);
+                if let Some(watchers) = self.by_path.get(ancestor) {
+                    for (&conn, &mode) in watchers {
+                        if mode == Mode::Recursive && !suppress.contains(&conn) {
+                            fired.push(conn);
+                        }
                     }
-                    if ancestor == "/" {
-                        break;
-                    }
-                    ancestor = path::parent(ancestor);
+                }
+                if ancestor == "/" {
+                    break;
                 }
             }
         }
         fired.sort_unstable();
         fired.dedup();
+        fired
+    }
+}
+
+/// Every registered watch on this server: Apache's data and child tables, plus how to
+/// reach each watching connection.
+#[derive(Default)]
+pub struct WatchManager {
+    data: Table,
+    child: Table,
+    sinks: HashMap<ConnId, Arc<dyn WatchSink>>,
+}
+
+impl WatchManager {
+    /// Registers `conn` for `kind` events on `path`.
+    pub fn add(&mut self, conn: ConnId, sink: &Arc<dyn WatchSink>, kind: WatchKind, path: &str) {
+        self.sinks.entry(conn).or_insert_with(|| sink.clone());
+        match kind {
+            WatchKind::Data => self.data.set(conn, path, Mode::Standard),
+            WatchKind::Child => self.child.set(conn, path, Mode::Standard),
+            WatchKind::Persistent | WatchKind::PersistentRecursive => {
+                let mode = if kind == WatchKind::Persistent { Mode::Persistent } else { Mode::Recursive };
+                self.data.set(conn, path, mode);
+                self.child.set(conn, path, mode);
+            }
+        }
+    }
+
+    /// Sends the notifications `trigger` causes (`DataTree.createNode/deleteNode/setData`).
+    pub fn trigger(&mut self, trigger: &Trigger, zxid: i64, policy: &AclPolicy) {
+        let p = trigger.path.as_str();
+        let fired = match trigger.event {
+            EventType::NodeCreated | EventType::NodeDataChanged => self.data.trigger(p, trigger.event, &[]),
+            EventType::NodeDeleted => {
+                let mut fired = self.data.trigger(p, trigger.event, &[]);
+                let more = self.child.trigger(p, trigger.event, &fired);
+                fired.extend(more);
+                fired
+            }
+            EventType::NodeChildrenChanged => self.child.trigger(p, trigger.event, &[]),
+            _ => Vec::new(),
+        };
         for conn in fired {
-            if let Some(w) = self.watchers.get(&conn) {
-                if can_read(policy, &trigger.acl, w.sink.as_ref()) {
-                    w.sink.notify(zxid, trigger.event, p);
+            if let Some(sink) = self.sinks.get(&conn) {
+                if can_read(policy, &trigger.acl, sink.as_ref()) {
+                    sink.notify(zxid, trigger.event, p);
                 }
             }
         }
@@ -122,32 +173,21 @@ impl WatchManager {
     /// Whether `conn` has a watch of `watcher_type` on `path`; with `remove`, drops it
     /// (removeWatches / checkWatches).
     pub fn find(&mut self, conn: ConnId, path: &str, watcher_type: WatcherType, remove: bool) -> bool {
-        let kinds: &[WatchKind] = match watcher_type {
-            WatcherType::Children => &[WatchKind::Child],
-            WatcherType::Data => &[WatchKind::Data],
-            WatcherType::Persistent => &[WatchKind::Persistent],
-            WatcherType::PersistentRecursive => &[WatchKind::PersistentRecursive],
-            WatcherType::Any => &WatchKind::ALL,
+        let (data, child, only) = match watcher_type {
+            WatcherType::Children => (false, true, None),
+            WatcherType::Data => (true, false, None),
+            WatcherType::Any => (true, true, None),
+            WatcherType::Persistent => (true, true, Some(Mode::Persistent)),
+            WatcherType::PersistentRecursive => (true, true, Some(Mode::Recursive)),
         };
         let mut found = false;
-        for &kind in kinds {
-            let key = (kind, path.to_owned());
-            let Some(w) = self.watchers.get_mut(&conn) else {
-                return false;
-            };
-            if !w.watching.contains(&key) {
-                continue;
-            }
-            found = true;
-            if remove {
-                w.watching.remove(&key);
-                let table = &mut self.tables[kind as usize];
-                if let Some(conns) = table.get_mut(path) {
-                    conns.remove(&conn);
-                    if conns.is_empty() {
-                        table.remove(path);
-                    }
-                }
+        for (wanted, table) in [(data, &mut self.data), (child, &mut self.child)] {
+            if wanted {
+                found |= if remove {
+                    table.remove(conn, path, only)
+                } else {
+                    table.contains(conn, path, only)
+                };
             }
         }
         found
@@ -155,44 +195,43 @@ impl WatchManager {
 
     /// Drops every watch of a closed connection.
     pub fn remove_conn(&mut self, conn: ConnId) {
-        let Some(w) = self.watchers.remove(&conn) else {
+        if self.sinks.remove(&conn).is_none() {
             return;
-        };
-        for (kind, p) in w.watching {
-            let table = &mut self.tables[kind as usize];
-            if let Some(conns) = table.get_mut(&p) {
-                conns.remove(&conn);
-                if conns.is_empty() {
-                    table.remove(&p);
-                }
+        }
+        for table in [&mut self.data, &mut self.child] {
+            let paths: Vec<String> = table
+                .by_path
+                .iter()
+                .filter(|(_, w)| w.contains_key(&conn))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in paths {
+                table.remove(conn, &p, None);
             }
         }
     }
 
+    /// Every `(connection, path)` registration, data table first.
+    fn registrations(&self) -> impl Iterator<Item = (ConnId, &str)> {
+        [&self.data, &self.child]
+            .into_iter()
+            .flat_map(|t| t.by_path.iter().flat_map(|(p, w)| w.keys().map(move |&c| (c, p.as_str()))))
+    }
+
     /// `(connections watching, distinct paths, total watches)` for `wchs`.
     pub fn summary(&self) -> (usize, usize, usize) {
-        let conns = self.watchers.values().filter(|w| !w.watching.is_empty()).count();
-        let paths: HashSet<&str> = self
-            .watchers
-            .values()
-            .flat_map(|w| w.watching.iter().map(|(_, p)| p.as_str()))
-            .collect();
-        let total = self.watchers.values().map(|w| w.watching.len()).sum();
-        (conns, paths.len(), total)
+        let conns: HashSet<ConnId> = self.registrations().map(|(c, _)| c).collect();
+        let paths: HashSet<&str> = self.registrations().map(|(_, p)| p).collect();
+        (conns.len(), paths.len(), self.registrations().count())
     }
 
     /// Watched paths per connection, for `wchc`.
     pub fn by_connection(&self) -> Vec<(ConnId, Vec<String>)> {
-        let mut out: Vec<(ConnId, Vec<String>)> = self
-            .watchers
-            .iter()
-            .filter(|(_, w)| !w.watching.is_empty())
-            .map(|(&c, w)| {
-                let mut paths: Vec<String> = w.watching.iter().map(|(_, p)| p.clone()).collect();
-                paths.dedup();
-                (c, paths)
-            })
-            .collect();
+        let mut map: HashMap<ConnId, BTreeSet<String>> = HashMap::new();
+        for (c, p) in self.registrations() {
+            map.entry(c).or_default().insert(p.to_owned());
+        }
+        let mut out: Vec<(ConnId, Vec<String>)> = map.into_iter().map(|(c, p)| (c, p.into_iter().collect())).collect();
         out.sort();
         out
     }
@@ -200,21 +239,17 @@ impl WatchManager {
     /// Watching connections per path, for `wchp`.
     pub fn by_path(&self) -> Vec<(String, Vec<ConnId>)> {
         let mut map: HashMap<&str, BTreeSet<ConnId>> = HashMap::new();
-        for (&c, w) in &self.watchers {
-            for (_, p) in &w.watching {
-                map.entry(p.as_str()).or_default().insert(c);
-            }
+        for (c, p) in self.registrations() {
+            map.entry(p).or_default().insert(c);
         }
-        let mut out: Vec<(String, Vec<ConnId>)> = map
-            .into_iter()
-            .map(|(p, c)| (p.to_owned(), c.into_iter().collect()))
-            .collect();
+        let mut out: Vec<(String, Vec<ConnId>)> =
+            map.into_iter().map(|(p, c)| (p.to_owned(), c.into_iter().collect())).collect();
         out.sort();
         out
     }
 
     pub fn total(&self) -> usize {
-        self.summary().2
+        self.registrations().count()
     }
 }
 
@@ -275,6 +310,7 @@ mod tests {
         );
         assert!(wm.find(2, "/r", WatcherType::Any, true));
         assert!(!wm.find(2, "/r", WatcherType::Any, false));
-        assert_eq!(wm.summary(), (1, 1, 1));
+        // The persistent watch on /p sits in both tables.
+        assert_eq!(wm.summary(), (1, 1, 2));
     }
 }
