@@ -528,7 +528,7 @@ impl ServerConfig {
                 at,
                 "no server failure will be tolerated: an ensemble needs at least 3 participants",
             );
-        } else if participants % 2 == 0 {
+        } else if participants.is_multiple_of(2) {
             self.warn(
                 at,
                 format!(
