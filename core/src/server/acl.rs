@@ -36,8 +36,8 @@ pub fn digest_id(user_password: &str) -> String {
 
 /// Whether the connection with `ids` holds `perm` on a node with `acl`
 /// (`ZooKeeperServer.checkACL`).
-pub fn check(policy: &AclPolicy, acl: &[Acl], perm: i32, ids: &[Id]) -> Result<(), ErrorCode> {
-    if policy.skip_acl || acl.is_empty() || ids.iter().any(|id| id.scheme == "super") {
+pub fn check(skip_acl: bool, acl: &[Acl], perm: i32, ids: &[Id]) -> Result<(), ErrorCode> {
+    if skip_acl || acl.is_empty() || ids.iter().any(|id| id.scheme == "super") {
         return Ok(());
     }
     for entry in acl {
@@ -95,7 +95,7 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
 }
 
 /// The ids an `addauth` adds, or AUTHFAILED for an unknown scheme or malformed credentials.
-pub fn authenticate(policy: &AclPolicy, scheme: &str, auth: &[u8]) -> Result<Vec<Id>, ErrorCode> {
+pub fn authenticate(super_digest: Option<&str>, scheme: &str, auth: &[u8]) -> Result<Vec<Id>, ErrorCode> {
     match scheme {
         "digest" => {
             let text = std::str::from_utf8(auth).map_err(|_| ErrorCode::AuthFailed)?;
@@ -107,7 +107,7 @@ pub fn authenticate(policy: &AclPolicy, scheme: &str, auth: &[u8]) -> Result<Vec
                 scheme: "digest".into(),
                 id: id.clone(),
             }];
-            if policy.super_digest.as_deref() == Some(id.as_str()) {
+            if super_digest == Some(id.as_str()) {
                 out.push(super_id());
             }
             Ok(out)
@@ -221,17 +221,17 @@ mod tests {
 
     #[test]
     fn checks() {
-        let policy = AclPolicy::default();
+        let policy = false;
         let acl = vec![Acl::new(perms::READ, "digest", &digest_id("u:p"))];
         let anon = ids(&[("ip", "127.0.0.1")]);
-        assert_eq!(check(&policy, &acl, perms::READ, &anon), Err(ErrorCode::NoAuth));
+        assert_eq!(check(policy, &acl, perms::READ, &anon), Err(ErrorCode::NoAuth));
         let authed = ids(&[("ip", "127.0.0.1"), ("digest", &digest_id("u:p"))]);
-        assert!(check(&policy, &acl, perms::READ, &authed).is_ok());
-        assert_eq!(check(&policy, &acl, perms::WRITE, &authed), Err(ErrorCode::NoAuth));
+        assert!(check(policy, &acl, perms::READ, &authed).is_ok());
+        assert_eq!(check(policy, &acl, perms::WRITE, &authed), Err(ErrorCode::NoAuth));
         let net = vec![Acl::new(perms::ALL, "ip", "127.0.0.0/8")];
-        assert!(check(&policy, &net, perms::WRITE, &anon).is_ok());
+        assert!(check(policy, &net, perms::WRITE, &anon).is_ok());
         let supers = ids(&[("super", "")]);
-        assert!(check(&policy, &acl, perms::WRITE, &supers).is_ok());
+        assert!(check(policy, &acl, perms::WRITE, &supers).is_ok());
     }
 
     #[test]
@@ -252,12 +252,9 @@ mod tests {
 
     #[test]
     fn super_digest() {
-        let policy = AclPolicy {
-            skip_acl: false,
-            super_digest: Some(digest_id("super:secret")),
-        };
-        let got = authenticate(&policy, "digest", b"super:secret").unwrap();
+        let digest = digest_id("super:secret");
+        let got = authenticate(Some(&digest), "digest", b"super:secret").unwrap();
         assert!(got.contains(&super_id()));
-        assert_eq!(authenticate(&policy, "bogus", b"x"), Err(ErrorCode::AuthFailed));
+        assert_eq!(authenticate(Some(&digest), "bogus", b"x"), Err(ErrorCode::AuthFailed));
     }
 }

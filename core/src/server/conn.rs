@@ -40,15 +40,127 @@ enum Outbound {
     Close,
 }
 
-/// Per-connection counters for `cons` / `stat`.
-#[derive(Debug, Default)]
+/// Per-connection counters for `cons` / `stat` (`ServerCnxn`'s statistics).
+#[derive(Debug)]
 pub struct ConnStats {
     pub received: AtomicU64,
     pub sent: AtomicU64,
+    /// The last non-negative xid read; -1 before any.
     pub last_cxid: AtomicI32,
+    /// The zxid of the last reply; -1 before any.
     pub last_zxid: AtomicI64,
     pub last_op: Mutex<&'static str>,
     pub last_latency_us: AtomicU64,
+    /// Set once the connection asked a four-letter word (it reads no more).
+    pub four_letter: AtomicBool,
+    /// The server-wide sent counter (`ServerStats::packets_sent`).
+    server_sent: Arc<AtomicU64>,
+    /// Requests read and not answered yet, oldest first: `(xid, when read)`.
+    pending: Mutex<VecDeque<(i32, Instant)>>,
+    latency: Mutex<ConnLatency>,
+}
+
+/// Response latencies of one connection, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLatency {
+    pub count: u64,
+    pub total_us: u64,
+    /// `u64::MAX` while `count` is 0.
+    pub min_us: u64,
+    pub max_us: u64,
+    pub last_us: u64,
+    /// Wall-clock milliseconds of the last reply; 0 before any.
+    pub last_response_ms: i64,
+}
+
+impl Default for ConnLatency {
+    fn default() -> Self {
+        ConnLatency {
+            count: 0,
+            total_us: 0,
+            min_us: u64::MAX,
+            max_us: 0,
+            last_us: 0,
+            last_response_ms: 0,
+        }
+    }
+}
+
+impl Default for ConnStats {
+    fn default() -> Self {
+        ConnStats::new(Arc::default())
+    }
+}
+
+impl ConnStats {
+    /// Counters that also bump `server_sent` for every packet sent.
+    pub fn new(server_sent: Arc<AtomicU64>) -> Self {
+        ConnStats {
+            received: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            last_cxid: AtomicI32::new(-1),
+            last_zxid: AtomicI64::new(-1),
+            last_op: Mutex::new("NA"),
+            last_latency_us: AtomicU64::new(0),
+            four_letter: AtomicBool::new(false),
+            server_sent,
+            pending: Mutex::new(VecDeque::new()),
+            latency: Mutex::new(ConnLatency::default()),
+        }
+    }
+
+    /// A request was read: remembers when, to time its reply.
+    pub fn request_started(&self, xid: i32, at: Instant) {
+        if xid >= 0 {
+            self.last_cxid.store(xid, Ordering::Relaxed);
+        }
+        self.pending.lock().push_back((xid, at));
+    }
+
+    /// The reply to `xid` was queued: records its latency (replies leave in request
+    /// order, so the oldest pending request with this xid is the one answered).
+    fn responded(&self, xid: i32) {
+        let started = {
+            let mut pending = self.pending.lock();
+            let Some(pos) = pending.iter().position(|&(x, _)| x == xid) else {
+                return;
+            };
+            let started = pending.drain(..=pos).next_back().map(|(_, at)| at);
+            started
+        };
+        let Some(started) = started else {
+            return;
+        };
+        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last_latency_us.store(us, Ordering::Relaxed);
+        let mut l = self.latency.lock();
+        l.count += 1;
+        l.total_us = l.total_us.saturating_add(us);
+        l.min_us = l.min_us.min(us);
+        l.max_us = l.max_us.max(us);
+        l.last_us = us;
+        l.last_response_ms = super::runtime::now_millis();
+    }
+
+    fn packet_sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.server_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn latency(&self) -> ConnLatency {
+        *self.latency.lock()
+    }
+
+    /// `crst` (`ServerCnxn.resetStats`).
+    pub fn reset(&self) {
+        self.received.store(0, Ordering::Relaxed);
+        self.sent.store(0, Ordering::Relaxed);
+        self.last_cxid.store(-1, Ordering::Relaxed);
+        self.last_zxid.store(-1, Ordering::Relaxed);
+        *self.last_op.lock() = "NA";
+        self.last_latency_us.store(0, Ordering::Relaxed);
+        *self.latency.lock() = ConnLatency::default();
+    }
 }
 
 /// The shared handle of a connection: the writer thread and the watch manager reach the
@@ -82,11 +194,12 @@ impl Conn {
             }
         });
         self.stats.last_zxid.store(zxid, Ordering::Relaxed);
+        self.stats.responded(xid);
         self.send(out);
     }
 
     fn send(&self, frame: Vec<u8>) {
-        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.packet_sent();
         let _ = self.out.send(Outbound::Frame(frame));
     }
 
@@ -160,7 +273,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         inflight: AtomicUsize::new(0),
         wake: Notify::new(),
         closing: AtomicBool::new(false),
-        stats: ConnStats::default(),
+        stats: ConnStats::new(shared.stats.packets_sent.clone()),
     });
     let write_task = tokio::spawn(write_loop(writer, rx));
     shared.conns.lock().insert(conn.id, conn.clone());
@@ -260,19 +373,44 @@ impl Session {
         }
         let word: [u8; 4] = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
         if let Some(cmd) = fourlw::recognise(&word) {
-            let text = fourlw::run(&self.shared, cmd);
-            self.conn.send(text.into_bytes());
+            self.conn.stats.four_letter.store(true, Ordering::Relaxed);
+            self.packet_received(4);
+            let mut mask = None;
+            if fourlw::takes_mask(&self.shared, cmd) {
+                while self.buf.len() < 12 {
+                    if self.reader.read_buf(&mut self.buf).await.map_err(|_| "read error")? == 0 {
+                        return Err("closed before the stmk mask");
+                    }
+                }
+                mask = Some(i64::from_be_bytes([
+                    self.buf[4], self.buf[5], self.buf[6], self.buf[7], self.buf[8], self.buf[9], self.buf[10],
+                    self.buf[11],
+                ]));
+            }
+            let text = fourlw::run(&self.shared, cmd, mask);
+            if !text.is_empty() {
+                self.conn.send(text.into_bytes());
+            }
             self.conn.close();
             return Ok(None);
         }
         loop {
             if let Some(payload) = self.next_buffered_frame()? {
+                self.packet_received(payload.len() + 4);
+                self.shared.stats.connection_requests.fetch_add(1, Ordering::Relaxed);
                 return Ok(Some(payload));
             }
             if self.reader.read_buf(&mut self.buf).await.map_err(|_| "read error")? == 0 {
                 return Err("closed before the handshake");
             }
         }
+    }
+
+    /// Counts a packet read from the client (`ServerCnxn.packetReceived`).
+    fn packet_received(&self, bytes: usize) {
+        self.shared.stats.packets_received.fetch_add(1, Ordering::Relaxed);
+        self.shared.stats.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.conn.stats.received.fetch_add(1, Ordering::Relaxed);
     }
 
     fn next_buffered_frame(&mut self) -> Result<Option<Vec<u8>>, Closing> {
@@ -372,8 +510,7 @@ impl Session {
 
     fn on_frame(&mut self, payload: &[u8]) -> Result<(), Closing> {
         let received = Instant::now();
-        self.shared.stats.packets_received.fetch_add(1, Ordering::Relaxed);
-        self.conn.stats.received.fetch_add(1, Ordering::Relaxed);
+        self.packet_received(payload.len() + 4);
         let mut r = crate::proto::Reader::new(payload);
         let header = RequestHeader::decode(&mut r).map_err(|_| "malformed request header")?;
         let sid = self.conn.session();
@@ -392,7 +529,7 @@ impl Session {
                 return Err("undecodable request");
             }
         };
-        self.conn.stats.last_cxid.store(header.xid, Ordering::Relaxed);
+        self.conn.stats.request_started(header.xid, received);
         *self.conn.stats.last_op.lock() = op_abbrev(op);
         if !self.deferred.is_empty() || (self.conn.outstanding() > 0 && !is_write(&request)) {
             self.deferred.push_back((header.xid, request, received));
@@ -419,7 +556,7 @@ impl Session {
                 Err("check outside multi")
             }
             Request::Auth(packet) => {
-                match acl::authenticate(&shared.opts.rules.acl, &packet.scheme, packet.auth.as_deref().unwrap_or_default()) {
+                match acl::authenticate(shared.opts.acl.super_digest.as_deref(), &packet.scheme, packet.auth.as_deref().unwrap_or_default()) {
                     Ok(ids) => {
                         {
                             let mut held = self.conn.ids.write();

@@ -72,7 +72,7 @@ pub fn write(state: &State, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(&buf)
 }
 
-/// Rebuilds a state from an image, keeping `state.rules`.
+/// Rebuilds a state from an image.
 pub fn read(state: &mut State, bytes: &[u8]) -> Result<(), DecodeError> {
     let r = &mut Reader::new(bytes);
     if r.read_i32()? != IMAGE_VERSION {
@@ -145,7 +145,7 @@ mod tests {
         let mut zxid = 0;
         let mut apply = |state: &mut State, session_id, body| {
             zxid += 1;
-            state.apply(&Txn { zxid, time: 5, session_id, body });
+            state.apply(&Txn { zxid, time: 5, session_id, rules: Default::default(), body });
         };
         apply(&mut state, 7, TxnBody::CreateSession { timeout: 4000, passwd: vec![1; 16] });
         for (i, (kind, flags)) in [(CreateKind::Create2, 0), (CreateKind::Create2, 1), (CreateKind::Container, 4)].into_iter().enumerate() {

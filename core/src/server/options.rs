@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::acl::AclPolicy;
 use super::state::Rules;
 
 /// Everything the runtime needs to serve clients.
@@ -26,7 +27,10 @@ pub struct ServerOptions {
     pub snap_count: u64,
     /// fsync the log before acknowledging (`forceSync`).
     pub force_sync: bool,
+    /// The validation rules every txn carries.
     pub rules: Rules,
+    /// skipACL and superDigest as reads and auth use them.
+    pub acl: AclPolicy,
     /// Four-letter words allowed (`4lw.commands.whitelist`).
     pub four_letter_words: BTreeSet<String>,
     pub snap_retain_count: usize,
@@ -37,6 +41,8 @@ pub struct ServerOptions {
     /// The text `conf` prints and `/zookeeper/config` holds, if any.
     pub server_id: u64,
     pub client_port_listen_backlog: i32,
+    /// `secureClientPort`, as `conf` reports it (zk serves no TLS port yet).
+    pub secure_client_port: Option<u16>,
 }
 
 impl ServerOptions {
@@ -56,6 +62,7 @@ impl ServerOptions {
             snap_count: 100_000,
             force_sync: true,
             rules: Rules::default(),
+            acl: AclPolicy::default(),
             four_letter_words: ["srvr".to_owned()].into_iter().collect(),
             snap_retain_count: 3,
             purge_interval: Duration::ZERO,
@@ -63,6 +70,7 @@ impl ServerOptions {
             container_max_per_minute: 10_000,
             server_id: 0,
             client_port_listen_backlog: -1,
+            secure_client_port: None,
         }
     }
 
@@ -120,11 +128,12 @@ impl ServerOptions {
         opts.max_buffer = cfg.jute_max_buffer as usize;
         opts.snap_count = cfg.snap_count.max(1);
         opts.force_sync = cfg.force_sync;
+        opts.acl = AclPolicy {
+            skip_acl: cfg.skip_acl,
+            super_digest: cfg.super_digest.clone(),
+        };
         opts.rules = super::state::Rules {
-            acl: super::acl::AclPolicy {
-                skip_acl: cfg.skip_acl,
-                super_digest: cfg.super_digest.clone(),
-            },
+            skip_acl: cfg.skip_acl,
             extended_types: cfg.extended_types_enabled,
             enforce_quota: cfg.enforce_quota,
             reconfig_enabled: cfg.reconfig_enabled,
@@ -138,6 +147,7 @@ impl ServerOptions {
         opts.client_port_listen_backlog = cfg
             .client_port_listen_backlog
             .map_or(-1, |b| i32::try_from(b).unwrap_or(i32::MAX));
+        opts.secure_client_port = cfg.secure_client_port;
         Ok(opts)
     }
 }

@@ -85,7 +85,7 @@ pub fn quota_root(state: &State, p: &str) -> Option<String> {
 
 /// Refuses a change that would pass a hard limit (only with `enforceQuota`); logs one that
 /// passes a soft limit.
-pub(super) fn check(state: &State, p: &str, count_delta: i64, bytes_delta: i64) -> Result<(), ErrorCode> {
+pub(super) fn check(state: &State, enforce: bool, p: &str, count_delta: i64, bytes_delta: i64) -> Result<(), ErrorCode> {
     let Some(root) = quota_root(state, p) else {
         return Ok(());
     };
@@ -98,7 +98,7 @@ pub(super) fn check(state: &State, p: &str, count_delta: i64, bytes_delta: i64) 
     let bytes = usage.bytes + bytes_delta;
     let over_hard = (count_delta > 0 && limits.count_hard > -1 && count > limits.count_hard)
         || (bytes_delta > 0 && limits.bytes_hard > -1 && bytes > limits.bytes_hard);
-    if over_hard && state.rules.enforce_quota {
+    if over_hard && enforce {
         return Err(ErrorCode::QuotaExceeded);
     }
     let over_soft = (limits.count > -1 && count > limits.count) || (limits.bytes > -1 && bytes > limits.bytes);

@@ -229,7 +229,7 @@ async fn bind(opts: &ServerOptions) -> Result<TcpListener, ServerError> {
 fn recover(opts: &ServerOptions) -> Result<(State, Wal, u64), ServerError> {
     std::fs::create_dir_all(opts.snap_dir())?;
     std::fs::create_dir_all(opts.log_dir())?;
-    let mut state = State::new(opts.rules.clone());
+    let mut state = State::default();
     if let Some((zxid, bytes)) = persist::snapshot::load_latest(&opts.snap_dir())? {
         image::read(&mut state, &bytes).map_err(|e| ServerError::Recovery {
             what: format!("snapshot 0x{zxid:x} in {}", opts.snap_dir().display()),

@@ -115,6 +115,13 @@ impl SessionTracker {
         out.sort_unstable();
         out
     }
+
+    /// `(session id, deadline)` of every session, for `dump`.
+    pub fn deadlines(&self) -> Vec<(i64, Instant)> {
+        let mut out: Vec<(i64, Instant)> = self.sessions.iter().map(|(&id, t)| (id, t.deadline)).collect();
+        out.sort_unstable();
+        out
+    }
 }
 
 #[cfg(test)]

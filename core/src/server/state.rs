@@ -11,15 +11,17 @@ use crate::proto::{
     Id, MultiOp, MultiResult, Request, Response, SetAclRequest, SetDataRequest, Stat, MAX_TTL,
 };
 
-use super::acl::{self, AclPolicy};
+use super::acl;
 use super::quota;
 use super::tree::{DataTree, Node, NodeKind};
 use super::txn::{Txn, TxnBody};
 
-/// Server-wide rules that decide how writes are validated; the same on every server.
-#[derive(Debug, Clone, Default)]
+/// The settings that decide how a write is validated. Each txn carries the rules it was
+/// proposed under, so replaying the log after a config change gives the same results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rules {
-    pub acl: AclPolicy,
+    /// `skipACL`: every ACL check passes.
+    pub skip_acl: bool,
     /// `extendedTypesEnabled`: TTL nodes allowed.
     pub extended_types: bool,
     /// `enforceQuota`: hard quota limits refuse writes.
@@ -67,7 +69,6 @@ pub struct State {
     pub tree: DataTree,
     pub sessions: BTreeMap<i64, SessionEntry>,
     pub last_zxid: i64,
-    pub rules: Rules,
 }
 
 /// The context every op of one txn shares.
@@ -76,6 +77,7 @@ struct Ctx<'a> {
     time: i64,
     session: i64,
     auth: &'a [Id],
+    rules: Rules,
 }
 
 /// How to take back one change when a later op of the same multi fails.
@@ -88,13 +90,6 @@ pub(super) enum Undo {
 }
 
 impl State {
-    pub fn new(rules: Rules) -> Self {
-        State {
-            rules,
-            ..State::default()
-        }
-    }
-
     /// Applies one txn. Txns at or below the last applied zxid are skipped (replay after a
     /// snapshot that already holds them).
     pub fn apply(&mut self, txn: &Txn) -> Applied {
@@ -128,6 +123,7 @@ impl State {
                         time: txn.time,
                         session: txn.session_id,
                         auth,
+                        rules: txn.rules,
                     };
                     Outcome::Reply(self.apply_write(&ctx, request, &mut triggers))
                 }
@@ -149,6 +145,7 @@ impl State {
             time: txn.time,
             session: txn.session_id,
             auth: &[],
+            rules: txn.rules,
         };
         // Deepest first is impossible (ephemerals have no children), so any order works;
         // sorted keeps every server's trigger order the same.
@@ -190,7 +187,7 @@ impl State {
             Request::SetData(req) => Ok(Response::Stat(self.set_data(ctx, req, &mut undo, triggers)?)),
             Request::SetAcl(req) => Ok(Response::Stat(self.set_acl(ctx, req, &mut undo)?)),
             Request::Multi(ops) => Ok(Response::Multi(self.multi(ctx, ops, triggers))),
-            Request::Reconfig(_) if !self.rules.reconfig_enabled => Err(ErrorCode::ReconfigDisabled),
+            Request::Reconfig(_) if !ctx.rules.reconfig_enabled => Err(ErrorCode::ReconfigDisabled),
             Request::Reconfig(_) => Err(ErrorCode::Unimplemented),
             _ => Err(ErrorCode::Unimplemented),
         }
@@ -244,7 +241,7 @@ impl State {
     }
 
     fn check_acl(&self, node: &Node, perm: i32, ctx: &Ctx<'_>) -> Result<(), ErrorCode> {
-        acl::check(&self.rules.acl, &self.tree.acl_of(node), perm, ctx.auth)
+        acl::check(ctx.rules.skip_acl, &self.tree.acl_of(node), perm, ctx.auth)
     }
 
     fn create(
@@ -260,7 +257,7 @@ impl State {
             CreateKind::Ttl(ttl) => ttl,
             _ => -1,
         };
-        if mode.is_ttl() && !self.rules.extended_types {
+        if mode.is_ttl() && !ctx.rules.extended_types {
             return Err(ErrorCode::Unimplemented);
         }
         let ttl_ok = if mode.is_ttl() { ttl > 0 && ttl <= MAX_TTL } else { ttl < 0 };
@@ -290,7 +287,7 @@ impl State {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
         let data_len = req.data.as_ref().map_or(0, Vec::len) as i64;
-        quota::check(self, &full, 1, data_len)?;
+        quota::check(self, ctx.rules.enforce_quota, &full, 1, data_len)?;
 
         // As in Apache, the opcode decides container and TTL nodes; the flags decide
         // ephemeral and sequential.
@@ -418,7 +415,7 @@ impl State {
         self.check_acl(node, perms::WRITE, ctx)?;
         let new_len = req.data.as_ref().map_or(0, Vec::len) as i64;
         let delta = new_len - node.data_len() as i64;
-        quota::check(self, &req.path, 0, delta)?;
+        quota::check(self, ctx.rules.enforce_quota, &req.path, 0, delta)?;
         check_version(node.version, req.version)?;
         let new_version = node.version.wrapping_add(1);
         let (mzxid, mtime, version) = (node.mzxid, node.mtime, node.version);

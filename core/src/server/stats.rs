@@ -1,14 +1,30 @@
 //! Server counters for `srvr`, `stat`, `mntr` and `cons`.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
+
+/// `ZooTrace`'s default text trace mask: client requests, server packets, sessions and
+/// warnings (what `gtmk` prints until `stmk` changes it).
+pub const DEFAULT_TRACE_MASK: i64 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 8);
+
+/// The request latency counters, read together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencySnapshot {
+    pub count: u64,
+    pub total_us: u64,
+    /// `u64::MAX` while `count` is 0.
+    pub min_us: u64,
+    pub max_us: u64,
+}
 
 /// Request latency and packet counters (`ServerStats`).
 #[derive(Debug)]
 pub struct ServerStats {
     pub started: Instant,
     pub packets_received: AtomicU64,
-    pub packets_sent: AtomicU64,
+    /// Shared with every connection, which counts what it sends (`Conn` has no `Shared`).
+    pub packets_sent: Arc<AtomicU64>,
     latency_total_us: AtomicU64,
     latency_count: AtomicU64,
     latency_min_us: AtomicU64,
@@ -16,6 +32,13 @@ pub struct ServerStats {
     pub outstanding: AtomicI64,
     pub auth_failed: AtomicU64,
     pub fsync_count: AtomicU64,
+    /// Bytes of every packet read from clients, length prefixes included
+    /// (`zk_bytes_received_count`).
+    pub bytes_received: AtomicU64,
+    /// ConnectRequests received (`zk_connection_request_count`).
+    pub connection_requests: AtomicU64,
+    /// The text trace mask `gtmk` reports and `stmk` sets.
+    pub trace_mask: AtomicI64,
 }
 
 impl Default for ServerStats {
@@ -23,7 +46,7 @@ impl Default for ServerStats {
         ServerStats {
             started: Instant::now(),
             packets_received: AtomicU64::new(0),
-            packets_sent: AtomicU64::new(0),
+            packets_sent: Arc::new(AtomicU64::new(0)),
             latency_total_us: AtomicU64::new(0),
             latency_count: AtomicU64::new(0),
             latency_min_us: AtomicU64::new(u64::MAX),
@@ -31,6 +54,9 @@ impl Default for ServerStats {
             outstanding: AtomicI64::new(0),
             auth_failed: AtomicU64::new(0),
             fsync_count: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            connection_requests: AtomicU64::new(0),
+            trace_mask: AtomicI64::new(DEFAULT_TRACE_MASK),
         }
     }
 }
@@ -58,7 +84,21 @@ impl ServerStats {
         )
     }
 
+    /// The latency counters as they stand (each read on its own; good enough for stats).
+    pub fn latency(&self) -> LatencySnapshot {
+        LatencySnapshot {
+            count: self.latency_count.load(Ordering::Relaxed),
+            total_us: self.latency_total_us.load(Ordering::Relaxed),
+            min_us: self.latency_min_us.load(Ordering::Relaxed),
+            max_us: self.latency_max_us.load(Ordering::Relaxed),
+        }
+    }
+
+    /// `srst`: latency and packet counters, and the metrics Apache resets with them;
+    /// uptime, auth failures and the trace mask stay.
     pub fn reset(&self) {
+        self.bytes_received.store(0, Ordering::Relaxed);
+        self.connection_requests.store(0, Ordering::Relaxed);
         self.packets_received.store(0, Ordering::Relaxed);
         self.packets_sent.store(0, Ordering::Relaxed);
         self.latency_total_us.store(0, Ordering::Relaxed);

@@ -5,7 +5,8 @@
 //! # Encoding (jute primitives, big-endian)
 //!
 //! ```text
-//! long zxid | long time_ms | long session_id | int tag | body
+//! long zxid | long time_ms | long session_id | int rules | int tag | body
+//! rules: bit 0 skipACL, bit 1 extendedTypesEnabled, bit 2 enforceQuota, bit 3 reconfigEnabled
 //! tag 1 CreateSession: int timeout | buffer passwd
 //! tag 2 CloseSession:  (no body)
 //! tag 3 Write:         vector<Id> auth | int opcode | buffer request-body (as on the wire)
@@ -16,12 +17,16 @@ use bytes::BufMut;
 use crate::proto::codec::JuteWrite;
 use crate::proto::{Decode, DecodeError, Encode, Id, Reader, Request};
 
+use super::state::Rules;
+
 /// One logged state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Txn {
     pub zxid: i64,
     pub time: i64,
     pub session_id: i64,
+    /// The validation rules in force when the txn was proposed.
+    pub rules: Rules,
     pub body: TxnBody,
 }
 
@@ -42,6 +47,7 @@ impl Txn {
         out.put_i64(self.zxid);
         out.put_i64(self.time);
         out.put_i64(self.session_id);
+        out.put_i32(encode_rules(self.rules));
         match &self.body {
             TxnBody::CreateSession { timeout, passwd } => {
                 out.put_i32(TAG_CREATE_SESSION);
@@ -64,6 +70,7 @@ impl Txn {
         let zxid = r.read_i64()?;
         let time = r.read_i64()?;
         let session_id = r.read_i64()?;
+        let rules = decode_rules(r.read_i32()?);
         let body = match r.read_i32()? {
             TAG_CREATE_SESSION => TxnBody::CreateSession {
                 timeout: r.read_i32()?,
@@ -86,8 +93,35 @@ impl Txn {
             zxid,
             time,
             session_id,
+            rules,
             body,
         })
+    }
+}
+
+const SKIP_ACL: i32 = 1;
+const EXTENDED_TYPES: i32 = 1 << 1;
+const ENFORCE_QUOTA: i32 = 1 << 2;
+const RECONFIG_ENABLED: i32 = 1 << 3;
+
+fn encode_rules(rules: Rules) -> i32 {
+    [
+        (rules.skip_acl, SKIP_ACL),
+        (rules.extended_types, EXTENDED_TYPES),
+        (rules.enforce_quota, ENFORCE_QUOTA),
+        (rules.reconfig_enabled, RECONFIG_ENABLED),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |acc, (_, bit)| acc | bit)
+}
+
+fn decode_rules(bits: i32) -> Rules {
+    Rules {
+        skip_acl: bits & SKIP_ACL != 0,
+        extended_types: bits & EXTENDED_TYPES != 0,
+        enforce_quota: bits & ENFORCE_QUOTA != 0,
+        reconfig_enabled: bits & RECONFIG_ENABLED != 0,
     }
 }
 
@@ -121,6 +155,11 @@ mod tests {
                 zxid: 9,
                 time: 1234,
                 session_id: 77,
+                rules: Rules {
+                    extended_types: true,
+                    enforce_quota: true,
+                    ..Rules::default()
+                },
                 body,
             };
             assert_eq!(Txn::decode(&txn.encode()).unwrap(), txn);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::proto::{perms, Acl, EventType, Id, WatcherType};
 
-use super::acl::{self, AclPolicy};
+use super::acl;
 use super::state::Trigger;
 
 /// A connection's id, unique for the life of the server.
@@ -148,7 +148,7 @@ impl WatchManager {
     }
 
     /// Sends the notifications `trigger` causes (`DataTree.createNode/deleteNode/setData`).
-    pub fn trigger(&mut self, trigger: &Trigger, zxid: i64, policy: &AclPolicy) {
+    pub fn trigger(&mut self, trigger: &Trigger, zxid: i64, skip_acl: bool) {
         let p = trigger.path.as_str();
         let fired = match trigger.event {
             EventType::NodeCreated | EventType::NodeDataChanged => self.data.trigger(p, trigger.event, &[]),
@@ -163,7 +163,7 @@ impl WatchManager {
         };
         for conn in fired {
             if let Some(sink) = self.sinks.get(&conn) {
-                if can_read(policy, &trigger.acl, sink.as_ref()) {
+                if can_read(skip_acl, &trigger.acl, sink.as_ref()) {
                     sink.notify(zxid, trigger.event, p);
                 }
             }
@@ -253,8 +253,8 @@ impl WatchManager {
     }
 }
 
-fn can_read(policy: &AclPolicy, acl: &[Acl], sink: &dyn WatchSink) -> bool {
-    acl::check(policy, acl, perms::READ, &sink.auth_ids()).is_ok()
+fn can_read(skip_acl: bool, acl: &[Acl], sink: &dyn WatchSink) -> bool {
+    acl::check(skip_acl, acl, perms::READ, &sink.auth_ids()).is_ok()
 }
 
 #[cfg(test)]
@@ -280,7 +280,7 @@ mod tests {
             event,
             acl: Arc::from(Acl::open_unsafe()),
         };
-        wm.trigger(&trigger, 1, &AclPolicy::default());
+        wm.trigger(&trigger, 1, false);
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<WriteJob>, mut w
                 zxid: first_zxid + i as i64,
                 time: last_time,
                 session_id: job.session_id,
+                rules: shared.opts.rules,
                 body: job.body.clone(),
             })
             .collect();
@@ -73,11 +74,10 @@ fn apply_batch(shared: &Shared, batch: &mut Vec<WriteJob>, txns: &[Txn]) {
     {
         let mut state = shared.state.write();
         let mut watches = shared.watches.lock();
-        let policy = shared.opts.rules.acl.clone();
         for (job, txn) in batch.drain(..).zip(txns) {
             let applied = state.apply(txn);
             for trigger in &applied.triggers {
-                watches.trigger(trigger, applied.zxid, &policy);
+                watches.trigger(trigger, applied.zxid, shared.opts.acl.skip_acl);
             }
             shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
             match (applied.outcome, job.reply) {
