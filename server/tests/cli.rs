@@ -1,0 +1,137 @@
+//! The zk-server binary as operators drive it: zkServer.sh's commands over a zoo.cfg.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn zk_server(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zk-server"))
+        .args(args)
+        .env_remove("SERVER_JVMFLAGS")
+        .env_remove("JVMFLAGS")
+        .output()
+        .expect("zk-server runs")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn write_config(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
+    let cfg = dir.join("zoo.cfg");
+    let text = format!(
+        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nsnapCount=2\n{extra}",
+        dir.join("data").display()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+fn four_letter_word(port: u16, word: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(word.as_bytes()).unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn start_status_stop_like_zkserver_sh() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, "");
+    let cfg = cfg.to_str().unwrap();
+    let started = zk_server(&["start", cfg]);
+    assert!(started.status.success(), "{}", text(&started));
+    assert!(text(&started).contains("STARTED"));
+    assert!(dir.path().join("data/zookeeper_server.pid").exists());
+    assert_eq!(four_letter_word(port, "ruok"), "imok");
+    let status = zk_server(&["status", cfg]);
+    assert!(status.status.success(), "{}", text(&status));
+    assert!(text(&status).contains("Mode: standalone"));
+    let again = zk_server(&["start", cfg]);
+    assert!(!again.status.success(), "a second start must refuse: {}", text(&again));
+    let stopped = zk_server(&["stop", cfg]);
+    assert!(stopped.status.success(), "{}", text(&stopped));
+    assert!(text(&stopped).contains("STOPPED"));
+    assert!(!dir.path().join("data/zookeeper_server.pid").exists());
+    let status = zk_server(&["status", cfg]);
+    assert!(!status.status.success());
+}
+
+#[test]
+fn a_bad_config_line_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), free_port(), "maxClientCnxns=lots\n");
+    let out = zk_server(&["start-foreground", cfg.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(message.contains("zoo.cfg:7") && message.contains("maxClientCnxns"), "{message}");
+}
+
+#[test]
+fn cleanup_keeps_the_newest_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, "");
+    let cfg = cfg.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zk-server"))
+        .args(["start-foreground", cfg])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Each session creation is a txn; snapCount=2 snapshots every two.
+    for _ in 0..12 {
+        zk_core_session(port);
+    }
+    let snaps = || {
+        std::fs::read_dir(dir.path().join("data/version-2"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("snapshot."))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while snaps() < 4 {
+        assert!(Instant::now() < deadline, "no snapshots were written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = zk_server(&["cleanup", cfg, "-n", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(snaps(), 3);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Opens and closes one session with a raw handshake.
+fn zk_core_session(port: u16) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut connect = vec![0, 0, 0, 45];
+    connect.extend_from_slice(&[0; 4]); // protocol version
+    connect.extend_from_slice(&[0; 8]); // last zxid seen
+    connect.extend_from_slice(&30000i32.to_be_bytes());
+    connect.extend_from_slice(&[0; 8]); // session id
+    connect.extend_from_slice(&16i32.to_be_bytes());
+    connect.extend_from_slice(&[0; 16]);
+    connect.push(0);
+    stream.write_all(&connect).unwrap();
+    let mut reply = [0u8; 41];
+    stream.read_exact(&mut reply).unwrap();
+    // closeSession: xid 1, op -11
+    let mut close = vec![0, 0, 0, 8];
+    close.extend_from_slice(&1i32.to_be_bytes());
+    close.extend_from_slice(&(-11i32).to_be_bytes());
+    stream.write_all(&close).unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+}
