@@ -105,7 +105,9 @@ def read_all(server) -> Dict[str, bytes]:
 
 @pytest.mark.zk_only
 def test_acknowledged_creates_survive_sigkill(zk_target, server_factory):
-    server = server_factory.start(zk_target)
+    # A small snapCount makes snapshots (and log rolls) happen while the writers run, so
+    # kills also land during snapshot writes.
+    server = server_factory.start(zk_target, {"snapCount": "64"})
     setup = server.session()
     assert setup.create(PARENT, b"").err == 0
     setup.close_session()

@@ -122,15 +122,66 @@ fn apply_batch(shared: &Shared, batch: &mut Vec<WriteJob>, txns: &[Txn]) {
     }
 }
 
-/// Writes the state to a snapshot file while holding the read lock (reads go on; writes
-/// wait), then starts a new log segment so older ones can be purged.
+/// Snapshots the state without stopping writes: a forked child gets a copy-on-write image
+/// of memory as it is now and writes it out, while this thread releases the lock at once
+/// and goes on applying. The log rolls to a new segment at the snapshot's zxid either way.
+/// Where fork is refused, the snapshot is written here, with writes waiting.
 fn take_snapshot(shared: &Shared, wal: &mut Wal) -> Result<(), persist::PersistError> {
     let state = shared.state.read();
     let zxid = state.last_zxid.max(0) as u64;
-    let started = std::time::Instant::now();
-    let path = persist::snapshot::write(&shared.opts.snap_dir(), zxid, &mut |out| image::write(&state, out))?;
-    drop(state);
-    wal.roll()?;
-    tracing::info!(path = %path.display(), took_ms = started.elapsed().as_millis() as u64, "snapshot written");
+    let dir = shared.opts.snap_dir();
+    match fork_snapshot_writer(&dir, zxid, &state) {
+        Some(child) => {
+            drop(state);
+            wal.roll()?;
+            let spawned = std::thread::Builder::new()
+                .name("zk-snapshot-reaper".into())
+                .spawn(move || reap_snapshot_writer(child, zxid));
+            if let Err(e) = spawned {
+                tracing::warn!("cannot watch the snapshot writer: {e}");
+            }
+        }
+        None => {
+            let started = std::time::Instant::now();
+            let path = persist::snapshot::write(&dir, zxid, &mut |out| image::write(&state, out))?;
+            drop(state);
+            wal.roll()?;
+            tracing::info!(path = %path.display(), took_ms = started.elapsed().as_millis() as u64, "snapshot written");
+        }
+    }
     Ok(())
+}
+
+/// Forks a child that writes the snapshot and exits; `None` if fork failed.
+fn fork_snapshot_writer(dir: &std::path::Path, zxid: u64, state: &super::state::State) -> Option<libc::pid_t> {
+    // SAFETY: the child runs only this thread's code: it closes every inherited descriptor
+    // but stdio (so client sockets close when the parent closes them), writes the file with
+    // std::fs and the state it already holds the read lock on, and leaves with `_exit`
+    // without running destructors, atexit handlers or other threads' code.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => {
+            tracing::warn!("fork failed ({}); writing the snapshot in place", std::io::Error::last_os_error());
+            None
+        }
+        0 => {
+            let ok = unsafe { libc::close_range(3, libc::c_uint::MAX, 0) } == 0
+                && persist::snapshot::write(dir, zxid, &mut |out| image::write(state, out)).is_ok();
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        child => Some(child),
+    }
+}
+
+fn reap_snapshot_writer(child: libc::pid_t, zxid: u64) {
+    let started = std::time::Instant::now();
+    let mut status: libc::c_int = 0;
+    // SAFETY: waits for our own child; `status` is a valid out-pointer.
+    let waited = unsafe { libc::waitpid(child, &mut status, 0) };
+    let succeeded = waited == child && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    if succeeded {
+        tracing::info!(zxid = format!("0x{zxid:x}"), took_ms = started.elapsed().as_millis() as u64, "snapshot written");
+    } else {
+        tracing::warn!(zxid = format!("0x{zxid:x}"), status, "the snapshot writer failed; the log still holds every txn");
+    }
 }
