@@ -79,6 +79,17 @@ fn parse_name(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
     (format!("{zxid:x}") == hex).then_some(zxid)
 }
 
+/// The sorted file names in `dir` (tests only).
+#[cfg(test)]
+pub(super) fn sorted_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,12 +80,7 @@ mod tests {
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
+        super::super::files::sorted_names(dir)
     }
 
     fn take_snapshot(dir: &Path, zxid: u64) -> PathBuf {
