@@ -21,6 +21,7 @@ What it does, all on 127.0.0.1:
    frame (length prefix included) in hex. Identical frames are kept once.
 
 Usage: python3 scripts/capture-golden.py [--out core/tests/golden] [--keep-workdir]
+       python3 scripts/capture-golden.py --fuzz-seeds fuzz/corpus   (seeds from the goldens)
 Needs: java + javac (17), Debian's zookeeper 3.8 (/usr/share/java/zookeeper.jar, zkCli.sh).
 """
 
@@ -691,13 +692,75 @@ def write_golden(frames, out):
     return summary
 
 
+def read_golden(out):
+    """(file stem, comment, frame bytes) for every entry of every golden file."""
+    for name in sorted(os.listdir(out)):
+        if not name.endswith(".hex"):
+            continue
+        comment = None
+        with open(os.path.join(out, name)) as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("#"):
+                    comment = line
+                elif line:
+                    yield name[:-4], comment, bytes.fromhex(line)
+
+
+def write_fuzz_seeds(golden, corpus):
+    """Seeds for fuzz/ (cargo fuzz's default corpus layout) built from the golden frames."""
+    import hashlib
+
+    def put(target, data):
+        d = os.path.join(corpus, target)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
+            f.write(data)
+
+    count = collections.Counter()
+    for stem, comment, frame in read_golden(golden):
+        payload = frame[4:]
+        put("frame", b"\0" + frame)
+        if stem in ("connect_request", "connect_response"):
+            put(stem, payload)
+        elif stem.startswith("request_"):
+            xid, op = struct.unpack(">ii", payload[:8])
+            body = payload[8:]
+            put("request", struct.pack(">i", op) + body)
+            if op in (14, 22):
+                put("multi", bytes([0 if op == 14 else 1]) + body)
+            # A txn carrying the request: zxid, time, session, tag 3, no auth ids, op, body.
+            put("txn", struct.pack(">qqqiii", 5, 1700000000000, 0x100, 3, 0, op)
+                + struct.pack(">i", len(body)) + body)
+        elif stem.startswith("reply_"):
+            op = int(comment.split("op=")[1].split()[0])
+            xid, zxid, err = struct.unpack(">iqi", payload[:16])
+            if err == 0:
+                put("response", struct.pack(">i", op) + payload[16:])
+                if op in (14, 22):
+                    put("multi", bytes([2 if op == 14 else 3]) + payload[16:])
+        count[stem] += 1
+    put("txn", struct.pack(">qqqiii", 1, 2, 3, 1, 4000, 16) + bytes(16))
+    put("txn", struct.pack(">qqqi", 1, 2, 3, 2))
+    for seed in ("/", "/a", "/zookeeper/quota", "/a/b-0000000001", "/\u00fcn\u00ef-\u20ac", "/a/..b"):
+        put("path", seed.encode())
+    return sum(count.values())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--out", default=os.path.join(root, "core", "tests", "golden"))
     ap.add_argument("--keep-workdir", action="store_true")
     ap.add_argument("--skip-zkcli", action="store_true", help="only run the Java driver")
+    ap.add_argument("--fuzz-seeds", metavar="CORPUS_DIR",
+                    help="capture nothing: turn the golden files in --out into fuzz seeds under "
+                         "CORPUS_DIR/<target>/ (e.g. fuzz/corpus) and exit")
     args = ap.parse_args()
+    if args.fuzz_seeds:
+        n = write_fuzz_seeds(args.out, args.fuzz_seeds)
+        print(f"{n} golden frames turned into seeds under {args.fuzz_seeds}", file=sys.stderr)
+        return
 
     work = tempfile.mkdtemp(prefix="zk-golden-")
     server = None

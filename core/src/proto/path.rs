@@ -40,12 +40,15 @@ pub fn validate(path: &str, sequential: bool) -> Result<(), PathError> {
 #[error("invalid path: {0}")]
 pub struct PathError(pub &'static str);
 
+/// Apache checks UTF-16 code units: `\u{d800}`–`\u{f8ff}` covers the surrogates, so every
+/// character outside the Basic Multilingual Plane (a surrogate pair in Java) is forbidden too.
 fn is_forbidden(c: char) -> bool {
     matches!(c,
         '\u{0}'..='\u{1f}'
         | '\u{7f}'..='\u{9f}'
         | '\u{e000}'..='\u{f8ff}'
-        | '\u{fff0}'..='\u{ffff}')
+        | '\u{fff0}'..='\u{ffff}'
+        | '\u{10000}'..=char::MAX)
 }
 
 /// The parent of a valid non-root path (`/a/b` → `/a`, `/a` → `/`).
@@ -87,9 +90,23 @@ mod tests {
         for bad in ["", "a", "/a/", "//", "/a//b", "/.", "/a/..", "/a\u{0}", "/a\u{1}", "/\u{e000}"] {
             assert!(validate(bad, false).is_err(), "{bad:?}");
         }
+        // Outside the BMP: a surrogate pair for Java's PathUtils, so invalid there.
+        for bad in ["/\u{1f600}", "/a\u{10000}b", "/\u{10ffff}"] {
+            assert!(validate(bad, false).is_err(), "{bad:?}");
+        }
         assert!(validate("/seq/", true).is_ok());
         assert!(validate("/seq/.", true).is_ok());
         assert!(validate("/seq//", true).is_err());
+    }
+
+    /// Found by `fuzz/` (target `path`, differential against Apache's `PathUtils`): characters
+    /// outside the BMP were accepted, but Java sees them as surrogates and rejects the path.
+    #[test]
+    fn fuzz_regression_supplementary_plane() {
+        assert!(validate("/\u{fc}\u{822ec}OO", false).is_err());
+        assert!(validate("/q/\u{1f600}", true).is_err());
+        // The last BMP character before the reserved range is still fine.
+        assert!(validate("/\u{ffef}", false).is_ok());
     }
 
     #[test]

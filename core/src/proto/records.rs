@@ -31,6 +31,7 @@ macro_rules! jute_record {
     (@ty long) => { i64 };
     (@ty bool) => { bool };
     (@ty ustring) => { String };
+    (@ty opt_ustring) => { Option<String> };
     (@ty buffer) => { Option<Vec<u8>> };
     (@ty strings) => { Vec<String> };
     (@ty acls) => { Vec<Acl> };
@@ -40,6 +41,7 @@ macro_rules! jute_record {
     (@put $b:ident, $v:expr, long) => { $b.put_i64($v) };
     (@put $b:ident, $v:expr, bool) => { $b.put_bool_j($v) };
     (@put $b:ident, $v:expr, ustring) => { $b.put_string(&$v) };
+    (@put $b:ident, $v:expr, opt_ustring) => { $b.put_opt_string($v.as_deref()) };
     (@put $b:ident, $v:expr, buffer) => { $b.put_buffer($v.as_deref()) };
     (@put $b:ident, $v:expr, strings) => { $b.put_string_vec(&$v) };
     (@put $b:ident, $v:expr, acls) => { $b.put_records(&$v) };
@@ -49,6 +51,7 @@ macro_rules! jute_record {
     (@get $r:ident, long) => { $r.read_i64()? };
     (@get $r:ident, bool) => { $r.read_bool()? };
     (@get $r:ident, ustring) => { $r.read_string()? };
+    (@get $r:ident, opt_ustring) => { $r.read_opt_string()? };
     (@get $r:ident, buffer) => { $r.read_buffer()? };
     (@get $r:ident, strings) => { $r.read_string_vec()? };
     (@get $r:ident, acls) => { $r.read_vec(12, Acl::decode)? };

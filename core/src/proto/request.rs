@@ -23,7 +23,15 @@ jute_record! { SetDataRequest { path: ustring, data: buffer, version: int } }
 jute_record! { SetAclRequest { path: ustring, acl: acls, version: int } }
 jute_record! { CheckVersionRequest { path: ustring, version: int } }
 jute_record! {
-    ReconfigRequest { joining_servers: ustring, leaving_servers: ustring, new_members: ustring, cur_config_id: long }
+    /// `ReconfigRequest` (op 16). The three server lists are null (`None`, length -1 on the
+    /// wire) when not given: Apache's client sends `-1`, not an empty string, for the lists a
+    /// reconfig does not use, and a re-encoding must keep that.
+    ReconfigRequest {
+        joining_servers: opt_ustring,
+        leaving_servers: opt_ustring,
+        new_members: opt_ustring,
+        cur_config_id: long,
+    }
 }
 jute_record! {
     /// checkWatches / removeWatches: a path and a `WatcherType`.
@@ -345,5 +353,29 @@ fn decode_multi(r: &mut Reader<'_>, reads: bool) -> Result<Vec<MultiOp>, DecodeE
             return Err(DecodeError::Invalid("mixing different kind of ops"));
         }
         ops.push(parsed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the golden captures: zkCli's `reconfig -remove 3` sends null (-1) joining
+    /// and members lists; they used to come back as empty strings (length 0).
+    #[test]
+    fn reconfig_keeps_null_server_lists() {
+        let body = [
+            0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, b'3', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
+        let req = Request::decode(OpCode::Reconfig.as_i32(), &body).unwrap();
+        let Request::Reconfig(rc) = &req else {
+            panic!("{req:?}")
+        };
+        assert_eq!(rc.joining_servers, None);
+        assert_eq!(rc.leaving_servers.as_deref(), Some("3"));
+        assert_eq!(rc.new_members, None);
+        assert_eq!(rc.cur_config_id, -1);
+        assert_eq!(req.to_bytes(), body);
     }
 }

@@ -27,7 +27,8 @@ impl TestServer {
     }
 
     pub fn start_with(data_dir: &Path, tweak: impl FnOnce(&mut ServerOptions)) -> Self {
-        let mut opts = ServerOptions::standalone("127.0.0.1:0".parse().unwrap(), data_dir.to_path_buf());
+        let mut opts =
+            ServerOptions::standalone("127.0.0.1:0".parse().unwrap(), data_dir.to_path_buf());
         opts.max_client_cnxns = 0;
         opts.four_letter_words = ["*".to_owned()].into_iter().collect();
         tweak(&mut opts);
@@ -80,9 +81,16 @@ impl RawClient {
     }
 
     /// Connects (resuming `session_id` when non-zero); `None` if the server says expired.
-    pub fn connect_session(addr: SocketAddr, session_id: i64, passwd: Vec<u8>, timeout: i32) -> Option<Self> {
+    pub fn connect_session(
+        addr: SocketAddr,
+        session_id: i64,
+        passwd: Vec<u8>,
+        timeout: i32,
+    ) -> Option<Self> {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         let mut client = RawClient {
             stream,
             buf: Vec::new(),
@@ -159,7 +167,8 @@ impl RawClient {
             let mut r = zk_core::proto::Reader::new(&payload);
             let header = ReplyHeader::decode(&mut r).unwrap();
             if header.xid == NOTIFICATION_XID {
-                self.events.push((header.zxid, WatcherEvent::decode(&mut r).unwrap()));
+                self.events
+                    .push((header.zxid, WatcherEvent::decode(&mut r).unwrap()));
                 continue;
             }
             assert_eq!(header.xid, xid, "replies must come back in order");
@@ -174,7 +183,8 @@ impl RawClient {
 
     pub fn call(&mut self, request: &Request) -> Reply {
         let xid = self.send(request);
-        self.receive(xid, request.op_code()).expect("connection closed")
+        self.receive(xid, request.op_code())
+            .expect("connection closed")
     }
 
     pub fn result(&mut self, request: &Request) -> Result<Response, ErrorCode> {
@@ -203,12 +213,15 @@ impl RawClient {
 }
 
 pub fn create_req(kind: CreateKind, path: &str, data: &[u8], flags: i32) -> Request {
-    Request::Create(kind, CreateRequest {
-        path: path.into(),
-        data: Some(data.to_vec()),
-        acl: Acl::open_unsafe(),
-        flags,
-    })
+    Request::Create(
+        kind,
+        CreateRequest {
+            path: path.into(),
+            data: Some(data.to_vec()),
+            acl: Acl::open_unsafe(),
+            flags,
+        },
+    )
 }
 
 /// Polls `cond` until it holds or the deadline passes.
