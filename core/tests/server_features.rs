@@ -10,7 +10,11 @@ use common::{create_req, wait_until, RawClient, TestServer};
 use zk_core::proto::*;
 
 fn exists(c: &mut RawClient, path: &str) -> bool {
-    c.result(&Request::Exists(PathWatchRequest { path: path.into(), watch: false })).is_ok()
+    c.result(&Request::Exists(PathWatchRequest {
+        path: path.into(),
+        watch: false,
+    }))
+    .is_ok()
 }
 
 #[test]
@@ -21,24 +25,42 @@ fn empty_containers_and_expired_ttl_nodes_are_removed() {
         o.rules.extended_types = true;
     });
     let mut c = RawClient::connect(server.addr);
-    c.result(&create_req(CreateKind::Container, "/never-used", b"", 4)).unwrap();
-    c.result(&create_req(CreateKind::Container, "/box", b"", 4)).unwrap();
+    c.result(&create_req(CreateKind::Container, "/never-used", b"", 4))
+        .unwrap();
+    c.result(&create_req(CreateKind::Container, "/box", b"", 4))
+        .unwrap();
     c.create("/box/item", b"", 0).unwrap();
-    let stat = match c.result(&Request::Exists(PathWatchRequest { path: "/box".into(), watch: false })) {
+    let stat = match c.result(&Request::Exists(PathWatchRequest {
+        path: "/box".into(),
+        watch: false,
+    })) {
         Ok(Response::Stat(stat)) => stat,
         other => panic!("{other:?}"),
     };
-    assert_eq!(stat.ephemeral_owner, 0, "containers show owner 0 to clients");
-    c.result(&Request::Delete(DeleteRequest { path: "/box/item".into(), version: -1 })).unwrap();
+    assert_eq!(
+        stat.ephemeral_owner, 0,
+        "containers show owner 0 to clients"
+    );
+    c.result(&Request::Delete(DeleteRequest {
+        path: "/box/item".into(),
+        version: -1,
+    }))
+    .unwrap();
     wait_until("the emptied container to go", || !exists(&mut c, "/box"));
-    assert!(exists(&mut c, "/never-used"), "a container that never had children stays");
+    assert!(
+        exists(&mut c, "/never-used"),
+        "a container that never had children stays"
+    );
 
-    let ttl = Request::Create(CreateKind::Ttl(100), CreateRequest {
-        path: "/short".into(),
-        data: None,
-        acl: Acl::open_unsafe(),
-        flags: CreateMode::PersistentWithTtl.as_i32(),
-    });
+    let ttl = Request::Create(
+        CreateKind::Ttl(100),
+        CreateRequest {
+            path: "/short".into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags: CreateMode::PersistentWithTtl.as_i32(),
+        },
+    );
     c.result(&ttl).unwrap();
     wait_until("the TTL node to expire", || !exists(&mut c, "/short"));
     server.stop();
@@ -50,12 +72,15 @@ fn ttl_needs_extended_types_and_a_valid_ttl() {
     let server = TestServer::start(dir.path());
     let mut c = RawClient::connect(server.addr);
     let ttl = |ttl| {
-        Request::Create(CreateKind::Ttl(ttl), CreateRequest {
-            path: "/t".into(),
-            data: None,
-            acl: Acl::open_unsafe(),
-            flags: 5,
-        })
+        Request::Create(
+            CreateKind::Ttl(ttl),
+            CreateRequest {
+                path: "/t".into(),
+                data: None,
+                acl: Acl::open_unsafe(),
+                flags: 5,
+            },
+        )
     };
     assert_eq!(c.result(&ttl(1000)), Err(ErrorCode::Unimplemented));
     drop(c);
@@ -77,16 +102,33 @@ fn hard_quota_refuses_only_when_enforced() {
         let mut c = RawClient::connect(server.addr);
         c.create("/q", b"", 0).unwrap();
         c.create("/zookeeper/quota/q", b"", 0).unwrap();
-        c.create("/zookeeper/quota/q/zookeeper_limits", b"count=-1,bytes=-1=;countHardLimit=2", 0).unwrap();
-        c.create("/zookeeper/quota/q/zookeeper_stats", b"", 0).unwrap();
+        c.create(
+            "/zookeeper/quota/q/zookeeper_limits",
+            b"count=-1,bytes=-1=;countHardLimit=2",
+            0,
+        )
+        .unwrap();
+        c.create("/zookeeper/quota/q/zookeeper_stats", b"", 0)
+            .unwrap();
         let stats = c.result(&Request::GetData(PathWatchRequest {
             path: "/zookeeper/quota/q/zookeeper_stats".into(),
             watch: false,
         }));
-        assert!(matches!(stats, Ok(Response::GetData { data: Some(ref d), .. }) if d == b"count=1,bytes=0"));
-        let results: Vec<_> = (0..3).map(|i| c.create(&format!("/q/n{i}"), b"", 0).err()).collect();
+        assert!(
+            matches!(stats, Ok(Response::GetData { data: Some(ref d), .. }) if d == b"count=1,bytes=0")
+        );
+        let results: Vec<_> = (0..3)
+            .map(|i| c.create(&format!("/q/n{i}"), b"", 0).err())
+            .collect();
         if enforce {
-            assert_eq!(results, [None, Some(ErrorCode::QuotaExceeded), Some(ErrorCode::QuotaExceeded)]);
+            assert_eq!(
+                results,
+                [
+                    None,
+                    Some(ErrorCode::QuotaExceeded),
+                    Some(ErrorCode::QuotaExceeded)
+                ]
+            );
         } else {
             assert_eq!(results, [None, None, None]);
         }
@@ -101,7 +143,10 @@ fn oversized_frames_close_only_that_connection() {
     let mut c = RawClient::connect(server.addr);
     let big = vec![b'x'; 2048];
     let xid = c.send(&create_req(CreateKind::Create, "/big", &big, 0));
-    assert!(c.receive(xid, OpCode::Create).is_none(), "the server must close the connection");
+    assert!(
+        c.receive(xid, OpCode::Create).is_none(),
+        "the server must close the connection"
+    );
     let mut other = RawClient::connect(server.addr);
     assert!(other.create("/small", b"ok", 0).is_ok());
     assert!(!exists(&mut other, "/big"));
@@ -115,10 +160,15 @@ fn max_client_cnxns_per_ip_is_enforced() {
     let _a = RawClient::connect(server.addr);
     let _b = RawClient::connect(server.addr);
     let mut third = TcpStream::connect(server.addr).unwrap();
-    third.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut buf = [0u8; 16];
     let _ = third.write_all(&[0, 0, 0, 0]);
-    assert!(matches!(third.read(&mut buf), Ok(0) | Err(_)), "the third connection is refused");
+    assert!(
+        matches!(third.read(&mut buf), Ok(0) | Err(_)),
+        "the third connection is refused"
+    );
     server.stop();
 }
 
@@ -127,17 +177,43 @@ fn auth_and_requests_pipelined_before_the_connect_response_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());
     let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut out = Vec::new();
-    let connect = ConnectRequest { timeout: 30000, passwd: vec![0; 16], read_only: Some(false), ..Default::default() };
+    let connect = ConnectRequest {
+        timeout: 30000,
+        passwd: vec![0; 16],
+        read_only: Some(false),
+        ..Default::default()
+    };
     frame::write(&mut out, |b| connect.encode(b));
     frame::write(&mut out, |b| {
-        RequestHeader { xid: AUTH_XID, op: OpCode::Auth.as_i32() }.encode(b);
-        AuthPacket { auth_type: 0, scheme: "digest".into(), auth: Some(b"u:p".to_vec()) }.encode(b);
+        RequestHeader {
+            xid: AUTH_XID,
+            op: OpCode::Auth.as_i32(),
+        }
+        .encode(b);
+        AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: Some(b"u:p".to_vec()),
+        }
+        .encode(b);
     });
     frame::write(&mut out, |b| {
-        RequestHeader { xid: 1, op: OpCode::Create.as_i32() }.encode(b);
-        CreateRequest { path: "/mine".into(), data: None, acl: Acl::creator_all(), flags: 0 }.encode(b);
+        RequestHeader {
+            xid: 1,
+            op: OpCode::Create.as_i32(),
+        }
+        .encode(b);
+        CreateRequest {
+            path: "/mine".into(),
+            data: None,
+            acl: Acl::creator_all(),
+            flags: 0,
+        }
+        .encode(b);
     });
     stream.write_all(&out).unwrap();
     let mut received = Vec::new();
@@ -156,7 +232,11 @@ fn auth_and_requests_pipelined_before_the_connect_response_are_served() {
     assert_eq!((auth.xid, auth.err), (AUTH_XID, 0));
     let mut r = Reader::new(&frames[2]);
     let create = ReplyHeader::decode(&mut r).unwrap();
-    assert_eq!((create.xid, create.err), (1, 0), "the auth id was in force for the create");
+    assert_eq!(
+        (create.xid, create.err),
+        (1, 0),
+        "the auth id was in force for the create"
+    );
     server.stop();
 }
 
@@ -168,23 +248,46 @@ fn bad_auth_closes_the_connection_and_super_digest_bypasses_acls() {
     });
     let mut owner = RawClient::connect(server.addr);
     let auth = |user_password: &str| {
-        Request::Auth(AuthPacket { auth_type: 0, scheme: "digest".into(), auth: Some(user_password.as_bytes().to_vec()) })
+        Request::Auth(AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: Some(user_password.as_bytes().to_vec()),
+        })
     };
     owner.send_with_xid(AUTH_XID, &auth("u:p"));
     assert_eq!(owner.receive(AUTH_XID, OpCode::Auth).unwrap().0.err, 0);
-    let private = Request::Create(CreateKind::Create, CreateRequest {
-        path: "/private".into(),
-        data: Some(b"s".to_vec()),
-        acl: Acl::creator_all(),
-        flags: 0,
-    });
+    let private = Request::Create(
+        CreateKind::Create,
+        CreateRequest {
+            path: "/private".into(),
+            data: Some(b"s".to_vec()),
+            acl: Acl::creator_all(),
+            flags: 0,
+        },
+    );
     owner.result(&private).unwrap();
-    let get = Request::GetData(PathWatchRequest { path: "/private".into(), watch: false });
+    let get = Request::GetData(PathWatchRequest {
+        path: "/private".into(),
+        watch: false,
+    });
     let mut stranger = RawClient::connect(server.addr);
     assert_eq!(stranger.result(&get), Err(ErrorCode::NoAuth));
-    stranger.send_with_xid(AUTH_XID, &Request::Auth(AuthPacket { auth_type: 0, scheme: "bogus".into(), auth: None }));
-    assert_eq!(stranger.receive(AUTH_XID, OpCode::Auth).unwrap().0.err, ErrorCode::AuthFailed.as_i32());
-    assert!(stranger.read_frame().is_none(), "a failed auth closes the connection");
+    stranger.send_with_xid(
+        AUTH_XID,
+        &Request::Auth(AuthPacket {
+            auth_type: 0,
+            scheme: "bogus".into(),
+            auth: None,
+        }),
+    );
+    assert_eq!(
+        stranger.receive(AUTH_XID, OpCode::Auth).unwrap().0.err,
+        ErrorCode::AuthFailed.as_i32()
+    );
+    assert!(
+        stranger.read_frame().is_none(),
+        "a failed auth closes the connection"
+    );
     let mut admin = RawClient::connect(server.addr);
     admin.send_with_xid(AUTH_XID, &auth("super:secret"));
     assert_eq!(admin.receive(AUTH_XID, OpCode::Auth).unwrap().0.err, 0);

@@ -53,7 +53,8 @@ pub fn start(config: Option<PathBuf>) -> Result<ExitCode, String> {
         println!("already running as process {pid}.");
         return Ok(ExitCode::FAILURE);
     }
-    let log_dir = std::env::var_os("ZOO_LOG_DIR").map_or_else(|| cfg.data_dir.clone(), PathBuf::from);
+    let log_dir =
+        std::env::var_os("ZOO_LOG_DIR").map_or_else(|| cfg.data_dir.clone(), PathBuf::from);
     std::fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
     let log_path = log_dir.join("zookeeper.out");
     let log = std::fs::OpenOptions::new()
@@ -78,12 +79,16 @@ pub fn start(config: Option<PathBuf>) -> Result<ExitCode, String> {
     let _ = std::io::stdout().flush();
     let mut child = command.spawn().map_err(|e| format!("cannot start: {e}"))?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| e.to_string())?;
-    std::fs::write(&pid_path, format!("{}\n", child.id())).map_err(|e| format!("{}: {e}", pid_path.display()))?;
+    std::fs::write(&pid_path, format!("{}\n", child.id()))
+        .map_err(|e| format!("{}: {e}", pid_path.display()))?;
     let addr = client_addr(&cfg)?;
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
-            println!("FAILED TO START (exit {status}); see {}", log_path.display());
+            println!(
+                "FAILED TO START (exit {status}); see {}",
+                log_path.display()
+            );
             return Ok(ExitCode::FAILURE);
         }
         if four_letter_word(addr, "srvr").is_ok() {
@@ -92,7 +97,11 @@ pub fn start(config: Option<PathBuf>) -> Result<ExitCode, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    println!("FAILED TO START (not serving after {}s); see {}", WAIT.as_secs(), log_path.display());
+    println!(
+        "FAILED TO START (not serving after {}s); see {}",
+        WAIT.as_secs(),
+        log_path.display()
+    );
     Ok(ExitCode::FAILURE)
 }
 
@@ -101,10 +110,16 @@ pub fn stop(cfg: &ServerConfig) -> Result<ExitCode, String> {
     let pid_path = pid_file(cfg);
     print!("Stopping zookeeper ... ");
     let Some(pid) = read_pid(&pid_path) else {
-        println!("no zookeeper to stop (could not find file {})", pid_path.display());
+        println!(
+            "no zookeeper to stop (could not find file {})",
+            pid_path.display()
+        );
         return Ok(ExitCode::SUCCESS);
     };
-    let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
     if !matches!(status, Ok(s) if s.success()) {
         remove_pid_file(&pid_path);
         println!("no process {pid}; removed stale pid file");
@@ -126,7 +141,11 @@ pub fn stop(cfg: &ServerConfig) -> Result<ExitCode, String> {
 /// Asks the server for `srvr` and prints its mode, as zkServer.sh status does.
 pub fn status(cfg: &ServerConfig) -> Result<ExitCode, String> {
     let addr = client_addr(cfg)?;
-    println!("Client port found: {}. Client address: {}. Client SSL: false.", addr.port(), addr.ip());
+    println!(
+        "Client port found: {}. Client address: {}. Client SSL: false.",
+        addr.port(),
+        addr.ip()
+    );
     match four_letter_word(addr, "srvr") {
         Ok(text) => match text.lines().find(|l| l.starts_with("Mode: ")) {
             Some(mode) => {
@@ -134,7 +153,10 @@ pub fn status(cfg: &ServerConfig) -> Result<ExitCode, String> {
                 Ok(ExitCode::SUCCESS)
             }
             None => {
-                println!("Error contacting service. It is probably not running. ({})", text.trim());
+                println!(
+                    "Error contacting service. It is probably not running. ({})",
+                    text.trim()
+                );
                 Ok(ExitCode::FAILURE)
             }
         },
@@ -148,7 +170,8 @@ pub fn status(cfg: &ServerConfig) -> Result<ExitCode, String> {
 /// zkCleanup.sh: keeps the newest `count` snapshots and the logs they need.
 pub fn cleanup(cfg: &ServerConfig, count: usize) -> Result<ExitCode, String> {
     let opts = ServerOptions::from_config(cfg).map_err(|e| e.to_string())?;
-    let removed = persist::purge(&opts.snap_dir(), &opts.log_dir(), count).map_err(|e| e.to_string())?;
+    let removed =
+        persist::purge(&opts.snap_dir(), &opts.log_dir(), count).map_err(|e| e.to_string())?;
     for path in &removed {
         println!("Removing file: {}", path.display());
     }
@@ -159,7 +182,11 @@ pub fn cleanup(cfg: &ServerConfig, count: usize) -> Result<ExitCode, String> {
 fn client_addr(cfg: &ServerConfig) -> Result<SocketAddr, String> {
     let myid = cfg.read_myid().map_err(|e| e.to_string())?;
     let client = cfg.client_address(myid).ok_or("no clientPort configured")?;
-    let host = if client.host == "0.0.0.0" { "127.0.0.1".to_owned() } else { client.host };
+    let host = if client.host == "0.0.0.0" {
+        "127.0.0.1".to_owned()
+    } else {
+        client.host
+    };
     (host.as_str(), client.port)
         .to_socket_addrs()
         .map_err(|e| e.to_string())?

@@ -45,7 +45,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let positional = |n: usize| rest.get(n).map(PathBuf::from);
     match command {
         "" => foreground(explicit_config),
-        "start-foreground" => foreground(explicit_config.or_else(|| positional(1)).or_else(default_config_file)),
+        "start-foreground" => foreground(
+            explicit_config
+                .or_else(|| positional(1))
+                .or_else(default_config_file),
+        ),
         "start" => control::start(config_path(explicit_config, positional(1))),
         "stop" => control::stop(&load(config_path(explicit_config, positional(1)))?),
         "restart" => {
@@ -77,7 +81,11 @@ fn parse_cleanup(args: &[&str]) -> Result<(usize, Option<PathBuf>), String> {
     while let Some(arg) = it.next() {
         if *arg == "-n" {
             let value = it.next().ok_or("-n needs a count")?;
-            count = Some(value.parse::<usize>().map_err(|_| format!("-n: not a count: {value}"))?);
+            count = Some(
+                value
+                    .parse::<usize>()
+                    .map_err(|_| format!("-n: not a count: {value}"))?,
+            );
         } else {
             path = Some(PathBuf::from(arg));
         }

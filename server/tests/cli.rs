@@ -16,7 +16,11 @@ fn zk_server(args: &[&str]) -> Output {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn write_config(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
@@ -38,7 +42,11 @@ fn four_letter_word(port: u16, word: &str) -> String {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -56,7 +64,11 @@ fn start_status_stop_like_zkserver_sh() {
     assert!(status.status.success(), "{}", text(&status));
     assert!(text(&status).contains("Mode: standalone"));
     let again = zk_server(&["start", cfg]);
-    assert!(!again.status.success(), "a second start must refuse: {}", text(&again));
+    assert!(
+        !again.status.success(),
+        "a second start must refuse: {}",
+        text(&again)
+    );
     let stopped = zk_server(&["stop", cfg]);
     assert!(stopped.status.success(), "{}", text(&stopped));
     assert!(text(&stopped).contains("STOPPED"));
@@ -72,7 +84,10 @@ fn a_bad_config_line_names_the_file_and_line() {
     let out = zk_server(&["start-foreground", cfg.to_str().unwrap()]);
     assert!(!out.status.success());
     let message = text(&out);
-    assert!(message.contains("zoo.cfg:7") && message.contains("maxClientCnxns"), "{message}");
+    assert!(
+        message.contains("zoo.cfg:7") && message.contains("maxClientCnxns"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -98,7 +113,13 @@ fn cleanup_keeps_the_newest_snapshots() {
     let snaps = || {
         std::fs::read_dir(dir.path().join("data/version-2"))
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("snapshot."))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("snapshot.")
+            })
             .count()
     };
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -254,9 +254,15 @@ mod tests {
     #[test]
     fn hostile_lengths_fail_before_allocating() {
         let mut r = Reader::new(&[0x7f, 0xff, 0xff, 0xff]);
-        assert!(matches!(r.read_buffer(), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            r.read_buffer(),
+            Err(DecodeError::BadLength { .. })
+        ));
         let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xfe]);
-        assert!(matches!(r.read_string(), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            r.read_string(),
+            Err(DecodeError::BadLength { .. })
+        ));
         let mut r = Reader::new(&[0x10, 0, 0, 0, 0]);
         assert!(r.read_string_vec().is_err());
     }

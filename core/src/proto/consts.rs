@@ -115,7 +115,10 @@ int_enum! {
 
 impl CreateMode {
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     pub fn is_sequential(self) -> bool {
@@ -162,7 +165,13 @@ pub mod perms {
     /// zkCli's letters for a permission set, in Apache's order `cdrwa`.
     pub fn to_letters(perms: i32) -> String {
         let mut s = String::new();
-        for (bit, letter) in [(CREATE, 'c'), (DELETE, 'd'), (READ, 'r'), (WRITE, 'w'), (ADMIN, 'a')] {
+        for (bit, letter) in [
+            (CREATE, 'c'),
+            (DELETE, 'd'),
+            (READ, 'r'),
+            (WRITE, 'w'),
+            (ADMIN, 'a'),
+        ] {
             if perms & bit != 0 {
                 s.push(letter);
             }
@@ -250,8 +259,14 @@ mod tests {
         assert_eq!(CreateMode::from_i32(7), None);
         assert!(CreateMode::EphemeralSequential.is_ephemeral());
         assert!(CreateMode::PersistentSequentialWithTtl.is_sequential());
-        assert_eq!(CreateMode::Container.create_opcode(), OpCode::CreateContainer);
-        assert_eq!(CreateMode::PersistentWithTtl.create_opcode(), OpCode::CreateTtl);
+        assert_eq!(
+            CreateMode::Container.create_opcode(),
+            OpCode::CreateContainer
+        );
+        assert_eq!(
+            CreateMode::PersistentWithTtl.create_opcode(),
+            OpCode::CreateTtl
+        );
     }
 
     #[test]

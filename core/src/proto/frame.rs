@@ -45,8 +45,14 @@ mod tests {
         assert_eq!(check(&[0, 0], 10), Ok(None));
         assert_eq!(check(&[0, 0, 0, 2, 1], 10), Ok(None));
         assert_eq!(check(&[0, 0, 0, 2, 1, 2], 10), Ok(Some(2)));
-        assert_eq!(check(&[0xff, 0, 0, 0], 10), Err(FrameError::Negative(-16777216)));
-        assert!(matches!(check(&[0, 0, 0, 11], 10), Err(FrameError::TooLarge { .. })));
+        assert_eq!(
+            check(&[0xff, 0, 0, 0], 10),
+            Err(FrameError::Negative(-16777216))
+        );
+        assert!(matches!(
+            check(&[0, 0, 0, 11], 10),
+            Err(FrameError::TooLarge { .. })
+        ));
         let mut out = Vec::new();
         write(&mut out, |b| b.extend_from_slice(b"abc"));
         assert_eq!(out, [0, 0, 0, 3, b'a', b'b', b'c']);

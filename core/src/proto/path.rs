@@ -87,7 +87,18 @@ mod tests {
         for ok in ["/", "/a", "/a/b", "/a.b", "/..a", "/zookeeper", "/é"] {
             assert!(validate(ok, false).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "/a/", "//", "/a//b", "/.", "/a/..", "/a\u{0}", "/a\u{1}", "/\u{e000}"] {
+        for bad in [
+            "",
+            "a",
+            "/a/",
+            "//",
+            "/a//b",
+            "/.",
+            "/a/..",
+            "/a\u{0}",
+            "/a\u{1}",
+            "/\u{e000}",
+        ] {
             assert!(validate(bad, false).is_err(), "{bad:?}");
         }
         // Outside the BMP: a surrogate pair for Java's PathUtils, so invalid there.

@@ -273,9 +273,7 @@ impl Request {
             OpCode::SetWatches2 => Request::SetWatches2(SetWatches::decode_v(r, true)?),
             OpCode::Sasl => Request::Sasl(SaslRequest::decode(r)?),
             OpCode::GetEphemerals => Request::GetEphemerals(PathRequest::decode(r)?),
-            OpCode::GetAllChildrenNumber => {
-                Request::GetAllChildrenNumber(PathRequest::decode(r)?)
-            }
+            OpCode::GetAllChildrenNumber => Request::GetAllChildrenNumber(PathRequest::decode(r)?),
             OpCode::AddWatch => Request::AddWatch(AddWatchRequest::decode(r)?),
             OpCode::WhoAmI => Request::WhoAmI,
             OpCode::CloseSession => Request::CloseSession,

@@ -13,17 +13,33 @@ pub enum Response {
     /// No body: delete, ping, auth, setWatches, checkWatches, removeWatches, closeSession, sync errors.
     Empty,
     /// create (op 1).
-    Create { path: String },
+    Create {
+        path: String,
+    },
     /// create2, createContainer, createTTL.
-    Create2 { path: String, stat: Stat },
+    Create2 {
+        path: String,
+        stat: Stat,
+    },
     /// exists, setData, setACL.
     Stat(Stat),
     /// getData, reconfig.
-    GetData { data: Option<Vec<u8>>, stat: Stat },
-    GetAcl { acl: Vec<Acl>, stat: Stat },
+    GetData {
+        data: Option<Vec<u8>>,
+        stat: Stat,
+    },
+    GetAcl {
+        acl: Vec<Acl>,
+        stat: Stat,
+    },
     Children(Vec<String>),
-    Children2 { children: Vec<String>, stat: Stat },
-    Sync { path: String },
+    Children2 {
+        children: Vec<String>,
+        stat: Stat,
+    },
+    Sync {
+        path: String,
+    },
     Multi(Vec<MultiResult>),
     /// getAllChildrenNumber.
     Count(i32),
@@ -32,7 +48,9 @@ pub enum Response {
     WhoAmI(Vec<ClientInfo>),
     /// addWatch replies with an `ErrorResponse{0}`.
     ErrorResponse(i32),
-    Sasl { token: Option<Vec<u8>> },
+    Sasl {
+        token: Option<Vec<u8>>,
+    },
 }
 
 impl Encode for Response {
@@ -122,14 +140,22 @@ impl Response {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MultiResult {
     /// create (op 1).
-    Create { path: String },
+    Create {
+        path: String,
+    },
     /// create2, createContainer, createTTL: written with type 15.
-    Create2 { path: String, stat: Stat },
+    Create2 {
+        path: String,
+        stat: Stat,
+    },
     Delete,
     SetData(Stat),
     Check,
     GetChildren(Vec<String>),
-    GetData { data: Option<Vec<u8>>, stat: Stat },
+    GetData {
+        data: Option<Vec<u8>>,
+        stat: Stat,
+    },
     /// type -1 with an error code: 0 for ops before a failure, the failing code, then -2.
     Error(i32),
 }

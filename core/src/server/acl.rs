@@ -74,10 +74,13 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
                 let mut any = false;
                 for held in ids.iter().filter(|id| is_authenticated_scheme(&id.scheme)) {
                     any = true;
-                    push_unique(&mut out, Acl {
-                        perms: entry.perms,
-                        id: held.clone(),
-                    });
+                    push_unique(
+                        &mut out,
+                        Acl {
+                            perms: entry.perms,
+                            id: held.clone(),
+                        },
+                    );
                 }
                 if !any {
                     return Err(ErrorCode::InvalidAcl);
@@ -95,7 +98,11 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
 }
 
 /// The ids an `addauth` adds, or AUTHFAILED for an unknown scheme or malformed credentials.
-pub fn authenticate(super_digest: Option<&str>, scheme: &str, auth: &[u8]) -> Result<Vec<Id>, ErrorCode> {
+pub fn authenticate(
+    super_digest: Option<&str>,
+    scheme: &str,
+    auth: &[u8],
+) -> Result<Vec<Id>, ErrorCode> {
     match scheme {
         "digest" => {
             let text = std::str::from_utf8(auth).map_err(|_| ErrorCode::AuthFailed)?;
@@ -224,10 +231,16 @@ mod tests {
         let policy = false;
         let acl = vec![Acl::new(perms::READ, "digest", &digest_id("u:p"))];
         let anon = ids(&[("ip", "127.0.0.1")]);
-        assert_eq!(check(policy, &acl, perms::READ, &anon), Err(ErrorCode::NoAuth));
+        assert_eq!(
+            check(policy, &acl, perms::READ, &anon),
+            Err(ErrorCode::NoAuth)
+        );
         let authed = ids(&[("ip", "127.0.0.1"), ("digest", &digest_id("u:p"))]);
         assert!(check(policy, &acl, perms::READ, &authed).is_ok());
-        assert_eq!(check(policy, &acl, perms::WRITE, &authed), Err(ErrorCode::NoAuth));
+        assert_eq!(
+            check(policy, &acl, perms::WRITE, &authed),
+            Err(ErrorCode::NoAuth)
+        );
         let net = vec![Acl::new(perms::ALL, "ip", "127.0.0.0/8")];
         assert!(check(policy, &net, perms::WRITE, &anon).is_ok());
         let supers = ids(&[("super", "")]);
@@ -238,15 +251,27 @@ mod tests {
     fn fixups() {
         let anon = ids(&[("ip", "127.0.0.1")]);
         assert_eq!(fixup(&[], &anon), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup(&Acl::creator_all(), &anon), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup(&Acl::creator_all(), &anon),
+            Err(ErrorCode::InvalidAcl)
+        );
         let authed = ids(&[("ip", "127.0.0.1"), ("digest", "u:h")]);
         assert_eq!(
             fixup(&Acl::creator_all(), &authed).unwrap(),
             vec![Acl::new(perms::ALL, "digest", "u:h")]
         );
-        assert_eq!(fixup(&[Acl::new(1, "world", "bob")], &anon), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup(&[Acl::new(1, "ip", "1.2.3.4/40")], &anon), Err(ErrorCode::InvalidAcl));
-        let doubled = [Acl::new(1, "world", "anyone"), Acl::new(1, "world", "anyone")];
+        assert_eq!(
+            fixup(&[Acl::new(1, "world", "bob")], &anon),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup(&[Acl::new(1, "ip", "1.2.3.4/40")], &anon),
+            Err(ErrorCode::InvalidAcl)
+        );
+        let doubled = [
+            Acl::new(1, "world", "anyone"),
+            Acl::new(1, "world", "anyone"),
+        ];
         assert_eq!(fixup(&doubled, &anon).unwrap().len(), 1);
     }
 
@@ -255,6 +280,9 @@ mod tests {
         let digest = digest_id("super:secret");
         let got = authenticate(Some(&digest), "digest", b"super:secret").unwrap();
         assert!(got.contains(&super_id()));
-        assert_eq!(authenticate(Some(&digest), "bogus", b"x"), Err(ErrorCode::AuthFailed));
+        assert_eq!(
+            authenticate(Some(&digest), "bogus", b"x"),
+            Err(ErrorCode::AuthFailed)
+        );
     }
 }

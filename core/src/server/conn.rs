@@ -367,7 +367,13 @@ impl Session {
     /// Reads the first frame, or answers a four-letter word (`None`).
     async fn read_first_frame(&mut self) -> Result<Option<Vec<u8>>, Closing> {
         while self.buf.len() < 4 {
-            if self.reader.read_buf(&mut self.buf).await.map_err(|_| "read error")? == 0 {
+            if self
+                .reader
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(|_| "read error")?
+                == 0
+            {
                 return Err("closed before the handshake");
             }
         }
@@ -378,12 +384,24 @@ impl Session {
             let mut mask = None;
             if fourlw::takes_mask(&self.shared, cmd) {
                 while self.buf.len() < 12 {
-                    if self.reader.read_buf(&mut self.buf).await.map_err(|_| "read error")? == 0 {
+                    if self
+                        .reader
+                        .read_buf(&mut self.buf)
+                        .await
+                        .map_err(|_| "read error")?
+                        == 0
+                    {
                         return Err("closed before the stmk mask");
                     }
                 }
                 mask = Some(i64::from_be_bytes([
-                    self.buf[4], self.buf[5], self.buf[6], self.buf[7], self.buf[8], self.buf[9], self.buf[10],
+                    self.buf[4],
+                    self.buf[5],
+                    self.buf[6],
+                    self.buf[7],
+                    self.buf[8],
+                    self.buf[9],
+                    self.buf[10],
                     self.buf[11],
                 ]));
             }
@@ -397,10 +415,19 @@ impl Session {
         loop {
             if let Some(payload) = self.next_buffered_frame()? {
                 self.packet_received(payload.len() + 4);
-                self.shared.stats.connection_requests.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .stats
+                    .connection_requests
+                    .fetch_add(1, Ordering::Relaxed);
                 return Ok(Some(payload));
             }
-            if self.reader.read_buf(&mut self.buf).await.map_err(|_| "read error")? == 0 {
+            if self
+                .reader
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(|_| "read error")?
+                == 0
+            {
                 return Err("closed before the handshake");
             }
         }
@@ -408,8 +435,14 @@ impl Session {
 
     /// Counts a packet read from the client (`ServerCnxn.packetReceived`).
     fn packet_received(&self, bytes: usize) {
-        self.shared.stats.packets_received.fetch_add(1, Ordering::Relaxed);
-        self.shared.stats.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.shared
+            .stats
+            .packets_received
+            .fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .stats
+            .bytes_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
         self.conn.stats.received.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -474,14 +507,17 @@ impl Session {
                         tracker.set_timeout(req.session_id, timeout, Instant::now());
                         tracker.attach(req.session_id, self.conn.id)
                     };
-                    if let Some(old) = previous.and_then(|id| shared.conns.lock().get(&id).cloned()) {
+                    if let Some(old) = previous.and_then(|id| shared.conns.lock().get(&id).cloned())
+                    {
                         old.close();
                     }
                     self.established(req.session_id, timeout, passwd, read_only)
                 }
                 _ => {
                     let mut out = Vec::new();
-                    frame::write(&mut out, |b| ConnectResponse::expired(req.read_only).encode(b));
+                    frame::write(&mut out, |b| {
+                        ConnectResponse::expired(req.read_only).encode(b)
+                    });
                     self.conn.send(out);
                     Err("session expired or password wrong")
                 }
@@ -489,7 +525,13 @@ impl Session {
         }
     }
 
-    fn established(&mut self, session_id: i64, timeout: i32, passwd: Vec<u8>, read_only: Option<bool>) -> Result<(), Closing> {
+    fn established(
+        &mut self,
+        session_id: i64,
+        timeout: i32,
+        passwd: Vec<u8>,
+        read_only: Option<bool>,
+    ) -> Result<(), Closing> {
         self.conn.session_id.store(session_id, Ordering::Release);
         self.conn.timeout_ms.store(timeout, Ordering::Release);
         self.shared.tracker.lock().attach(session_id, self.conn.id);
@@ -518,14 +560,22 @@ impl Session {
             return Err("session is closed");
         }
         let Some(op) = OpCode::from_i32(header.op) else {
-            self.conn.reply(header.xid, self.shared.last_zxid(), &Err(ErrorCode::Unimplemented));
+            self.conn.reply(
+                header.xid,
+                self.shared.last_zxid(),
+                &Err(ErrorCode::Unimplemented),
+            );
             return Err("unknown opcode");
         };
         let request = match Request::decode(header.op, r.rest()) {
             Ok(request) => request,
             Err(e) => {
                 tracing::warn!(peer = %self.conn.peer, ?op, "undecodable request: {e}");
-                self.conn.reply(header.xid, self.shared.last_zxid(), &Err(ErrorCode::MarshallingError));
+                self.conn.reply(
+                    header.xid,
+                    self.shared.last_zxid(),
+                    &Err(ErrorCode::MarshallingError),
+                );
                 return Err("undecodable request");
             }
         };
@@ -552,11 +602,16 @@ impl Session {
         let shared = &self.shared;
         match request {
             Request::Check(_) => {
-                self.conn.reply(xid, shared.last_zxid(), &Err(ErrorCode::Unimplemented));
+                self.conn
+                    .reply(xid, shared.last_zxid(), &Err(ErrorCode::Unimplemented));
                 Err("check outside multi")
             }
             Request::Auth(packet) => {
-                match acl::authenticate(shared.opts.acl.super_digest.as_deref(), &packet.scheme, packet.auth.as_deref().unwrap_or_default()) {
+                match acl::authenticate(
+                    shared.opts.acl.super_digest.as_deref(),
+                    &packet.scheme,
+                    packet.auth.as_deref().unwrap_or_default(),
+                ) {
                     Ok(ids) => {
                         {
                             let mut held = self.conn.ids.write();

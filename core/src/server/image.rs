@@ -85,11 +85,14 @@ pub fn read(state: &mut State, bytes: &[u8]) -> Result<(), DecodeError> {
         let id = r.read_i64()?;
         let timeout = r.read_i32()?;
         let passwd = r.read_buffer()?.unwrap_or_default();
-        state.sessions.insert(id, SessionEntry {
-            timeout,
-            passwd,
-            ephemerals: BTreeSet::new(),
-        });
+        state.sessions.insert(
+            id,
+            SessionEntry {
+                timeout,
+                passwd,
+                ephemerals: BTreeSet::new(),
+            },
+        );
     }
     let mut acl_lists: HashMap<i32, Vec<Acl>> = HashMap::new();
     let lists = r.read_i32()?;
@@ -121,7 +124,9 @@ pub fn read(state: &mut State, bytes: &[u8]) -> Result<(), DecodeError> {
             children: BTreeSet::new(),
         };
         if path != "/" && !state.tree.contains(crate::proto::path::parent(&path)) {
-            return Err(DecodeError::Invalid("snapshot node arrives before its parent"));
+            return Err(DecodeError::Invalid(
+                "snapshot node arrives before its parent",
+            ));
         }
         if let NodeKind::Ephemeral(session) = node.kind() {
             if let Some(s) = state.sessions.get_mut(&session) {
@@ -145,17 +150,43 @@ mod tests {
         let mut zxid = 0;
         let mut apply = |state: &mut State, session_id, body| {
             zxid += 1;
-            state.apply(&Txn { zxid, time: 5, session_id, rules: Default::default(), body });
-        };
-        apply(&mut state, 7, TxnBody::CreateSession { timeout: 4000, passwd: vec![1; 16] });
-        for (i, (kind, flags)) in [(CreateKind::Create2, 0), (CreateKind::Create2, 1), (CreateKind::Container, 4)].into_iter().enumerate() {
-            let request = Request::Create(kind, CreateRequest {
-                path: format!("/n{i}"),
-                data: Some(vec![i as u8; i]),
-                acl: Acl::open_unsafe(),
-                flags,
+            state.apply(&Txn {
+                zxid,
+                time: 5,
+                session_id,
+                rules: Default::default(),
+                body,
             });
-            let body = TxnBody::Write { auth: Vec::new(), request };
+        };
+        apply(
+            &mut state,
+            7,
+            TxnBody::CreateSession {
+                timeout: 4000,
+                passwd: vec![1; 16],
+            },
+        );
+        for (i, (kind, flags)) in [
+            (CreateKind::Create2, 0),
+            (CreateKind::Create2, 1),
+            (CreateKind::Container, 4),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let request = Request::Create(
+                kind,
+                CreateRequest {
+                    path: format!("/n{i}"),
+                    data: Some(vec![i as u8; i]),
+                    acl: Acl::open_unsafe(),
+                    flags,
+                },
+            );
+            let body = TxnBody::Write {
+                auth: Vec::new(),
+                request,
+            };
             apply(&mut state, 7, body);
         }
         let mut bytes = Vec::new();
@@ -166,7 +197,11 @@ mod tests {
         assert_eq!(restored.sessions, state.sessions);
         assert_eq!(restored.tree.node_count(), state.tree.node_count());
         for p in ["/", "/n0", "/n1", "/n2", "/zookeeper/config"] {
-            assert_eq!(restored.tree.get(p).unwrap().stat(), state.tree.get(p).unwrap().stat(), "{p}");
+            assert_eq!(
+                restored.tree.get(p).unwrap().stat(),
+                state.tree.get(p).unwrap().stat(),
+                "{p}"
+            );
         }
     }
 }

@@ -76,7 +76,10 @@ impl ServerOptions {
 
     /// Clamps a requested session timeout into `[min, max]`.
     pub fn negotiate_timeout(&self, requested: i32) -> i32 {
-        requested.clamp(self.min_session_timeout_ms, self.max_session_timeout_ms.max(self.min_session_timeout_ms))
+        requested.clamp(
+            self.min_session_timeout_ms,
+            self.max_session_timeout_ms.max(self.min_session_timeout_ms),
+        )
     }
 
     /// The folder holding snapshots (`dataDir/version-2`).
@@ -107,7 +110,11 @@ impl ServerOptions {
         use std::net::ToSocketAddrs;
         let myid = cfg.read_myid()?;
         let client = cfg.client_address(myid).ok_or(OptionsError::NoClientPort)?;
-        let host = client.host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = client
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let client_addr = (host.as_str(), client.port)
             .to_socket_addrs()
             .map_err(|e| OptionsError::Resolve {
@@ -140,8 +147,10 @@ impl ServerOptions {
         };
         opts.four_letter_words = cfg.four_letter_words.clone();
         opts.snap_retain_count = cfg.autopurge_snap_retain_count.max(3) as usize;
-        opts.purge_interval = Duration::from_secs(u64::from(cfg.autopurge_purge_interval_hours) * 3600);
-        opts.container_check_interval = Duration::from_millis(cfg.container_check_interval_ms.max(1));
+        opts.purge_interval =
+            Duration::from_secs(u64::from(cfg.autopurge_purge_interval_hours) * 3600);
+        opts.container_check_interval =
+            Duration::from_millis(cfg.container_check_interval_ms.max(1));
         opts.container_max_per_minute = cfg.container_max_per_minute;
         opts.server_id = myid.unwrap_or(0);
         opts.client_port_listen_backlog = cfg

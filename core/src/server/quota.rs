@@ -62,10 +62,16 @@ impl StatsTrack {
 
 /// The quota root governing `p`: the deepest ancestor-or-self with a limits node.
 pub fn quota_root(state: &State, p: &str) -> Option<String> {
-    if p.starts_with(ZOOKEEPER_PATH) && (p.len() == ZOOKEEPER_PATH.len() || p.as_bytes()[ZOOKEEPER_PATH.len()] == b'/') {
+    if p.starts_with(ZOOKEEPER_PATH)
+        && (p.len() == ZOOKEEPER_PATH.len() || p.as_bytes()[ZOOKEEPER_PATH.len()] == b'/')
+    {
         return None;
     }
-    if state.tree.get(QUOTA_PATH).is_none_or(|q| q.children.is_empty()) {
+    if state
+        .tree
+        .get(QUOTA_PATH)
+        .is_none_or(|q| q.children.is_empty())
+    {
         return None;
     }
     let mut candidate = p;
@@ -85,7 +91,13 @@ pub fn quota_root(state: &State, p: &str) -> Option<String> {
 
 /// Refuses a change that would pass a hard limit (only with `enforceQuota`); logs one that
 /// passes a soft limit.
-pub(super) fn check(state: &State, enforce: bool, p: &str, count_delta: i64, bytes_delta: i64) -> Result<(), ErrorCode> {
+pub(super) fn check(
+    state: &State,
+    enforce: bool,
+    p: &str,
+    count_delta: i64,
+    bytes_delta: i64,
+) -> Result<(), ErrorCode> {
     let Some(root) = quota_root(state, p) else {
         return Ok(());
     };
@@ -101,16 +113,30 @@ pub(super) fn check(state: &State, enforce: bool, p: &str, count_delta: i64, byt
     if over_hard && enforce {
         return Err(ErrorCode::QuotaExceeded);
     }
-    let over_soft = (limits.count > -1 && count > limits.count) || (limits.bytes > -1 && bytes > limits.bytes);
+    let over_soft =
+        (limits.count > -1 && count > limits.count) || (limits.bytes > -1 && bytes > limits.bytes);
     if over_soft || over_hard {
-        tracing::warn!(path = p, quota = root, count, bytes, "Quota exceeded: {}", limits.render());
+        tracing::warn!(
+            path = p,
+            quota = root,
+            count,
+            bytes,
+            "Quota exceeded: {}",
+            limits.render()
+        );
     }
     Ok(())
 }
 
 /// Keeps usage up to date after a change under a quota root, and fills a freshly created
 /// stats node with the subtree's current usage.
-pub(super) fn on_change(state: &mut State, p: &str, count_delta: i64, bytes_delta: i64, undo: &mut Vec<Undo>) {
+pub(super) fn on_change(
+    state: &mut State,
+    p: &str,
+    count_delta: i64,
+    bytes_delta: i64,
+    undo: &mut Vec<Undo>,
+) {
     if let Some(rest) = p.strip_prefix(QUOTA_PATH) {
         if count_delta > 0 && path::basename(p) == STATS_NODE {
             let root = path::parent(rest);
@@ -122,7 +148,9 @@ pub(super) fn on_change(state: &mut State, p: &str, count_delta: i64, bytes_delt
                 bytes_hard: -1,
             }
             .render();
-            state.tree.replace_data(p, Some(text.into_bytes().into_boxed_slice()));
+            state
+                .tree
+                .replace_data(p, Some(text.into_bytes().into_boxed_slice()));
         }
         return;
     }
@@ -144,9 +172,10 @@ pub(super) fn on_change(state: &mut State, p: &str, count_delta: i64, bytes_delt
             version: node.version,
         });
     }
-    state
-        .tree
-        .replace_data(&stats_path, Some(usage.render().into_bytes().into_boxed_slice()));
+    state.tree.replace_data(
+        &stats_path,
+        Some(usage.render().into_bytes().into_boxed_slice()),
+    );
 }
 
 fn read_track(state: &State, p: &str) -> Option<StatsTrack> {
@@ -175,8 +204,17 @@ mod tests {
     #[test]
     fn stats_track_text() {
         let t = StatsTrack::parse("count=-1,bytes=-1=;byteHardLimit=100;countHardLimit=10");
-        assert_eq!((t.count, t.bytes, t.bytes_hard, t.count_hard), (-1, -1, 100, 10));
-        assert_eq!(t.render(), "count=-1,bytes=-1=;byteHardLimit=100;countHardLimit=10");
-        assert_eq!(StatsTrack::parse("count=2,bytes=5").render(), "count=2,bytes=5");
+        assert_eq!(
+            (t.count, t.bytes, t.bytes_hard, t.count_hard),
+            (-1, -1, 100, 10)
+        );
+        assert_eq!(
+            t.render(),
+            "count=-1,bytes=-1=;byteHardLimit=100;countHardLimit=10"
+        );
+        assert_eq!(
+            StatsTrack::parse("count=2,bytes=5").render(),
+            "count=2,bytes=5"
+        );
     }
 }

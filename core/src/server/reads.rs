@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::proto::{
-    perms, AddWatchMode, ErrorCode, EventType, MultiOp, MultiResult, Request, Response,
-    SetWatches, WatcherType,
+    perms, AddWatchMode, ErrorCode, EventType, MultiOp, MultiResult, Request, Response, SetWatches,
+    WatcherType,
 };
 
 use super::acl;
@@ -16,7 +16,11 @@ use super::tree::Node;
 use super::watch::{WatchKind, WatchManager, WatchSink};
 
 /// Runs a read-side request; returns the zxid for the reply header and the result.
-pub fn execute(shared: &Shared, conn: &Arc<Conn>, request: &Request) -> (i64, Result<Response, ErrorCode>) {
+pub fn execute(
+    shared: &Shared,
+    conn: &Arc<Conn>,
+    request: &Request,
+) -> (i64, Result<Response, ErrorCode>) {
     let state = shared.state.read();
     let zxid = state.last_zxid;
     let ctx = ReadCtx {
@@ -78,10 +82,17 @@ impl ReadCtx<'_> {
                     Ok(()) => acl.to_vec(),
                     Err(_) => acl::mask_digests(&acl),
                 };
-                Ok(Response::GetAcl { acl, stat: node.stat() })
+                Ok(Response::GetAcl {
+                    acl,
+                    stat: node.stat(),
+                })
             }
-            Request::Sync(req) => Ok(Response::Sync { path: req.path.clone() }),
-            Request::MultiRead(ops) => Ok(Response::Multi(ops.iter().map(|op| self.multi_read(op)).collect())),
+            Request::Sync(req) => Ok(Response::Sync {
+                path: req.path.clone(),
+            }),
+            Request::MultiRead(ops) => Ok(Response::Multi(
+                ops.iter().map(|op| self.multi_read(op)).collect(),
+            )),
             Request::GetAllChildrenNumber(req) => {
                 self.readable(&req.path)?;
                 let count = self.state.tree.descendant_count(&req.path);
@@ -115,9 +126,15 @@ impl ReadCtx<'_> {
                 Ok(Response::ErrorResponse(0))
             }
             Request::CheckWatches(req) | Request::RemoveWatches(req) => {
-                let kind = WatcherType::from_i32(req.watcher_type).ok_or(ErrorCode::BadArguments)?;
+                let kind =
+                    WatcherType::from_i32(req.watcher_type).ok_or(ErrorCode::BadArguments)?;
                 let remove = matches!(request, Request::RemoveWatches(_));
-                if self.shared.watches.lock().find(self.conn.id, &req.path, kind, remove) {
+                if self
+                    .shared
+                    .watches
+                    .lock()
+                    .find(self.conn.id, &req.path, kind, remove)
+                {
                     Ok(Response::Empty)
                 } else {
                     Err(ErrorCode::NoWatcher)
@@ -143,7 +160,12 @@ impl ReadCtx<'_> {
     }
 
     fn check(&self, node: &Node, perm: i32) -> Result<(), ErrorCode> {
-        acl::check(self.shared.opts.acl.skip_acl, &self.state.tree.acl_of(node), perm, &self.conn.auth())
+        acl::check(
+            self.shared.opts.acl.skip_acl,
+            &self.state.tree.acl_of(node),
+            perm,
+            &self.conn.auth(),
+        )
     }
 
     fn sink(&self) -> Arc<dyn WatchSink> {
@@ -151,14 +173,17 @@ impl ReadCtx<'_> {
     }
 
     fn watch(&self, kind: WatchKind, path: &str) {
-        self.shared.watches.lock().add(self.conn.id, &self.sink(), kind, path);
+        self.shared
+            .watches
+            .lock()
+            .add(self.conn.id, &self.sink(), kind, path);
     }
 
     fn multi_read(&self, op: &MultiOp) -> MultiResult {
         let result = match op {
-            MultiOp::GetChildren(req) => self
-                .readable(&req.path)
-                .map(|node| MultiResult::GetChildren(node.children.iter().map(|c| c.to_string()).collect())),
+            MultiOp::GetChildren(req) => self.readable(&req.path).map(|node| {
+                MultiResult::GetChildren(node.children.iter().map(|c| c.to_string()).collect())
+            }),
             MultiOp::GetData(req) => self.readable(&req.path).map(|node| MultiResult::GetData {
                 data: node.data.as_deref().map(<[u8]>::to_vec),
                 stat: node.stat(),
@@ -180,7 +205,9 @@ impl ReadCtx<'_> {
         for p in &sw.data_watches {
             match tree.get(p) {
                 None => sink.notify(zxid, EventType::NodeDeleted, p),
-                Some(n) if n.mzxid > sw.relative_zxid => sink.notify(zxid, EventType::NodeDataChanged, p),
+                Some(n) if n.mzxid > sw.relative_zxid => {
+                    sink.notify(zxid, EventType::NodeDataChanged, p)
+                }
                 Some(_) => register(&mut watches, WatchKind::Data, p),
             }
         }
@@ -194,7 +221,9 @@ impl ReadCtx<'_> {
         for p in &sw.child_watches {
             match tree.get(p) {
                 None => sink.notify(zxid, EventType::NodeDeleted, p),
-                Some(n) if n.pzxid > sw.relative_zxid => sink.notify(zxid, EventType::NodeChildrenChanged, p),
+                Some(n) if n.pzxid > sw.relative_zxid => {
+                    sink.notify(zxid, EventType::NodeChildrenChanged, p)
+                }
                 Some(_) => register(&mut watches, WatchKind::Child, p),
             }
         }

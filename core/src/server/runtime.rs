@@ -29,7 +29,10 @@ use super::writer;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot bind the client port {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Persist(#[from] persist::PersistError),
     #[error("cannot read {what}: {reason}")]
@@ -49,7 +52,11 @@ pub struct WriteJob {
 
 pub enum ReplyTo {
     /// A client request: reply on the connection with this xid.
-    Conn { conn: Arc<Conn>, xid: i32, received: Instant },
+    Conn {
+        conn: Arc<Conn>,
+        xid: i32,
+        received: Instant,
+    },
     /// A session being created during a handshake.
     Handshake(oneshot::Sender<Outcome>),
     /// Internal: expiry, container cleanup.
@@ -132,7 +139,8 @@ impl Server {
         for (&id, s) in &state.sessions {
             tracker.register(id, s.timeout, now);
         }
-        let first_session = initial_session_id(opts.server_id, state.sessions.keys().max().copied());
+        let first_session =
+            initial_session_id(opts.server_id, state.sessions.keys().max().copied());
         let shared = Arc::new(Shared {
             state: RwLock::new(state),
             watches: Mutex::new(WatchManager::default()),
@@ -210,19 +218,26 @@ async fn bind(opts: &ServerOptions) -> Result<TcpListener, ServerError> {
     } else {
         tokio::net::TcpSocket::new_v6()
     }
-    .map_err(|source| ServerError::Bind { addr: opts.client_addr, source })?;
+    .map_err(|source| ServerError::Bind {
+        addr: opts.client_addr,
+        source,
+    })?;
     socket
         .set_reuseaddr(true)
         .and_then(|()| socket.bind(opts.client_addr))
-        .map_err(|source| ServerError::Bind { addr: opts.client_addr, source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: opts.client_addr,
+            source,
+        })?;
     let backlog = if opts.client_port_listen_backlog > 0 {
         opts.client_port_listen_backlog as u32
     } else {
         1024
     };
-    socket
-        .listen(backlog)
-        .map_err(|source| ServerError::Bind { addr: opts.client_addr, source })
+    socket.listen(backlog).map_err(|source| ServerError::Bind {
+        addr: opts.client_addr,
+        source,
+    })
 }
 
 /// Loads the newest valid snapshot and replays the log after it.
@@ -235,7 +250,11 @@ fn recover(opts: &ServerOptions) -> Result<(State, Wal, u64), ServerError> {
             what: format!("snapshot 0x{zxid:x} in {}", opts.snap_dir().display()),
             reason: e.to_string(),
         })?;
-        tracing::info!(zxid = format!("0x{zxid:x}"), nodes = state.tree.node_count(), "loaded snapshot");
+        tracing::info!(
+            zxid = format!("0x{zxid:x}"),
+            nodes = state.tree.node_count(),
+            "loaded snapshot"
+        );
     }
     let wal_opts = WalOptions {
         fsync: opts.force_sync,
@@ -245,13 +264,21 @@ fn recover(opts: &ServerOptions) -> Result<(State, Wal, u64), ServerError> {
     let replayed = entries.len() as u64;
     for entry in entries {
         let txn = Txn::decode(&entry.payload).map_err(|e| ServerError::Recovery {
-            what: format!("log entry 0x{:x} in {}", entry.zxid, opts.log_dir().display()),
+            what: format!(
+                "log entry 0x{:x} in {}",
+                entry.zxid,
+                opts.log_dir().display()
+            ),
             reason: e.to_string(),
         })?;
         state.apply(&txn);
     }
     if replayed > 0 {
-        tracing::info!(txns = replayed, zxid = format!("0x{:x}", state.last_zxid), "replayed the log");
+        tracing::info!(
+            txns = replayed,
+            zxid = format!("0x{:x}", state.last_zxid),
+            "replayed the log"
+        );
     }
     Ok((state, wal, replayed))
 }
@@ -288,10 +315,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             let mut counts = per_ip.lock();
             let count = counts.entry(peer.ip()).or_default();
             if limit > 0 && *count >= limit {
-                tracing::warn!(
-                    "Too many connections from /{} - max is {limit}",
-                    peer.ip()
-                );
+                tracing::warn!("Too many connections from /{} - max is {limit}", peer.ip());
                 drop(stream);
                 continue;
             }
@@ -344,7 +368,12 @@ async fn expiry_loop(shared: Arc<Shared>) {
 /// Deletes empty containers that once had children, and expired TTL nodes
 /// (`ContainerManager`), at most `container_max_per_minute` per minute.
 async fn container_loop(shared: Arc<Shared>) {
-    let mut ticker = tokio::time::interval(shared.opts.container_check_interval.max(Duration::from_millis(10)));
+    let mut ticker = tokio::time::interval(
+        shared
+            .opts
+            .container_check_interval
+            .max(Duration::from_millis(10)),
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     while !shared.is_stopping() {

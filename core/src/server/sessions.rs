@@ -25,12 +25,15 @@ impl SessionTracker {
     /// Starts tracking a session (new, or restored after a restart with a fresh deadline).
     pub fn register(&mut self, id: i64, timeout_ms: i32, now: Instant) {
         let timeout = Duration::from_millis(timeout_ms.max(0) as u64);
-        self.sessions.insert(id, Tracked {
-            timeout,
-            deadline: now + timeout,
-            conn: None,
-            closing: false,
-        });
+        self.sessions.insert(
+            id,
+            Tracked {
+                timeout,
+                deadline: now + timeout,
+                conn: None,
+                closing: false,
+            },
+        );
     }
 
     /// Renews a session's deadline; false if it is unknown or already being closed.
@@ -111,14 +114,22 @@ impl SessionTracker {
 
     /// `(session id, timeout)` of every session, for `dump`.
     pub fn list(&self) -> Vec<(i64, Duration)> {
-        let mut out: Vec<(i64, Duration)> = self.sessions.iter().map(|(&id, t)| (id, t.timeout)).collect();
+        let mut out: Vec<(i64, Duration)> = self
+            .sessions
+            .iter()
+            .map(|(&id, t)| (id, t.timeout))
+            .collect();
         out.sort_unstable();
         out
     }
 
     /// `(session id, deadline)` of every session, for `dump`.
     pub fn deadlines(&self) -> Vec<(i64, Instant)> {
-        let mut out: Vec<(i64, Instant)> = self.sessions.iter().map(|(&id, t)| (id, t.deadline)).collect();
+        let mut out: Vec<(i64, Instant)> = self
+            .sessions
+            .iter()
+            .map(|(&id, t)| (id, t.deadline))
+            .collect();
         out.sort_unstable();
         out
     }
@@ -134,11 +145,20 @@ mod tests {
         let mut tracker = SessionTracker::default();
         tracker.register(1, 4000, t0);
         tracker.register(2, 10000, t0);
-        assert!(tracker.take_expired(t0 + Duration::from_millis(3999)).is_empty());
+        assert!(tracker
+            .take_expired(t0 + Duration::from_millis(3999))
+            .is_empty());
         assert!(tracker.touch(1, t0 + Duration::from_millis(3000)));
-        assert!(tracker.take_expired(t0 + Duration::from_millis(6000)).is_empty());
-        assert_eq!(tracker.take_expired(t0 + Duration::from_millis(7000)), vec![1]);
-        assert!(tracker.take_expired(t0 + Duration::from_millis(7000)).is_empty());
+        assert!(tracker
+            .take_expired(t0 + Duration::from_millis(6000))
+            .is_empty());
+        assert_eq!(
+            tracker.take_expired(t0 + Duration::from_millis(7000)),
+            vec![1]
+        );
+        assert!(tracker
+            .take_expired(t0 + Duration::from_millis(7000))
+            .is_empty());
         assert!(!tracker.touch(1, t0));
         assert_eq!(tracker.take_expired(t0 + Duration::from_secs(11)), vec![2]);
     }

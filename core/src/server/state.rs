@@ -58,8 +58,14 @@ pub struct Applied {
 
 #[derive(Debug)]
 pub enum Outcome {
-    SessionCreated { session_id: i64, timeout: i32, passwd: Vec<u8> },
-    SessionClosed { session_id: i64 },
+    SessionCreated {
+        session_id: i64,
+        timeout: i32,
+        passwd: Vec<u8>,
+    },
+    SessionClosed {
+        session_id: i64,
+    },
     Reply(Result<Response, ErrorCode>),
 }
 
@@ -82,11 +88,31 @@ struct Ctx<'a> {
 
 /// How to take back one change when a later op of the same multi fails.
 pub(super) enum Undo {
-    Created { path: String },
-    Deleted { path: String, node: Node, acl: Arc<[Acl]> },
-    ParentStat { path: String, cversion: i32, pzxid: i64 },
-    Data { path: String, data: Option<Box<[u8]>>, mzxid: i64, mtime: i64, version: i32 },
-    Acl { path: String, acl: Arc<[Acl]>, aversion: i32 },
+    Created {
+        path: String,
+    },
+    Deleted {
+        path: String,
+        node: Node,
+        acl: Arc<[Acl]>,
+    },
+    ParentStat {
+        path: String,
+        cversion: i32,
+        pzxid: i64,
+    },
+    Data {
+        path: String,
+        data: Option<Box<[u8]>>,
+        mzxid: i64,
+        mtime: i64,
+        version: i32,
+    },
+    Acl {
+        path: String,
+        acl: Arc<[Acl]>,
+        aversion: i32,
+    },
 }
 
 impl State {
@@ -100,11 +126,14 @@ impl State {
             self.last_zxid = txn.zxid;
             match &txn.body {
                 TxnBody::CreateSession { timeout, passwd } => {
-                    self.sessions.insert(txn.session_id, SessionEntry {
-                        timeout: *timeout,
-                        passwd: passwd.clone(),
-                        ephemerals: BTreeSet::new(),
-                    });
+                    self.sessions.insert(
+                        txn.session_id,
+                        SessionEntry {
+                            timeout: *timeout,
+                            passwd: passwd.clone(),
+                            ephemerals: BTreeSet::new(),
+                        },
+                    );
                     Outcome::SessionCreated {
                         session_id: txn.session_id,
                         timeout: *timeout,
@@ -184,7 +213,9 @@ impl State {
                 self.delete_container(ctx, &req.path, triggers)?;
                 Ok(Response::Empty)
             }
-            Request::SetData(req) => Ok(Response::Stat(self.set_data(ctx, req, &mut undo, triggers)?)),
+            Request::SetData(req) => Ok(Response::Stat(
+                self.set_data(ctx, req, &mut undo, triggers)?,
+            )),
             Request::SetAcl(req) => Ok(Response::Stat(self.set_acl(ctx, req, &mut undo)?)),
             Request::Multi(ops) => Ok(Response::Multi(self.multi(ctx, ops, triggers))),
             Request::Reconfig(_) if !ctx.rules.reconfig_enabled => Err(ErrorCode::ReconfigDisabled),
@@ -193,7 +224,12 @@ impl State {
         }
     }
 
-    fn multi(&mut self, ctx: &Ctx<'_>, ops: &[MultiOp], triggers: &mut Vec<Trigger>) -> Vec<MultiResult> {
+    fn multi(
+        &mut self,
+        ctx: &Ctx<'_>,
+        ops: &[MultiOp],
+        triggers: &mut Vec<Trigger>,
+    ) -> Vec<MultiResult> {
         let mut undo = Vec::new();
         let mut pending = Vec::new();
         let mut results = Vec::with_capacity(ops.len());
@@ -216,18 +252,22 @@ impl State {
                 MultiOp::SetData(req) => self
                     .set_data(ctx, req, &mut undo, &mut pending)
                     .map(MultiResult::SetData),
-                MultiOp::Check(req) => self.check(ctx, &req.path, req.version).map(|()| MultiResult::Check),
+                MultiOp::Check(req) => self
+                    .check(ctx, &req.path, req.version)
+                    .map(|()| MultiResult::Check),
                 MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(ErrorCode::BadArguments),
             };
             match outcome {
                 Ok(result) => results.push(result),
                 Err(code) => {
                     self.roll_back(undo);
-                    let mut failed: Vec<MultiResult> = (0..i).map(|_| MultiResult::Error(0)).collect();
+                    let mut failed: Vec<MultiResult> =
+                        (0..i).map(|_| MultiResult::Error(0)).collect();
                     failed.push(MultiResult::Error(code.as_i32()));
-                    failed.extend((i + 1..ops.len()).map(|_| {
-                        MultiResult::Error(ErrorCode::RuntimeInconsistency.as_i32())
-                    }));
+                    failed.extend(
+                        (i + 1..ops.len())
+                            .map(|_| MultiResult::Error(ErrorCode::RuntimeInconsistency.as_i32())),
+                    );
                     return failed;
                 }
             }
@@ -260,7 +300,11 @@ impl State {
         if mode.is_ttl() && !ctx.rules.extended_types {
             return Err(ErrorCode::Unimplemented);
         }
-        let ttl_ok = if mode.is_ttl() { ttl > 0 && ttl <= MAX_TTL } else { ttl < 0 };
+        let ttl_ok = if mode.is_ttl() {
+            ttl > 0 && ttl <= MAX_TTL
+        } else {
+            ttl < 0
+        };
         if !ttl_ok {
             return Err(ErrorCode::BadArguments);
         }
@@ -269,7 +313,11 @@ impl State {
             return Err(ErrorCode::BadArguments);
         }
         let acl = acl::fixup(&req.acl, ctx.auth)?;
-        let parent_path = if last_slash == 0 { "/" } else { &req.path[..last_slash] };
+        let parent_path = if last_slash == 0 {
+            "/"
+        } else {
+            &req.path[..last_slash]
+        };
         let parent = self.node(parent_path)?;
         self.check_acl(parent, perms::CREATE, ctx)?;
         let parent_cversion = parent.cversion;
@@ -318,7 +366,10 @@ impl State {
         }
         undo.push(Undo::Created { path: full.clone() });
         quota::on_change(self, &full, 1, data_len, undo);
-        let acl = self.tree.acls.get(self.tree.get(&full).map_or(0, |n| n.acl));
+        let acl = self
+            .tree
+            .acls
+            .get(self.tree.get(&full).map_or(0, |n| n.acl));
         triggers.push(Trigger {
             path: full.clone(),
             event: EventType::NodeCreated,
@@ -341,7 +392,11 @@ impl State {
         if req.path.contains('\0') || DataTree::is_special(&req.path) {
             return Err(ErrorCode::BadArguments);
         }
-        let parent = self.node(if last_slash == 0 { "/" } else { &req.path[..last_slash] })?;
+        let parent = self.node(if last_slash == 0 {
+            "/"
+        } else {
+            &req.path[..last_slash]
+        })?;
         self.check_acl(parent, perms::DELETE, ctx)?;
         let node = self.node(&req.path)?;
         check_version(node.version, req.version)?;
@@ -375,7 +430,13 @@ impl State {
 
     /// Removes a node that has no children, with its parent's pzxid, its session's
     /// ephemeral list and quota stats kept right.
-    fn delete_node(&mut self, ctx: &Ctx<'_>, p: &str, undo: &mut Vec<Undo>, triggers: &mut Vec<Trigger>) {
+    fn delete_node(
+        &mut self,
+        ctx: &Ctx<'_>,
+        p: &str,
+        undo: &mut Vec<Undo>,
+        triggers: &mut Vec<Trigger>,
+    ) {
         let parent_path = path::parent(p).to_owned();
         self.touch_parent(&parent_path, ctx.zxid, false, undo);
         let Some(node) = self.tree.remove(p) else {
@@ -445,7 +506,12 @@ impl State {
         Ok(stat)
     }
 
-    fn set_acl(&mut self, ctx: &Ctx<'_>, req: &SetAclRequest, undo: &mut Vec<Undo>) -> Result<Stat, ErrorCode> {
+    fn set_acl(
+        &mut self,
+        ctx: &Ctx<'_>,
+        req: &SetAclRequest,
+        undo: &mut Vec<Undo>,
+    ) -> Result<Stat, ErrorCode> {
         path::validate(&req.path, false).map_err(|_| ErrorCode::BadArguments)?;
         let acl = acl::fixup(&req.acl, ctx.auth)?;
         let node = self.node(&req.path)?;
@@ -509,7 +575,11 @@ impl State {
                         }
                     }
                 }
-                Undo::Deleted { path, mut node, acl } => {
+                Undo::Deleted {
+                    path,
+                    mut node,
+                    acl,
+                } => {
                     node.acl = self.tree.acls.intern(&acl);
                     if let NodeKind::Ephemeral(session) = node.kind() {
                         if let Some(s) = self.sessions.get_mut(&session) {
@@ -518,7 +588,11 @@ impl State {
                     }
                     self.tree.insert(&path, node);
                 }
-                Undo::ParentStat { path, cversion, pzxid } => {
+                Undo::ParentStat {
+                    path,
+                    cversion,
+                    pzxid,
+                } => {
                     if let Some(node) = self.tree.get_mut(&path) {
                         node.cversion = cversion;
                         node.pzxid = pzxid;
@@ -538,7 +612,11 @@ impl State {
                         node.version = version;
                     }
                 }
-                Undo::Acl { path, acl, aversion } => {
+                Undo::Acl {
+                    path,
+                    acl,
+                    aversion,
+                } => {
                     let restored = self.tree.acls.intern(&acl);
                     if let Some(node) = self.tree.get_mut(&path) {
                         let current = std::mem::replace(&mut node.acl, restored);

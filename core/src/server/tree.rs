@@ -243,7 +243,11 @@ impl DataTree {
     }
 
     /// Replaces a node's data, keeping the size accounting right.
-    pub fn replace_data(&mut self, path: &str, data: Option<Box<[u8]>>) -> Option<Option<Box<[u8]>>> {
+    pub fn replace_data(
+        &mut self,
+        path: &str,
+        data: Option<Box<[u8]>>,
+    ) -> Option<Option<Box<[u8]>>> {
         let node = self.nodes.get_mut(path)?;
         let old = std::mem::replace(&mut node.data, data);
         let new_len = node.data_len() as u64;

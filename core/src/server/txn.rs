@@ -143,12 +143,15 @@ mod tests {
                     scheme: "ip".into(),
                     id: "127.0.0.1".into(),
                 }],
-                request: Request::Create(CreateKind::Ttl(5), CreateRequest {
-                    path: "/a".into(),
-                    data: Some(b"x".to_vec()),
-                    acl: crate::proto::Acl::open_unsafe(),
-                    flags: 5,
-                }),
+                request: Request::Create(
+                    CreateKind::Ttl(5),
+                    CreateRequest {
+                        path: "/a".into(),
+                        data: Some(b"x".to_vec()),
+                        acl: crate::proto::Acl::open_unsafe(),
+                        flags: 5,
+                    },
+                ),
             },
         ] {
             let txn = Txn {

@@ -52,7 +52,11 @@ struct Table {
 
 impl Table {
     fn set(&mut self, conn: ConnId, path: &str, mode: Mode) {
-        let previous = self.by_path.entry(path.to_owned()).or_default().insert(conn, mode);
+        let previous = self
+            .by_path
+            .entry(path.to_owned())
+            .or_default()
+            .insert(conn, mode);
         if previous == Some(Mode::Recursive) {
             self.recursive_count -= 1;
         }
@@ -140,7 +144,11 @@ impl WatchManager {
             WatchKind::Data => self.data.set(conn, path, Mode::Standard),
             WatchKind::Child => self.child.set(conn, path, Mode::Standard),
             WatchKind::Persistent | WatchKind::PersistentRecursive => {
-                let mode = if kind == WatchKind::Persistent { Mode::Persistent } else { Mode::Recursive };
+                let mode = if kind == WatchKind::Persistent {
+                    Mode::Persistent
+                } else {
+                    Mode::Recursive
+                };
                 self.data.set(conn, path, mode);
                 self.child.set(conn, path, mode);
             }
@@ -151,7 +159,9 @@ impl WatchManager {
     pub fn trigger(&mut self, trigger: &Trigger, zxid: i64, skip_acl: bool) {
         let p = trigger.path.as_str();
         let fired = match trigger.event {
-            EventType::NodeCreated | EventType::NodeDataChanged => self.data.trigger(p, trigger.event, &[]),
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                self.data.trigger(p, trigger.event, &[])
+            }
             EventType::NodeDeleted => {
                 let mut fired = self.data.trigger(p, trigger.event, &[]);
                 let more = self.child.trigger(p, trigger.event, &fired);
@@ -172,7 +182,13 @@ impl WatchManager {
 
     /// Whether `conn` has a watch of `watcher_type` on `path`; with `remove`, drops it
     /// (removeWatches / checkWatches).
-    pub fn find(&mut self, conn: ConnId, path: &str, watcher_type: WatcherType, remove: bool) -> bool {
+    pub fn find(
+        &mut self,
+        conn: ConnId,
+        path: &str,
+        watcher_type: WatcherType,
+        remove: bool,
+    ) -> bool {
         let (data, child, only) = match watcher_type {
             WatcherType::Children => (false, true, None),
             WatcherType::Data => (true, false, None),
@@ -213,9 +229,11 @@ impl WatchManager {
 
     /// Every `(connection, path)` registration, data table first.
     fn registrations(&self) -> impl Iterator<Item = (ConnId, &str)> {
-        [&self.data, &self.child]
-            .into_iter()
-            .flat_map(|t| t.by_path.iter().flat_map(|(p, w)| w.keys().map(move |&c| (c, p.as_str()))))
+        [&self.data, &self.child].into_iter().flat_map(|t| {
+            t.by_path
+                .iter()
+                .flat_map(|(p, w)| w.keys().map(move |&c| (c, p.as_str())))
+        })
     }
 
     /// `(connections watching, distinct paths, total watches)` for `wchs`.
@@ -231,7 +249,10 @@ impl WatchManager {
         for (c, p) in self.registrations() {
             map.entry(c).or_default().insert(p.to_owned());
         }
-        let mut out: Vec<(ConnId, Vec<String>)> = map.into_iter().map(|(c, p)| (c, p.into_iter().collect())).collect();
+        let mut out: Vec<(ConnId, Vec<String>)> = map
+            .into_iter()
+            .map(|(c, p)| (c, p.into_iter().collect()))
+            .collect();
         out.sort();
         out
     }
@@ -242,8 +263,10 @@ impl WatchManager {
         for (c, p) in self.registrations() {
             map.entry(p).or_default().insert(c);
         }
-        let mut out: Vec<(String, Vec<ConnId>)> =
-            map.into_iter().map(|(p, c)| (p.to_owned(), c.into_iter().collect())).collect();
+        let mut out: Vec<(String, Vec<ConnId>)> = map
+            .into_iter()
+            .map(|(p, c)| (p.to_owned(), c.into_iter().collect()))
+            .collect();
         out.sort();
         out
     }

@@ -16,7 +16,12 @@ use super::txn::Txn;
 const MAX_BATCH: usize = 2048;
 
 /// Runs until the server stops or every sender is gone.
-pub fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<WriteJob>, mut wal: Wal, replayed: u64) {
+pub fn run(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<WriteJob>,
+    mut wal: Wal,
+    replayed: u64,
+) {
     let mut since_snapshot = replayed;
     let mut last_time = 0i64;
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
@@ -81,26 +86,52 @@ fn apply_batch(shared: &Shared, batch: &mut Vec<WriteJob>, txns: &[Txn]) {
             }
             shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
             match (applied.outcome, job.reply) {
-                (Outcome::SessionCreated { session_id, timeout, .. }, reply) => {
-                    shared.tracker.lock().register(session_id, timeout, std::time::Instant::now());
+                (
+                    Outcome::SessionCreated {
+                        session_id,
+                        timeout,
+                        ..
+                    },
+                    reply,
+                ) => {
+                    shared
+                        .tracker
+                        .lock()
+                        .register(session_id, timeout, std::time::Instant::now());
                     if let ReplyTo::Handshake(tx) = reply {
                         let outcome = Outcome::SessionCreated {
                             session_id,
                             timeout,
-                            passwd: state.sessions.get(&session_id).map(|s| s.passwd.clone()).unwrap_or_default(),
+                            passwd: state
+                                .sessions
+                                .get(&session_id)
+                                .map(|s| s.passwd.clone())
+                                .unwrap_or_default(),
                         };
                         let _ = tx.send(outcome);
                     }
                 }
                 (Outcome::SessionClosed { session_id }, reply) => {
                     closed_sessions.push(session_id);
-                    if let ReplyTo::Conn { conn, xid, received } = reply {
+                    if let ReplyTo::Conn {
+                        conn,
+                        xid,
+                        received,
+                    } = reply
+                    {
                         conn.reply(xid, applied.zxid, &Ok(crate::proto::Response::Empty));
                         shared.stats.record_latency(received);
                         conn.write_done();
                     }
                 }
-                (Outcome::Reply(result), ReplyTo::Conn { conn, xid, received }) => {
+                (
+                    Outcome::Reply(result),
+                    ReplyTo::Conn {
+                        conn,
+                        xid,
+                        received,
+                    },
+                ) => {
                     conn.reply(xid, applied.zxid, &result);
                     shared.stats.record_latency(received);
                     conn.write_done();
@@ -153,7 +184,11 @@ fn take_snapshot(shared: &Shared, wal: &mut Wal) -> Result<(), persist::PersistE
 }
 
 /// Forks a child that writes the snapshot and exits; `None` if fork failed.
-fn fork_snapshot_writer(dir: &std::path::Path, zxid: u64, state: &super::state::State) -> Option<libc::pid_t> {
+fn fork_snapshot_writer(
+    dir: &std::path::Path,
+    zxid: u64,
+    state: &super::state::State,
+) -> Option<libc::pid_t> {
     // SAFETY: the child runs only this thread's code: it closes every inherited descriptor
     // but stdio (so client sockets close when the parent closes them), writes the file with
     // std::fs and the state it already holds the read lock on, and leaves with `_exit`
@@ -161,7 +196,10 @@ fn fork_snapshot_writer(dir: &std::path::Path, zxid: u64, state: &super::state::
     let pid = unsafe { libc::fork() };
     match pid {
         -1 => {
-            tracing::warn!("fork failed ({}); writing the snapshot in place", std::io::Error::last_os_error());
+            tracing::warn!(
+                "fork failed ({}); writing the snapshot in place",
+                std::io::Error::last_os_error()
+            );
             None
         }
         0 => {
@@ -180,8 +218,16 @@ fn reap_snapshot_writer(child: libc::pid_t, zxid: u64) {
     let waited = unsafe { libc::waitpid(child, &mut status, 0) };
     let succeeded = waited == child && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     if succeeded {
-        tracing::info!(zxid = format!("0x{zxid:x}"), took_ms = started.elapsed().as_millis() as u64, "snapshot written");
+        tracing::info!(
+            zxid = format!("0x{zxid:x}"),
+            took_ms = started.elapsed().as_millis() as u64,
+            "snapshot written"
+        );
     } else {
-        tracing::warn!(zxid = format!("0x{zxid:x}"), status, "the snapshot writer failed; the log still holds every txn");
+        tracing::warn!(
+            zxid = format!("0x{zxid:x}"),
+            status,
+            "the snapshot writer failed; the log still holds every txn"
+        );
     }
 }
