@@ -148,9 +148,7 @@ impl Encode for ConnectRequest {
         buf.put_i32(self.timeout);
         buf.put_i64(self.session_id);
         buf.put_buffer(Some(&self.passwd));
-        if let Some(ro) = self.read_only {
-            buf.put_bool_j(ro);
-        }
+        put_trailing_read_only(buf, self.read_only);
     }
 }
 
@@ -162,11 +160,7 @@ impl Decode for ConnectRequest {
             timeout: r.read_i32()?,
             session_id: r.read_i64()?,
             passwd: r.read_buffer()?.unwrap_or_default(),
-            read_only: if r.is_empty() {
-                None
-            } else {
-                Some(r.read_bool()?)
-            },
+            read_only: read_trailing_read_only(r)?,
         })
     }
 }
@@ -200,9 +194,7 @@ impl Encode for ConnectResponse {
         buf.put_i32(self.timeout);
         buf.put_i64(self.session_id);
         buf.put_buffer(Some(&self.passwd));
-        if let Some(ro) = self.read_only {
-            buf.put_bool_j(ro);
-        }
+        put_trailing_read_only(buf, self.read_only);
     }
 }
 
@@ -213,11 +205,7 @@ impl Decode for ConnectResponse {
             timeout: r.read_i32()?,
             session_id: r.read_i64()?,
             passwd: r.read_buffer()?.unwrap_or_default(),
-            read_only: if r.is_empty() {
-                None
-            } else {
-                Some(r.read_bool()?)
-            },
+            read_only: read_trailing_read_only(r)?,
         })
     }
 }
@@ -259,5 +247,21 @@ impl SetWatches {
             sw.persistent_recursive_watches = r.read_string_vec()?;
         }
         Ok(sw)
+    }
+}
+
+/// The `readOnly` byte that ends ConnectRequest/ConnectResponse, absent from pre-3.4
+/// clients (`compat/ProtocolManager`).
+fn read_trailing_read_only(r: &mut Reader<'_>) -> Result<Option<bool>, DecodeError> {
+    if r.is_empty() {
+        Ok(None)
+    } else {
+        r.read_bool().map(Some)
+    }
+}
+
+fn put_trailing_read_only<B: BufMut>(buf: &mut B, read_only: Option<bool>) {
+    if let Some(ro) = read_only {
+        buf.put_bool_j(ro);
     }
 }
