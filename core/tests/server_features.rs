@@ -294,3 +294,128 @@ fn bad_auth_closes_the_connection_and_super_digest_bypasses_acls() {
     assert!(admin.result(&get).is_ok());
     server.stop();
 }
+
+#[test]
+fn set_watches_after_reconnect_follows_the_relative_zxid_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let mut writer = RawClient::connect(server.addr);
+    writer.create("/same", b"", 0).unwrap();
+    writer.create("/changed", b"", 0).unwrap();
+    writer.create("/gone", b"", 0).unwrap();
+    writer.create("/parent", b"", 0).unwrap();
+    let (seen, _) = writer.call(&Request::Ping);
+    let relative_zxid = seen.zxid;
+    let set = Request::SetData(SetDataRequest {
+        path: "/changed".into(),
+        data: None,
+        version: -1,
+    });
+    writer.result(&set).unwrap();
+    writer
+        .result(&Request::Delete(DeleteRequest {
+            path: "/gone".into(),
+            version: -1,
+        }))
+        .unwrap();
+    writer.create("/born", b"", 0).unwrap();
+    writer.create("/parent/kid", b"", 0).unwrap();
+
+    let mut watcher = RawClient::connect(server.addr);
+    let watches = SetWatches {
+        relative_zxid,
+        data_watches: vec!["/same".into(), "/changed".into(), "/gone".into()],
+        exist_watches: vec!["/born".into(), "/unborn".into()],
+        child_watches: vec!["/parent".into()],
+        persistent_watches: vec![],
+        persistent_recursive_watches: vec!["/tree".into()],
+    };
+    let (header, result) = watcher.call(&Request::SetWatches2(watches));
+    assert_eq!(header.err, 0);
+    assert!(result.is_ok());
+    let mut fired: Vec<(i32, String)> = watcher
+        .events
+        .drain(..)
+        .map(|(_, e)| (e.event_type, e.path))
+        .collect();
+    fired.sort();
+    assert_eq!(
+        fired,
+        vec![
+            (EventType::NodeCreated.as_i32(), "/born".to_owned()),
+            (EventType::NodeDeleted.as_i32(), "/gone".to_owned()),
+            (EventType::NodeDataChanged.as_i32(), "/changed".to_owned()),
+            (
+                EventType::NodeChildrenChanged.as_i32(),
+                "/parent".to_owned()
+            ),
+        ]
+    );
+    let check = |path: &str, watcher_type: WatcherType| {
+        Request::CheckWatches(WatchesRequest {
+            path: path.into(),
+            watcher_type: watcher_type.as_i32(),
+        })
+    };
+    assert!(
+        watcher.result(&check("/same", WatcherType::Data)).is_ok(),
+        "unchanged: re-registered"
+    );
+    assert!(watcher.result(&check("/unborn", WatcherType::Data)).is_ok());
+    assert_eq!(
+        watcher.result(&check("/changed", WatcherType::Data)),
+        Err(ErrorCode::NoWatcher)
+    );
+    assert!(watcher
+        .result(&check("/tree", WatcherType::PersistentRecursive))
+        .is_ok());
+    let remove = Request::RemoveWatches(WatchesRequest {
+        path: "/same".into(),
+        watcher_type: 3,
+    });
+    assert!(watcher.result(&remove).is_ok());
+    assert_eq!(watcher.result(&remove), Err(ErrorCode::NoWatcher));
+    writer.create("/tree", b"", 0).unwrap();
+    let event = watcher.wait_event();
+    assert_eq!(
+        (event.event_type, event.path.as_str()),
+        (EventType::NodeCreated.as_i32(), "/tree")
+    );
+    server.stop();
+}
+
+#[test]
+fn autopurge_keeps_the_newest_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(dir.path(), |o| {
+        o.snap_count = 3;
+        o.snap_retain_count = 3;
+        o.purge_interval = Duration::from_millis(50);
+    });
+    let mut c = RawClient::connect(server.addr);
+    for i in 0..40 {
+        c.create(&format!("/p{i}"), b"", 0).unwrap();
+    }
+    let snapshots = || {
+        std::fs::read_dir(dir.path().join("version-2"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("snapshot.")
+            })
+            .count()
+    };
+    wait_until("autopurge to leave three snapshots", || snapshots() == 3);
+    drop(c);
+    server.stop();
+    let server = TestServer::start(dir.path());
+    let mut c = RawClient::connect(server.addr);
+    assert!(
+        (0..40).all(|i| exists(&mut c, &format!("/p{i}"))),
+        "purge kept what recovery needs"
+    );
+    server.stop();
+}
