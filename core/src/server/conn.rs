@@ -364,36 +364,27 @@ impl Session {
         }
     }
 
-    /// Reads the first frame, or answers a four-letter word (`None`).
-    async fn read_first_frame(&mut self) -> Result<Option<Vec<u8>>, Closing> {
-        while self.buf.len() < 4 {
-            if self
-                .reader
-                .read_buf(&mut self.buf)
-                .await
-                .map_err(|_| "read error")?
-                == 0
-            {
-                return Err("closed before the handshake");
+    /// Reads until at least `len` bytes are buffered.
+    async fn fill_to(&mut self, len: usize, closed: Closing) -> Result<(), Closing> {
+        while self.buf.len() < len {
+            let read = self.reader.read_buf(&mut self.buf).await;
+            if read.map_err(|_| "read error")? == 0 {
+                return Err(closed);
             }
         }
+        Ok(())
+    }
+
+    /// Reads the first frame, or answers a four-letter word (`None`).
+    async fn read_first_frame(&mut self) -> Result<Option<Vec<u8>>, Closing> {
+        self.fill_to(4, "closed before the handshake").await?;
         let word: [u8; 4] = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
         if let Some(cmd) = fourlw::recognise(&word) {
             self.conn.stats.four_letter.store(true, Ordering::Relaxed);
             self.packet_received(4);
             let mut mask = None;
             if fourlw::takes_mask(&self.shared, cmd) {
-                while self.buf.len() < 12 {
-                    if self
-                        .reader
-                        .read_buf(&mut self.buf)
-                        .await
-                        .map_err(|_| "read error")?
-                        == 0
-                    {
-                        return Err("closed before the stmk mask");
-                    }
-                }
+                self.fill_to(12, "closed before the stmk mask").await?;
                 mask = Some(i64::from_be_bytes([
                     self.buf[4],
                     self.buf[5],
@@ -421,15 +412,8 @@ impl Session {
                     .fetch_add(1, Ordering::Relaxed);
                 return Ok(Some(payload));
             }
-            if self
-                .reader
-                .read_buf(&mut self.buf)
-                .await
-                .map_err(|_| "read error")?
-                == 0
-            {
-                return Err("closed before the handshake");
-            }
+            let want = self.buf.len() + 1;
+            self.fill_to(want, "closed before the handshake").await?;
         }
     }
 
