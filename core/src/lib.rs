@@ -6,8 +6,13 @@
 //!   No tokio, no sockets; every decoder refuses hostile input with an error, never a panic.
 //! - `server` (feature `server`): the data tree, sessions, watches, ACLs, the write path
 //!   (prep → durable log → apply), persistence, configuration and four-letter words.
+//! - `client` (feature `client`): the async client, its blocking facade and (soon) the
+//!   recipes every binding shares.
 
 pub mod proto;
 
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(feature = "client")]
+pub mod client;
