@@ -429,8 +429,16 @@ impl Client {
             reply,
         })?;
         rx.await.unwrap_or(Err(Error::Closed))?;
-        // The server answers auth in order; a round trip confirms it was accepted.
-        self.call(Request::Ping).await.map(|_| ())
+        // The server handles auth in order and closes the connection if it fails, so a
+        // later round trip confirms it. Not a ping: Apache answers every ping with xid -2.
+        let probe = Request::Exists(PathWatchRequest {
+            path: self.server_path("/"),
+            watch: false,
+        });
+        match self.call(probe).await {
+            Ok(_) | Err(Error::Server(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Dynamic reconfiguration; returns the new configuration and its Stat.

@@ -14,19 +14,19 @@
 
 mod actor;
 pub mod blocking;
-mod handle;
 mod connect_string;
 mod error;
 mod event;
+mod handle;
 mod multi;
 mod options;
 pub mod runtime;
 mod watches;
 
-pub use handle::{Client, Overflow, PersistentWatch, Transaction, Watch};
 pub use connect_string::ConnectString;
 pub use error::{Error, Result};
 pub use event::{SessionState, StateEvent, WatchedEvent};
+pub use handle::{Client, Overflow, PersistentWatch, Transaction, Watch};
 pub use multi::{Op, OpResult, ReadOp, ReadResult};
 pub use options::ClientOptions;
 pub use watches::WatchKind;

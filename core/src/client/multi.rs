@@ -1,7 +1,7 @@
 //! Ops for `multi` and `multiRead`, and their results.
 
-use super::handle::{check_path, Client};
 use super::error::{Error, Result};
+use super::handle::{check_path, Client};
 use crate::proto::{
     Acl, CheckVersionRequest, CreateKind, CreateMode, CreateRequest, DeleteRequest, ErrorCode,
     MultiOp, MultiResult, PathRequest, SetDataRequest, Stat,

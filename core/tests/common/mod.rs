@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod apache;
 pub mod proxy;
+pub mod suite;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
