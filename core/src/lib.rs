@@ -16,3 +16,6 @@ pub mod server;
 
 #[cfg(feature = "client")]
 pub mod client;
+
+#[cfg(feature = "client")]
+pub mod recipes;
