@@ -48,3 +48,23 @@ fn blocking_facade_works_without_a_runtime() {
     client.close();
     server.stop();
 }
+
+#[test]
+fn a_refused_credential_ends_the_client_with_auth_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let addr = server.addr.to_string();
+    server.runtime.block_on(async move {
+        let client = zk_core::client::Client::connect(&addr, ClientOptions::default())
+            .await
+            .unwrap();
+        let result = client.add_auth("no-such-scheme", b"x").await;
+        assert_eq!(result, Err(zk_core::client::Error::AuthFailed));
+        assert_eq!(client.state(), zk_core::client::SessionState::AuthFailed);
+        assert_eq!(
+            client.exists("/").await,
+            Err(zk_core::client::Error::AuthFailed)
+        );
+    });
+    server.stop();
+}

@@ -369,7 +369,12 @@ impl Actor {
                         let payload = buf.split_to(len);
                         *last_contact = Instant::now();
                         if let Some(ended) = self.on_frame(&payload, &mut pending) {
-                            fail_pending(&mut pending, &Error::ConnectionLoss);
+                            let error = match ended {
+                                Ended::AuthFailed => Error::AuthFailed,
+                                Ended::Expired => Error::SessionExpired,
+                                _ => Error::ConnectionLoss,
+                            };
+                            fail_pending(&mut pending, &error);
                             return ended;
                         }
                     }
