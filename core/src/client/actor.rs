@@ -316,19 +316,7 @@ impl Actor {
 
         // Prelude: credentials, then the watches to re-register, then queued requests.
         for (scheme, auth) in &self.auth {
-            frame::write(&mut out, |b| {
-                RequestHeader {
-                    xid: AUTH_XID,
-                    op: OpCode::Auth.as_i32(),
-                }
-                .encode(b);
-                AuthPacket {
-                    auth_type: 0,
-                    scheme: scheme.clone(),
-                    auth: Some(auth.clone()),
-                }
-                .encode(b);
-            });
+            write_auth(&mut out, scheme, auth);
         }
         let relative_zxid = self.session.last_zxid.load(Ordering::Acquire);
         for sw in self
@@ -477,19 +465,7 @@ impl Actor {
                 auth,
                 reply,
             } => {
-                frame::write(out, |b| {
-                    RequestHeader {
-                        xid: AUTH_XID,
-                        op: OpCode::Auth.as_i32(),
-                    }
-                    .encode(b);
-                    AuthPacket {
-                        auth_type: 0,
-                        scheme: scheme.clone(),
-                        auth: Some(auth.clone()),
-                    }
-                    .encode(b);
-                });
+                write_auth(out, &scheme, &auth);
                 self.auth.push((scheme, auth));
                 // Apache answers auth in order with the other replies, but with xid -4;
                 // an auth failure closes the connection, which ends this client.
@@ -695,6 +671,23 @@ async fn handshake(
                 "connect timed out",
             ))
         })
+}
+
+/// Appends an AuthPacket frame (xid -4).
+fn write_auth(out: &mut Vec<u8>, scheme: &str, auth: &[u8]) {
+    frame::write(out, |b| {
+        RequestHeader {
+            xid: AUTH_XID,
+            op: OpCode::Auth.as_i32(),
+        }
+        .encode(b);
+        AuthPacket {
+            auth_type: 0,
+            scheme: scheme.to_owned(),
+            auth: Some(auth.to_vec()),
+        }
+        .encode(b);
+    });
 }
 
 fn fail_pending(pending: &mut VecDeque<Pending>, error: &Error) {

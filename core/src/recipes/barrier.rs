@@ -41,18 +41,7 @@ impl Barrier {
     /// Closes the barrier (creates its node, with container parents); already closed is
     /// success.
     pub async fn set(&self) -> Result<()> {
-        let acl = Acl::open_unsafe();
-        let (parent, _) = util::split(&self.path)?;
-        util::ensure_path(&self.client, parent, &acl, CreateMode::Container).await?;
-        match util::retry(&self.client, || {
-            self.client
-                .create(&self.path, b"", &acl, CreateMode::Persistent)
-        })
-        .await
-        {
-            Ok(_) | Err(Error::Server(ErrorCode::NodeExists)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        util::create_if_absent(&self.client, &self.path, CreateMode::Container).await
     }
 
     /// Opens the barrier (deletes its node); already open is success.

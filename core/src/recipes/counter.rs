@@ -9,7 +9,7 @@
 
 use super::util::{self, Outcome};
 use crate::client::{Client, Error, Op, Result};
-use crate::proto::{Acl, CreateMode, ErrorCode};
+use crate::proto::{CreateMode, ErrorCode};
 
 /// How the number is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -125,18 +125,7 @@ impl Counter {
     }
 
     async fn create(&self) -> Result<()> {
-        let acl = Acl::open_unsafe();
-        let (parent, _) = util::split(&self.path)?;
-        util::ensure_path(&self.client, parent, &acl, CreateMode::Persistent).await?;
-        match util::retry(&self.client, || {
-            self.client
-                .create(&self.path, b"", &acl, CreateMode::Persistent)
-        })
-        .await
-        {
-            Ok(_) | Err(Error::Server(ErrorCode::NodeExists)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        util::create_if_absent(&self.client, &self.path, CreateMode::Persistent).await
     }
 
     fn decode(&self, data: &[u8]) -> Result<i64> {

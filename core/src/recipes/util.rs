@@ -118,6 +118,26 @@ pub(crate) async fn ensure_path(
     Ok(())
 }
 
+/// Creates the persistent, empty node `path` (parents in `parent_mode`); an existing node
+/// is success.
+pub(crate) async fn create_if_absent(
+    client: &Client,
+    path: &str,
+    parent_mode: CreateMode,
+) -> Result<()> {
+    let acl = Acl::open_unsafe();
+    let (parent, _) = split(path)?;
+    ensure_path(client, parent, &acl, parent_mode).await?;
+    match retry(client, || {
+        client.create(path, b"", &acl, CreateMode::Persistent)
+    })
+    .await
+    {
+        Ok(_) | Err(Error::Server(ErrorCode::NodeExists)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// [`create_protected`](super::create_protected), creating missing parents as containers
 /// (Curator's `creatingParentContainersIfNeeded`).
 pub(crate) async fn create_protected_in(
