@@ -9,8 +9,8 @@ Left out of the shared script because they differ on purpose or by nature (see
 server/src/cli/main.rs): `version` (build text), `get -b/-x` and `set -b` (3.8.6 flags the
 Debian 3.8.0 zkCli lacks, so the usage texts of get and set differ too), lines Apache
 crashes on (a non-numeric `-v`, `redo abc`), removing several watch kinds at once (Apache
-prints the removal events in hash order) and reading nodes created without data (see
-`test_null_data`).
+prints the removal events in hash order). Null data (`create /x` without data, then
+`get /x` printing `null`) has its own test, `test_null_data`.
 """
 
 from __future__ import annotations
@@ -285,9 +285,6 @@ def test_one_shot(server, unique_path, monkeypatch, args):
     assert ours == apache
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "zk-core's client sends empty data where Apache sends null (create without data) and "
-    "reads null data as empty, so zk-cli prints an empty line where zkCli prints `null`"))
 def test_null_data(server, unique_path, monkeypatch):
     template = ["create {p}", "get {p}", "create {p}/empty ''", "get {p}/empty"]
     apache, ours = run_both(monkeypatch, server.address, template, unique_path)

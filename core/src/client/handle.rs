@@ -181,10 +181,39 @@ impl Client {
             .await
     }
 
+    /// The general create: `data` may be null (`None`), which readers see as no data at all
+    /// (Apache's zkCli prints `null`), and `ttl` makes a TTL node.
+    pub async fn create_with(
+        &self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: &[Acl],
+        mode: CreateMode,
+        ttl: Option<Duration>,
+    ) -> Result<(String, Stat)> {
+        let kind = match ttl {
+            Some(ttl) => CreateKind::Ttl(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)),
+            None if mode.is_container() => CreateKind::Container,
+            None => CreateKind::Create2,
+        };
+        self.create_request(path, data, acl, mode, kind).await
+    }
+
     async fn create_kind(
         &self,
         path: &str,
         data: &[u8],
+        acl: &[Acl],
+        mode: CreateMode,
+        kind: CreateKind,
+    ) -> Result<(String, Stat)> {
+        self.create_request(path, Some(data), acl, mode, kind).await
+    }
+
+    async fn create_request(
+        &self,
+        path: &str,
+        data: Option<&[u8]>,
         acl: &[Acl],
         mode: CreateMode,
         kind: CreateKind,
@@ -194,7 +223,7 @@ impl Client {
             kind,
             CreateRequest {
                 path: self.server_path(path),
-                data: Some(data.to_vec()),
+                data: data.map(<[u8]>::to_vec),
                 acl: acl.to_vec(),
                 flags: mode.as_i32(),
             },
@@ -243,6 +272,31 @@ impl Client {
             watch: false,
         });
         data_of(self.call(request).await?)
+    }
+
+    /// Like [`Client::get_data`], telling null data (`None`) from empty data.
+    pub async fn get_data_nullable(&self, path: &str) -> Result<(Option<Vec<u8>>, Stat)> {
+        check_path(path, false)?;
+        let request = Request::GetData(PathWatchRequest {
+            path: self.server_path(path),
+            watch: false,
+        });
+        nullable_data_of(self.call(request).await?)
+    }
+
+    /// Like [`Client::get_data_watch`], telling null data (`None`) from empty data.
+    pub async fn get_data_watch_nullable(
+        &self,
+        path: &str,
+    ) -> Result<(Option<Vec<u8>>, Stat, Watch)> {
+        check_path(path, false)?;
+        let request = Request::GetData(PathWatchRequest {
+            path: self.server_path(path),
+            watch: true,
+        });
+        let (result, watch) = self.call_watched(request, WatchKind::Data).await;
+        let (data, stat) = nullable_data_of(result?)?;
+        Ok((data, stat, watch))
     }
 
     pub async fn get_data_watch(&self, path: &str) -> Result<(Vec<u8>, Stat, Watch)> {
@@ -696,8 +750,12 @@ fn stat_or_none(result: Result<Response>) -> Result<Option<Stat>> {
 }
 
 fn data_of(response: Response) -> Result<(Vec<u8>, Stat)> {
+    nullable_data_of(response).map(|(data, stat)| (data.unwrap_or_default(), stat))
+}
+
+fn nullable_data_of(response: Response) -> Result<(Option<Vec<u8>>, Stat)> {
     match response {
-        Response::GetData { data, stat } => Ok((data.unwrap_or_default(), stat)),
+        Response::GetData { data, stat } => Ok((data, stat)),
         other => Err(unexpected(other)),
     }
 }

@@ -849,8 +849,8 @@ fn create(env: &Env<'_>, spec: &Spec, parsed: &Parsed) -> CliResult {
         )));
     }
     let path = parsed.arg(1).unwrap_or_default();
-    // Apache sends null data when none is given; this client sends empty data.
-    let data = parsed.arg(2).unwrap_or_default().as_bytes();
+    // Apache sends null data when none is given.
+    let data = parsed.arg(2).map(str::as_bytes);
     let acl = match parsed.arg(3) {
         Some(text) => parse_acl(text),
         None => Acl::open_unsafe(),
@@ -864,11 +864,8 @@ fn create(env: &Env<'_>, spec: &Spec, parsed: &Parsed) -> CliResult {
         )));
     }
     let client = env.client;
-    let result = if has_ttl {
-        env.block(client.create_ttl(path, data, &acl, mode, Duration::from_millis(ttl as u64)))
-    } else {
-        env.block(client.create(path, data, &acl, mode))
-    };
+    let ttl = has_ttl.then(|| Duration::from_millis(ttl as u64));
+    let result = env.block(client.create_with(path, data, &acl, mode, ttl));
     match result {
         Ok((created, _)) => {
             errln(&format!("Created {created}"));
@@ -893,12 +890,12 @@ fn get(env: &Env<'_>, parsed: &Parsed) -> CliResult {
     let path = parsed.arg(1).unwrap_or_default();
     let (data, stat) = if parsed.has("w") {
         let (data, stat, handle) = env
-            .block(env.client.get_data_watch(path))
+            .block(env.client.get_data_watch_nullable(path))
             .map_err(|e| env.wrap(&e, path))?;
         env.watches.add_once(Kind::Data, path, handle);
         (data, stat)
     } else {
-        env.block(env.client.get_data(path))
+        env.block(env.client.get_data_nullable(path))
             .map_err(|e| env.wrap(&e, path))?
     };
     let mode = if parsed.has("x") {
@@ -908,7 +905,11 @@ fn get(env: &Env<'_>, parsed: &Parsed) -> CliResult {
     } else {
         DataFormat::Plain
     };
-    let mut text = format::data(&data, mode);
+    // zkCli prints Java's rendering of a null array.
+    let mut text = match &data {
+        Some(data) => format::data(data, mode),
+        None => "null".to_owned(),
+    };
     text.push('\n');
     if parsed.has("s") {
         text.push_str(&format::stat(&stat));
