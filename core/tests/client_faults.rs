@@ -207,3 +207,102 @@ fn close_from_inside_a_watch_handler_does_not_deadlock() {
     });
     server.stop();
 }
+
+/// A stand-in for a server cut off from its quorum: it accepts sessions read-only,
+/// answers pings, refuses everything else with NOTREADONLY, and says `ro` to `isro`.
+async fn read_only_server() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use zk_core::proto::{
+        frame, ConnectRequest, ConnectResponse, Decode, Encode, ReplyHeader, RequestHeader,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let mut handshaken = false;
+                loop {
+                    if buf.starts_with(b"isro") {
+                        let _ = socket.write_all(b"ro").await;
+                        return;
+                    }
+                    while let Ok(Some(len)) = frame::check(&buf, 1 << 20) {
+                        let payload: Vec<u8> = buf[4..4 + len].to_vec();
+                        buf.drain(..4 + len);
+                        let mut out = Vec::new();
+                        if !handshaken {
+                            handshaken = true;
+                            let req = ConnectRequest::from_bytes(&payload).unwrap();
+                            let resp = ConnectResponse {
+                                protocol_version: 0,
+                                timeout: req.timeout,
+                                session_id: 0x77,
+                                passwd: vec![0; 16],
+                                read_only: Some(true),
+                            };
+                            frame::write(&mut out, |b| resp.encode(b));
+                        } else {
+                            let header = RequestHeader::from_bytes(&payload[..8]).unwrap();
+                            let err = if header.op == 11 { 0 } else { -119 };
+                            frame::write(&mut out, |b| {
+                                ReplyHeader {
+                                    xid: header.xid,
+                                    zxid: 0,
+                                    err,
+                                }
+                                .encode(b)
+                            });
+                        }
+                        if socket.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_read_only_session_moves_to_a_read_write_server_when_one_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = fast_server(dir.path());
+    let addr = server.addr;
+    server.runtime.block_on(async move {
+        let read_only = read_only_server().await;
+        let proxy = Proxy::start(addr).await;
+        proxy.stall();
+        let connect = format!("{read_only},{}", proxy.addr);
+        let opts = options(3000)
+            .read_only(true)
+            .connect_timeout(Duration::from_millis(300));
+        let client = Client::start(&connect, opts).unwrap();
+        wait_for_state(&client, SessionState::ConnectedReadOnly).await;
+        assert_eq!(
+            client
+                .create("/w", b"", &Acl::open_unsafe(), CreateMode::Persistent)
+                .await,
+            Err(Error::Server(zk_core::proto::ErrorCode::NotReadOnly))
+        );
+        proxy.resume();
+        wait_for_state(&client, SessionState::Connected).await;
+        assert_ne!(
+            client.session_id(),
+            0x77,
+            "a read-only session is not carried over"
+        );
+        client
+            .create("/w", b"", &Acl::open_unsafe(), CreateMode::Persistent)
+            .await
+            .unwrap();
+        client.close().await;
+    });
+    server.stop();
+}

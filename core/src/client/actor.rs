@@ -101,6 +101,11 @@ pub(crate) struct Actor {
     pub auth: Vec<(String, Vec<u8>)>,
     pub next_xid: i32,
     pub ever_connected: bool,
+    /// Whether a read-write server has ever accepted this session; until one has, every
+    /// connect asks for a new session, since read-only sessions are not carried over.
+    pub seen_read_write: bool,
+    /// A read-write server the read-only probe found; tried first on the next round.
+    pub preferred: Option<(String, u16)>,
 }
 
 impl Actor {
@@ -196,6 +201,10 @@ impl Actor {
     ) -> Result<Option<(TcpStream, BytesMut, ConnectResponse)>, Ended> {
         let mut hosts = self.connect.hosts.clone();
         hosts.shuffle(&mut rand::thread_rng());
+        if let Some(preferred) = self.preferred.take() {
+            hosts.retain(|h| *h != preferred);
+            hosts.insert(0, preferred);
+        }
         let per_host = self.options.connect_timeout.unwrap_or_else(|| {
             (self.options.session_timeout / hosts.len().max(1) as u32)
                 .max(Duration::from_millis(100))
@@ -265,7 +274,11 @@ impl Actor {
             protocol_version: 0,
             last_zxid_seen: self.session.last_zxid.load(Ordering::Acquire),
             timeout: i32::try_from(self.options.session_timeout.as_millis()).unwrap_or(i32::MAX),
-            session_id: self.session.id.load(Ordering::Acquire),
+            session_id: if self.seen_read_write {
+                self.session.id.load(Ordering::Acquire)
+            } else {
+                0
+            },
             passwd: {
                 let p = self.session.passwd.lock().clone();
                 if p.is_empty() {
@@ -291,7 +304,9 @@ impl Actor {
             .timeout_ms
             .store(i64::from(response.timeout), Ordering::Release);
         self.ever_connected = true;
-        self.set_state(if response.read_only == Some(true) {
+        let read_only = response.read_only == Some(true);
+        self.seen_read_write |= !read_only;
+        self.set_state(if read_only {
             SessionState::ConnectedReadOnly
         } else {
             SessionState::Connected
@@ -313,6 +328,11 @@ impl Actor {
         let ping_every = read_timeout / 2;
         let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut out: Vec<u8> = Vec::new();
+        // Connected read-only with other hosts to try: look for a read-write server.
+        let peer = reader.peer_addr().ok();
+        let mut probe = (self.state.borrow().state == SessionState::ConnectedReadOnly
+            && self.connect.hosts.len() > 1)
+            .then(|| tokio::spawn(probe_read_write(self.connect.hosts.clone(), peer)));
 
         // Prelude: credentials, then the watches to re-register, then queued requests.
         for (scheme, auth) in &self.auth {
@@ -414,6 +434,20 @@ impl Actor {
                     tracing::info!("no reply from the server for {} ms; reconnecting", read_timeout.as_millis());
                     fail_pending(&mut pending, &Error::ConnectionLoss);
                     return Ended::Lost;
+                }
+                found = async {
+                    match probe.as_mut() {
+                        Some(task) => task.await,
+                        None => std::future::pending().await,
+                    }
+                }, if probe.is_some() => {
+                    probe = None;
+                    if let Ok(Some(host)) = found {
+                        tracing::info!(host = %host.0, port = host.1, "found a read-write server; moving there");
+                        self.preferred = Some(host);
+                        fail_pending(&mut pending, &Error::ConnectionLoss);
+                        return Ended::Lost;
+                    }
                 }
             }
         }
@@ -671,6 +705,43 @@ async fn handshake(
                 "connect timed out",
             ))
         })
+}
+
+/// Asks every other host `isro` (with growing pauses, as Apache's client does) until one
+/// answers `rw`.
+async fn probe_read_write(
+    hosts: Vec<(String, u16)>,
+    current: Option<SocketAddr>,
+) -> Option<(String, u16)> {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        tokio::time::sleep(pause).await;
+        for (host, port) in &hosts {
+            for addr in resolve(host, *port) {
+                if Some(addr) == current {
+                    continue;
+                }
+                if is_read_write(addr).await {
+                    return Some((host.clone(), *port));
+                }
+            }
+        }
+        pause = (pause * 2).min(Duration::from_secs(60));
+    }
+}
+
+async fn is_read_write(addr: SocketAddr) -> bool {
+    let ask = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.write_all(b"isro").await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        Ok::<bool, std::io::Error>(answer.starts_with(b"rw"))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), ask).await,
+        Ok(Ok(true))
+    )
 }
 
 /// Appends an AuthPacket frame (xid -4).

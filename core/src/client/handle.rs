@@ -76,6 +76,8 @@ impl Client {
             auth: options.auth.clone(),
             next_xid: 0,
             ever_connected: resume_id != 0,
+            seen_read_write: resume_id != 0,
+            preferred: None,
         };
         super::runtime::spawn(actor.run());
         Ok(Client {
