@@ -4,13 +4,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::faults::{self, options, wait_for_state};
 use common::proxy::Proxy;
 use common::TestServer;
-use tokio::time::timeout;
-use zk_core::client::{Client, ClientOptions, Error, SessionState};
-use zk_core::proto::{Acl, CreateMode, EventType};
-
-const DEADLINE: Duration = Duration::from_secs(20);
+use zk_core::client::{Client, Error, SessionState};
+use zk_core::proto::{Acl, CreateMode};
 
 fn fast_server(dir: &std::path::Path) -> TestServer {
     TestServer::start_with(dir, |o| {
@@ -19,89 +17,15 @@ fn fast_server(dir: &std::path::Path) -> TestServer {
     })
 }
 
-fn options(session_ms: u64) -> ClientOptions {
-    ClientOptions::default().session_timeout(Duration::from_millis(session_ms))
-}
-
-async fn wait_for_state(client: &Client, wanted: SessionState) {
-    let mut events = client.state_events();
-    timeout(DEADLINE, async {
-        while client.state() != wanted {
-            let _ = events.recv().await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("state {wanted:?} never came; now {:?}", client.state()));
-}
-
 #[test]
 fn reconnect_keeps_the_session_and_every_watch() {
     let dir = tempfile::tempdir().unwrap();
     let server = fast_server(dir.path());
-    let addr = server.addr;
-    server.runtime.block_on(async move {
-        let proxy = Proxy::start(addr).await;
-        let client = Client::connect(&proxy.addr.to_string(), options(3000))
-            .await
-            .unwrap();
-        let direct = Client::connect(&addr.to_string(), options(3000))
-            .await
-            .unwrap();
-        let acl = Acl::open_unsafe();
-        client
-            .create("/w", b"0", &acl, CreateMode::Persistent)
-            .await
-            .unwrap();
-        client
-            .create("/eph", b"", &acl, CreateMode::Ephemeral)
-            .await
-            .unwrap();
-        let (_, _, changed_while_away) = client.get_data_watch("/w").await.unwrap();
-        let (_, _, children) = client.get_children_watch("/").await.unwrap();
-        let session = client.session_id();
-        let mut states = client.state_events();
-
-        proxy.cut();
-        direct.set_data("/w", b"1", -1).await.unwrap();
-        let event = timeout(DEADLINE, changed_while_away.changed())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (event.event_type, event.path.as_str()),
-            (EventType::NodeDataChanged, "/w")
-        );
-        wait_for_state(&client, SessionState::Connected).await;
-        assert_eq!(
-            client.session_id(),
-            session,
-            "the session survives the reconnect"
-        );
-        let seen: Vec<SessionState> = std::iter::from_fn(|| states.try_recv().ok())
-            .map(|e| e.state)
-            .collect();
-        assert!(seen.contains(&SessionState::Suspended), "{seen:?}");
-        assert!(
-            direct.exists("/eph").await.unwrap().is_some(),
-            "ephemerals live on"
-        );
-
-        direct
-            .create("/new", b"", &acl, CreateMode::Persistent)
-            .await
-            .unwrap();
-        let event = timeout(DEADLINE, children.changed())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            event.event_type,
-            EventType::NodeChildrenChanged,
-            "the child watch was re-registered"
-        );
-        client.close().await;
-        direct.close().await;
-    });
+    server
+        .runtime
+        .block_on(faults::reconnect_keeps_the_session_and_every_watch(
+            server.addr,
+        ));
     server.stop();
 }
 
@@ -109,44 +33,9 @@ fn reconnect_keeps_the_session_and_every_watch() {
 fn a_partition_longer_than_the_session_timeout_is_reported_as_expired() {
     let dir = tempfile::tempdir().unwrap();
     let server = fast_server(dir.path());
-    let addr = server.addr;
-    server.runtime.block_on(async move {
-        let proxy = Proxy::start(addr).await;
-        let client = Client::connect(&proxy.addr.to_string(), options(1000))
-            .await
-            .unwrap();
-        client
-            .create(
-                "/gone-soon",
-                b"",
-                &Acl::open_unsafe(),
-                CreateMode::Ephemeral,
-            )
-            .await
-            .unwrap();
-        let (_, _, watch) = client.get_data_watch("/gone-soon").await.unwrap();
-        proxy.stall();
-        let pending = client.get_data("/gone-soon");
-        let result = timeout(DEADLINE, pending)
-            .await
-            .expect("a pending request never hangs");
-        assert_eq!(result, Err(Error::ConnectionLoss));
-        wait_for_state(&client, SessionState::Expired).await;
-        let event = timeout(DEADLINE, watch.changed()).await.unwrap().unwrap();
-        assert_eq!(event.state, zk_core::proto::KeeperState::Expired);
-        assert_eq!(client.exists("/").await, Err(Error::SessionExpired));
-        proxy.resume();
-        let other = Client::connect(&addr.to_string(), options(1000))
-            .await
-            .unwrap();
-        timeout(DEADLINE, async {
-            while other.exists("/gone-soon").await.unwrap().is_some() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("the server expires the session too");
-    });
+    server.runtime.block_on(
+        faults::a_partition_longer_than_the_session_timeout_is_reported_as_expired(server.addr),
+    );
     server.stop();
 }
 
@@ -154,26 +43,11 @@ fn a_partition_longer_than_the_session_timeout_is_reported_as_expired() {
 fn requests_fail_with_timeout_instead_of_hanging() {
     let dir = tempfile::tempdir().unwrap();
     let server = fast_server(dir.path());
-    let addr = server.addr;
-    server.runtime.block_on(async move {
-        let proxy = Proxy::start(addr).await;
-        let opts = options(10_000).request_timeout(Duration::from_millis(300));
-        let client = Client::connect(&proxy.addr.to_string(), opts)
-            .await
-            .unwrap();
-        proxy.stall();
-        let result = timeout(DEADLINE, client.exists("/x")).await.unwrap();
-        assert_eq!(result, Err(Error::Timeout));
-        proxy.resume();
-        timeout(DEADLINE, async {
-            while client.exists("/").await.is_err() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("the client recovers after the stall");
-        client.close().await;
-    });
+    server
+        .runtime
+        .block_on(faults::requests_fail_with_timeout_instead_of_hanging(
+            server.addr,
+        ));
     server.stop();
 }
 
@@ -181,30 +55,11 @@ fn requests_fail_with_timeout_instead_of_hanging() {
 fn close_from_inside_a_watch_handler_does_not_deadlock() {
     let dir = tempfile::tempdir().unwrap();
     let server = fast_server(dir.path());
-    let addr = server.addr;
-    server.runtime.block_on(async move {
-        let client = Client::connect(&addr.to_string(), options(3000))
-            .await
-            .unwrap();
-        let (_, watch) = client.exists_watch("/trigger").await.unwrap();
-        let handler_client = client.clone();
-        let handler = tokio::spawn(async move {
-            let event = watch.changed().await.unwrap();
-            handler_client.close().await;
-            event
-        });
-        let other = Client::connect(&addr.to_string(), options(3000))
-            .await
-            .unwrap();
-        other
-            .create("/trigger", b"", &Acl::open_unsafe(), CreateMode::Persistent)
-            .await
-            .unwrap();
-        let event = timeout(DEADLINE, handler).await.unwrap().unwrap();
-        assert_eq!(event.event_type, EventType::NodeCreated);
-        assert_eq!(client.state(), SessionState::Closed);
-        other.close().await;
-    });
+    server
+        .runtime
+        .block_on(faults::close_from_inside_a_watch_handler_does_not_deadlock(
+            server.addr,
+        ));
     server.stop();
 }
 
