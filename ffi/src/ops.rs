@@ -1,0 +1,894 @@
+//! Every operation in a synchronous form (`zk_get`: returns `zk_rc`, writes out-values)
+//! and an asynchronous one (`zk_aget`: returns `zk_rc` for the submission, then calls
+//! the completion on the dispatch thread). Each converts its arguments, calls the core
+//! client and maps the result; nothing else.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::ptr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use zk_core::client::{Error, Op};
+use zk_core::proto::{Acl, CreateMode, ErrorCode, Stat};
+
+use crate::error::*;
+use crate::guard::{acl_list, bytes, clear, guard, items, path_arg, put, put_with, text, Ctx};
+use crate::handle::{block_on, inner_of, opt_path, zk_handle, HandleAddr, Inner};
+use crate::types::*;
+use crate::watches::{arm_once, zk_watcher_fn, OnceKind};
+
+/// Completion with only a result code.
+pub type zk_void_completion = Option<unsafe extern "C" fn(rc: zk_rc, ctx: *mut c_void)>;
+/// Completion with a Stat (NULL unless rc is ZK_OK).
+pub type zk_stat_completion =
+    Option<unsafe extern "C" fn(rc: zk_rc, stat: *const zk_stat, ctx: *mut c_void)>;
+/// Completion of a create: the created path and its Stat (NULL unless rc is ZK_OK).
+pub type zk_create_completion = Option<
+    unsafe extern "C" fn(rc: zk_rc, path: *const c_char, stat: *const zk_stat, ctx: *mut c_void),
+>;
+/// Completion of a get: the data (NUL-terminated, `data_len` not counting it) and Stat.
+pub type zk_data_completion = Option<
+    unsafe extern "C" fn(
+        rc: zk_rc,
+        data: *const u8,
+        data_len: usize,
+        stat: *const zk_stat,
+        ctx: *mut c_void,
+    ),
+>;
+/// Completion with a string list (children: with the parent's Stat; ephemerals: stat NULL).
+pub type zk_strings_completion = Option<
+    unsafe extern "C" fn(
+        rc: zk_rc,
+        strings: *const zk_strings,
+        stat: *const zk_stat,
+        ctx: *mut c_void,
+    ),
+>;
+/// Completion of a get ACL.
+pub type zk_acl_completion = Option<
+    unsafe extern "C" fn(
+        rc: zk_rc,
+        acl: *const zk_acl_list,
+        stat: *const zk_stat,
+        ctx: *mut c_void,
+    ),
+>;
+/// Completion of a whoami.
+pub type zk_whoami_completion =
+    Option<unsafe extern "C" fn(rc: zk_rc, infos: *const zk_client_infos, ctx: *mut c_void)>;
+/// Completion of a multi: the results (NULL unless rc is ZK_OK).
+pub type zk_multi_completion =
+    Option<unsafe extern "C" fn(rc: zk_rc, results: *const zk_op_results, ctx: *mut c_void)>;
+
+type Res<T> = Result<T, Error>;
+
+fn rc(e: Error) -> zk_rc {
+    rc_of(&e)
+}
+
+// ----- create -----
+
+unsafe fn create_op(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    acl: *const zk_acl,
+    acl_len: usize,
+    mode: c_int,
+    ttl_ms: i64,
+) -> Result<
+    (
+        Arc<Inner>,
+        impl std::future::Future<Output = Res<(String, Stat)>>,
+    ),
+    zk_rc,
+> {
+    let inner = inner_of(zh)?;
+    let mode = CreateMode::from_i32(mode).ok_or(ZK_BADARGUMENTS)?;
+    let path = path_arg(path, mode.is_sequential())?.to_owned();
+    let data = bytes(data, data_len)?.to_vec();
+    let acl = acl_list(acl, acl_len)?;
+    let ttl = match (mode, ttl_ms) {
+        (CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl, t) if t > 0 => {
+            Some(Duration::from_millis(t as u64))
+        }
+        (CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl, _) => {
+            return Err(ZK_BADARGUMENTS)
+        }
+        (_, 0) => None,
+        _ => return Err(ZK_BADARGUMENTS),
+    };
+    let client = inner.client.clone();
+    let future = async move {
+        match ttl {
+            Some(ttl) => client.create_ttl(&path, &data, &acl, mode, ttl).await,
+            None => client.create(&path, &data, &acl, mode).await,
+        }
+    };
+    Ok((inner, future))
+}
+
+/// Creates a node in any of the seven modes (ZK_PERSISTENT ... ZK_PERSISTENT_SEQUENTIAL_WITH_TTL).
+/// `acl` NULL with `acl_len` 0 means open (world:anyone, ZK_PERM_ALL). `ttl_ms` must be
+/// positive for the TTL modes and 0 otherwise. `path_out` (may be NULL) receives the created
+/// path (with any sequence suffix; free with `zk_free_string`); `stat` (may be NULL) its Stat.
+#[no_mangle]
+pub unsafe extern "C" fn zk_create(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    acl: *const zk_acl,
+    acl_len: usize,
+    mode: c_int,
+    ttl_ms: i64,
+    path_out: *mut *mut c_char,
+    stat: *mut zk_stat,
+) -> zk_rc {
+    guard(|| {
+        clear(path_out);
+        let (_, future) = create_op(zh, path, data, data_len, acl, acl_len, mode, ttl_ms)?;
+        let (created, st) = block_on(future).map_err(rc)?;
+        put_with(path_out, || new_string(&created));
+        put(stat, (&st).into());
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_create`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_acreate(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    acl: *const zk_acl,
+    acl_len: usize,
+    mode: c_int,
+    ttl_ms: i64,
+    completion: zk_create_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let (inner, future) = create_op(zh, path, data, data_len, acl, acl_len, mode, ttl_ms)?;
+        let ctx = Ctx(ctx);
+        inner.submit(future, move |result| {
+            let Some(cb) = completion else { return };
+            match result {
+                Ok((created, st)) => {
+                    let created = CString::new(created).unwrap_or_default();
+                    let st = zk_stat::from(&st);
+                    cb(ZK_OK, created.as_ptr(), &st, ctx.get());
+                }
+                Err(e) => cb(rc(e), ptr::null(), ptr::null(), ctx.get()),
+            }
+        })?;
+        Ok(())
+    })
+}
+
+// ----- delete -----
+
+/// Deletes a node; `version` -1 matches any.
+#[no_mangle]
+pub unsafe extern "C" fn zk_delete(zh: *mut zk_handle, path: *const c_char, version: i32) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let path = path_arg(path, false)?;
+        block_on(inner.client.delete(path, version)).map_err(rc)
+    })
+}
+
+/// Asynchronous `zk_delete`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_adelete(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    version: i32,
+    completion: zk_void_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let path = path_arg(path, false)?.to_owned();
+        let client = inner.client.clone();
+        void_submit(
+            &inner,
+            async move { client.delete(&path, version).await },
+            completion,
+            ctx,
+        )?;
+        Ok(())
+    })
+}
+
+fn void_submit(
+    inner: &Arc<Inner>,
+    future: impl std::future::Future<Output = Res<()>> + Send + 'static,
+    completion: zk_void_completion,
+    ctx: *mut c_void,
+) -> Result<(), zk_rc> {
+    let ctx = Ctx(ctx);
+    inner.submit(future, move |result| {
+        if let Some(cb) = completion {
+            let code = result.err().map_or(ZK_OK, rc);
+            // SAFETY: the caller's callback with the caller's context.
+            unsafe { cb(code, ctx.get()) }
+        }
+    })
+}
+
+// ----- exists -----
+
+unsafe fn exists_op(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+) -> Result<
+    (
+        Arc<Inner>,
+        impl std::future::Future<Output = Res<Option<Stat>>>,
+    ),
+    zk_rc,
+> {
+    let inner = inner_of(zh)?;
+    let path = path_arg(path, false)?.to_owned();
+    let shared = inner.clone();
+    let (zh, wctx) = (HandleAddr(zh), Ctx(watcher_ctx));
+    let future = async move {
+        match watcher {
+            None => shared.client.exists(&path).await,
+            Some(watcher) => {
+                let (stat, watch) = shared.client.exists_watch(&path).await?;
+                let kind = if stat.is_some() {
+                    OnceKind::Data
+                } else {
+                    OnceKind::Exist
+                };
+                arm_once(&shared, zh, path, kind, watcher, wctx, watch);
+                Ok(stat)
+            }
+        }
+    };
+    Ok((inner, future))
+}
+
+/// Whether a node exists: ZK_OK (and `stat`, may be NULL) or ZK_NONODE. With a
+/// `watcher` (may be NULL), leaves a one-shot watch that fires on create, delete or change.
+#[no_mangle]
+pub unsafe extern "C" fn zk_exists(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+    stat: *mut zk_stat,
+) -> zk_rc {
+    guard(|| {
+        let (_, future) = exists_op(zh, path, watcher, watcher_ctx)?;
+        match block_on(future).map_err(rc)? {
+            Some(st) => {
+                put(stat, (&st).into());
+                Ok(())
+            }
+            None => Err(ZK_NONODE),
+        }
+    })
+}
+
+/// Asynchronous `zk_exists` (rc ZK_NONODE with stat NULL for a missing node).
+#[no_mangle]
+pub unsafe extern "C" fn zk_aexists(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+    completion: zk_stat_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let (inner, future) = exists_op(zh, path, watcher, watcher_ctx)?;
+        let future = async move {
+            match future.await {
+                Ok(Some(stat)) => Ok(stat),
+                Ok(None) => Err(Error::Server(ErrorCode::NoNode)),
+                Err(e) => Err(e),
+            }
+        };
+        stat_submit(&inner, future, completion, ctx)?;
+        Ok(())
+    })
+}
+
+fn stat_submit(
+    inner: &Arc<Inner>,
+    future: impl std::future::Future<Output = Res<Stat>> + Send + 'static,
+    completion: zk_stat_completion,
+    ctx: *mut c_void,
+) -> Result<(), zk_rc> {
+    let ctx = Ctx(ctx);
+    inner.submit(future, move |result| {
+        let Some(cb) = completion else { return };
+        // SAFETY: the caller's callback with the caller's context.
+        unsafe {
+            match result {
+                Ok(st) => cb(ZK_OK, &zk_stat::from(&st), ctx.get()),
+                Err(e) => cb(rc(e), ptr::null(), ctx.get()),
+            }
+        }
+    })
+}
+
+// ----- get -----
+
+unsafe fn get_op(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+) -> Result<
+    (
+        Arc<Inner>,
+        impl std::future::Future<Output = Res<(Vec<u8>, Stat)>>,
+    ),
+    zk_rc,
+> {
+    let inner = inner_of(zh)?;
+    let path = path_arg(path, false)?.to_owned();
+    let shared = inner.clone();
+    let (zh, wctx) = (HandleAddr(zh), Ctx(watcher_ctx));
+    let future = async move {
+        match watcher {
+            None => shared.client.get_data(&path).await,
+            Some(watcher) => {
+                let (data, stat, watch) = shared.client.get_data_watch(&path).await?;
+                arm_once(&shared, zh, path, OnceKind::Data, watcher, wctx, watch);
+                Ok((data, stat))
+            }
+        }
+    };
+    Ok((inner, future))
+}
+
+/// Reads a node's data. `data` receives a library-allocated copy (NUL-terminated for
+/// convenience; `data_len` excludes the NUL; free with `zk_free_bytes`). With a
+/// `watcher`, leaves a one-shot data watch.
+#[no_mangle]
+pub unsafe extern "C" fn zk_get(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+    data: *mut *mut u8,
+    data_len: *mut usize,
+    stat: *mut zk_stat,
+) -> zk_rc {
+    guard(|| {
+        clear(data);
+        put(data_len, 0);
+        let (_, future) = get_op(zh, path, watcher, watcher_ctx)?;
+        let (value, st) = block_on(future).map_err(rc)?;
+        put_with(data, || new_bytes(&value));
+        put(data_len, value.len());
+        put(stat, (&st).into());
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_get`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_aget(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+    completion: zk_data_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let (inner, future) = get_op(zh, path, watcher, watcher_ctx)?;
+        let ctx = Ctx(ctx);
+        inner.submit(future, move |result| {
+            let Some(cb) = completion else { return };
+            match result {
+                Ok((mut value, st)) => {
+                    let len = value.len();
+                    value.push(0);
+                    cb(ZK_OK, value.as_ptr(), len, &zk_stat::from(&st), ctx.get());
+                }
+                Err(e) => cb(rc(e), ptr::null(), 0, ptr::null(), ctx.get()),
+            }
+        })?;
+        Ok(())
+    })
+}
+
+// ----- set -----
+
+unsafe fn set_op(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    version: i32,
+) -> Result<(Arc<Inner>, impl std::future::Future<Output = Res<Stat>>), zk_rc> {
+    let inner = inner_of(zh)?;
+    let path = path_arg(path, false)?.to_owned();
+    let data = bytes(data, data_len)?.to_vec();
+    let client = inner.client.clone();
+    Ok((inner, async move {
+        client.set_data(&path, &data, version).await
+    }))
+}
+
+/// Sets a node's data if its version matches (`version` -1 matches any).
+#[no_mangle]
+pub unsafe extern "C" fn zk_set(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    version: i32,
+    stat: *mut zk_stat,
+) -> zk_rc {
+    guard(|| {
+        let (_, future) = set_op(zh, path, data, data_len, version)?;
+        let st = block_on(future).map_err(rc)?;
+        put(stat, (&st).into());
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_set`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_aset(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    version: i32,
+    completion: zk_stat_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let (inner, future) = set_op(zh, path, data, data_len, version)?;
+        stat_submit(&inner, future, completion, ctx)?;
+        Ok(())
+    })
+}
+
+// ----- ACLs -----
+
+/// Reads a node's ACL (`acl`: free with `zk_free_acl_list`).
+#[no_mangle]
+pub unsafe extern "C" fn zk_get_acl(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    acl: *mut *mut zk_acl_list,
+    stat: *mut zk_stat,
+) -> zk_rc {
+    guard(|| {
+        clear(acl);
+        let inner = inner_of(zh)?;
+        let path = path_arg(path, false)?;
+        let (list, st) = block_on(inner.client.get_acl(path)).map_err(rc)?;
+        put_with(acl, || new_acl_list(&list));
+        put(stat, (&st).into());
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_get_acl`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_aget_acl(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    completion: zk_acl_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let path = path_arg(path, false)?.to_owned();
+        let client = inner.client.clone();
+        let ctx = Ctx(ctx);
+        inner.submit(async move { client.get_acl(&path).await }, move |result| {
+            let Some(cb) = completion else { return };
+            match result {
+                Ok((list, st)) => {
+                    let list = new_acl_list(&list);
+                    cb(ZK_OK, list, &zk_stat::from(&st), ctx.get());
+                    zk_free_acl_list(list);
+                }
+                Err(e) => cb(rc(e), ptr::null(), ptr::null(), ctx.get()),
+            }
+        })?;
+        Ok(())
+    })
+}
+
+unsafe fn set_acl_op(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    acl: *const zk_acl,
+    acl_len: usize,
+    version: i32,
+) -> Result<(Arc<Inner>, impl std::future::Future<Output = Res<Stat>>), zk_rc> {
+    let inner = inner_of(zh)?;
+    let path = path_arg(path, false)?.to_owned();
+    if acl.is_null() {
+        return Err(ZK_BADARGUMENTS);
+    }
+    let acl: Vec<Acl> = acl_list(acl, acl_len)?;
+    let client = inner.client.clone();
+    Ok((
+        inner,
+        async move { client.set_acl(&path, &acl, version).await },
+    ))
+}
+
+/// Replaces a node's ACL if its ACL version matches (`version` -1 matches any).
+#[no_mangle]
+pub unsafe extern "C" fn zk_set_acl(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    acl: *const zk_acl,
+    acl_len: usize,
+    version: i32,
+    stat: *mut zk_stat,
+) -> zk_rc {
+    guard(|| {
+        let (_, future) = set_acl_op(zh, path, acl, acl_len, version)?;
+        let st = block_on(future).map_err(rc)?;
+        put(stat, (&st).into());
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_set_acl`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_aset_acl(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    acl: *const zk_acl,
+    acl_len: usize,
+    version: i32,
+    completion: zk_stat_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let (inner, future) = set_acl_op(zh, path, acl, acl_len, version)?;
+        stat_submit(&inner, future, completion, ctx)?;
+        Ok(())
+    })
+}
+
+// ----- children -----
+
+unsafe fn children_op(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+) -> Result<
+    (
+        Arc<Inner>,
+        impl std::future::Future<Output = Res<(Vec<String>, Stat)>>,
+    ),
+    zk_rc,
+> {
+    let inner = inner_of(zh)?;
+    let path = path_arg(path, false)?.to_owned();
+    let shared = inner.clone();
+    let (zh, wctx) = (HandleAddr(zh), Ctx(watcher_ctx));
+    let future = async move {
+        match watcher {
+            None => shared.client.get_children2(&path).await,
+            Some(watcher) => {
+                let (children, stat, watch) = shared.client.get_children_watch(&path).await?;
+                arm_once(&shared, zh, path, OnceKind::Child, watcher, wctx, watch);
+                Ok((children, stat))
+            }
+        }
+    };
+    Ok((inner, future))
+}
+
+/// Lists a node's children (`children`: free with `zk_free_strings`) with the node's
+/// Stat. With a `watcher`, leaves a one-shot children watch.
+#[no_mangle]
+pub unsafe extern "C" fn zk_get_children(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+    children: *mut *mut zk_strings,
+    stat: *mut zk_stat,
+) -> zk_rc {
+    guard(|| {
+        clear(children);
+        let (_, future) = children_op(zh, path, watcher, watcher_ctx)?;
+        let (list, st) = block_on(future).map_err(rc)?;
+        put_with(children, || new_strings(&list));
+        put(stat, (&st).into());
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_get_children`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_aget_children(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    watcher: zk_watcher_fn,
+    watcher_ctx: *mut c_void,
+    completion: zk_strings_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let (inner, future) = children_op(zh, path, watcher, watcher_ctx)?;
+        let future = async move { future.await.map(|(list, st)| (list, Some(st))) };
+        strings_submit(&inner, future, completion, ctx)?;
+        Ok(())
+    })
+}
+
+fn strings_submit(
+    inner: &Arc<Inner>,
+    future: impl std::future::Future<Output = Res<(Vec<String>, Option<Stat>)>> + Send + 'static,
+    completion: zk_strings_completion,
+    ctx: *mut c_void,
+) -> Result<(), zk_rc> {
+    let ctx = Ctx(ctx);
+    inner.submit(future, move |result| {
+        let Some(cb) = completion else { return };
+        // SAFETY: the caller's callback; the list is freed after it returns.
+        unsafe {
+            match result {
+                Ok((list, st)) => {
+                    let list = new_strings(&list);
+                    let st = st.as_ref().map(zk_stat::from);
+                    let st_ptr = st.as_ref().map_or(ptr::null(), |s| s as *const zk_stat);
+                    cb(ZK_OK, list, st_ptr, ctx.get());
+                    zk_free_strings(list);
+                }
+                Err(e) => cb(rc(e), ptr::null(), ptr::null(), ctx.get()),
+            }
+        }
+    })
+}
+
+// ----- sync -----
+
+/// Waits until the connected server has caught up with the leader (for `path`).
+#[no_mangle]
+pub unsafe extern "C" fn zk_sync(zh: *mut zk_handle, path: *const c_char) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let path = path_arg(path, false)?;
+        block_on(inner.client.sync(path)).map_err(rc)
+    })
+}
+
+/// Asynchronous `zk_sync`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_async(
+    zh: *mut zk_handle,
+    path: *const c_char,
+    completion: zk_void_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let path = path_arg(path, false)?.to_owned();
+        let client = inner.client.clone();
+        void_submit(
+            &inner,
+            async move { client.sync(&path).await },
+            completion,
+            ctx,
+        )?;
+        Ok(())
+    })
+}
+
+// ----- multi -----
+
+unsafe fn multi_ops(ops: *const zk_op, count: usize) -> Result<Vec<Op>, zk_rc> {
+    let list = items(ops, count)?;
+    let mut out = Vec::with_capacity(list.len());
+    for op in list {
+        let sequential = op.r#type == ZK_OP_CREATE
+            && CreateMode::from_i32(op.mode).is_some_and(CreateMode::is_sequential);
+        let path = path_arg(op.path, sequential)?;
+        out.push(match op.r#type {
+            ZK_OP_CREATE => {
+                let data = bytes(op.data, op.data_len)?;
+                let acl = acl_list(op.acl, op.acl_len)?;
+                let mode = CreateMode::from_i32(op.mode).ok_or(ZK_BADARGUMENTS)?;
+                let ttl_mode = matches!(
+                    mode,
+                    CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl
+                );
+                match (ttl_mode, op.ttl_ms) {
+                    (true, t) if t > 0 => Op::create_ttl(path, data, &acl, mode, t),
+                    (false, 0) => Op::create(path, data, &acl, mode),
+                    _ => return Err(ZK_BADARGUMENTS),
+                }
+            }
+            ZK_OP_DELETE => Op::delete(path, op.version),
+            ZK_OP_SET_DATA => Op::set_data(path, bytes(op.data, op.data_len)?, op.version),
+            ZK_OP_CHECK => Op::check(path, op.version),
+            _ => return Err(ZK_BADARGUMENTS),
+        });
+    }
+    Ok(out)
+}
+
+/// Applies `count` ops atomically: all or none. On failure rc is the failing op's code.
+/// `results` (may be NULL) receives one result per op; free with `zk_free_op_results`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_multi(
+    zh: *mut zk_handle,
+    ops: *const zk_op,
+    count: usize,
+    results: *mut *mut zk_op_results,
+) -> zk_rc {
+    guard(|| {
+        clear(results);
+        let inner = inner_of(zh)?;
+        let ops = multi_ops(ops, count)?;
+        let list = block_on(inner.client.multi(ops)).map_err(rc)?;
+        put_with(results, || new_op_results(&list));
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_multi`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_amulti(
+    zh: *mut zk_handle,
+    ops: *const zk_op,
+    count: usize,
+    completion: zk_multi_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let ops = multi_ops(ops, count)?;
+        let client = inner.client.clone();
+        let ctx = Ctx(ctx);
+        inner.submit(async move { client.multi(ops).await }, move |result| {
+            let Some(cb) = completion else { return };
+            match result {
+                Ok(list) => {
+                    let list = new_op_results(&list);
+                    cb(ZK_OK, list, ctx.get());
+                    zk_free_op_results(list);
+                }
+                Err(e) => cb(rc(e), ptr::null(), ctx.get()),
+            }
+        })?;
+        Ok(())
+    })
+}
+
+// ----- auth, ephemerals, whoami -----
+
+/// Adds credentials (`scheme` "digest", `cert` "user:password") to the session; they
+/// are sent again after every reconnect. ZK_AUTHFAILED if the server refuses them.
+#[no_mangle]
+pub unsafe extern "C" fn zk_add_auth(
+    zh: *mut zk_handle,
+    scheme: *const c_char,
+    cert: *const u8,
+    cert_len: usize,
+) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let scheme = text(scheme)?;
+        let cert = bytes(cert, cert_len)?;
+        block_on(inner.client.add_auth(scheme, cert)).map_err(rc)
+    })
+}
+
+/// Asynchronous `zk_add_auth`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_aadd_auth(
+    zh: *mut zk_handle,
+    scheme: *const c_char,
+    cert: *const u8,
+    cert_len: usize,
+    completion: zk_void_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let scheme = text(scheme)?.to_owned();
+        let cert = bytes(cert, cert_len)?.to_vec();
+        let client = inner.client.clone();
+        void_submit(
+            &inner,
+            async move { client.add_auth(&scheme, &cert).await },
+            completion,
+            ctx,
+        )?;
+        Ok(())
+    })
+}
+
+/// This session's ephemeral nodes under `prefix` (NULL or "/" for all); free the list
+/// with `zk_free_strings`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_get_ephemerals(
+    zh: *mut zk_handle,
+    prefix: *const c_char,
+    paths: *mut *mut zk_strings,
+) -> zk_rc {
+    guard(|| {
+        clear(paths);
+        let inner = inner_of(zh)?;
+        let prefix = opt_path(prefix)?;
+        let list = block_on(inner.client.get_ephemerals(&prefix)).map_err(rc)?;
+        put_with(paths, || new_strings(&list));
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_get_ephemerals` (stat is NULL in the completion).
+#[no_mangle]
+pub unsafe extern "C" fn zk_aget_ephemerals(
+    zh: *mut zk_handle,
+    prefix: *const c_char,
+    completion: zk_strings_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let prefix = opt_path(prefix)?;
+        let client = inner.client.clone();
+        let future = async move { client.get_ephemerals(&prefix).await.map(|l| (l, None)) };
+        strings_submit(&inner, future, completion, ctx)?;
+        Ok(())
+    })
+}
+
+/// The identities the server associates with this session (`infos`: free with
+/// `zk_free_client_infos`).
+#[no_mangle]
+pub unsafe extern "C" fn zk_whoami(zh: *mut zk_handle, infos: *mut *mut zk_client_infos) -> zk_rc {
+    guard(|| {
+        clear(infos);
+        let inner = inner_of(zh)?;
+        let list = block_on(inner.client.who_am_i()).map_err(rc)?;
+        put_with(infos, || new_client_infos(&list));
+        Ok(())
+    })
+}
+
+/// Asynchronous `zk_whoami`.
+#[no_mangle]
+pub unsafe extern "C" fn zk_awhoami(
+    zh: *mut zk_handle,
+    completion: zk_whoami_completion,
+    ctx: *mut c_void,
+) -> zk_rc {
+    guard(|| {
+        let inner = inner_of(zh)?;
+        let client = inner.client.clone();
+        let ctx = Ctx(ctx);
+        inner.submit(async move { client.who_am_i().await }, move |result| {
+            let Some(cb) = completion else { return };
+            match result {
+                Ok(list) => {
+                    let list = new_client_infos(&list);
+                    cb(ZK_OK, list, ctx.get());
+                    zk_free_client_infos(list);
+                }
+                Err(e) => cb(rc(e), ptr::null(), ctx.get()),
+            }
+        })?;
+        Ok(())
+    })
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Controls the zk-server the C tests run against.
+#   server.sh DIR PORT start|stop|crash|restart
+# DIR holds zoo.cfg, the data directory, server.log and server.pid. ZK_SERVER_BIN names the
+# binary (default: target/debug/zk-server of this repository).
+set -euo pipefail
+dir=$1 port=$2 cmd=$3
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bin="${ZK_SERVER_BIN:-$here/../../../target/debug/zk-server}"
+
+start() {
+    if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
+        return 0
+    fi
+    mkdir -p "$dir/data"
+    cat >"$dir/zoo.cfg" <<CFG
+tickTime=500
+minSessionTimeout=1000
+maxSessionTimeout=60000
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+extendedTypesEnabled=true
+maxClientCnxns=0
+4lw.commands.whitelist=*
+CFG
+    "$bin" start-foreground "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
+    echo $! >"$dir/server.pid"
+    for _ in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        kill -0 "$(cat "$dir/server.pid")" 2>/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+        sleep 0.05
+    done
+    echo "zk-server did not listen on $port" >&2
+    exit 1
+}
+
+stop() {
+    [ -f "$dir/server.pid" ] || return 0
+    local pid
+    pid=$(cat "$dir/server.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$dir/server.pid"
+}
+
+# A crash: SIGKILL, so nothing is closed or expired on the way down.
+crash() {
+    [ -f "$dir/server.pid" ] || return 0
+    local pid
+    pid=$(cat "$dir/server.pid")
+    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    rm -f "$dir/server.pid"
+}
+
+case "$cmd" in
+    start) start ;;
+    stop) stop ;;
+    crash) crash ;;
+    restart) stop; start ;;
+    *) echo "usage: server.sh DIR PORT start|stop|restart" >&2; exit 2 ;;
+esac

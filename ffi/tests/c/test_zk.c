@@ -1,0 +1,1030 @@
+/* The libzk C test suite: every call, sync and async, watches, state callbacks across a
+ * server restart, close from callbacks, recipes. Plain C with a tiny CHECK macro.
+ *
+ * Environment: ZK_TEST_HOSTS (host:port of a running zk-server) and ZK_TEST_SERVER_CTL
+ * (a shell command taking "stop" or "start" that controls that server).
+ * Run one test with: test_zk NAME. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zk.h"
+
+static int failures;
+static const char *hosts;
+static char root[128];
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "  %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                               \
+            return;                                                                   \
+        }                                                                             \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                           \
+    do {                                                                               \
+        int rc_ = (expr);                                                              \
+        if (rc_ != (want)) {                                                           \
+            fprintf(stderr, "  %s:%d: %s = %d (%s), want %d (%s)\n", __FILE__, __LINE__, \
+                    #expr, rc_, zk_error_string(rc_), (want), zk_error_string(want));  \
+            failures++;                                                                \
+            return;                                                                    \
+        }                                                                              \
+    } while (0)
+
+/* ---------------------------------------------------------------- helpers */
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int load(volatile int *v) { return __atomic_load_n(v, __ATOMIC_SEQ_CST); }
+static void bump(volatile int *v) { __atomic_add_fetch(v, 1, __ATOMIC_SEQ_CST); }
+
+/* Waits until *v >= want (10 s at most); returns whether it got there. */
+static int wait_for(volatile int *v, int want) {
+    int64_t deadline = now_ms() + 10000;
+    while (load(v) < want) {
+        if (now_ms() > deadline) return 0;
+        usleep(2000);
+    }
+    return 1;
+}
+
+/* root/name, in one of 8 rotating buffers (so several may be live at once). */
+static char *path_of(const char *name) {
+    static __thread char bufs[8][256];
+    static __thread int next;
+    char *buf = bufs[next++ % 8];
+    snprintf(buf, 256, "%s/%s", root, name);
+    return buf;
+}
+
+static zk_handle *open_handle(void) {
+    zk_handle *zh = NULL;
+    if (zk_open(&zh, hosts, 10000, 0, NULL, 0, NULL, NULL) != ZK_OK) return NULL;
+    if (zk_wait_connected(zh, 10000) != ZK_OK) {
+        zk_close(zh);
+        return NULL;
+    }
+    return zh;
+}
+
+static int server_ctl(const char *what) {
+    const char *ctl = getenv("ZK_TEST_SERVER_CTL");
+    char cmd[1024];
+    if (!ctl) return -1;
+    snprintf(cmd, sizeof cmd, "%s %s", ctl, what);
+    return system(cmd);
+}
+
+/* ---------------------------------------------------------------- errors and arguments */
+
+static void test_error_strings(void) {
+    CHECK(strcmp(zk_error_string(ZK_OK), "ok") == 0);
+    CHECK(strcmp(zk_error_string(ZK_NONODE), "no node") == 0);
+    CHECK(strcmp(zk_error_string(ZK_NODEEXISTS), "node exists") == 0);
+    CHECK(strcmp(zk_error_string(-126), "unknown error") == 0);
+    CHECK(strcmp(zk_error_string(12345), "unknown error") == 0);
+}
+
+static void test_bad_arguments(void) {
+    zk_handle *zh = NULL;
+    char *s = NULL;
+    CHECK_RC(zk_open(NULL, hosts, 1000, 0, NULL, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_open(&zh, NULL, 1000, 0, NULL, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK(zh == NULL);
+    CHECK_RC(zk_open(&zh, hosts, 0, 0, NULL, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_open(&zh, "", 1000, 0, NULL, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_open(&zh, hosts, 1000, 0, NULL, 5, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_close(NULL), ZK_OK);
+    CHECK_RC(zk_create(NULL, "/a", NULL, 0, NULL, 0, ZK_PERSISTENT, 0, &s, NULL), ZK_BADARGUMENTS);
+    CHECK(s == NULL);
+    CHECK_RC(zk_delete(NULL, "/a", -1), ZK_BADARGUMENTS);
+    CHECK_RC(zk_exists(NULL, "/a", NULL, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_get(NULL, "/a", NULL, NULL, NULL, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_state(NULL), ZK_BADARGUMENTS);
+    CHECK(zk_session_id(NULL) == 0);
+    zk_free_string(NULL);
+    zk_free_bytes(NULL);
+    zk_free_strings(NULL);
+    zk_free_acl_list(NULL);
+    zk_free_client_infos(NULL);
+    zk_free_op_results(NULL);
+    zk_lock_free(NULL);
+    zk_leader_close(NULL);
+
+    zh = open_handle();
+    CHECK(zh != NULL);
+    /* garbage values on a live handle */
+    CHECK_RC(zk_create(zh, NULL, NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_create(zh, "no-slash", NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_create(zh, path_of("x"), NULL, 0, NULL, 0, 99, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_create(zh, path_of("x"), NULL, 0, NULL, 0, -1, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_create(zh, path_of("x"), NULL, 10, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_create(zh, path_of("x"), NULL, 0, NULL, 3, ZK_PERSISTENT, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_create(zh, path_of("x"), NULL, 0, NULL, 0, ZK_PERSISTENT_WITH_TTL, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_create(zh, path_of("x"), NULL, 0, NULL, 0, ZK_PERSISTENT, 500, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_create(zh, "/bad\xff\xfe", NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_set(zh, path_of("x"), NULL, (size_t)-1, -1, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_set_acl(zh, path_of("x"), NULL, 0, -1, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_add_watch(zh, "/", 7, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_remove_watches(zh, "/", 42), ZK_BADARGUMENTS);
+    CHECK_RC(zk_remove_watches(zh, "/", ZK_WATCHER_ANY), ZK_NOWATCHER);
+    zk_op bad = {.type = 77, .path = "/"};
+    CHECK_RC(zk_multi(zh, &bad, 1, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_multi(zh, NULL, 3, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_lock_acquire(NULL, 0, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_close(zh), ZK_OK);
+}
+
+static void test_open_with_options(void) {
+    zk_options o;
+    memset(&o, 0, sizeof o);
+    o.session_timeout_ms = 10000;
+    zk_handle *zh = NULL;
+    CHECK_RC(zk_open_with(&zh, hosts, &o, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_wait_connected(zh, 10000), ZK_OK);
+    CHECK_RC(zk_exists(zh, "/", NULL, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_OK);
+
+    /* a request timeout: nothing listens on port 1, so the request times out */
+    o.request_timeout_ms = 200;
+    o.connect_timeout_ms = 100;
+    CHECK_RC(zk_open_with(&zh, "127.0.0.1:1", &o, NULL, NULL), ZK_OK);
+    int64_t t0 = now_ms();
+    CHECK_RC(zk_exists(zh, "/", NULL, NULL, NULL), ZK_OPERATIONTIMEOUT);
+    CHECK(now_ms() - t0 < 5000);
+    CHECK_RC(zk_wait_connected(zh, 100), ZK_OPERATIONTIMEOUT);
+    CHECK(zk_state(zh) == ZK_STATE_CONNECTING);
+    CHECK_RC(zk_close(zh), ZK_OK);
+    CHECK_RC(zk_open_with(&zh, hosts, NULL, NULL, NULL), ZK_BADARGUMENTS);
+}
+
+/* ---------------------------------------------------------------- sync operations */
+
+static void test_create_modes(zk_handle *zh) {
+    char *created = NULL;
+    zk_stat st;
+    int64_t sid = zk_session_id(zh);
+
+    CHECK_RC(zk_create(zh, path_of("p"), (const uint8_t *)"v", 1, NULL, 0, ZK_PERSISTENT, 0, &created, &st), ZK_OK);
+    CHECK(strcmp(created, path_of("p")) == 0);
+    CHECK(st.ephemeral_owner == 0 && st.data_length == 1);
+    zk_free_string(created);
+
+    CHECK_RC(zk_create(zh, path_of("e"), NULL, 0, NULL, 0, ZK_EPHEMERAL, 0, NULL, &st), ZK_OK);
+    CHECK(st.ephemeral_owner == sid);
+
+    CHECK_RC(zk_create(zh, path_of("ps-"), NULL, 0, NULL, 0, ZK_PERSISTENT_SEQUENTIAL, 0, &created, NULL), ZK_OK);
+    CHECK(strlen(created) == strlen(path_of("ps-")) + 10);
+    zk_free_string(created);
+
+    CHECK_RC(zk_create(zh, path_of("es-"), NULL, 0, NULL, 0, ZK_EPHEMERAL_SEQUENTIAL, 0, &created, &st), ZK_OK);
+    CHECK(strncmp(created, path_of("es-"), strlen(path_of("es-"))) == 0 && st.ephemeral_owner == sid);
+    zk_free_string(created);
+
+    CHECK_RC(zk_create(zh, path_of("c"), NULL, 0, NULL, 0, ZK_CONTAINER, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_create(zh, path_of("ttl"), NULL, 0, NULL, 0, ZK_PERSISTENT_WITH_TTL, 60000, NULL, &st), ZK_OK);
+    CHECK_RC(zk_create(zh, path_of("ttls-"), NULL, 0, NULL, 0, ZK_PERSISTENT_SEQUENTIAL_WITH_TTL, 60000, &created, NULL), ZK_OK);
+    CHECK(strlen(created) == strlen(path_of("ttls-")) + 10);
+    zk_free_string(created);
+
+    CHECK_RC(zk_create(zh, path_of("p"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, &created, NULL), ZK_NODEEXISTS);
+    CHECK(created == NULL);
+    CHECK_RC(zk_create(zh, path_of("missing/child"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_NONODE);
+    CHECK_RC(zk_create(zh, path_of("e/child"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_NOCHILDRENFOREPHEMERALS);
+}
+
+static void test_crud(zk_handle *zh) {
+    zk_stat st, st2;
+    uint8_t *data = NULL;
+    size_t len = 99;
+
+    CHECK_RC(zk_create(zh, path_of("crud"), (const uint8_t *)"hello", 5, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_exists(zh, path_of("crud"), NULL, NULL, &st), ZK_OK);
+    CHECK(st.version == 0 && st.data_length == 5);
+    CHECK_RC(zk_exists(zh, path_of("nope"), NULL, NULL, &st), ZK_NONODE);
+
+    CHECK_RC(zk_get(zh, path_of("crud"), NULL, NULL, &data, &len, &st), ZK_OK);
+    CHECK(len == 5 && memcmp(data, "hello", 5) == 0 && data[5] == 0);
+    zk_free_bytes(data);
+
+    CHECK_RC(zk_set(zh, path_of("crud"), (const uint8_t *)"world!", 6, 0, &st2), ZK_OK);
+    CHECK(st2.version == 1 && st2.mzxid > st.mzxid);
+    CHECK_RC(zk_set(zh, path_of("crud"), (const uint8_t *)"x", 1, 0, NULL), ZK_BADVERSION);
+    CHECK_RC(zk_get(zh, path_of("nope"), NULL, NULL, &data, &len, NULL), ZK_NONODE);
+    CHECK(data == NULL && len == 0);
+
+    /* empty data */
+    CHECK_RC(zk_set(zh, path_of("crud"), NULL, 0, -1, NULL), ZK_OK);
+    CHECK_RC(zk_get(zh, path_of("crud"), NULL, NULL, &data, &len, NULL), ZK_OK);
+    CHECK(len == 0 && data != NULL && data[0] == 0);
+    zk_free_bytes(data);
+
+    CHECK_RC(zk_delete(zh, path_of("crud"), 5), ZK_BADVERSION);
+    CHECK_RC(zk_delete(zh, path_of("crud"), -1), ZK_OK);
+    CHECK_RC(zk_delete(zh, path_of("crud"), -1), ZK_NONODE);
+}
+
+static void test_children(zk_handle *zh) {
+    zk_strings *kids = NULL;
+    zk_stat st;
+    CHECK_RC(zk_create(zh, path_of("kids"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get_children(zh, path_of("kids"), NULL, NULL, &kids, &st), ZK_OK);
+    CHECK(kids->len == 0 && st.num_children == 0);
+    zk_free_strings(kids);
+    CHECK_RC(zk_create(zh, path_of("kids/a"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_create(zh, path_of("kids/b"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get_children(zh, path_of("kids"), NULL, NULL, &kids, &st), ZK_OK);
+    CHECK(kids->len == 2 && st.num_children == 2 && st.cversion == 2);
+    CHECK((strcmp(kids->items[0], "a") == 0 && strcmp(kids->items[1], "b") == 0) ||
+          (strcmp(kids->items[0], "b") == 0 && strcmp(kids->items[1], "a") == 0));
+    zk_free_strings(kids);
+    CHECK_RC(zk_delete(zh, path_of("kids"), -1), ZK_NOTEMPTY);
+    CHECK_RC(zk_get_children(zh, path_of("nope"), NULL, NULL, &kids, NULL), ZK_NONODE);
+    CHECK(kids == NULL);
+}
+
+static void test_acl_auth_whoami(zk_handle *zh) {
+    zk_acl_list *acl = NULL;
+    zk_stat st;
+    zk_client_infos *me = NULL;
+    CHECK_RC(zk_create(zh, path_of("acl"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get_acl(zh, path_of("acl"), &acl, &st), ZK_OK);
+    CHECK(acl->len == 1 && acl->items[0].perms == ZK_PERM_ALL);
+    CHECK(strcmp(acl->items[0].scheme, "world") == 0 && strcmp(acl->items[0].id, "anyone") == 0);
+    zk_free_acl_list(acl);
+
+    zk_acl read_only = {ZK_PERM_READ, "world", "anyone"};
+    CHECK_RC(zk_set_acl(zh, path_of("acl"), &read_only, 1, 3, NULL), ZK_BADVERSION);
+    CHECK_RC(zk_set_acl(zh, path_of("acl"), &read_only, 1, 0, &st), ZK_OK);
+    CHECK(st.aversion == 1);
+    CHECK_RC(zk_set(zh, path_of("acl"), (const uint8_t *)"x", 1, -1, NULL), ZK_NOAUTH);
+
+    /* digest auth: a node only "u1" may touch */
+    CHECK_RC(zk_add_auth(zh, "digest", (const uint8_t *)"u1:pw", 5), ZK_OK);
+    zk_acl creator = {ZK_PERM_ALL, "auth", ""};
+    CHECK_RC(zk_create(zh, path_of("mine"), NULL, 0, &creator, 1, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get_acl(zh, path_of("mine"), &acl, NULL), ZK_OK);
+    CHECK(acl->len == 1 && strcmp(acl->items[0].scheme, "digest") == 0);
+    CHECK(strncmp(acl->items[0].id, "u1:", 3) == 0);
+    zk_free_acl_list(acl);
+
+    CHECK_RC(zk_whoami(zh, &me), ZK_OK);
+    int digest = 0;
+    for (size_t i = 0; i < me->len; i++)
+        if (strcmp(me->items[i].scheme, "digest") == 0 && strcmp(me->items[i].user, "u1") == 0) digest = 1;
+    CHECK(digest);
+    zk_free_client_infos(me);
+
+    zk_handle *other = open_handle();
+    CHECK(other != NULL);
+    CHECK_RC(zk_get(other, path_of("mine"), NULL, NULL, NULL, NULL, NULL), ZK_NOAUTH);
+    zk_close(other);
+}
+
+static void test_sync_ephemerals(zk_handle *zh) {
+    zk_strings *eph = NULL;
+    CHECK_RC(zk_sync(zh, "/"), ZK_OK);
+    CHECK_RC(zk_create(zh, path_of("eph1"), NULL, 0, NULL, 0, ZK_EPHEMERAL, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get_ephemerals(zh, root, &eph), ZK_OK);
+    int found = 0;
+    for (size_t i = 0; i < eph->len; i++)
+        if (strcmp(eph->items[i], path_of("eph1")) == 0) found = 1;
+    CHECK(found);
+    zk_free_strings(eph);
+    CHECK_RC(zk_get_ephemerals(zh, NULL, &eph), ZK_OK);
+    CHECK(eph->len >= 1);
+    zk_free_strings(eph);
+}
+
+static void test_multi(zk_handle *zh) {
+    zk_op_results *res = NULL;
+    zk_op ops[4];
+    memset(ops, 0, sizeof ops);
+    ops[0] = (zk_op){.type = ZK_OP_CREATE, .path = path_of("m1"), .data = (const uint8_t *)"a", .data_len = 1, .mode = ZK_PERSISTENT};
+    ops[1] = (zk_op){.type = ZK_OP_CREATE, .path = path_of("m2-"), .mode = ZK_PERSISTENT_SEQUENTIAL};
+    ops[2] = (zk_op){.type = ZK_OP_SET_DATA, .path = path_of("m1"), .data = (const uint8_t *)"bb", .data_len = 2, .version = 0};
+    ops[3] = (zk_op){.type = ZK_OP_CHECK, .path = path_of("m1"), .version = 1};
+    CHECK_RC(zk_multi(zh, ops, 4, &res), ZK_OK);
+    CHECK(res->len == 4);
+    CHECK(res->items[0].type == ZK_OP_CREATE && strcmp(res->items[0].path, path_of("m1")) == 0);
+    CHECK(res->items[1].type == ZK_OP_CREATE && strlen(res->items[1].path) == strlen(path_of("m2-")) + 10);
+    CHECK(res->items[2].type == ZK_OP_SET_DATA && res->items[2].has_stat && res->items[2].stat.version == 1);
+    CHECK(res->items[3].type == ZK_OP_CHECK && res->items[3].path == NULL);
+    zk_free_op_results(res);
+
+    /* all or nothing */
+    zk_op fail[2];
+    memset(fail, 0, sizeof fail);
+    fail[0] = (zk_op){.type = ZK_OP_CREATE, .path = path_of("m3"), .mode = ZK_PERSISTENT};
+    fail[1] = (zk_op){.type = ZK_OP_DELETE, .path = path_of("m1"), .version = 7};
+    CHECK_RC(zk_multi(zh, fail, 2, &res), ZK_BADVERSION);
+    CHECK(res == NULL);
+    CHECK_RC(zk_exists(zh, path_of("m3"), NULL, NULL, NULL), ZK_NONODE);
+    CHECK_RC(zk_multi(zh, NULL, 0, &res), ZK_OK);
+    CHECK(res->len == 0);
+    zk_free_op_results(res);
+}
+
+static void test_session_resume(zk_handle *zh) {
+    uint8_t *pw = NULL;
+    size_t pw_len = 0;
+    zk_handle *again = NULL;
+    CHECK_RC(zk_session_password(zh, &pw, &pw_len), ZK_OK);
+    CHECK(pw_len > 0);
+    CHECK(zk_session_timeout_ms(zh) > 0);
+    CHECK_RC(zk_open(&again, hosts, 10000, zk_session_id(zh), pw, pw_len, NULL, NULL), ZK_OK);
+    zk_free_bytes(pw);
+    CHECK_RC(zk_wait_connected(again, 10000), ZK_OK);
+    CHECK(zk_session_id(again) == zk_session_id(zh));
+    CHECK(zk_state(again) == ZK_STATE_CONNECTED);
+    /* Dropping the resumed handle closes the shared session: do it last. */
+    CHECK_RC(zk_close(again), ZK_OK);
+}
+
+/* ---------------------------------------------------------------- async operations */
+
+typedef struct {
+    volatile int done;
+    int rc;
+    char text[256];
+    size_t len;
+    zk_stat stat;
+    int has_stat;
+    size_t count;
+} result;
+
+static void on_void(int rc, void *ctx) {
+    result *r = ctx;
+    r->rc = rc;
+    bump(&r->done);
+}
+
+static void on_stat(int rc, const zk_stat *st, void *ctx) {
+    result *r = ctx;
+    r->rc = rc;
+    r->has_stat = st != NULL;
+    if (st) r->stat = *st;
+    bump(&r->done);
+}
+
+static void on_create(int rc, const char *path, const zk_stat *st, void *ctx) {
+    result *r = ctx;
+    r->rc = rc;
+    if (path) snprintf(r->text, sizeof r->text, "%s", path);
+    if (st) r->stat = *st;
+    bump(&r->done);
+}
+
+static void on_data(int rc, const uint8_t *data, size_t len, const zk_stat *st, void *ctx) {
+    result *r = ctx;
+    r->rc = rc;
+    r->len = len;
+    if (data) snprintf(r->text, sizeof r->text, "%s", (const char *)data);
+    if (st) r->stat = *st;
+    bump(&r->done);
+}
+
+static void on_strings(int rc, const zk_strings *list, const zk_stat *st, void *ctx) {
+    result *r = ctx;
+    r->rc = rc;
+    r->count = list ? list->len : 0;
+    r->has_stat = st != NULL;
+    if (list && list->len) snprintf(r->text, sizeof r->text, "%s", list->items[0]);
+    bump(&r->done);
+}
+
+static void on_acl(int rc, const zk_acl_list *acl, const zk_stat *st, void *ctx) {
+    result *r = ctx;
+    r->rc = rc;
+    r->count = acl ? acl->len : 0;
+    if (acl && acl->len) snprintf(r->text, sizeof r->text, "%s", acl->items[0].scheme);
+    (void)st;
+    bump(&r->done);
+}
+
+static void on_whoami(int rc, const zk_client_infos *infos, void *ctx) {
+    result *r = ctx;
+    r->rc = rc;
+    r->count = infos ? infos->len : 0;
+    bump(&r->done);
+}
+
+static void on_multi(int rc, const zk_op_results *res, void *ctx) {
+    result *r = ctx;
+    r->rc = rc;
+    r->count = res ? res->len : 0;
+    bump(&r->done);
+}
+
+#define AWAIT(r) CHECK(wait_for(&(r).done, 1))
+
+static void test_async_ops(zk_handle *zh) {
+    result r;
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_acreate(zh, path_of("a"), (const uint8_t *)"async", 5, NULL, 0, ZK_PERSISTENT, 0, on_create, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && strcmp(r.text, path_of("a")) == 0);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_acreate(zh, path_of("a"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, on_create, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_NODEEXISTS && r.text[0] == 0);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_acreate(zh, path_of("attl"), NULL, 0, NULL, 0, ZK_PERSISTENT_WITH_TTL, 5000, on_create, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aexists(zh, path_of("a"), NULL, NULL, on_stat, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.has_stat && r.stat.data_length == 5);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aexists(zh, path_of("none"), NULL, NULL, on_stat, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_NONODE && !r.has_stat);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aget(zh, path_of("a"), NULL, NULL, on_data, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.len == 5 && strcmp(r.text, "async") == 0);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aset(zh, path_of("a"), (const uint8_t *)"v2", 2, 0, on_stat, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.stat.version == 1);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aset(zh, path_of("a"), (const uint8_t *)"v3", 2, 0, on_stat, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_BADVERSION);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aget_acl(zh, path_of("a"), on_acl, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.count == 1 && strcmp(r.text, "world") == 0);
+
+    zk_acl all = {ZK_PERM_ALL, "world", "anyone"};
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aset_acl(zh, path_of("a"), &all, 1, -1, on_stat, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.stat.aversion == 1);
+
+    CHECK_RC(zk_create(zh, path_of("a/kid"), NULL, 0, NULL, 0, ZK_EPHEMERAL, 0, NULL, NULL), ZK_OK);
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aget_children(zh, path_of("a"), NULL, NULL, on_strings, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.count == 1 && strcmp(r.text, "kid") == 0 && r.has_stat);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aget_ephemerals(zh, root, on_strings, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.count >= 1 && !r.has_stat);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_async(zh, "/", on_void, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aadd_auth(zh, "digest", (const uint8_t *)"u2:pw", 5, on_void, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_awhoami(zh, on_whoami, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.count >= 1);
+
+    zk_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0] = (zk_op){.type = ZK_OP_CREATE, .path = path_of("am"), .mode = ZK_PERSISTENT};
+    ops[1] = (zk_op){.type = ZK_OP_DELETE, .path = path_of("am"), .version = 0};
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_amulti(zh, ops, 2, on_multi, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK && r.count == 2);
+
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_adelete(zh, path_of("a/kid"), -1, on_void, &r), ZK_OK);
+    AWAIT(r);
+    CHECK(r.rc == ZK_OK);
+
+    /* a NULL completion is allowed */
+    CHECK_RC(zk_adelete(zh, path_of("a"), -1, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_aget(zh, NULL, NULL, NULL, on_data, &r), ZK_BADARGUMENTS);
+}
+
+/* ---------------------------------------------------------------- watches */
+
+typedef struct {
+    volatile int fired;
+    int type;
+    int state;
+    char path[256];
+    int types[16];
+} watch_log;
+
+static void on_watch(zk_handle *zh, int type, int state, const char *path, void *ctx) {
+    watch_log *w = ctx;
+    (void)zh;
+    int n = load(&w->fired);
+    if (n < 16) w->types[n] = type;
+    w->type = type;
+    w->state = state;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    bump(&w->fired);
+}
+
+static void test_watches(zk_handle *zh) {
+    watch_log w;
+    zk_stat st;
+
+    /* data watch via get */
+    memset(&w, 0, sizeof w);
+    CHECK_RC(zk_create(zh, path_of("w"), (const uint8_t *)"0", 1, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get(zh, path_of("w"), on_watch, &w, NULL, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_set(zh, path_of("w"), (const uint8_t *)"1", 1, -1, NULL), ZK_OK);
+    CHECK(wait_for(&w.fired, 1));
+    CHECK(w.type == ZK_CHANGED_EVENT && w.state == ZK_STATE_CONNECTED && strcmp(w.path, path_of("w")) == 0);
+    /* one-shot: a second change does not fire */
+    CHECK_RC(zk_set(zh, path_of("w"), (const uint8_t *)"2", 1, -1, NULL), ZK_OK);
+    usleep(200000);
+    CHECK(load(&w.fired) == 1);
+
+    /* exists watch on a missing node */
+    memset(&w, 0, sizeof w);
+    CHECK_RC(zk_exists(zh, path_of("later"), on_watch, &w, &st), ZK_NONODE);
+    CHECK_RC(zk_create(zh, path_of("later"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK(wait_for(&w.fired, 1));
+    CHECK(w.type == ZK_CREATED_EVENT);
+
+    /* exists watch on a present node: delete */
+    memset(&w, 0, sizeof w);
+    CHECK_RC(zk_exists(zh, path_of("later"), on_watch, &w, &st), ZK_OK);
+    CHECK_RC(zk_delete(zh, path_of("later"), -1), ZK_OK);
+    CHECK(wait_for(&w.fired, 1));
+    CHECK(w.type == ZK_DELETED_EVENT);
+
+    /* children watch */
+    memset(&w, 0, sizeof w);
+    CHECK_RC(zk_get_children(zh, path_of("w"), on_watch, &w, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_create(zh, path_of("w/c"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK(wait_for(&w.fired, 1));
+    CHECK(w.type == ZK_CHILD_EVENT && strcmp(w.path, path_of("w")) == 0);
+
+    /* async forms with watches */
+    result r;
+    memset(&w, 0, sizeof w);
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aget(zh, path_of("w"), on_watch, &w, on_data, &r), ZK_OK);
+    AWAIT(r);
+    CHECK_RC(zk_set(zh, path_of("w"), (const uint8_t *)"3", 1, -1, NULL), ZK_OK);
+    CHECK(wait_for(&w.fired, 1));
+    CHECK(w.type == ZK_CHANGED_EVENT);
+    memset(&w, 0, sizeof w);
+    memset(&r, 0, sizeof r);
+    CHECK_RC(zk_aexists(zh, path_of("w/c"), on_watch, &w, on_stat, &r), ZK_OK);
+    AWAIT(r);
+    memset(&r, 0, sizeof r);
+    watch_log wc;
+    memset(&wc, 0, sizeof wc);
+    CHECK_RC(zk_aget_children(zh, path_of("w"), on_watch, &wc, on_strings, &r), ZK_OK);
+    AWAIT(r);
+    CHECK_RC(zk_delete(zh, path_of("w/c"), -1), ZK_OK);
+    CHECK(wait_for(&w.fired, 1) && wait_for(&wc.fired, 1));
+    CHECK(w.type == ZK_DELETED_EVENT && wc.type == ZK_CHILD_EVENT);
+
+    /* removal of one-shot watches */
+    memset(&w, 0, sizeof w);
+    memset(&wc, 0, sizeof wc);
+    CHECK_RC(zk_get(zh, path_of("w"), on_watch, &w, NULL, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get_children(zh, path_of("w"), on_watch, &wc, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_remove_watches(zh, path_of("w"), ZK_WATCHER_DATA), ZK_OK);
+    CHECK(wait_for(&w.fired, 1));
+    CHECK(w.type == ZK_DATA_WATCH_REMOVED_EVENT);
+    CHECK_RC(zk_remove_watches(zh, path_of("w"), ZK_WATCHER_DATA), ZK_NOWATCHER);
+    CHECK_RC(zk_set(zh, path_of("w"), (const uint8_t *)"4", 1, -1, NULL), ZK_OK);
+    usleep(200000);
+    CHECK(load(&w.fired) == 1);
+    CHECK(load(&wc.fired) == 0);
+    CHECK_RC(zk_remove_watches(zh, path_of("w"), ZK_WATCHER_CHILDREN), ZK_OK);
+    CHECK(wait_for(&wc.fired, 1));
+    CHECK(wc.type == ZK_CHILD_WATCH_REMOVED_EVENT);
+}
+
+static void test_persistent_watches(zk_handle *zh) {
+    watch_log p, rw;
+    memset(&p, 0, sizeof p);
+    memset(&rw, 0, sizeof rw);
+    CHECK_RC(zk_create(zh, path_of("pw"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_add_watch(zh, path_of("pw"), ZK_ADD_WATCH_PERSISTENT, on_watch, &p), ZK_OK);
+    /* one mode per path and session (as in Apache): the recursive one on another handle */
+    zk_handle *other = open_handle();
+    CHECK(other != NULL);
+    CHECK_RC(zk_add_watch(other, path_of("pw"), ZK_ADD_WATCH_PERSISTENT_RECURSIVE, on_watch, &rw), ZK_OK);
+    CHECK_RC(zk_set(zh, path_of("pw"), (const uint8_t *)"1", 1, -1, NULL), ZK_OK);
+    CHECK_RC(zk_set(zh, path_of("pw"), (const uint8_t *)"2", 1, -1, NULL), ZK_OK);
+    CHECK(wait_for(&p.fired, 2) && wait_for(&rw.fired, 2));
+    CHECK(p.types[0] == ZK_CHANGED_EVENT && p.types[1] == ZK_CHANGED_EVENT);
+    /* a grandchild: only the recursive watch sees it */
+    CHECK_RC(zk_create(zh, path_of("pw/a"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_create(zh, path_of("pw/a/b"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK(wait_for(&rw.fired, 4));
+    CHECK(rw.types[3] == ZK_CREATED_EVENT && strcmp(rw.path, path_of("pw/a/b")) == 0);
+    CHECK(wait_for(&p.fired, 3)); /* the child created under pw */
+    CHECK(p.types[2] == ZK_CHILD_EVENT);
+
+    CHECK_RC(zk_remove_watches(zh, path_of("pw"), ZK_WATCHER_PERSISTENT), ZK_OK);
+    CHECK(wait_for(&p.fired, 4));
+    CHECK(p.types[3] == ZK_PERSISTENT_WATCH_REMOVED_EVENT);
+    CHECK_RC(zk_set(zh, path_of("pw"), (const uint8_t *)"3", 1, -1, NULL), ZK_OK);
+    CHECK(wait_for(&rw.fired, 5));
+    usleep(200000);
+    CHECK(load(&p.fired) == 4);
+    CHECK_RC(zk_remove_watches(other, path_of("pw"), ZK_WATCHER_ANY), ZK_OK);
+    CHECK(wait_for(&rw.fired, 6));
+    CHECK(rw.types[5] == ZK_PERSISTENT_WATCH_REMOVED_EVENT);
+    /* a watch still set when its handle closes is dropped without a callback */
+    watch_log late;
+    memset(&late, 0, sizeof late);
+    CHECK_RC(zk_add_watch(other, path_of("pw"), ZK_ADD_WATCH_PERSISTENT_RECURSIVE, on_watch, &late), ZK_OK);
+    CHECK_RC(zk_close(other), ZK_OK);
+    CHECK(load(&late.fired) == 0);
+}
+
+/* ---------------------------------------------------------------- threads and close */
+
+static pthread_t dispatch_thread;
+static volatile int dispatch_seen;
+
+static void on_thread(int rc, void *ctx) {
+    (void)rc;
+    (void)ctx;
+    dispatch_thread = pthread_self();
+    bump(&dispatch_seen);
+}
+
+static void test_callback_thread(zk_handle *zh) {
+    dispatch_seen = 0;
+    CHECK_RC(zk_async(zh, "/", on_thread, NULL), ZK_OK);
+    CHECK(wait_for(&dispatch_seen, 1));
+    pthread_t first = dispatch_thread;
+    CHECK(!pthread_equal(first, pthread_self()));
+    char name[32] = "";
+    pthread_getname_np(first, name, sizeof name);
+    CHECK(strcmp(name, "zk-dispatch") == 0);
+    CHECK_RC(zk_async(zh, "/", on_thread, NULL), ZK_OK);
+    CHECK(wait_for(&dispatch_seen, 2));
+    CHECK(pthread_equal(first, dispatch_thread));
+}
+
+/* close from inside a watcher, after a synchronous call made from the callback */
+static volatile int closed_in_cb;
+
+static void close_in_watch(zk_handle *zh, int type, int state, const char *path, void *ctx) {
+    (void)type;
+    (void)state;
+    (void)path;
+    (void)ctx;
+    zk_stat st;
+    int rc = zk_exists(zh, "/", NULL, NULL, &st); /* sync call from a callback */
+    if (rc == ZK_OK && zk_close(zh) == ZK_OK) bump(&closed_in_cb);
+}
+
+static volatile int go_close;
+
+/* Holds the dispatch thread until the test has queued more work, then closes. */
+static void close_in_completion(int rc, void *ctx) {
+    zk_handle *zh = ctx;
+    (void)rc;
+    wait_for(&go_close, 1);
+    if (zk_close(zh) == ZK_OK) bump(&closed_in_cb);
+}
+
+static void close_in_state(zk_handle *zh, int state, void *ctx) {
+    (void)ctx;
+    if (state == ZK_STATE_CONNECTED && zk_close(zh) == ZK_OK) bump(&closed_in_cb);
+}
+
+static void test_close_from_callbacks(zk_handle *zh) {
+    closed_in_cb = 0;
+    zk_handle *a = open_handle();
+    CHECK(a != NULL);
+    CHECK_RC(zk_create(zh, path_of("cc"), NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_exists(a, path_of("cc"), close_in_watch, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_set(zh, path_of("cc"), (const uint8_t *)"x", 1, -1, NULL), ZK_OK);
+    CHECK(wait_for(&closed_in_cb, 1));
+
+    /* close in a completion while more operations are pending: they still complete */
+    zk_handle *b = open_handle();
+    CHECK(b != NULL);
+    result after[10];
+    memset(after, 0, sizeof after);
+    go_close = 0;
+    CHECK_RC(zk_async(b, "/", close_in_completion, b), ZK_OK);
+    int accepted = 0;
+    for (int i = 0; i < 10; i++) accepted += zk_aexists(b, "/", NULL, NULL, on_stat, &after[i]) == ZK_OK;
+    bump(&go_close);
+    CHECK(accepted == 10);
+    CHECK(wait_for(&closed_in_cb, 2));
+    for (int i = 0; i < 10; i++) CHECK(wait_for(&after[i].done, 1));
+    usleep(50000);
+    for (int i = 0; i < 10; i++) CHECK(load(&after[i].done) == 1);
+
+    zk_handle *c = NULL;
+    CHECK_RC(zk_open(&c, hosts, 10000, 0, NULL, 0, close_in_state, NULL), ZK_OK);
+    CHECK(wait_for(&closed_in_cb, 3));
+}
+
+/* pending async operations complete when the handle closes */
+static void test_close_with_pending(void) {
+    result r[20];
+    memset(r, 0, sizeof r);
+    zk_handle *zh = open_handle();
+    CHECK(zh != NULL);
+    for (int i = 0; i < 20; i++) CHECK_RC(zk_aexists(zh, "/", NULL, NULL, on_stat, &r[i]), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_OK);
+    for (int i = 0; i < 20; i++) {
+        CHECK(load(&r[i].done) == 1);
+        CHECK(r[i].rc == ZK_OK || r[i].rc == ZK_CLOSING || r[i].rc == ZK_CONNECTIONLOSS);
+    }
+    /* ops on a handle that never connects, closed at once */
+    zk_handle *never = NULL;
+    CHECK_RC(zk_open(&never, "127.0.0.1:1", 2000, 0, NULL, 0, NULL, NULL), ZK_OK);
+    memset(r, 0, sizeof r);
+    CHECK_RC(zk_aget(never, "/", NULL, NULL, on_data, &r[0]), ZK_OK);
+    CHECK_RC(zk_close(never), ZK_OK);
+    CHECK(load(&r[0].done) == 1 && r[0].rc != ZK_OK);
+}
+
+/* many threads on one handle: every accepted async op completes exactly once */
+typedef struct {
+    zk_handle *zh;
+    int id;
+    volatile int completions;
+    int submitted;
+    int sync_failures;
+} hammer;
+
+static void count_completion(int rc, const zk_stat *st, void *ctx) {
+    (void)rc;
+    (void)st;
+    bump(&((hammer *)ctx)->completions);
+}
+
+static void *hammer_thread(void *arg) {
+    hammer *h = arg;
+    char path[256];
+    for (int i = 0; i < 100; i++) {
+        snprintf(path, sizeof path, "%s/t%d-%d", root, h->id, i);
+        if (zk_create(h->zh, path, (const uint8_t *)"x", 1, NULL, 0, ZK_EPHEMERAL, 0, NULL, NULL) != ZK_OK)
+            h->sync_failures++;
+        if (zk_aset(h->zh, path, (const uint8_t *)"y", 1, -1, count_completion, h) == ZK_OK) h->submitted++;
+        if (zk_aexists(h->zh, path, NULL, NULL, count_completion, h) == ZK_OK) h->submitted++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_use(zk_handle *zh) {
+    hammer h[4];
+    pthread_t t[4];
+    memset(h, 0, sizeof h);
+    for (int i = 0; i < 4; i++) {
+        h[i].zh = zh;
+        h[i].id = i;
+        pthread_create(&t[i], NULL, hammer_thread, &h[i]);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        CHECK(h[i].sync_failures == 0 && h[i].submitted == 200);
+        CHECK(wait_for(&h[i].completions, 200));
+    }
+    zk_stat st;
+    CHECK_RC(zk_exists(zh, root, NULL, NULL, &st), ZK_OK);
+    CHECK(st.num_children == 400);
+    usleep(50000);
+    for (int i = 0; i < 4; i++) CHECK(load(&h[i].completions) == 200);
+}
+
+/* ---------------------------------------------------------------- states across a restart */
+
+static volatile int states[64];
+static volatile int n_states;
+
+static void on_state(zk_handle *zh, int state, void *ctx) {
+    (void)zh;
+    (void)ctx;
+    int n = load(&n_states);
+    if (n < 64) states[n] = state;
+    bump(&n_states);
+}
+
+static int saw_state(int state, int from) {
+    for (int i = from; i < load(&n_states) && i < 64; i++)
+        if (states[i] == state) return i + 1;
+    return 0;
+}
+
+static int wait_state(int state, int from) {
+    int64_t deadline = now_ms() + 20000;
+    int at;
+    while (!(at = saw_state(state, from))) {
+        if (now_ms() > deadline) return 0;
+        usleep(5000);
+    }
+    return at;
+}
+
+static void test_states_across_restart(void) {
+    if (!getenv("ZK_TEST_SERVER_CTL")) {
+        fprintf(stderr, "  (skipped: ZK_TEST_SERVER_CTL not set)\n");
+        return;
+    }
+    n_states = 0;
+    zk_handle *zh = NULL;
+    CHECK_RC(zk_open(&zh, hosts, 15000, 0, NULL, 0, on_state, NULL), ZK_OK);
+    int at = wait_state(ZK_STATE_CONNECTED, 0);
+    CHECK(at);
+    CHECK(zk_state(zh) == ZK_STATE_CONNECTED);
+    int64_t sid = zk_session_id(zh);
+    snprintf(root, sizeof root, "/ctest-%d-restart", (int)getpid());
+    CHECK_RC(zk_create(zh, root, NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    watch_log w;
+    memset(&w, 0, sizeof w);
+    CHECK_RC(zk_get(zh, root, on_watch, &w, NULL, NULL, NULL), ZK_OK);
+    int crashed = server_ctl("crash");
+    int down = wait_state(ZK_STATE_SUSPENDED, at);
+    int state_down = zk_state(zh);
+    /* a request made while down waits for the reconnect (the session is still alive) */
+    result pending;
+    memset(&pending, 0, sizeof pending);
+    int rc_down = zk_aexists(zh, "/", NULL, NULL, on_stat, &pending);
+    usleep(300000);
+    int done_down = load(&pending.done);
+    int restarted = server_ctl("start");
+    CHECK(crashed == 0 && restarted == 0);
+    CHECK(down);
+    CHECK(state_down == ZK_STATE_SUSPENDED);
+    CHECK_RC(rc_down, ZK_OK);
+    CHECK(done_down == 0 || pending.rc == ZK_CONNECTIONLOSS);
+    CHECK(wait_state(ZK_STATE_CONNECTED, down));
+    CHECK(wait_for(&pending.done, 1));
+    CHECK(pending.rc == ZK_OK || pending.rc == ZK_CONNECTIONLOSS);
+    CHECK_RC(zk_wait_connected(zh, 10000), ZK_OK);
+    CHECK(zk_session_id(zh) == sid);
+    CHECK_RC(zk_exists(zh, "/", NULL, NULL, NULL), ZK_OK);
+    /* the watch set before the crash was re-registered on the new connection */
+    CHECK_RC(zk_set(zh, root, (const uint8_t *)"after", 5, -1, NULL), ZK_OK);
+    CHECK(wait_for(&w.fired, 1));
+    CHECK(w.type == ZK_CHANGED_EVENT);
+    CHECK_RC(zk_close(zh), ZK_OK);
+}
+
+/* ---------------------------------------------------------------- recipes */
+
+static void test_lock(zk_handle *zh) {
+    zk_handle *other = open_handle();
+    CHECK(other != NULL);
+    zk_lock *a = NULL, *b = NULL;
+    int got = -1;
+    CHECK_RC(zk_lock_new(zh, path_of("lock"), &a), ZK_OK);
+    zk_lock *bad = NULL;
+    CHECK_RC(zk_lock_new(zh, "relative", &bad), ZK_BADARGUMENTS);
+    CHECK(bad == NULL);
+    CHECK_RC(zk_lock_new(other, path_of("lock"), &b), ZK_OK);
+    CHECK_RC(zk_lock_acquire(a, -1, &got), ZK_OK);
+    CHECK(got == 1 && zk_lock_is_held(a) == 1);
+    int64_t token = zk_lock_fencing_token(a);
+    CHECK(token > 0);
+    CHECK_RC(zk_lock_acquire(b, 0, &got), ZK_OK);
+    CHECK(got == 0 && zk_lock_is_held(b) == 0 && zk_lock_fencing_token(b) == -1);
+    CHECK_RC(zk_lock_acquire(b, 200, &got), ZK_OK);
+    CHECK(got == 0);
+    CHECK_RC(zk_lock_release(a), ZK_OK);
+    CHECK(zk_lock_is_held(a) == 0);
+    CHECK_RC(zk_lock_acquire(b, 5000, &got), ZK_OK);
+    CHECK(got == 1 && zk_lock_fencing_token(b) > token);
+    zk_lock_free(b); /* releases */
+    CHECK_RC(zk_lock_acquire(a, 5000, &got), ZK_OK);
+    CHECK(got == 1);
+    zk_lock_free(a);
+    zk_close(other);
+}
+
+static volatile int lead_events;
+static volatile int leading;
+
+static void on_leader(int is_leader, int64_t token, void *ctx) {
+    (void)ctx;
+    (void)token;
+    __atomic_store_n(&leading, is_leader, __ATOMIC_SEQ_CST);
+    bump(&lead_events);
+}
+
+static void test_leader(zk_handle *zh) {
+    zk_handle *other = open_handle();
+    CHECK(other != NULL);
+    zk_leader *first = NULL, *second = NULL;
+    int is = -1;
+    lead_events = 0;
+    CHECK_RC(zk_leader_start(zh, path_of("election"), "first", NULL, NULL, &first), ZK_OK);
+    CHECK_RC(zk_leader_wait(first, 5000, &is), ZK_OK);
+    CHECK(is == 1 && zk_leader_is_leader(first) == 1 && zk_leader_fencing_token(first) > 0);
+    CHECK_RC(zk_leader_start(other, path_of("election"), "second", on_leader, NULL, &second), ZK_OK);
+    CHECK_RC(zk_leader_wait(second, 300, &is), ZK_OK);
+    CHECK(is == 0 && zk_leader_is_leader(second) == 0 && zk_leader_fencing_token(second) == -1);
+    zk_leader_close(first);
+    CHECK(wait_for(&lead_events, 1));
+    CHECK(load(&leading) == 1);
+    CHECK_RC(zk_leader_wait(second, 5000, &is), ZK_OK);
+    CHECK(is == 1);
+    zk_leader_close(second);
+    CHECK_RC(zk_close(other), ZK_OK);
+}
+
+/* ---------------------------------------------------------------- runner */
+
+typedef struct {
+    const char *name;
+    void (*with_handle)(zk_handle *);
+    void (*alone)(void);
+} test_case;
+
+static const test_case tests[] = {
+    {"error_strings", NULL, test_error_strings},
+    {"bad_arguments", NULL, test_bad_arguments},
+    {"open_with_options", NULL, test_open_with_options},
+    {"create_modes", test_create_modes, NULL},
+    {"crud", test_crud, NULL},
+    {"children", test_children, NULL},
+    {"acl_auth_whoami", test_acl_auth_whoami, NULL},
+    {"sync_ephemerals", test_sync_ephemerals, NULL},
+    {"multi", test_multi, NULL},
+    {"session_resume", test_session_resume, NULL},
+    {"async_ops", test_async_ops, NULL},
+    {"watches", test_watches, NULL},
+    {"persistent_watches", test_persistent_watches, NULL},
+    {"callback_thread", test_callback_thread, NULL},
+    {"close_from_callbacks", test_close_from_callbacks, NULL},
+    {"close_with_pending", NULL, test_close_with_pending},
+    {"concurrent_use", test_concurrent_use, NULL},
+    {"lock", test_lock, NULL},
+    {"leader", test_leader, NULL},
+    {"states_across_restart", NULL, test_states_across_restart},
+};
+
+int main(int argc, char **argv) {
+    hosts = getenv("ZK_TEST_HOSTS");
+    if (!hosts) {
+        fprintf(stderr, "set ZK_TEST_HOSTS=host:port\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        const test_case *t = &tests[i];
+        if (argc > 1 && strcmp(argv[1], t->name) != 0) continue;
+        int before = failures;
+        int64_t t0 = now_ms();
+        snprintf(root, sizeof root, "/ctest-%d-%s", (int)getpid(), t->name);
+        if (t->with_handle) {
+            zk_handle *zh = open_handle();
+            if (!zh) {
+                fprintf(stderr, "  cannot connect to %s\n", hosts);
+                failures++;
+            } else if (zk_create(zh, root, NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL) != ZK_OK) {
+                fprintf(stderr, "  cannot create %s\n", root);
+                failures++;
+                zk_close(zh);
+            } else {
+                t->with_handle(zh);
+                zk_close(zh);
+            }
+        } else {
+            t->alone();
+        }
+        ran++;
+        printf("%-24s %s (%lld ms)\n", t->name, failures == before ? "ok" : "FAILED",
+               (long long)(now_ms() - t0));
+    }
+    if (ran == 0) {
+        fprintf(stderr, "no test named %s\n", argc > 1 ? argv[1] : "");
+        return 2;
+    }
+    printf("%d test(s), %d failure(s)\n", ran, failures);
+    return failures ? 1 : 0;
+}
