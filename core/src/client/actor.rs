@@ -377,9 +377,17 @@ impl Actor {
                         let payload = buf.split_to(len);
                         *last_contact = Instant::now();
                         if let Some(ended) = self.on_frame(&payload, &mut pending) {
+                            // The state changes before any caller learns of it through
+                            // a failed request.
                             let error = match ended {
-                                Ended::AuthFailed => Error::AuthFailed,
-                                Ended::Expired => Error::SessionExpired,
+                                Ended::AuthFailed => {
+                                    self.set_state(SessionState::AuthFailed);
+                                    Error::AuthFailed
+                                }
+                                Ended::Expired => {
+                                    self.set_state(SessionState::Expired);
+                                    Error::SessionExpired
+                                }
                                 _ => Error::ConnectionLoss,
                             };
                             fail_pending(&mut pending, &error);
