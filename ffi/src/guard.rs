@@ -98,6 +98,16 @@ pub(crate) unsafe fn clear<T>(out: *mut *mut T) {
     put(out, std::ptr::null_mut());
 }
 
+/// Like [`clear`] for an out-pointer the call cannot do without: NULL or misaligned is
+/// `ZK_BADARGUMENTS`.
+pub(crate) unsafe fn required_out<T>(out: *mut *mut T) -> Result<(), zk_rc> {
+    if out.is_null() || !out.is_aligned() {
+        return Err(ZK_BADARGUMENTS);
+    }
+    out.write(std::ptr::null_mut());
+    Ok(())
+}
+
 /// A user context pointer carried to the dispatch thread.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx(pub *mut c_void);

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use zk_core::client::{runtime, Client, ClientOptions, SessionState};
 
 use crate::error::*;
-use crate::guard::{bytes, guard, guard_or, opt_text, put, text, Ctx};
+use crate::guard::{bytes, guard, guard_or, opt_text, put, required_out, text, Ctx};
 use crate::types::*;
 
 /// Called on the dispatch thread with each connection state (`ZK_STATE_*`).
@@ -250,10 +250,7 @@ pub unsafe extern "C" fn zk_open_with(
     ctx: *mut c_void,
 ) -> zk_rc {
     guard(|| {
-        if out.is_null() || !out.is_aligned() {
-            return Err(ZK_BADARGUMENTS);
-        }
-        out.write(std::ptr::null_mut());
+        required_out(out)?;
         let hosts = text(hosts)?;
         if options.is_null() || !options.is_aligned() {
             return Err(ZK_BADARGUMENTS);

@@ -12,7 +12,7 @@ use zk_core::client::runtime;
 use zk_core::recipes::{self, LeaderLatch, Leadership, LockGuard};
 
 use crate::error::*;
-use crate::guard::{guard, guard_or, path_arg, put, text, Ctx};
+use crate::guard::{guard, guard_or, path_arg, put, required_out, text, Ctx};
 use crate::handle::{block_on, inner_of, zk_handle, Inner};
 
 /// An exclusive distributed lock (opaque): `zk_lock_new`, `zk_lock_acquire`,
@@ -68,10 +68,7 @@ pub unsafe extern "C" fn zk_lock_new(
     out: *mut *mut zk_lock,
 ) -> zk_rc {
     guard(|| {
-        if out.is_null() || !out.is_aligned() {
-            return Err(ZK_BADARGUMENTS);
-        }
-        out.write(std::ptr::null_mut());
+        required_out(out)?;
         let inner = inner_of(zh)?;
         let path = path_arg(path, false)?;
         let mutex = recipes::Mutex::new(&inner.client, path);
@@ -182,10 +179,7 @@ pub unsafe extern "C" fn zk_leader_start(
     out: *mut *mut zk_leader,
 ) -> zk_rc {
     guard(|| {
-        if out.is_null() || !out.is_aligned() {
-            return Err(ZK_BADARGUMENTS);
-        }
-        out.write(std::ptr::null_mut());
+        required_out(out)?;
         let inner = inner_of(zh)?;
         let path = path_arg(path, false)?;
         let id = text(id)?;
