@@ -127,11 +127,15 @@ fn cleanup_keeps_the_newest_snapshots() {
         assert!(Instant::now() < deadline, "no snapshots were written");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A graceful stop waits for a snapshot still being written, so the directory is still.
+    // SAFETY: signals our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let written = snaps();
+    assert!(written >= 4, "{written}");
     let out = zk_server(&["cleanup", cfg, "-n", "3"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(snaps(), 3);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// Opens and closes one session with a raw handshake.

@@ -25,6 +25,7 @@ pub fn run(
     let mut since_snapshot = replayed;
     let mut last_time = 0i64;
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    let mut snapshot_reapers: Vec<std::thread::JoinHandle<()>> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         if shared.is_stopping() {
             break;
@@ -66,11 +67,19 @@ pub fn run(
         apply_batch(&shared, &mut batch, &txns);
         since_snapshot += txns.len() as u64;
         if since_snapshot >= shared.opts.snap_count {
+            snapshot_reapers.retain(|reaper| !reaper.is_finished());
             match take_snapshot(&shared, &mut wal) {
-                Ok(()) => since_snapshot = 0,
+                Ok(reaper) => {
+                    snapshot_reapers.extend(reaper);
+                    since_snapshot = 0;
+                }
                 Err(e) => tracing::warn!("snapshot failed: {e}"),
             }
         }
+    }
+    // A stop right after a snapshot began lets it finish, so no half-written file is left.
+    for reaper in snapshot_reapers {
+        let _ = reaper.join();
     }
 }
 
@@ -156,8 +165,12 @@ fn apply_batch(shared: &Shared, batch: &mut Vec<WriteJob>, txns: &[Txn]) {
 /// Snapshots the state without stopping writes: a forked child gets a copy-on-write image
 /// of memory as it is now and writes it out, while this thread releases the lock at once
 /// and goes on applying. The log rolls to a new segment at the snapshot's zxid either way.
-/// Where fork is refused, the snapshot is written here, with writes waiting.
-fn take_snapshot(shared: &Shared, wal: &mut Wal) -> Result<(), persist::PersistError> {
+/// Where fork is refused, the snapshot is written here, with writes waiting. Returns the
+/// thread that waits for the child, if one was forked.
+fn take_snapshot(
+    shared: &Shared,
+    wal: &mut Wal,
+) -> Result<Option<std::thread::JoinHandle<()>>, persist::PersistError> {
     let state = shared.state.read();
     let zxid = state.last_zxid.max(0) as u64;
     let dir = shared.opts.snap_dir();
@@ -168,8 +181,9 @@ fn take_snapshot(shared: &Shared, wal: &mut Wal) -> Result<(), persist::PersistE
             let spawned = std::thread::Builder::new()
                 .name("zk-snapshot-reaper".into())
                 .spawn(move || reap_snapshot_writer(child, zxid));
-            if let Err(e) = spawned {
-                tracing::warn!("cannot watch the snapshot writer: {e}");
+            match spawned {
+                Ok(reaper) => return Ok(Some(reaper)),
+                Err(e) => tracing::warn!("cannot watch the snapshot writer: {e}"),
             }
         }
         None => {
@@ -180,7 +194,7 @@ fn take_snapshot(shared: &Shared, wal: &mut Wal) -> Result<(), persist::PersistE
             tracing::info!(path = %path.display(), took_ms = started.elapsed().as_millis() as u64, "snapshot written");
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Forks a child that writes the snapshot and exits; `None` if fork failed.
