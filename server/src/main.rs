@@ -129,9 +129,6 @@ fn foreground(path: Option<PathBuf>) -> Result<ExitCode, String> {
         None => tracing::info!("Using the embedded default configuration (standalone on 127.0.0.1:2181, dataDir ./zk-data)"),
     }
     let cfg = load(path)?;
-    if !cfg.is_standalone() {
-        tracing::warn!("server.N lines found: the replicated ensemble is not available yet; serving standalone");
-    }
     let opts = ServerOptions::from_config(&cfg).map_err(|e| e.to_string())?;
     let pid_file = control::pid_file(&cfg);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -21,6 +21,7 @@ pub mod fourlw;
 pub mod image;
 pub mod options;
 pub mod persist;
+pub mod quorum;
 pub mod quota;
 pub mod reads;
 pub mod runtime;

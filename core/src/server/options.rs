@@ -43,6 +43,51 @@ pub struct ServerOptions {
     pub client_port_listen_backlog: i32,
     /// `secureClientPort`, as `conf` reports it (zk serves no TLS port yet).
     pub secure_client_port: Option<u16>,
+    /// The `server.N` lines when this server is an ensemble member; `None` standalone.
+    pub ensemble: Option<EnsembleOptions>,
+}
+
+/// What an ensemble member knows of its peers, from `server.N` lines and `myid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsembleOptions {
+    /// `myid`: this server's `N`.
+    pub my_id: u64,
+    /// Every `server.N`, this one included.
+    pub peers: std::collections::BTreeMap<u64, Peer>,
+    /// `initLimit` and `syncLimit`, in ticks.
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    /// `readonlymode.enabled`.
+    pub read_only_enabled: bool,
+}
+
+/// One `server.N` line, as the quorum layer dials it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub host: String,
+    pub quorum_port: u16,
+    pub election_port: u16,
+    pub observer: bool,
+}
+
+impl EnsembleOptions {
+    pub fn me(&self) -> Option<&Peer> {
+        self.peers.get(&self.my_id)
+    }
+
+    pub fn voters(&self) -> impl Iterator<Item = (u64, &Peer)> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| !p.observer)
+            .map(|(id, p)| (*id, p))
+    }
+
+    pub fn observers(&self) -> impl Iterator<Item = (u64, &Peer)> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.observer)
+            .map(|(id, p)| (*id, p))
+    }
 }
 
 impl ServerOptions {
@@ -71,6 +116,7 @@ impl ServerOptions {
             server_id: 0,
             client_port_listen_backlog: -1,
             secure_client_port: None,
+            ensemble: None,
         }
     }
 
@@ -98,6 +144,10 @@ impl ServerOptions {
 pub enum OptionsError {
     #[error("no clientPort is configured (set clientPort, or a client port on this server's server.N line)")]
     NoClientPort,
+    #[error("server.N lines define an ensemble, but dataDir has no myid file")]
+    NoMyid,
+    #[error("myid is {0}, but there is no server.{0} line")]
+    NotInEnsemble(u64),
     #[error("cannot resolve clientPortAddress {host}: {reason}")]
     Resolve { host: String, reason: String },
     #[error(transparent)]
@@ -157,6 +207,35 @@ impl ServerOptions {
             .client_port_listen_backlog
             .map_or(-1, |b| i32::try_from(b).unwrap_or(i32::MAX));
         opts.secure_client_port = cfg.secure_client_port;
+        if !cfg.is_standalone() {
+            let my_id = myid.ok_or(OptionsError::NoMyid)?;
+            if !cfg.servers.contains_key(&my_id) {
+                return Err(OptionsError::NotInEnsemble(my_id));
+            }
+            let peers = cfg
+                .servers
+                .values()
+                .filter_map(|s| {
+                    let addr = s.addresses.first()?;
+                    Some((
+                        s.id,
+                        Peer {
+                            host: addr.host.clone(),
+                            quorum_port: addr.quorum_port,
+                            election_port: addr.election_port,
+                            observer: s.peer_type == super::config::PeerType::Observer,
+                        },
+                    ))
+                })
+                .collect();
+            opts.ensemble = Some(EnsembleOptions {
+                my_id,
+                peers,
+                init_limit: cfg.init_limit,
+                sync_limit: cfg.sync_limit,
+                read_only_enabled: cfg.read_only_mode_enabled,
+            });
+        }
         Ok(opts)
     }
 }

@@ -41,6 +41,8 @@ pub enum ServerError {
     LogFailed(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot join the ensemble: {0}")]
+    Quorum(String),
 }
 
 /// A write waiting for the writer thread, and who gets the answer.
@@ -78,6 +80,10 @@ pub struct Shared {
     pub(super) stopping: AtomicBool,
     pub(super) stopped: Notify,
     pub(super) failure: Mutex<Option<String>>,
+    /// Standalone, or this member's place in the ensemble.
+    pub role: super::quorum::RoleCell,
+    /// The ensemble member, once started; unset standalone.
+    pub ensemble: std::sync::OnceLock<Arc<super::quorum::Ensemble>>,
 }
 
 impl Shared {
@@ -118,6 +124,15 @@ impl Shared {
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
     }
+
+    /// Whether this server decides session expiry and container cleanup: standalone, or the
+    /// ensemble's leader.
+    pub fn decides_expiry(&self) -> bool {
+        matches!(
+            self.role.get(),
+            super::quorum::Role::Standalone | super::quorum::Role::Leader
+        )
+    }
 }
 
 /// A started server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -126,11 +141,23 @@ pub struct Server {
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Where the state comes from: the standalone log, or (ensemble) the raft snapshot and log.
+enum Recovered {
+    Standalone { wal: Wal, replayed: u64 },
+    Ensemble(super::options::EnsembleOptions),
+}
+
 impl Server {
     /// Recovers the state from `dataDir`/`dataLogDir`, binds the client port and starts
     /// serving on the current tokio runtime.
     pub async fn start(opts: ServerOptions) -> Result<Server, ServerError> {
-        let (state, wal, replayed) = recover(&opts)?;
+        let (state, recovered) = match &opts.ensemble {
+            Some(ensemble) => (State::default(), Recovered::Ensemble(ensemble.clone())),
+            None => {
+                let (state, wal, replayed) = recover(&opts)?;
+                (state, Recovered::Standalone { wal, replayed })
+            }
+        };
         let listener = bind(&opts).await?;
         let local_addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -154,13 +181,27 @@ impl Server {
             stopping: AtomicBool::new(false),
             stopped: Notify::new(),
             failure: Mutex::new(None),
+            role: Default::default(),
+            ensemble: std::sync::OnceLock::new(),
             opts,
         });
-        let writer = {
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name("zk-writer".into())
-                .spawn(move || writer::run(shared, rx, wal, replayed))?
+        let writer = match recovered {
+            Recovered::Standalone { wal, replayed } => {
+                let shared = shared.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name("zk-writer".into())
+                        .spawn(move || writer::run(shared, rx, wal, replayed))?,
+                )
+            }
+            Recovered::Ensemble(ensemble) => {
+                shared.role.set(super::quorum::Role::Looking);
+                let member = super::quorum::start(shared.clone(), ensemble, rx)
+                    .await
+                    .map_err(ServerError::Quorum)?;
+                let _ = shared.ensemble.set(member);
+                None
+            }
         };
         tokio::spawn(accept_loop(shared.clone(), listener));
         tokio::spawn(expiry_loop(shared.clone()));
@@ -169,10 +210,7 @@ impl Server {
             tokio::spawn(purge_loop(shared.clone()));
         }
         tracing::info!(addr = %local_addr, "serving clients");
-        Ok(Server {
-            shared,
-            writer: Some(writer),
-        })
+        Ok(Server { shared, writer })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -353,6 +391,9 @@ async fn expiry_loop(shared: Arc<Shared>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !shared.is_stopping() {
         ticker.tick().await;
+        if !shared.decides_expiry() {
+            continue;
+        }
         let expired = shared.tracker.lock().take_expired(Instant::now());
         for session_id in expired {
             tracing::info!("Expiring session 0x{session_id:x}");
@@ -378,6 +419,9 @@ async fn container_loop(shared: Arc<Shared>) {
     ticker.tick().await;
     while !shared.is_stopping() {
         ticker.tick().await;
+        if !shared.decides_expiry() {
+            continue;
+        }
         let now = now_millis();
         let candidates = container_candidates(&shared.state.read(), now);
         let budget = shared.opts.container_max_per_minute.max(1) as usize;

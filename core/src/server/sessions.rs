@@ -2,7 +2,7 @@
 //! connection holds each session. Expiry itself goes through the log (a CloseSession txn),
 //! so this table only decides *when* to propose it. Time is passed in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::watch::ConnId;
@@ -19,6 +19,9 @@ struct Tracked {
 #[derive(Debug, Default)]
 pub struct SessionTracker {
     sessions: HashMap<i64, Tracked>,
+    /// Sessions touched since [`SessionTracker::take_touched`] last ran: what an ensemble
+    /// member reports to the leader, which alone decides expiry.
+    touched: HashSet<i64>,
 }
 
 impl SessionTracker {
@@ -41,9 +44,24 @@ impl SessionTracker {
         match self.sessions.get_mut(&id) {
             Some(t) if !t.closing => {
                 t.deadline = now + t.timeout;
+                self.touched.insert(id);
                 true
             }
             _ => false,
+        }
+    }
+
+    /// The sessions touched since the last call.
+    pub fn take_touched(&mut self) -> Vec<i64> {
+        self.touched.drain().collect()
+    }
+
+    /// Gives every session a whole timeout from `now`: what a new ensemble leader does, since
+    /// it cannot know when other members last heard from their clients.
+    pub fn refresh_all(&mut self, now: Instant) {
+        for t in self.sessions.values_mut() {
+            t.deadline = now + t.timeout;
+            t.closing = false;
         }
     }
 
@@ -101,6 +119,7 @@ impl SessionTracker {
     }
 
     pub fn remove(&mut self, id: i64) {
+        self.touched.remove(&id);
         self.sessions.remove(&id);
     }
 

@@ -64,7 +64,10 @@ pub fn run(
             break;
         }
         shared.stats.fsync_count.fetch_add(1, Ordering::Relaxed);
-        apply_batch(&shared, &mut batch, &txns);
+        apply_txns(
+            &shared,
+            batch.drain(..).map(|job| Some(job.reply)).zip(&txns),
+        );
         since_snapshot += txns.len() as u64;
         if since_snapshot >= shared.opts.snap_count {
             snapshot_reapers.retain(|reaper| !reaper.is_finished());
@@ -83,18 +86,29 @@ pub fn run(
     }
 }
 
-fn apply_batch(shared: &Shared, batch: &mut Vec<WriteJob>, txns: &[Txn]) {
+/// Applies txns in order, fires their watches and answers whoever is waiting on this server.
+/// `None` marks a txn proposed by another ensemble member: nobody here waits for it.
+pub(super) fn apply_txns<'a>(
+    shared: &Shared,
+    txns: impl IntoIterator<Item = (Option<ReplyTo>, &'a Txn)>,
+) {
     let mut closed_sessions = Vec::new();
     {
         let mut state = shared.state.write();
         let mut watches = shared.watches.lock();
-        for (job, txn) in batch.drain(..).zip(txns) {
+        for (reply, txn) in txns {
             let applied = state.apply(txn);
             for trigger in &applied.triggers {
                 watches.trigger(trigger, applied.zxid, shared.opts.acl.skip_acl);
             }
-            shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
-            match (applied.outcome, job.reply) {
+            let reply = match reply {
+                Some(reply) => {
+                    shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
+                    reply
+                }
+                None => ReplyTo::Nobody,
+            };
+            match (applied.outcome, reply) {
                 (
                     Outcome::SessionCreated {
                         session_id,

@@ -69,10 +69,8 @@ pub fn takes_mask(shared: &Shared, cmd: &str) -> bool {
 }
 
 /// This server's role as the four-letter words report it (`ServerStats.getServerState`).
-/// Only standalone exists so far; an ensemble member will answer `leader`, `follower`,
-/// `observer` or `read-only` here.
-pub fn server_state(_shared: &Shared) -> &'static str {
-    "standalone"
+pub fn server_state(shared: &Shared) -> &'static str {
+    shared.role.get().as_str()
 }
 
 fn is_read_only(shared: &Shared) -> bool {

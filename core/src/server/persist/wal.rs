@@ -273,6 +273,25 @@ impl Wal {
         Ok(())
     }
 
+    /// Removes every segment whose records all have zxids below `zxid`, never the active one;
+    /// returns how many went. The ensemble's log calls this after writing a checkpoint at `zxid`.
+    pub fn remove_before(&mut self, zxid: u64) -> Result<usize, PersistError> {
+        let segments = files::list(&self.dir, LOG_PREFIX, "")?;
+        let mut removed = 0;
+        for pair in segments.windows(2) {
+            let (path, next_first) = (&pair[0].1, pair[1].0);
+            let active = self.active.as_ref().is_some_and(|a| a.path == *path);
+            if next_first <= zxid && !active {
+                fs::remove_file(path).map_err(PersistError::io("remove", path))?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            files::sync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+
     fn check_poisoned(&self) -> Result<(), PersistError> {
         match &self.poisoned {
             Some(path) => Err(PersistError::Poisoned { path: path.clone() }),

@@ -1,0 +1,234 @@
+//! The replicated ensemble: every `server.N` member runs one openraft node, and every write
+//! becomes a log entry that all members apply in the same order. This is the only module that
+//! names openraft (DESIGN.md section 4); the rest of the server sees [`Role`] and [`Ensemble`].
+//!
+//! Participants are voters and `:observer` servers are learners; `myid` is the raft node id.
+//! Leader ids are the standard kind (one leader per term, like a ZooKeeper epoch) and pre-vote
+//! is on. A write reaches the leader directly or forwarded over the quorum port; each member
+//! applies committed entries to its own tree, fires its own watches and answers the requests
+//! its own clients sent. The zxid of an entry is `(term << 32) | low 32 bits of its index`,
+//! equal everywhere and strictly increasing.
+//!
+//! # Layout
+//!
+//! - `mod.rs`: the raft type configuration, [`Proposal`] (the log payload), [`Role`], timing
+//!   derived from `tickTime`, and [`start`], which wires the pieces to the server's [`Shared`].
+//! - `log_store.rs`: the raft log on the server's own CRC'd, group-committed [`Wal`], with
+//!   vote, commit point, truncation and purge as records, and checkpoints that drop old segments.
+//! - `state_machine.rs`: applying entries through the one apply path
+//!   (`writer::apply_txns`), and snapshots of the tree with their raft metadata.
+//! - `wire.rs`: the messages on the quorum and election ports and their framing.
+//! - `network.rs`: the peer-to-peer client (openraft's network) and the listeners.
+//! - `proposer.rs`: turning client writes into entries: local proposal on the leader,
+//!   forwarding elsewhere, the requests waiting for their entry, session touches, and the
+//!   leader's duties (expiry, observers as learners).
+//!
+//! [`Wal`]: super::persist::Wal
+
+mod log_store;
+mod network;
+mod proposer;
+mod state_machine;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::BasicNode;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::options::EnsembleOptions;
+use super::runtime::{Shared, WriteJob};
+
+openraft::declare_raft_types!(
+    /// The ensemble's raft types: proposals in, nothing out (replies come from applying).
+    pub TypeConfig:
+        D = Proposal,
+        R = (),
+        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
+);
+
+type Raft = openraft::Raft<TypeConfig, state_machine::StateMachine>;
+
+/// One log entry's payload: a txn (encoded with zxid 0; the zxid comes from the entry's
+/// position) and who is waiting for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The member holding the client connection that asked for it.
+    pub origin: u64,
+    /// The origin's number for the waiting request; unique per origin process.
+    pub request: u64,
+    /// The origin process's incarnation, so a restarted origin never mistakes an old entry
+    /// for one of its new requests.
+    pub incarnation: u64,
+    /// The leader's clock when it accepted the proposal (the txn's time).
+    pub time: i64,
+    /// [`super::txn::Txn::encode`] bytes.
+    pub txn: Vec<u8>,
+}
+
+impl std::fmt::Display for Proposal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "proposal {}#{} ({} bytes)",
+            self.origin,
+            self.request,
+            self.txn.len()
+        )
+    }
+}
+
+/// What this server is, as `srvr`, `stat`, `mntr` and `zk-server status` report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Role {
+    Standalone = 0,
+    Leader = 1,
+    Follower = 2,
+    Observer = 3,
+    /// An ensemble member that knows no leader (electing, or cut off from the quorum).
+    Looking = 4,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Standalone => "standalone",
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Observer => "observer",
+            Role::Looking => "looking",
+        }
+    }
+
+    fn from_u8(value: u8) -> Role {
+        match value {
+            1 => Role::Leader,
+            2 => Role::Follower,
+            3 => Role::Observer,
+            4 => Role::Looking,
+            _ => Role::Standalone,
+        }
+    }
+}
+
+/// The role cell the server reads without locking.
+#[derive(Debug, Default)]
+pub struct RoleCell(AtomicU8);
+
+impl RoleCell {
+    pub fn get(&self) -> Role {
+        Role::from_u8(self.0.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set(&self, role: Role) {
+        self.0.store(role as u8, Ordering::Release);
+    }
+}
+
+/// A running ensemble member, as the rest of the server holds it.
+pub struct Ensemble {
+    raft: Raft,
+    proposer: Arc<proposer::Proposer>,
+}
+
+impl Ensemble {
+    /// The leader's id, if this member knows one.
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow_watched().current_leader
+    }
+
+    /// Followers (voters other than the leader) that the leader hears from; `None` unless leader.
+    pub fn synced_followers(&self) -> Option<(usize, usize)> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let replication = metrics.replication.as_ref()?;
+        let voters: Vec<u64> = metrics.membership_config.voter_ids().collect();
+        let followers = voters.iter().filter(|id| **id != metrics.id).count();
+        let synced = voters
+            .iter()
+            .filter(|id| **id != metrics.id)
+            .filter(|id| replication.get(id).is_some_and(|m| m.is_some()))
+            .count();
+        Some((followers, synced))
+    }
+
+    /// Reports sessions touched on this member (pings, requests) toward the leader.
+    pub fn proposer_stats(&self) -> usize {
+        self.proposer.waiting()
+    }
+
+    /// Stops the raft node (the listeners stop with the runtime).
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+}
+
+/// Raft timing from `tickTime`: a heartbeat every quarter tick, elections after half a tick to
+/// one tick of silence, so a new leader serves well within 2 x tickTime of a leader's death.
+fn raft_config(tick: Duration, snap_count: u64) -> Result<openraft::Config, String> {
+    let tick_ms = (tick.as_millis() as u64).max(20);
+    let config = openraft::Config {
+        cluster_name: "zk".into(),
+        heartbeat_interval: (tick_ms / 4).max(5),
+        election_timeout_min: (tick_ms / 2).max(10),
+        election_timeout_max: tick_ms.max(20),
+        enable_pre_vote: Some(true),
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snap_count.max(2)),
+        max_in_snapshot_log_to_keep: 1000,
+        install_snapshot_timeout: 60_000,
+        ..Default::default()
+    };
+    config.validate().map_err(|e| e.to_string())
+}
+
+fn node_of(peer: &super::options::Peer) -> BasicNode {
+    BasicNode {
+        addr: format!("{}:{}:{}", peer.host, peer.quorum_port, peer.election_port),
+    }
+}
+
+/// Starts this member: loads its snapshot and log, opens the quorum and election ports,
+/// forms the cluster from `server.N` lines on first start, and takes client writes from
+/// `writes` from then on.
+pub async fn start(
+    shared: Arc<Shared>,
+    ensemble: EnsembleOptions,
+    writes: mpsc::UnboundedReceiver<WriteJob>,
+) -> Result<Arc<Ensemble>, String> {
+    let me = ensemble
+        .me()
+        .cloned()
+        .ok_or_else(|| format!("there is no server.{} line", ensemble.my_id))?;
+    let config = Arc::new(raft_config(shared.opts.tick_time, shared.opts.snap_count)?);
+    let log_dir = shared.opts.log_dir().join("raft");
+    let log = log_store::LogStore::open(&log_dir, shared.opts.force_sync)
+        .map_err(|e| format!("cannot open the raft log in {}: {e}", log_dir.display()))?;
+    let proposer = proposer::Proposer::new(shared.clone(), ensemble.my_id);
+    let machine = state_machine::StateMachine::open(shared.clone(), proposer.clone())
+        .map_err(|e| format!("cannot load the snapshot: {e}"))?;
+    let network = network::Network::new(ensemble.clone());
+    let raft = Raft::new(ensemble.my_id, config, network, log, machine)
+        .await
+        .map_err(|e| format!("cannot start raft: {e}"))?;
+    network::listen(&me, raft.clone(), proposer.clone()).await?;
+    if !raft.is_initialized().await.map_err(|e| e.to_string())? {
+        let voters: BTreeMap<u64, BasicNode> = ensemble
+            .voters()
+            .map(|(id, peer)| (id, node_of(peer)))
+            .collect();
+        if voters.contains_key(&ensemble.my_id) {
+            // Every voter initialises with the same membership: openraft allows this, and it
+            // means servers may start in any order.
+            if let Err(e) = raft.initialize(voters).await {
+                tracing::info!("cluster already formed: {e}");
+            }
+        }
+    }
+    proposer.start(raft.clone(), ensemble.clone(), writes);
+    Ok(Arc::new(Ensemble { raft, proposer }))
+}

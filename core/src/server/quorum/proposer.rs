@@ -1,0 +1,359 @@
+//! Client writes into the log, and the requests waiting for their entries.
+//!
+//! Writes from this member's connections arrive in order on one channel. Each gets a request
+//! number and waits in [`Proposer::waiting`]; the batch is proposed locally when this member
+//! leads, or forwarded to the leader over one connection, which keeps every session's writes in
+//! the order they arrived. The leader answers with the term it proposed them in. When this
+//! member applies an entry of a later term, any request accepted in an earlier term that has not
+//! been applied never will be (raft overwrote it), so its connection is closed: the client sees
+//! a connection loss, the truthful "outcome unknown", and resolves it on reconnect.
+//!
+//! Members report the sessions their clients touched to the leader every half tick; only the
+//! leader expires sessions, and a new leader gives every session a whole timeout.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::{BasicNode, ServerState};
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use super::network::{PeerLink, Port};
+use super::wire::{PeerRequest, PeerResponse};
+use super::{node_of, Proposal, Raft, Role};
+use crate::server::options::EnsembleOptions;
+use crate::server::runtime::{now_millis, ReplyTo, Shared, WriteJob};
+use crate::server::txn::Txn;
+
+const MAX_BATCH: usize = 512;
+
+struct Waiting {
+    reply: ReplyTo,
+    /// The term the leader proposed it in, once the leader said so.
+    accepted_term: Option<u64>,
+}
+
+pub struct Proposer {
+    shared: Arc<Shared>,
+    my_id: u64,
+    incarnation: u64,
+    next_request: AtomicU64,
+    waiting: Mutex<HashMap<u64, Waiting>>,
+    /// The highest term of an entry applied here.
+    applied_term: AtomicU64,
+    raft: OnceLock<Raft>,
+}
+
+impl Proposer {
+    pub fn new(shared: Arc<Shared>, my_id: u64) -> Arc<Proposer> {
+        Arc::new(Proposer {
+            shared,
+            my_id,
+            incarnation: rand::random(),
+            next_request: AtomicU64::new(1),
+            waiting: Mutex::new(HashMap::new()),
+            applied_term: AtomicU64::new(0),
+            raft: OnceLock::new(),
+        })
+    }
+
+    /// How many requests wait for their entries.
+    pub fn waiting(&self) -> usize {
+        self.waiting.lock().len()
+    }
+
+    /// The request waiting for `proposal`, if it came from this member in this incarnation.
+    pub fn take_waiting(&self, proposal: &Proposal) -> Option<ReplyTo> {
+        if proposal.origin != self.my_id || proposal.incarnation != self.incarnation {
+            return None;
+        }
+        self.waiting
+            .lock()
+            .remove(&proposal.request)
+            .map(|w| w.reply)
+    }
+
+    /// Called after applying an entry of `term`: requests accepted in an earlier term and still
+    /// waiting were lost with that term's leader.
+    pub fn applied_term(&self, term: u64) {
+        let previous = self.applied_term.fetch_max(term, Ordering::AcqRel);
+        if term > previous {
+            self.fail_where(|w| w.accepted_term.is_some_and(|t| t < term));
+        }
+    }
+
+    fn fail_where(&self, lost: impl Fn(&Waiting) -> bool) {
+        let failed: Vec<Waiting> = {
+            let mut waiting = self.waiting.lock();
+            let ids: Vec<u64> = waiting
+                .iter()
+                .filter(|(_, w)| lost(w))
+                .map(|(id, _)| *id)
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| waiting.remove(&id))
+                .collect()
+        };
+        for w in failed {
+            self.fail(w.reply);
+        }
+    }
+
+    fn fail(&self, reply: ReplyTo) {
+        self.shared
+            .stats
+            .outstanding
+            .fetch_sub(1, Ordering::Relaxed);
+        match reply {
+            // The outcome is unknown to us: closing says exactly that to the client.
+            ReplyTo::Conn { conn, .. } => conn.close(),
+            ReplyTo::Handshake(_) | ReplyTo::Nobody => {}
+        }
+    }
+
+    fn fail_requests(&self, requests: &[u64]) {
+        let failed: Vec<Waiting> = {
+            let mut waiting = self.waiting.lock();
+            requests
+                .iter()
+                .filter_map(|id| waiting.remove(id))
+                .collect()
+        };
+        for w in failed {
+            self.fail(w.reply);
+        }
+    }
+
+    fn accepted(&self, requests: &[u64], term: u64) {
+        {
+            let mut waiting = self.waiting.lock();
+            for id in requests {
+                if let Some(w) = waiting.get_mut(id) {
+                    w.accepted_term = Some(term);
+                }
+            }
+        }
+        if self.applied_term.load(Ordering::Acquire) > term {
+            self.fail_requests(requests);
+        }
+    }
+
+    /// Proposes entries on this member if it leads: `Accepted` with the term, or `NotLeader`.
+    pub async fn propose_forwarded(&self, proposals: Vec<Proposal>) -> PeerResponse {
+        let Some(raft) = self.raft.get() else {
+            return PeerResponse::NotLeader;
+        };
+        let term = {
+            let metrics = raft.metrics().borrow_watched().clone();
+            if metrics.state != ServerState::Leader {
+                return PeerResponse::NotLeader;
+            }
+            metrics.current_term
+        };
+        let time = now_millis();
+        for mut proposal in proposals {
+            proposal.time = time;
+            if let Err(e) = raft.client_write_ff(proposal, None).await {
+                return PeerResponse::Failed(e.to_string());
+            }
+        }
+        PeerResponse::Accepted { term }
+    }
+
+    /// Sessions another member's clients touched.
+    pub fn touched(&self, sessions: &[i64]) {
+        let now = Instant::now();
+        let mut tracker = self.shared.tracker.lock();
+        for id in sessions {
+            tracker.touch(*id, now);
+        }
+    }
+
+    /// Starts the proposing loop, the touch reports and the role watch.
+    pub fn start(
+        self: &Arc<Self>,
+        raft: Raft,
+        ensemble: EnsembleOptions,
+        writes: mpsc::UnboundedReceiver<WriteJob>,
+    ) {
+        let _ = self.raft.set(raft.clone());
+        tokio::spawn(
+            self.clone()
+                .propose_loop(raft.clone(), ensemble.clone(), writes),
+        );
+        tokio::spawn(self.clone().touch_loop(raft.clone(), ensemble.clone()));
+        tokio::spawn(self.clone().role_loop(raft, ensemble));
+    }
+
+    async fn propose_loop(
+        self: Arc<Self>,
+        raft: Raft,
+        ensemble: EnsembleOptions,
+        mut writes: mpsc::UnboundedReceiver<WriteJob>,
+    ) {
+        let mut links: BTreeMap<u64, PeerLink> = BTreeMap::new();
+        let wait_for_leader = self.shared.opts.tick_time * 2;
+        while let Some(first) = writes.recv().await {
+            if self.shared.is_stopping() {
+                break;
+            }
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match writes.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            let (requests, proposals) = self.enqueue(jobs);
+            let leader = leader_within(&raft, wait_for_leader).await;
+            match leader {
+                None => self.fail_requests(&requests),
+                Some(id) if id == self.my_id => match self.propose_forwarded(proposals).await {
+                    PeerResponse::Accepted { term } => self.accepted(&requests, term),
+                    _ => self.fail_requests(&requests),
+                },
+                Some(id) => {
+                    let Some(peer) = ensemble.peers.get(&id) else {
+                        self.fail_requests(&requests);
+                        continue;
+                    };
+                    let link = links
+                        .entry(id)
+                        .or_insert_with(|| PeerLink::new(peer, Port::Quorum));
+                    match link
+                        .call(&PeerRequest::Forward(proposals), wait_for_leader)
+                        .await
+                    {
+                        Ok(PeerResponse::Accepted { term }) => self.accepted(&requests, term),
+                        Ok(_) => self.fail_requests(&requests),
+                        Err(e) => {
+                            tracing::warn!(
+                                "cannot forward writes to the leader (server.{id}): {e}"
+                            );
+                            self.fail_requests(&requests);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn enqueue(&self, jobs: Vec<WriteJob>) -> (Vec<u64>, Vec<Proposal>) {
+        let mut requests = Vec::with_capacity(jobs.len());
+        let mut proposals = Vec::with_capacity(jobs.len());
+        let mut waiting = self.waiting.lock();
+        for job in jobs {
+            let request = self.next_request.fetch_add(1, Ordering::Relaxed);
+            let txn = Txn {
+                zxid: 0,
+                time: 0,
+                session_id: job.session_id,
+                rules: self.shared.opts.rules,
+                body: job.body,
+            };
+            proposals.push(Proposal {
+                origin: self.my_id,
+                request,
+                incarnation: self.incarnation,
+                time: 0,
+                txn: txn.encode(),
+            });
+            waiting.insert(
+                request,
+                Waiting {
+                    reply: job.reply,
+                    accepted_term: None,
+                },
+            );
+            requests.push(request);
+        }
+        (requests, proposals)
+    }
+
+    /// Every half tick, tells the leader which sessions this member's clients kept alive.
+    async fn touch_loop(self: Arc<Self>, raft: Raft, ensemble: EnsembleOptions) {
+        let period = (self.shared.opts.tick_time / 2).max(Duration::from_millis(10));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut links: BTreeMap<u64, PeerLink> = BTreeMap::new();
+        while !self.shared.is_stopping() {
+            ticker.tick().await;
+            let leader = raft.metrics().borrow_watched().current_leader;
+            let Some(leader) = leader.filter(|id| *id != self.my_id) else {
+                continue;
+            };
+            let touched = self.shared.tracker.lock().take_touched();
+            if touched.is_empty() {
+                continue;
+            }
+            let Some(peer) = ensemble.peers.get(&leader) else {
+                continue;
+            };
+            let link = links
+                .entry(leader)
+                .or_insert_with(|| PeerLink::new(peer, Port::Quorum));
+            if let Err(e) = link.call(&PeerRequest::Touch(touched), period).await {
+                tracing::debug!("cannot report touched sessions: {e}");
+            }
+        }
+    }
+
+    /// Follows raft's view of this member into [`Role`], and does what a new leader must.
+    async fn role_loop(self: Arc<Self>, raft: Raft, ensemble: EnsembleOptions) {
+        let mut metrics = raft.metrics();
+        let mut was_leader = false;
+        loop {
+            let current = metrics.borrow_watched().clone();
+            let role = match current.state {
+                ServerState::Leader => Role::Leader,
+                ServerState::Follower if current.current_leader.is_some() => Role::Follower,
+                ServerState::Learner if current.current_leader.is_some() => Role::Observer,
+                _ => Role::Looking,
+            };
+            self.shared.role.set(role);
+            let is_leader = role == Role::Leader;
+            if is_leader && !was_leader {
+                tracing::info!(term = current.current_term, "leading the ensemble");
+                self.shared.tracker.lock().refresh_all(Instant::now());
+                let learners: Vec<u64> = current
+                    .membership_config
+                    .membership()
+                    .learner_ids()
+                    .collect();
+                for (id, peer) in ensemble.observers() {
+                    if !learners.contains(&id) {
+                        let raft = raft.clone();
+                        let node: BasicNode = node_of(peer);
+                        tokio::spawn(async move {
+                            if let Err(e) = raft.add_learner(id, node, false).await {
+                                tracing::warn!("cannot add observer server.{id}: {e}");
+                            }
+                        });
+                    }
+                }
+            }
+            was_leader = is_leader;
+            if metrics.changed().await.is_err() || self.shared.is_stopping() {
+                return;
+            }
+        }
+    }
+}
+
+/// The leader this member knows, waiting up to `limit` for an election to finish.
+async fn leader_within(raft: &Raft, limit: Duration) -> Option<u64> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut metrics = raft.metrics();
+    loop {
+        if let Some(leader) = metrics.borrow_watched().current_leader {
+            return Some(leader);
+        }
+        match tokio::time::timeout_at(deadline, metrics.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return None,
+        }
+    }
+}

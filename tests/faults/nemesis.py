@@ -1,0 +1,106 @@
+"""Fault injection against a running Ensemble while the workload runs.
+
+Each round injects one fault, holds it until the workload has made progress
+(or a deadline passes, e.g. when no quorum is left), then repairs it and waits
+until every server serves reads again. Holding on progress rather than on a
+clock keeps rounds short on an idle machine and still meaningful on a loaded one.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, List
+
+from ensemble import Ensemble
+from workload import History
+
+FAULTS = ("kill_leader", "kill_follower", "pause", "partition_leader")
+
+# Writes acknowledged while a fault is active before it is repaired, and the
+# longest a fault is held when writes do not get through.
+PROGRESS_WRITES = 30
+HOLD_TIMEOUT = 30.0
+
+
+class Nemesis:
+    def __init__(self, ensemble: Ensemble, history: History, rng: random.Random,
+                 log: Callable[[str], None] = print) -> None:
+        self.ensemble = ensemble
+        self.history = history
+        self.rng = rng
+        self.log = log
+        self.events: List[str] = []
+
+    def schedule(self, rounds: int) -> List[str]:
+        """Every fault kind once per len(FAULTS) rounds, in a seeded order."""
+        plan: List[str] = []
+        while len(plan) < rounds:
+            batch = list(FAULTS)
+            self.rng.shuffle(batch)
+            plan.extend(batch)
+        return plan[:rounds]
+
+    def note(self, message: str) -> None:
+        line = f"[{self.history.now() / 1e9:8.3f}s] {message}"
+        self.events.append(line)
+        self.log(line)
+
+    def hold(self) -> None:
+        target = self.history.acked_writes + PROGRESS_WRITES
+        progressed = self.history.wait_acked_writes(target, HOLD_TIMEOUT)
+        self.note(f"  held: {'progress' if progressed else 'no progress'} "
+                  f"({self.history.acked_writes} writes acknowledged so far)")
+
+    def run(self, fault: str) -> None:
+        getattr(self, fault)()
+        self.ensemble.wait_serving()
+        self.note("  all servers serving")
+
+    def _others(self, i: int) -> List[int]:
+        return [j for j in self.ensemble.participants() if j != i]
+
+    def kill_leader(self) -> None:
+        leader = self.ensemble.wait_leader()
+        self.note(f"SIGKILL leader {leader}")
+        self.ensemble.kill(leader)
+        new = self.ensemble.wait_leader(among=self._others(leader))
+        self.note(f"  new leader {new}")
+        self.hold()
+        self.note(f"restart {leader}")
+        self.ensemble.start(leader)
+
+    def kill_follower(self) -> None:
+        self.ensemble.wait_leader()
+        victim = self.rng.choice(self.ensemble.followers())
+        self.note(f"SIGKILL follower {victim}")
+        self.ensemble.kill(victim)
+        self.hold()
+        self.note(f"restart {victim}")
+        self.ensemble.start(victim)
+
+    def pause(self) -> None:
+        leader = self.ensemble.wait_leader()
+        victim = self.rng.choice(self.ensemble.participants())
+        role = "leader" if victim == leader else "follower"
+        self.note(f"SIGSTOP {role} {victim}")
+        self.ensemble.pause(victim)
+        if victim == leader:
+            # Keep the old leader frozen until it has been replaced, so that it
+            # wakes up believing it still leads: the stale-leader case.
+            new = self.ensemble.wait_leader(among=self._others(victim))
+            self.note(f"  new leader {new}")
+        self.hold()
+        self.note(f"SIGCONT {victim}")
+        self.ensemble.resume(victim)
+
+    def partition_leader(self) -> None:
+        leader = self.ensemble.wait_leader()
+        majority = self._others(leader)
+        self.note(f"partition leader {leader} from {majority}")
+        self.ensemble.partition([leader], majority)
+        new = self.ensemble.wait_leader(among=majority)
+        self.note(f"  new leader {new} in the majority")
+        self.hold()
+        self.note("heal partition")
+        self.ensemble.heal()
+
