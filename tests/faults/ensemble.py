@@ -307,6 +307,18 @@ class Ensemble:
         return self._with_logs(lambda: wait_until(
             elected, timeout, f"a leader among {among or self.ids()}", interval=0.1))
 
+    def synced_followers(self, i: int) -> Optional[int]:
+        """`zk_synced_followers` from `mntr` on leader i; None if it does not say."""
+        try:
+            reply = four_letter_word(self.servers[i].client_port, "mntr")
+        except OSError:
+            return None
+        for line in reply.splitlines():
+            name, _, value = line.partition("\t")
+            if name == "zk_synced_followers" and value.strip().isdigit():
+                return int(value)
+        return None
+
     def followers(self) -> List[int]:
         return [i for i, mode in self.modes().items() if mode == "follower"]
 

@@ -12,14 +12,17 @@ import random
 from typing import Callable, List
 
 from ensemble import Ensemble
+from waits import wait_until
 from workload import History
 
 FAULTS = ("kill_leader", "kill_follower", "pause", "partition_leader")
 
-# Writes acknowledged while a fault is active before it is repaired, and the
-# longest a fault is held when writes do not get through.
-PROGRESS_WRITES = 30
+# A fault is held until this many more writes (drawn per round) are
+# acknowledged, or HOLD_TIMEOUT passes when no write can get through.
+PROGRESS_WRITES = (30, 200)
 HOLD_TIMEOUT = 30.0
+# Deadline for the leader to notice that a follower is gone (syncLimit ticks).
+DROP_TIMEOUT = 30.0
 
 
 class Nemesis:
@@ -46,7 +49,7 @@ class Nemesis:
         self.log(line)
 
     def hold(self) -> None:
-        target = self.history.acked_writes + PROGRESS_WRITES
+        target = self.history.acked_writes + self.rng.randint(*PROGRESS_WRITES)
         progressed = self.history.wait_acked_writes(target, HOLD_TIMEOUT)
         self.note(f"  held: {'progress' if progressed else 'no progress'} "
                   f"({self.history.acked_writes} writes acknowledged so far)")
@@ -55,6 +58,23 @@ class Nemesis:
         getattr(self, fault)()
         self.ensemble.wait_serving()
         self.note("  all servers serving")
+
+    def wait_dropped(self, leader: int, victim: int) -> None:
+        """Waits until the leader no longer counts the victim as a synced follower,
+        so that the fault is one the ensemble has had to react to. Servers that
+        do not report `zk_synced_followers` in `mntr` are not waited for."""
+        synced = self.ensemble.synced_followers(leader)
+        if synced is None:
+            self.note("  (leader does not report zk_synced_followers; not waiting)")
+            return
+        expected = len(self.ensemble.participants()) - 2
+        try:
+            wait_until(lambda: (self.ensemble.synced_followers(leader) or 0) <= expected,
+                       DROP_TIMEOUT, f"leader {leader} to drop follower {victim}", interval=0.1)
+            self.note(f"  leader {leader} dropped follower {victim}")
+        except TimeoutError:
+            # A leader change meanwhile is a legitimate way for this to not happen.
+            self.note(f"  leader {leader} did not report dropping {victim}")
 
     def _others(self, i: int) -> List[int]:
         return [j for j in self.ensemble.participants() if j != i]
@@ -70,10 +90,11 @@ class Nemesis:
         self.ensemble.start(leader)
 
     def kill_follower(self) -> None:
-        self.ensemble.wait_leader()
+        leader = self.ensemble.wait_leader()
         victim = self.rng.choice(self.ensemble.followers())
         self.note(f"SIGKILL follower {victim}")
         self.ensemble.kill(victim)
+        self.wait_dropped(leader, victim)
         self.hold()
         self.note(f"restart {victim}")
         self.ensemble.start(victim)
@@ -89,6 +110,9 @@ class Nemesis:
             # wakes up believing it still leads: the stale-leader case.
             new = self.ensemble.wait_leader(among=self._others(victim))
             self.note(f"  new leader {new}")
+        elif self.rng.random() < 0.5:
+            # Long enough for the leader to drop it: it must resync on SIGCONT.
+            self.wait_dropped(leader, victim)
         self.hold()
         self.note(f"SIGCONT {victim}")
         self.ensemble.resume(victim)

@@ -318,27 +318,42 @@ impl Proposer {
             if is_leader && !was_leader {
                 tracing::info!(term = current.current_term, "leading the ensemble");
                 self.shared.tracker.lock().refresh_all(Instant::now());
-                let learners: Vec<u64> = current
-                    .membership_config
-                    .membership()
-                    .learner_ids()
-                    .collect();
-                for (id, peer) in ensemble.observers() {
-                    if !learners.contains(&id) {
-                        let raft = raft.clone();
-                        let node: BasicNode = node_of(peer);
-                        tokio::spawn(async move {
-                            if let Err(e) = raft.add_learner(id, node, false).await {
-                                tracing::warn!("cannot add observer server.{id}: {e}");
-                            }
-                        });
-                    }
-                }
+                tokio::spawn(add_observers(
+                    raft.clone(),
+                    ensemble.clone(),
+                    self.shared.opts.tick_time,
+                ));
             }
             was_leader = is_leader;
             if metrics.changed().await.is_err() || self.shared.is_stopping() {
                 return;
             }
+        }
+    }
+}
+
+/// Makes every `:observer` server a learner, retrying while the first membership commits.
+async fn add_observers(raft: Raft, ensemble: EnsembleOptions, tick: Duration) {
+    for (id, peer) in ensemble.observers() {
+        loop {
+            let metrics = raft.metrics().borrow_watched().clone();
+            if metrics.state != ServerState::Leader {
+                return;
+            }
+            if metrics
+                .membership_config
+                .membership()
+                .learner_ids()
+                .any(|l| l == id)
+            {
+                break;
+            }
+            let node: BasicNode = node_of(peer);
+            match raft.add_learner(id, node, false).await {
+                Ok(_) => break,
+                Err(e) => tracing::debug!("observer server.{id} not added yet: {e}"),
+            }
+            tokio::time::sleep(tick / 2).await;
         }
     }
 }

@@ -1,0 +1,367 @@
+//! Pseudo-distributed ensembles of real zk-server processes, started from zoo.cfg files on
+//! 127.0.0.x addresses: replication, forwarding, observers, failover, catch-up, session expiry
+//! and the majority rule.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zk_core::client::blocking::Client;
+use zk_core::client::ClientOptions;
+use zk_core::proto::{Acl, CreateMode};
+
+const TICK_MS: u64 = 300;
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Member {
+    host: String,
+    client_port: u16,
+    config: PathBuf,
+    process: Option<Child>,
+}
+
+struct Ensemble {
+    _dir: tempfile::TempDir,
+    members: Vec<Member>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Ensemble {
+    /// Writes one zoo.cfg and myid per member (`observers` of them as `:observer`) and starts all.
+    fn start(voters: u64, observers: u64) -> Ensemble {
+        let dir = tempfile::tempdir().unwrap();
+        let total = voters + observers;
+        let ports: Vec<(u16, u16, u16)> = (0..total)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let mut server_lines = String::new();
+        for id in 1..=total {
+            let (_, quorum, election) = ports[(id - 1) as usize];
+            let role = if id > voters { ":observer" } else { "" };
+            server_lines.push_str(&format!(
+                "server.{id}=127.0.0.{id}:{quorum}:{election}{role}\n"
+            ));
+        }
+        let mut members = Vec::new();
+        for id in 1..=total {
+            let data = dir.path().join(format!("data{id}"));
+            std::fs::create_dir_all(&data).unwrap();
+            std::fs::write(data.join("myid"), format!("{id}\n")).unwrap();
+            let (client_port, _, _) = ports[(id - 1) as usize];
+            let host = format!("127.0.0.{id}");
+            let peer_type = if id > voters {
+                "peerType=observer\n"
+            } else {
+                ""
+            };
+            let config = dir.path().join(format!("zoo{id}.cfg"));
+            std::fs::write(
+                &config,
+                format!(
+                    "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
+                     clientPortAddress={host}\n4lw.commands.whitelist=*\nmaxClientCnxns=0\nsnapCount=50\n{peer_type}{server_lines}",
+                    data.display()
+                ),
+            )
+            .unwrap();
+            members.push(Member {
+                host,
+                client_port,
+                config,
+                process: None,
+            });
+        }
+        let mut ensemble = Ensemble { _dir: dir, members };
+        for id in 1..=total {
+            ensemble.launch(id);
+        }
+        ensemble
+    }
+
+    fn member(&self, id: u64) -> &Member {
+        &self.members[(id - 1) as usize]
+    }
+
+    fn launch(&mut self, id: u64) {
+        let member = &mut self.members[(id - 1) as usize];
+        let log = std::fs::File::create(member.config.with_extension("log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_zk-server"))
+            .args(["start-foreground", member.config.to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        member.process = Some(child);
+    }
+
+    fn kill(&mut self, id: u64) {
+        if let Some(mut child) = self.members[(id - 1) as usize].process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn address(&self, id: u64) -> String {
+        let m = self.member(id);
+        format!("{}:{}", m.host, m.client_port)
+    }
+
+    /// `Mode:` from `srvr`, or `None` if the member does not answer.
+    fn mode(&self, id: u64) -> Option<String> {
+        let m = self.member(id);
+        let mut stream = TcpStream::connect((m.host.as_str(), m.client_port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        stream.write_all(b"srvr").ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(str::to_owned)
+    }
+
+    /// Waits until exactly one of `among` leads and every other one of them follows or observes.
+    fn wait_leader(&self, among: &[u64]) -> u64 {
+        wait_for("a leader with every member settled", || {
+            let modes: Vec<(u64, Option<String>)> =
+                among.iter().map(|id| (*id, self.mode(*id))).collect();
+            let leaders: Vec<u64> = modes
+                .iter()
+                .filter(|(_, m)| m.as_deref() == Some("leader"))
+                .map(|(id, _)| *id)
+                .collect();
+            let settled = modes
+                .iter()
+                .all(|(_, m)| matches!(m.as_deref(), Some("leader" | "follower" | "observer")));
+            (leaders.len() == 1 && settled).then(|| leaders[0])
+        })
+    }
+
+    fn client(&self, id: u64) -> Client {
+        let options = ClientOptions::default()
+            .session_timeout(Duration::from_secs(10))
+            .request_timeout(Duration::from_secs(10));
+        let client = Client::connect(&self.address(id), options).unwrap();
+        client.wait_connected(DEADLINE).unwrap();
+        client
+    }
+
+    /// Waits until `path` on member `id` holds `data` (reads are local, so members catch up).
+    fn wait_data(&self, id: u64, path: &str, data: &[u8]) {
+        let client = self.client(id);
+        wait_for(&format!("{path} on server.{id}"), || {
+            client
+                .get_data(path)
+                .ok()
+                .filter(|(d, _)| d == data)
+                .map(|_| ())
+        });
+        client.close();
+    }
+
+    fn wait_absent(&self, id: u64, path: &str) {
+        let client = self.client(id);
+        wait_for(&format!("{path} gone from server.{id}"), || {
+            matches!(client.exists(path), Ok(None)).then_some(())
+        });
+        client.close();
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let kept = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap()).keep();
+            eprintln!("ensemble files kept in {}", kept.display());
+        }
+        for member in &mut self.members {
+            if let Some(mut child) = member.process.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn open() -> Vec<Acl> {
+    Acl::open_unsafe()
+}
+
+/// Opens a session with a raw handshake, creates an ephemeral node and drops the socket without
+/// closing the session, as a crashed client would.
+fn orphan_ephemeral(address: &str, path: &str) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut connect = vec![0, 0, 0, 45];
+    connect.extend_from_slice(&[0; 4]); // protocol version
+    connect.extend_from_slice(&[0; 8]); // last zxid seen
+    connect.extend_from_slice(&(2 * TICK_MS as i32).to_be_bytes());
+    connect.extend_from_slice(&[0; 8]); // session id
+    connect.extend_from_slice(&16i32.to_be_bytes());
+    connect.extend_from_slice(&[0; 16]);
+    connect.push(0);
+    stream.write_all(&connect).unwrap();
+    let mut reply = [0u8; 41];
+    stream.read_exact(&mut reply).unwrap();
+    let mut body = Vec::new();
+    body.extend_from_slice(&1i32.to_be_bytes()); // xid
+    body.extend_from_slice(&1i32.to_be_bytes()); // create
+    body.extend_from_slice(&(path.len() as i32).to_be_bytes());
+    body.extend_from_slice(path.as_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes()); // empty data
+    body.extend_from_slice(&1i32.to_be_bytes()); // one ACL
+    body.extend_from_slice(&31i32.to_be_bytes()); // perms ALL
+    for part in ["world", "anyone"] {
+        body.extend_from_slice(&(part.len() as i32).to_be_bytes());
+        body.extend_from_slice(part.as_bytes());
+    }
+    body.extend_from_slice(&1i32.to_be_bytes()); // EPHEMERAL
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    stream.write_all(&frame).unwrap();
+    let mut header = [0u8; 20];
+    stream.read_exact(&mut header).unwrap();
+    let err = i32::from_be_bytes(header[16..20].try_into().unwrap());
+    assert_eq!(err, 0, "creating {path} failed with {err}");
+}
+
+#[test]
+fn three_voters_and_an_observer_replicate_fail_over_and_catch_up() {
+    let mut ensemble = Ensemble::start(3, 1);
+    let leader = ensemble.wait_leader(&[1, 2, 3, 4]);
+    assert_eq!(ensemble.mode(4).as_deref(), Some("observer"));
+    let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
+
+    // Writes through a follower and through the observer reach every member.
+    let writer = ensemble.client(follower);
+    writer
+        .create("/k", b"one", &open(), CreateMode::Persistent)
+        .unwrap();
+    let (sequential, _) = writer
+        .create("/k/s-", b"", &open(), CreateMode::PersistentSequential)
+        .unwrap();
+    assert_eq!(sequential, "/k/s-0000000000");
+    let observer = ensemble.client(4);
+    observer
+        .create("/from-observer", b"o", &open(), CreateMode::Persistent)
+        .unwrap();
+    // A session's own write is visible to its next read on the same server.
+    assert_eq!(observer.get_data("/from-observer").unwrap().0, b"o");
+    for id in 1..=4 {
+        ensemble.wait_data(id, "/k", b"one");
+        ensemble.wait_data(id, "/from-observer", b"o");
+    }
+    observer.close();
+
+    // An ephemeral node of a session that goes silent is removed everywhere once it expires.
+    orphan_ephemeral(&ensemble.address(follower), "/orphan");
+    for id in 1..=4 {
+        ensemble.wait_absent(id, "/orphan");
+    }
+
+    // Enough writes for snapshots and purges, then the leader dies.
+    for i in 0..120 {
+        writer
+            .set_data("/k", format!("v{i}").as_bytes(), -1)
+            .unwrap();
+    }
+    writer.close();
+    ensemble.kill(leader);
+    let survivors: Vec<u64> = [1, 2, 3, 4]
+        .into_iter()
+        .filter(|id| *id != leader)
+        .collect();
+    let new_leader = ensemble.wait_leader(&survivors);
+    assert_ne!(new_leader, leader);
+    let writer = ensemble.client(survivors[0]);
+    writer
+        .create("/after", b"a", &open(), CreateMode::Persistent)
+        .unwrap();
+    writer.close();
+    for id in &survivors {
+        ensemble.wait_data(*id, "/k", b"v119");
+        ensemble.wait_data(*id, "/after", b"a");
+    }
+
+    // The old leader comes back as a follower and catches up.
+    ensemble.launch(leader);
+    ensemble.wait_leader(&[1, 2, 3, 4]);
+    ensemble.wait_data(leader, "/after", b"a");
+    ensemble.wait_data(leader, "/k", b"v119");
+}
+
+#[test]
+fn five_voters_keep_going_without_a_minority_and_stop_without_a_majority() {
+    let mut ensemble = Ensemble::start(5, 0);
+    let leader = ensemble.wait_leader(&[1, 2, 3, 4, 5]);
+    let others: Vec<u64> = [1, 2, 3, 4, 5]
+        .into_iter()
+        .filter(|id| *id != leader)
+        .collect();
+
+    // Lose the leader and one follower: three of five still make a majority.
+    ensemble.kill(leader);
+    ensemble.kill(others[0]);
+    let alive = &others[1..];
+    ensemble.wait_leader(alive);
+    let client = ensemble.client(alive[0]);
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        let path = format!("/w{i}");
+        client
+            .create(&path, b"x", &open(), CreateMode::Persistent)
+            .unwrap();
+        acknowledged.push(path);
+    }
+    client.close();
+
+    // Two of five cannot write.
+    ensemble.kill(alive[0]);
+    let options = ClientOptions::default()
+        .session_timeout(Duration::from_secs(4))
+        .request_timeout(Duration::from_secs(3));
+    // Without a quorum the session cannot even be created (it goes through the log); if it
+    // were, the write must still fail.
+    if let Ok(stuck) = Client::connect(&ensemble.address(alive[1]), options) {
+        assert!(
+            stuck
+                .create("/must-not-exist", b"", &open(), CreateMode::Persistent)
+                .is_err(),
+            "a write succeeded without a majority"
+        );
+        stuck.close();
+    }
+
+    // Every member killed at once, then all restarted: nothing acknowledged is lost.
+    for id in 1..=5 {
+        ensemble.kill(id);
+    }
+    for id in 1..=5 {
+        ensemble.launch(id);
+    }
+    ensemble.wait_leader(&[1, 2, 3, 4, 5]);
+    for id in 1..=5 {
+        for path in &acknowledged {
+            ensemble.wait_data(id, path, b"x");
+        }
+    }
+}
