@@ -159,7 +159,7 @@ fn foreground(path: Option<PathBuf>) -> Result<ExitCode, String> {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

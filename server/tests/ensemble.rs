@@ -96,7 +96,7 @@ impl Ensemble {
         let log = std::fs::File::create(member.config.with_extension("log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_zk-server"))
             .args(["start-foreground", member.config.to_str().unwrap()])
-            .env("RUST_LOG", "info")
+            .env("ZK_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -116,15 +116,21 @@ impl Ensemble {
         format!("{}:{}", m.host, m.client_port)
     }
 
-    /// `Mode:` from `srvr`, or `None` if the member does not answer.
-    fn mode(&self, id: u64) -> Option<String> {
+    /// A four-letter word's answer, or `None` if the member does not answer.
+    fn four_letter_word(&self, id: u64, word: &str) -> Option<String> {
         let m = self.member(id);
         let mut stream = TcpStream::connect((m.host.as_str(), m.client_port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        stream.write_all(b"srvr").ok()?;
+        stream.write_all(word.as_bytes()).ok()?;
         let mut text = String::new();
         stream.read_to_string(&mut text).ok()?;
-        text.lines()
+        Some(text)
+    }
+
+    /// `Mode:` from `srvr`.
+    fn mode(&self, id: u64) -> Option<String> {
+        self.four_letter_word(id, "srvr")?
+            .lines()
             .find_map(|l| l.strip_prefix("Mode: "))
             .map(str::to_owned)
     }
@@ -249,6 +255,16 @@ fn three_voters_and_an_observer_replicate_fail_over_and_catch_up() {
     let mut ensemble = Ensemble::start(3, 1);
     let leader = ensemble.wait_leader(&[1, 2, 3, 4]);
     assert_eq!(ensemble.mode(4).as_deref(), Some("observer"));
+    wait_for("the leader's mntr to count its followers", || {
+        let mntr = ensemble.four_letter_word(leader, "mntr")?;
+        (mntr.contains("zk_learners\t3")
+            && mntr.contains("zk_synced_followers\t2")
+            && mntr.contains("zk_synced_observers\t1"))
+        .then_some(())
+    });
+    let conf = ensemble.four_letter_word(4, "conf").unwrap();
+    assert!(conf.contains("peerType=1"), "{conf}");
+    assert!(conf.contains(":observer"), "{conf}");
     let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
 
     // Writes through a follower and through the observer reach every member.

@@ -1,8 +1,8 @@
-"""Deadline-bounded polling: the only place in the fault suite that sleeps.
+"""Deadline-bounded polling.
 
 Tests never sleep for a fixed time to let something happen; they poll a
-condition until a deadline, so a slow, loaded 2-core machine only makes them
-slower, not flaky.
+condition until a deadline (here) or block on an event with a timeout, so a
+slow, loaded 2-core machine only makes them slower, not flaky.
 """
 
 from __future__ import annotations

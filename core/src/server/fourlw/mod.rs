@@ -255,7 +255,37 @@ fn conf(shared: &Shared) -> String {
         opts.max_session_timeout_ms,
         opts.client_port_listen_backlog,
         opts.server_id
-    )
+    ) + &ensemble_conf(shared)
+}
+
+/// The quorum part of `conf`, as an Apache ensemble member prints it.
+fn ensemble_conf(shared: &Shared) -> String {
+    let Some(ensemble) = &shared.opts.ensemble else {
+        return String::new();
+    };
+    let Some(me) = ensemble.me() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "initLimit={}\nsyncLimit={}\nelectionAlg=3\nelectionPort={}\nquorumPort={}\npeerType={}\nmembership: \n",
+        ensemble.init_limit,
+        ensemble.sync_limit,
+        me.election_port,
+        me.quorum_port,
+        u8::from(me.observer)
+    );
+    for (id, peer) in &ensemble.peers {
+        let role = if peer.observer {
+            "observer"
+        } else {
+            "participant"
+        };
+        out.push_str(&format!(
+            "server.{id}={}:{}:{}:{role}\n",
+            peer.host, peer.quorum_port, peer.election_port
+        ));
+    }
+    out
 }
 
 /// An `Instant` as wall-clock milliseconds.
@@ -402,6 +432,13 @@ fn mntr(shared: &Shared) -> String {
         // zk has no local sessions (`localSessionsEnabled`).
         ("local_sessions", Int(0)),
     ];
+    if let Some(counts) = shared.ensemble.get().and_then(|e| e.follower_counts()) {
+        lines.push(("learners", int(counts.learners as u64)));
+        lines.push(("synced_followers", int(counts.synced_followers as u64)));
+        lines.push(("synced_non_voting_followers", Int(0)));
+        lines.push(("synced_observers", int(counts.synced_observers as u64)));
+        lines.push(("pending_syncs", Int(0)));
+    }
     if let Some(open) = system::open_fd_count() {
         lines.push(("open_file_descriptor_count", int(open)));
     }

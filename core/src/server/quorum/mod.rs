@@ -134,7 +134,6 @@ impl RoleCell {
 /// A running ensemble member, as the rest of the server holds it.
 pub struct Ensemble {
     raft: Raft,
-    proposer: Arc<proposer::Proposer>,
 }
 
 impl Ensemble {
@@ -143,29 +142,38 @@ impl Ensemble {
         self.raft.metrics().borrow_watched().current_leader
     }
 
-    /// Followers (voters other than the leader) that the leader hears from; `None` unless leader.
-    pub fn synced_followers(&self) -> Option<(usize, usize)> {
+    /// What the leader's `mntr` reports of its learners; `None` unless this member leads.
+    pub fn follower_counts(&self) -> Option<FollowerCounts> {
         let metrics = self.raft.metrics().borrow_watched().clone();
         let replication = metrics.replication.as_ref()?;
-        let voters: Vec<u64> = metrics.membership_config.voter_ids().collect();
-        let followers = voters.iter().filter(|id| **id != metrics.id).count();
-        let synced = voters
-            .iter()
-            .filter(|id| **id != metrics.id)
-            .filter(|id| replication.get(id).is_some_and(|m| m.is_some()))
-            .count();
-        Some((followers, synced))
-    }
-
-    /// Reports sessions touched on this member (pings, requests) toward the leader.
-    pub fn proposer_stats(&self) -> usize {
-        self.proposer.waiting()
+        let membership = metrics.membership_config.membership();
+        let synced = |id: &u64| replication.get(id).is_some_and(|matched| matched.is_some());
+        let followers: Vec<u64> = membership
+            .voter_ids()
+            .filter(|id| *id != metrics.id)
+            .collect();
+        let observers: Vec<u64> = membership.learner_ids().collect();
+        Some(FollowerCounts {
+            learners: followers.len() + observers.len(),
+            synced_followers: followers.iter().filter(|id| synced(id)).count(),
+            synced_observers: observers.iter().filter(|id| synced(id)).count(),
+        })
     }
 
     /// Stops the raft node (the listeners stop with the runtime).
     pub async fn shutdown(&self) {
         let _ = self.raft.shutdown().await;
     }
+}
+
+/// A leader's view of the members that replicate from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowerCounts {
+    /// Every other member: voters and observers.
+    pub learners: usize,
+    /// Voters that have acknowledged the leader's log.
+    pub synced_followers: usize,
+    pub synced_observers: usize,
 }
 
 /// Raft timing from `tickTime`: a heartbeat every quarter tick, elections after half a tick to
@@ -230,5 +238,5 @@ pub async fn start(
         }
     }
     proposer.start(raft.clone(), ensemble.clone(), writes);
-    Ok(Arc::new(Ensemble { raft, proposer }))
+    Ok(Arc::new(Ensemble { raft }))
 }

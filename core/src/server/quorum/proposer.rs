@@ -60,11 +60,6 @@ impl Proposer {
         })
     }
 
-    /// How many requests wait for their entries.
-    pub fn waiting(&self) -> usize {
-        self.waiting.lock().len()
-    }
-
     /// The request waiting for `proposal`, if it came from this member in this incarnation.
     pub fn take_waiting(&self, proposal: &Proposal) -> Option<ReplyTo> {
         if proposal.origin != self.my_id || proposal.incarnation != self.incarnation {
