@@ -25,6 +25,7 @@ struct Member {
 struct Ensemble {
     _dir: tempfile::TempDir,
     members: Vec<Member>,
+    jvm_flags: String,
 }
 
 fn free_port() -> u16 {
@@ -38,6 +39,12 @@ fn free_port() -> u16 {
 impl Ensemble {
     /// Writes one zoo.cfg and myid per member (`observers` of them as `:observer`) and starts all.
     fn start(voters: u64, observers: u64) -> Ensemble {
+        Ensemble::start_with(voters, observers, "")
+    }
+
+    /// Like [`Ensemble::start`], with `SERVER_JVMFLAGS` for every member (where Apache takes
+    /// `-Dreadonlymode.enabled=true`).
+    fn start_with(voters: u64, observers: u64, jvm_flags: &str) -> Ensemble {
         let dir = tempfile::tempdir().unwrap();
         let total = voters + observers;
         let ports: Vec<(u16, u16, u16)> = (0..total)
@@ -80,7 +87,11 @@ impl Ensemble {
                 process: None,
             });
         }
-        let mut ensemble = Ensemble { _dir: dir, members };
+        let mut ensemble = Ensemble {
+            _dir: dir,
+            members,
+            jvm_flags: jvm_flags.to_owned(),
+        };
         for id in 1..=total {
             ensemble.launch(id);
         }
@@ -92,11 +103,14 @@ impl Ensemble {
     }
 
     fn launch(&mut self, id: u64) {
+        let jvm_flags = self.jvm_flags.clone();
         let member = &mut self.members[(id - 1) as usize];
         let log = std::fs::File::create(member.config.with_extension("log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_zk-server"))
             .args(["start-foreground", member.config.to_str().unwrap()])
             .env("ZK_LOG", "info")
+            .env("SERVER_JVMFLAGS", jvm_flags)
+            .env_remove("JVMFLAGS")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -380,4 +394,45 @@ fn five_voters_keep_going_without_a_minority_and_stop_without_a_majority() {
             ensemble.wait_data(id, path, b"x");
         }
     }
+}
+
+#[test]
+fn a_member_cut_off_from_the_quorum_serves_reads_read_only() {
+    let mut ensemble = Ensemble::start_with(3, 0, "-Dreadonlymode.enabled=true");
+    ensemble.wait_leader(&[1, 2, 3]);
+    let client = ensemble.client(3);
+    client
+        .create("/ro", b"kept", &open(), CreateMode::Persistent)
+        .unwrap();
+    client.sync("/ro").unwrap();
+    client.close();
+    ensemble.wait_data(1, "/ro", b"kept");
+    ensemble.wait_data(2, "/ro", b"kept");
+    ensemble.wait_data(3, "/ro", b"kept");
+
+    ensemble.kill(1);
+    ensemble.kill(2);
+    wait_for("server.3 to turn read-only", || {
+        (ensemble.mode(3).as_deref() == Some("read-only")).then_some(())
+    });
+    assert_eq!(ensemble.four_letter_word(3, "isro").as_deref(), Some("ro"));
+    let options = ClientOptions::default()
+        .read_only(true)
+        .session_timeout(Duration::from_secs(10))
+        .request_timeout(Duration::from_secs(10));
+    let reader = Client::connect(&ensemble.address(3), options).unwrap();
+    reader.wait_connected(DEADLINE).unwrap();
+    assert_eq!(reader.get_data("/ro").unwrap().0, b"kept");
+    let refused = reader.create("/nope", b"", &open(), CreateMode::Persistent);
+    assert!(
+        matches!(refused, Err(ref e) if e.code() == zk_core::proto::ErrorCode::NotReadOnly),
+        "{refused:?}"
+    );
+    reader.close();
+
+    ensemble.launch(1);
+    ensemble.launch(2);
+    ensemble.wait_leader(&[1, 2, 3]);
+    assert_eq!(ensemble.four_letter_word(3, "isro").as_deref(), Some("rw"));
+    ensemble.wait_absent(3, "/nope");
 }

@@ -28,6 +28,7 @@ use crate::proto::{
 
 use super::acl;
 use super::fourlw;
+use super::quorum::Role;
 use super::reads;
 use super::runtime::{ReplyTo, Shared, WriteJob};
 use super::state::Outcome;
@@ -176,6 +177,9 @@ pub struct Conn {
     inflight: AtomicUsize,
     wake: Notify,
     closing: AtomicBool,
+    /// Established while this server was read-only: writes get NOTREADONLY, and the connection
+    /// closes when the server rejoins a quorum.
+    pub read_only: AtomicBool,
     pub stats: ConnStats,
 }
 
@@ -273,6 +277,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         inflight: AtomicUsize::new(0),
         wake: Notify::new(),
         closing: AtomicBool::new(false),
+        read_only: AtomicBool::new(false),
         stats: ConnStats::new(shared.stats.packets_sent.clone()),
     });
     let write_task = tokio::spawn(write_loop(writer, rx));
@@ -458,6 +463,9 @@ impl Session {
             return Err("client is ahead of this server");
         }
         let timeout = shared.opts.negotiate_timeout(req.timeout);
+        if shared.role.get() == Role::ReadOnly {
+            return self.read_only_handshake(&req, timeout);
+        }
         let read_only = req.read_only.map(|_| false);
         if req.session_id == 0 {
             let session_id = shared.next_session_id();
@@ -507,6 +515,45 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// A session on a server cut off from the quorum: only for clients that allow read-only
+    /// mode. A new one is local to this server (nothing can be logged); a known one keeps its
+    /// id. Either way the client is told it is read-only.
+    fn read_only_handshake(&mut self, req: &ConnectRequest, timeout: i32) -> Result<(), Closing> {
+        if req.read_only != Some(true) {
+            tracing::info!(peer = %self.conn.peer, "refusing a session from a client that does not allow read-only mode");
+            return Err("read-only server, read-write client");
+        }
+        let shared = self.shared.clone();
+        let (session_id, passwd) = if req.session_id == 0 {
+            let passwd: Vec<u8> = (0..16).map(|_| rand::random::<u8>()).collect();
+            (shared.next_session_id(), passwd)
+        } else {
+            let known = shared
+                .state
+                .read()
+                .sessions
+                .get(&req.session_id)
+                .map(|s| s.passwd.clone());
+            match known {
+                Some(passwd) if passwd == req.passwd => (req.session_id, passwd),
+                _ => {
+                    let mut out = Vec::new();
+                    frame::write(&mut out, |b| {
+                        ConnectResponse::expired(req.read_only).encode(b)
+                    });
+                    self.conn.send(out);
+                    return Err("session expired or password wrong");
+                }
+            }
+        };
+        shared
+            .tracker
+            .lock()
+            .register(session_id, timeout, Instant::now());
+        self.conn.read_only.store(true, Ordering::Release);
+        self.established(session_id, timeout, passwd, Some(true))
     }
 
     fn established(
@@ -565,7 +612,9 @@ impl Session {
         };
         self.conn.stats.request_started(header.xid, received);
         *self.conn.stats.last_op.lock() = op_abbrev(op);
-        if !self.deferred.is_empty() || (self.conn.outstanding() > 0 && !is_write(&request)) {
+        if !self.deferred.is_empty()
+            || (self.conn.outstanding() > 0 && !goes_through_log(&self.shared, &request))
+        {
             self.deferred.push_back((header.xid, request, received));
             return Ok(());
         }
@@ -615,12 +664,31 @@ impl Session {
                     }
                 }
             }
+            Request::CloseSession if self.conn.read_only.load(Ordering::Acquire) => {
+                // Nothing was logged for a read-only session; it ends with its connection.
+                let session = self.conn.session();
+                if !shared.state.read().sessions.contains_key(&session) {
+                    shared.tracker.lock().remove(session);
+                }
+                self.conn
+                    .reply(xid, shared.last_zxid(), &Ok(Response::Empty));
+                Err("read-only session closed")
+            }
             Request::CloseSession => {
                 shared.tracker.lock().mark_closing(self.conn.session());
                 self.submit_write(xid, TxnBody::CloseSession, received);
                 Ok(())
             }
-            request if is_write(&request) => {
+            request if self.conn.read_only.load(Ordering::Acquire) && is_write(&request) => {
+                self.conn
+                    .reply(xid, shared.last_zxid(), &Err(ErrorCode::NotReadOnly));
+                shared.stats.record_latency(received);
+                Ok(())
+            }
+            request
+                if goes_through_log(shared, &request)
+                    && !self.conn.read_only.load(Ordering::Acquire) =>
+            {
                 let body = TxnBody::Write {
                     auth: self.conn.auth(),
                     request,
@@ -653,6 +721,12 @@ impl Session {
 
 fn is_write(request: &Request) -> bool {
     request.op_code().is_write()
+}
+
+/// Writes, and in an ensemble `sync`: a sync is a barrier entry in the log, answered once this
+/// server has applied everything the leader committed before it.
+fn goes_through_log(shared: &Shared, request: &Request) -> bool {
+    is_write(request) || (matches!(request, Request::Sync(_)) && shared.opts.ensemble.is_some())
 }
 
 /// The short names `cons` prints for the last operation.

@@ -125,6 +125,22 @@ impl Shared {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// Closes every client connection; sessions live on.
+    pub fn close_all_connections(&self) {
+        for conn in self.conns.lock().values() {
+            conn.close();
+        }
+    }
+
+    /// Closes every connection whose session was established in read-only mode.
+    pub fn close_read_only_connections(&self) {
+        for conn in self.conns.lock().values() {
+            if conn.read_only.load(Ordering::Acquire) {
+                conn.close();
+            }
+        }
+    }
+
     /// Whether this server decides session expiry and container cleanup: standalone, or the
     /// ensemble's leader.
     pub fn decides_expiry(&self) -> bool {

@@ -86,6 +86,17 @@ pub fn run(
     }
 }
 
+/// The path of a sync barrier (an ensemble's `sync`, which is logged but changes nothing).
+fn sync_barrier(txn: &Txn) -> Option<&str> {
+    match &txn.body {
+        super::txn::TxnBody::Write {
+            request: crate::proto::Request::Sync(req),
+            ..
+        } => Some(&req.path),
+        _ => None,
+    }
+}
+
 /// Applies txns in order, fires their watches and answers whoever is waiting on this server.
 /// `None` marks a txn proposed by another ensemble member: nobody here waits for it.
 pub(super) fn apply_txns<'a>(
@@ -97,6 +108,24 @@ pub(super) fn apply_txns<'a>(
         let mut state = shared.state.write();
         let mut watches = shared.watches.lock();
         for (reply, txn) in txns {
+            if let Some(path) = sync_barrier(txn) {
+                // An ensemble's sync: everything before it is applied; nothing changes.
+                if let Some(ReplyTo::Conn {
+                    conn,
+                    xid,
+                    received,
+                }) = reply
+                {
+                    shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
+                    let response = Ok(crate::proto::Response::Sync {
+                        path: path.to_owned(),
+                    });
+                    conn.reply(xid, state.last_zxid, &response);
+                    shared.stats.record_latency(received);
+                    conn.write_done();
+                }
+                continue;
+            }
             let applied = state.apply(txn);
             for trigger in &applied.triggers {
                 watches.trigger(trigger, applied.zxid, shared.opts.acl.skip_acl);

@@ -93,6 +93,8 @@ pub enum Role {
     Observer = 3,
     /// An ensemble member that knows no leader (electing, or cut off from the quorum).
     Looking = 4,
+    /// Cut off from the quorum with `readonlymode.enabled`: serves reads to clients that allow it.
+    ReadOnly = 5,
 }
 
 impl Role {
@@ -103,6 +105,7 @@ impl Role {
             Role::Follower => "follower",
             Role::Observer => "observer",
             Role::Looking => "looking",
+            Role::ReadOnly => "read-only",
         }
     }
 
@@ -112,6 +115,7 @@ impl Role {
             2 => Role::Follower,
             3 => Role::Observer,
             4 => Role::Looking,
+            5 => Role::ReadOnly,
             _ => Role::Standalone,
         }
     }

@@ -273,10 +273,13 @@ async fn handle(request: PeerRequest, raft: &Raft, proposer: &Proposer) -> PeerR
         PeerResponse::Failed(e.to_string())
     }
     match request {
-        PeerRequest::Append(rpc) => raft
-            .append_entries(rpc)
-            .await
-            .map_or_else(failed, PeerResponse::Append),
+        PeerRequest::Append(rpc) => {
+            let response = raft.append_entries(rpc).await;
+            if matches!(&response, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
+                proposer.heard_from_leader();
+            }
+            response.map_or_else(failed, PeerResponse::Append)
+        }
         PeerRequest::Vote(rpc) => raft.vote(rpc).await.map_or_else(failed, PeerResponse::Vote),
         PeerRequest::PreVote(rpc) => raft
             .pre_vote(rpc)

@@ -44,6 +44,8 @@ pub struct Proposer {
     waiting: Mutex<HashMap<u64, Waiting>>,
     /// The highest term of an entry applied here.
     applied_term: AtomicU64,
+    /// When a leader's append (or heartbeat) last reached this member.
+    leader_contact: Mutex<Instant>,
     raft: OnceLock<Raft>,
 }
 
@@ -56,6 +58,7 @@ impl Proposer {
             next_request: AtomicU64::new(1),
             waiting: Mutex::new(HashMap::new()),
             applied_term: AtomicU64::new(0),
+            leader_contact: Mutex::new(Instant::now()),
             raft: OnceLock::new(),
         })
     }
@@ -141,13 +144,10 @@ impl Proposer {
         let Some(raft) = self.raft.get() else {
             return PeerResponse::NotLeader;
         };
-        let term = {
-            let metrics = raft.metrics().borrow_watched().clone();
-            if metrics.state != ServerState::Leader {
-                return PeerResponse::NotLeader;
-            }
-            metrics.current_term
-        };
+        if self.shared.role.get() != Role::Leader {
+            return PeerResponse::NotLeader;
+        }
+        let term = raft.metrics().borrow_watched().current_term;
         let time = now_millis();
         for mut proposal in proposals {
             proposal.time = time;
@@ -156,6 +156,11 @@ impl Proposer {
             }
         }
         PeerResponse::Accepted { term }
+    }
+
+    /// A leader's append or heartbeat arrived.
+    pub fn heard_from_leader(&self) {
+        *self.leader_contact.lock() = Instant::now();
     }
 
     /// Sessions another member's clients touched.
@@ -297,34 +302,75 @@ impl Proposer {
     }
 
     /// Follows raft's view of this member into [`Role`], and does what a new leader must.
+    /// A member that knows no leader for two ticks turns read-only if `readonlymode.enabled`.
     async fn role_loop(self: Arc<Self>, raft: Raft, ensemble: EnsembleOptions) {
+        let tick = self.shared.opts.tick_time;
         let mut metrics = raft.metrics();
-        let mut was_leader = false;
+        let mut was = Role::Looking;
+        let mut looking_since = Instant::now();
         loop {
             let current = metrics.borrow_watched().clone();
-            let role = match current.state {
+            let mut role = match current.state {
+                // A leader that has not heard from a quorum for a lease (one tick) can commit
+                // nothing: it counts as looking, as a ZooKeeper leader that lost its quorum does.
+                ServerState::Leader if !has_quorum(&current, tick) => Role::Looking,
                 ServerState::Leader => Role::Leader,
+                // A member that has not heard its leader for two ticks is cut off, whatever
+                // raft still remembers as the leader.
+                _ if self.leader_contact.lock().elapsed() > tick * 2 => Role::Looking,
                 ServerState::Follower if current.current_leader.is_some() => Role::Follower,
                 ServerState::Learner if current.current_leader.is_some() => Role::Observer,
                 _ => Role::Looking,
             };
-            self.shared.role.set(role);
-            let is_leader = role == Role::Leader;
-            if is_leader && !was_leader {
-                tracing::info!(term = current.current_term, "leading the ensemble");
-                self.shared.tracker.lock().refresh_all(Instant::now());
-                tokio::spawn(add_observers(
-                    raft.clone(),
-                    ensemble.clone(),
-                    self.shared.opts.tick_time,
-                ));
+            if role == Role::Looking {
+                if !matches!(was, Role::Looking | Role::ReadOnly) {
+                    looking_since = Instant::now();
+                }
+                if ensemble.read_only_enabled && looking_since.elapsed() >= tick * 2 {
+                    role = Role::ReadOnly;
+                }
             }
-            was_leader = is_leader;
-            if metrics.changed().await.is_err() || self.shared.is_stopping() {
-                return;
+            if role != was {
+                tracing::info!(term = current.current_term, "now {}", role.as_str());
+                self.shared.role.set(role);
+                if was == Role::ReadOnly {
+                    // Read-only sessions end with read-only mode; their clients find a
+                    // read-write server, as Apache's do.
+                    self.shared.close_read_only_connections();
+                }
+                if matches!(was, Role::Leader | Role::Follower | Role::Observer)
+                    && role == Role::Looking
+                {
+                    // Cut off from the quorum: clients move to a member that can serve them,
+                    // keeping their sessions, instead of reading a state that no longer advances.
+                    self.shared.close_all_connections();
+                }
+                if role == Role::Leader {
+                    self.shared.tracker.lock().refresh_all(Instant::now());
+                    tokio::spawn(add_observers(raft.clone(), ensemble.clone(), tick));
+                }
+            }
+            was = role;
+            match tokio::time::timeout(tick / 2, metrics.changed()).await {
+                Ok(Err(_)) => return,
+                _ if self.shared.is_stopping() => return,
+                _ => {}
             }
         }
     }
+}
+
+/// Whether a leader has heard from a quorum within the last tick (its lease).
+fn has_quorum(metrics: &openraft::RaftMetrics<super::TypeConfig>, tick: Duration) -> bool {
+    use openraft::async_runtime::Instant as _;
+    let voters = metrics.membership_config.membership().voter_ids().count();
+    if voters <= 1 {
+        return true;
+    }
+    metrics
+        .last_quorum_acked
+        .as_ref()
+        .is_some_and(|acked| (**acked).elapsed() <= tick)
 }
 
 /// Makes every `:observer` server a learner, retrying while the first membership commits.
