@@ -39,12 +39,12 @@ fn free_port() -> u16 {
 impl Ensemble {
     /// Writes one zoo.cfg and myid per member (`observers` of them as `:observer`) and starts all.
     fn start(voters: u64, observers: u64) -> Ensemble {
-        Ensemble::start_with(voters, observers, "")
+        Ensemble::start_with(voters, observers, "", "")
     }
 
     /// Like [`Ensemble::start`], with `SERVER_JVMFLAGS` for every member (where Apache takes
-    /// `-Dreadonlymode.enabled=true`).
-    fn start_with(voters: u64, observers: u64, jvm_flags: &str) -> Ensemble {
+    /// `-Dreadonlymode.enabled=true`) and `extra` zoo.cfg lines.
+    fn start_with(voters: u64, observers: u64, jvm_flags: &str, extra: &str) -> Ensemble {
         let dir = tempfile::tempdir().unwrap();
         let total = voters + observers;
         let ports: Vec<(u16, u16, u16)> = (0..total)
@@ -75,7 +75,7 @@ impl Ensemble {
                 &config,
                 format!(
                     "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
-                     clientPortAddress={host}\n4lw.commands.whitelist=*\nmaxClientCnxns=0\nsnapCount=50\n{peer_type}{server_lines}",
+                     clientPortAddress={host}\n4lw.commands.whitelist=*\nmaxClientCnxns=0\nsnapCount=50\n{extra}{peer_type}{server_lines}",
                     data.display()
                 ),
             )
@@ -398,7 +398,7 @@ fn five_voters_keep_going_without_a_minority_and_stop_without_a_majority() {
 
 #[test]
 fn a_member_cut_off_from_the_quorum_serves_reads_read_only() {
-    let mut ensemble = Ensemble::start_with(3, 0, "-Dreadonlymode.enabled=true");
+    let mut ensemble = Ensemble::start_with(3, 0, "-Dreadonlymode.enabled=true", "");
     ensemble.wait_leader(&[1, 2, 3]);
     let client = ensemble.client(3);
     client
@@ -435,4 +435,78 @@ fn a_member_cut_off_from_the_quorum_serves_reads_read_only() {
     ensemble.wait_leader(&[1, 2, 3]);
     assert_eq!(ensemble.four_letter_word(3, "isro").as_deref(), Some("rw"));
     ensemble.wait_absent(3, "/nope");
+}
+
+/// The `server.N` lines and `version=` of `/zookeeper/config` as member `id` has it.
+fn config_on(ensemble: &Ensemble, id: u64) -> String {
+    let client = ensemble.client(id);
+    let text = client
+        .get_data("/zookeeper/config")
+        .map(|(d, _)| String::from_utf8_lossy(&d).into_owned())
+        .unwrap_or_default();
+    client.close();
+    text
+}
+
+#[test]
+fn reconfig_turns_an_observer_into_a_voter_and_removes_a_follower() {
+    let mut ensemble =
+        Ensemble::start_with(3, 1, "-Dzookeeper.skipACL=yes", "reconfigEnabled=true\n");
+    let leader = ensemble.wait_leader(&[1, 2, 3, 4]);
+    let leaving = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
+    for id in 1..=4 {
+        wait_for(&format!("/zookeeper/config on server.{id}"), || {
+            let text = config_on(&ensemble, id);
+            (text.lines().filter(|l| l.starts_with("server.")).count() == 4
+                && text.contains(":observer")
+                && text.contains("version="))
+            .then_some(())
+        });
+    }
+    let observer_line = config_on(&ensemble, 4)
+        .lines()
+        .find(|l| l.starts_with("server.4="))
+        .unwrap()
+        .replace(":observer", ":participant");
+
+    let client = ensemble.client(leader);
+    let (data, _) = client
+        .reconfig(Some(&observer_line), Some(&leaving.to_string()), None, -1)
+        .unwrap();
+    let text = String::from_utf8(data).unwrap();
+    assert!(
+        text.contains("server.4=") && !text.contains(":observer"),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("server.{leaving}=")), "{text}");
+    // A stale config version is refused.
+    let stale = client.reconfig(None, Some("4"), None, 1);
+    assert!(
+        matches!(stale, Err(ref e) if e.code() == zk_core::proto::ErrorCode::BadVersion),
+        "{stale:?}"
+    );
+    client.close();
+
+    wait_for("server.4 to vote", || {
+        (ensemble.mode(4).as_deref() == Some("follower")).then_some(())
+    });
+    ensemble.kill(leaving);
+    let members: Vec<u64> = [1, 2, 3, 4]
+        .into_iter()
+        .filter(|id| *id != leaving)
+        .collect();
+    ensemble.wait_leader(&members);
+    let writer = ensemble.client(4);
+    writer
+        .create("/after-reconfig", b"r", &open(), CreateMode::Persistent)
+        .unwrap();
+    writer.close();
+    for id in &members {
+        ensemble.wait_data(*id, "/after-reconfig", b"r");
+        let text = config_on(&ensemble, *id);
+        assert!(
+            !text.contains(&format!("server.{leaving}=")),
+            "server.{id}: {text}"
+        );
+    }
 }

@@ -156,10 +156,10 @@ def main() -> int:
         result = measure(args.kind, args.repeats, Path(workdir), args.tick_time, args.fault)
     for name in ("write_s", "leader_s"):
         stats = result[name]
-        label = "kill -> first acknowledged write" if name == "write_s" else \
-            "kill -> new leader seen by srvr"
+        label = "fault -> first acknowledged write" if name == "write_s" else \
+            "fault -> new leader seen by srvr"
         print(f"{args.kind} ({args.fault}) {label}: min {stats['min']:.2f}s, median {stats['median']:.2f}s, "
-              f"max {stats['max']:.2f}s over {args.repeats} kills")
+              f"max {stats['max']:.2f}s over {args.repeats} faults")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

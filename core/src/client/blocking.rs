@@ -88,6 +88,20 @@ impl Client {
         self.run(self.inner.sync(path))
     }
 
+    /// See [`super::Client::reconfig`].
+    pub fn reconfig(
+        &self,
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        new_members: Option<&str>,
+        from_config: i64,
+    ) -> Result<(Vec<u8>, Stat)> {
+        self.run(
+            self.inner
+                .reconfig(joining, leaving, new_members, from_config),
+        )
+    }
+
     pub fn add_auth(&self, scheme: &str, auth: &[u8]) -> Result<()> {
         self.run(self.inner.add_auth(scheme, auth))
     }

@@ -13,7 +13,7 @@ use crate::proto::{
 
 use super::acl;
 use super::quota;
-use super::tree::{DataTree, Node, NodeKind};
+use super::tree::{DataTree, Node, NodeKind, CONFIG_PATH};
 use super::txn::{Txn, TxnBody};
 
 /// The settings that decide how a write is validated. Each txn carries the rules it was
@@ -78,6 +78,7 @@ pub struct State {
 }
 
 /// The context every op of one txn shares.
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     zxid: i64,
     time: i64,
@@ -156,6 +157,20 @@ impl State {
                     };
                     Outcome::Reply(self.apply_write(&ctx, request, &mut triggers))
                 }
+                TxnBody::Reconfig {
+                    auth,
+                    cur_config_id,
+                    members,
+                } => {
+                    let ctx = Ctx {
+                        zxid: txn.zxid,
+                        time: txn.time,
+                        session: txn.session_id,
+                        auth,
+                        rules: txn.rules,
+                    };
+                    Outcome::Reply(self.reconfig(&ctx, *cur_config_id, members, &mut triggers))
+                }
             }
         };
         Applied {
@@ -219,9 +234,78 @@ impl State {
             Request::SetAcl(req) => Ok(Response::Stat(self.set_acl(ctx, req, &mut undo)?)),
             Request::Multi(ops) => Ok(Response::Multi(self.multi(ctx, ops, triggers))),
             Request::Reconfig(_) if !ctx.rules.reconfig_enabled => Err(ErrorCode::ReconfigDisabled),
+            // Standalone has no membership to change; an ensemble's leader turns a client's
+            // reconfig into a `TxnBody::Reconfig`.
             Request::Reconfig(_) => Err(ErrorCode::Unimplemented),
             _ => Err(ErrorCode::Unimplemented),
         }
+    }
+
+    /// Whether a client with `auth` may reconfigure from `cur_config_id` (-1: any): what the
+    /// leader checks before changing the membership, and applying checks again.
+    pub fn check_reconfig(
+        &self,
+        auth: &[crate::proto::Id],
+        rules: Rules,
+        cur_config_id: i64,
+    ) -> Result<(), ErrorCode> {
+        if !rules.reconfig_enabled {
+            return Err(ErrorCode::ReconfigDisabled);
+        }
+        let node = self.node(CONFIG_PATH)?;
+        acl::check(rules.skip_acl, &self.tree.acl_of(node), perms::WRITE, auth)?;
+        if cur_config_id != -1 && cur_config_id != self.config_version() {
+            return Err(ErrorCode::BadVersion);
+        }
+        Ok(())
+    }
+
+    /// The `version=` of `/zookeeper/config`, 0 if it has none.
+    pub fn config_version(&self) -> i64 {
+        self.tree
+            .get(CONFIG_PATH)
+            .and_then(|n| n.data.as_deref())
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|text| text.lines().find_map(|l| l.strip_prefix("version=")))
+            .and_then(|hex| i64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0)
+    }
+
+    /// A reconfiguration whose result the ensemble's leader computed: `members` holds every
+    /// server line of the new configuration, and the membership already changed. Session 0 is
+    /// the leader writing the first configuration, which no client asked for.
+    fn reconfig(
+        &mut self,
+        ctx: &Ctx<'_>,
+        cur_config_id: i64,
+        members: &str,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Response, ErrorCode> {
+        if ctx.session != 0 {
+            if !self.sessions.contains_key(&ctx.session) {
+                return Err(ErrorCode::SessionExpired);
+            }
+            self.check_reconfig(ctx.auth, ctx.rules, cur_config_id)?;
+        }
+        let data = format!("{members}version={:x}", ctx.zxid).into_bytes();
+        let config_ctx = Ctx {
+            rules: Rules {
+                skip_acl: true,
+                enforce_quota: false,
+                ..ctx.rules
+            },
+            ..*ctx
+        };
+        let request = SetDataRequest {
+            path: CONFIG_PATH.to_owned(),
+            data: Some(data.clone()),
+            version: -1,
+        };
+        let stat = self.set_data(&config_ctx, &request, &mut Vec::new(), triggers)?;
+        Ok(Response::GetData {
+            data: Some(data),
+            stat,
+        })
     }
 
     fn multi(

@@ -10,7 +10,11 @@
 //! tag 1 CreateSession: int timeout | buffer passwd
 //! tag 2 CloseSession:  (no body)
 //! tag 3 Write:         vector<Id> auth | int opcode | buffer request-body (as on the wire)
+//! tag 4 Reconfig:      vector<Id> auth | long fromConfig | ustring members
 //! ```
+//!
+//! A Reconfig txn is what an ensemble's leader proposes for a client's `reconfig` once it has
+//! changed the membership: `members` is every `server.N=` line of the new configuration.
 
 use bytes::BufMut;
 
@@ -32,14 +36,26 @@ pub struct Txn {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxnBody {
-    CreateSession { timeout: i32, passwd: Vec<u8> },
+    CreateSession {
+        timeout: i32,
+        passwd: Vec<u8>,
+    },
     CloseSession,
-    Write { auth: Vec<Id>, request: Request },
+    Write {
+        auth: Vec<Id>,
+        request: Request,
+    },
+    Reconfig {
+        auth: Vec<Id>,
+        cur_config_id: i64,
+        members: String,
+    },
 }
 
 const TAG_CREATE_SESSION: i32 = 1;
 const TAG_CLOSE_SESSION: i32 = 2;
 const TAG_WRITE: i32 = 3;
+const TAG_RECONFIG: i32 = 4;
 
 impl Txn {
     pub fn encode(&self) -> Vec<u8> {
@@ -60,6 +76,16 @@ impl Txn {
                 out.put_records(auth);
                 out.put_i32(request.op_code().as_i32());
                 out.put_buffer(Some(&request.to_bytes()));
+            }
+            TxnBody::Reconfig {
+                auth,
+                cur_config_id,
+                members,
+            } => {
+                out.put_i32(TAG_RECONFIG);
+                out.put_records(auth);
+                out.put_i64(*cur_config_id);
+                out.put_string(members);
             }
         }
         out
@@ -86,6 +112,11 @@ impl Txn {
                     request: Request::decode(op, &body)?,
                 }
             }
+            TAG_RECONFIG => TxnBody::Reconfig {
+                auth: r.read_vec(8, Id::decode)?,
+                cur_config_id: r.read_i64()?,
+                members: r.read_string()?,
+            },
             _ => return Err(DecodeError::Invalid("unknown txn tag")),
         };
         r.finish()?;

@@ -19,6 +19,8 @@
 //!   (`writer::apply_txns`), and snapshots of the tree with their raft metadata.
 //! - `wire.rs`: the messages on the quorum and election ports and their framing.
 //! - `network.rs`: the peer-to-peer client (openraft's network) and the listeners.
+//! - `reconfig.rs`: the leader's side of `reconfig`: the next member list, the openraft
+//!   membership changes, and the txn that updates `/zookeeper/config`.
 //! - `proposer.rs`: turning client writes into entries: local proposal on the leader,
 //!   forwarding elsewhere, the requests waiting for their entry, session touches, and the
 //!   leader's duties (expiry, observers as learners).
@@ -28,6 +30,7 @@
 mod log_store;
 mod network;
 mod proposer;
+mod reconfig;
 mod state_machine;
 mod wire;
 

@@ -112,6 +112,22 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     }
 }
 
+/// Where member `id` listens: its `server.N` line, or for a member added by reconfiguration,
+/// its address in the membership.
+pub fn peer_address(raft: &Raft, ensemble: &EnsembleOptions, id: u64) -> Option<Peer> {
+    use openraft::async_runtime::WatchReceiver;
+    if let Some(peer) = ensemble.peers.get(&id) {
+        return Some(peer.clone());
+    }
+    let metrics = raft.metrics().borrow_watched().clone();
+    let node = metrics
+        .membership_config
+        .membership()
+        .get_node(&id)?
+        .clone();
+    Some(parse_node(&node))
+}
+
 /// A peer known only from the membership (added by reconfiguration): `host:quorum:election`.
 fn parse_node(node: &BasicNode) -> Peer {
     let mut parts = node.addr.rsplitn(3, ':');

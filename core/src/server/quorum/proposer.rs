@@ -21,12 +21,12 @@ use openraft::{BasicNode, ServerState};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use super::network::{PeerLink, Port};
+use super::network::{peer_address, PeerLink, Port};
 use super::wire::{PeerRequest, PeerResponse};
-use super::{node_of, Proposal, Raft, Role};
+use super::{node_of, reconfig, Proposal, Raft, Role};
 use crate::server::options::EnsembleOptions;
 use crate::server::runtime::{now_millis, ReplyTo, Shared, WriteJob};
-use crate::server::txn::Txn;
+use crate::server::txn::{Txn, TxnBody};
 
 const MAX_BATCH: usize = 512;
 
@@ -148,14 +148,86 @@ impl Proposer {
             return PeerResponse::NotLeader;
         }
         let term = raft.metrics().borrow_watched().current_term;
-        let time = now_millis();
+        let mut rejected = Vec::new();
         for mut proposal in proposals {
-            proposal.time = time;
+            if let Some((auth, request)) = client_reconfig(&proposal) {
+                match reconfig::prepare(&self.shared, raft, auth, &request).await {
+                    Ok(body) => proposal.txn = replace_body(&proposal.txn, body),
+                    Err(code) => {
+                        rejected.push((proposal.request, code.as_i32()));
+                        continue;
+                    }
+                }
+            }
+            proposal.time = now_millis();
             if let Err(e) = raft.client_write_ff(proposal, None).await {
                 return PeerResponse::Failed(e.to_string());
             }
         }
-        PeerResponse::Accepted { term }
+        PeerResponse::Accepted { term, rejected }
+    }
+
+    /// Answers requests the leader refused before logging them.
+    fn rejected(&self, rejected: &[(u64, i32)]) {
+        for (request, code) in rejected {
+            let Some(waiting) = self.waiting.lock().remove(request) else {
+                continue;
+            };
+            self.shared
+                .stats
+                .outstanding
+                .fetch_sub(1, Ordering::Relaxed);
+            if let ReplyTo::Conn {
+                conn,
+                xid,
+                received,
+            } = waiting.reply
+            {
+                let code = crate::proto::ErrorCode::from_i32(*code)
+                    .unwrap_or(crate::proto::ErrorCode::SystemError);
+                conn.reply(xid, self.shared.last_zxid(), &Err(code));
+                self.shared.stats.record_latency(received);
+                conn.write_done();
+            }
+        }
+    }
+
+    /// Fills an empty `/zookeeper/config` with the `server.N` lines, through the log.
+    fn write_first_config(&self, ensemble: &EnsembleOptions) {
+        let empty = {
+            let state = self.shared.state.read();
+            state
+                .tree
+                .get(crate::server::tree::CONFIG_PATH)
+                .is_none_or(|n| n.data.as_deref().is_none_or(<[u8]>::is_empty))
+        };
+        if !empty {
+            return;
+        }
+        let members: String = ensemble
+            .peers
+            .iter()
+            .map(|(id, p)| {
+                let role = if p.observer {
+                    "observer"
+                } else {
+                    "participant"
+                };
+                format!(
+                    "server.{id}={}:{}:{}:{role}\n",
+                    p.host, p.quorum_port, p.election_port
+                )
+            })
+            .collect();
+        self.shared.submit(WriteJob {
+            session_id: 0,
+            body: TxnBody::Reconfig {
+                auth: Vec::new(),
+                cur_config_id: -1,
+                members,
+            },
+            reply: ReplyTo::Nobody,
+        });
     }
 
     /// A leader's append or heartbeat arrived.
@@ -212,22 +284,31 @@ impl Proposer {
             match leader {
                 None => self.fail_requests(&requests),
                 Some(id) if id == self.my_id => match self.propose_forwarded(proposals).await {
-                    PeerResponse::Accepted { term } => self.accepted(&requests, term),
+                    PeerResponse::Accepted { term, rejected } => {
+                        self.rejected(&rejected);
+                        self.accepted(&requests, term);
+                    }
                     _ => self.fail_requests(&requests),
                 },
                 Some(id) => {
-                    let Some(peer) = ensemble.peers.get(&id) else {
+                    let Some(peer) = peer_address(&raft, &ensemble, id) else {
                         self.fail_requests(&requests);
                         continue;
                     };
                     let link = links
                         .entry(id)
-                        .or_insert_with(|| PeerLink::new(peer, Port::Quorum));
-                    match link
-                        .call(&PeerRequest::Forward(proposals), wait_for_leader)
-                        .await
-                    {
-                        Ok(PeerResponse::Accepted { term }) => self.accepted(&requests, term),
+                        .or_insert_with(|| PeerLink::new(&peer, Port::Quorum));
+                    // A reconfig waits for new members to catch up before it is logged.
+                    let ttl = if proposals.iter().any(|p| client_reconfig(p).is_some()) {
+                        self.shared.opts.tick_time * 25
+                    } else {
+                        wait_for_leader
+                    };
+                    match link.call(&PeerRequest::Forward(proposals), ttl).await {
+                        Ok(PeerResponse::Accepted { term, rejected }) => {
+                            self.rejected(&rejected);
+                            self.accepted(&requests, term);
+                        }
                         Ok(_) => self.fail_requests(&requests),
                         Err(e) => {
                             tracing::warn!(
@@ -289,12 +370,12 @@ impl Proposer {
             if touched.is_empty() {
                 continue;
             }
-            let Some(peer) = ensemble.peers.get(&leader) else {
+            let Some(peer) = peer_address(&raft, &ensemble, leader) else {
                 continue;
             };
             let link = links
                 .entry(leader)
-                .or_insert_with(|| PeerLink::new(peer, Port::Quorum));
+                .or_insert_with(|| PeerLink::new(&peer, Port::Quorum));
             if let Err(e) = link.call(&PeerRequest::Touch(touched), period).await {
                 tracing::debug!("cannot report touched sessions: {e}");
             }
@@ -348,6 +429,7 @@ impl Proposer {
                 if role == Role::Leader {
                     self.shared.tracker.lock().refresh_all(Instant::now());
                     tokio::spawn(add_observers(raft.clone(), ensemble.clone(), tick));
+                    self.write_first_config(&ensemble);
                 }
             }
             was = role;
@@ -357,6 +439,30 @@ impl Proposer {
                 _ => {}
             }
         }
+    }
+}
+
+/// A client's `reconfig` inside a proposal, with the client's auth ids.
+fn client_reconfig(
+    proposal: &Proposal,
+) -> Option<(Vec<crate::proto::Id>, crate::proto::ReconfigRequest)> {
+    match Txn::decode(&proposal.txn).ok()?.body {
+        TxnBody::Write {
+            auth,
+            request: crate::proto::Request::Reconfig(request),
+        } => Some((auth, request)),
+        _ => None,
+    }
+}
+
+/// The encoded txn with its body replaced.
+fn replace_body(encoded: &[u8], body: TxnBody) -> Vec<u8> {
+    match Txn::decode(encoded) {
+        Ok(mut txn) => {
+            txn.body = body;
+            txn.encode()
+        }
+        Err(_) => encoded.to_vec(),
     }
 }
 

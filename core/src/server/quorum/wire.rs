@@ -35,9 +35,11 @@ pub enum PeerResponse {
     Append(AppendEntriesResponse<TypeConfig>),
     Vote(VoteResponse<TypeConfig>),
     Snapshot(SnapshotResponse<TypeConfig>),
-    /// The leader took the forwarded proposals into its log in this term.
+    /// The leader took the forwarded proposals into its log in this term, except the
+    /// `rejected` ones (request number, error code), which it refused before logging.
     Accepted {
         term: u64,
+        rejected: Vec<(u64, i32)>,
     },
     /// Not the leader (any more); the sender retries elsewhere or gives up.
     NotLeader,
