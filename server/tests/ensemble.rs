@@ -510,3 +510,31 @@ fn reconfig_turns_an_observer_into_a_voter_and_removes_a_follower() {
         );
     }
 }
+
+#[test]
+fn a_session_taken_over_by_another_member_is_moved_on_the_first() {
+    let ensemble = Ensemble::start(3, 0);
+    ensemble.wait_leader(&[1, 2, 3]);
+    let first = ensemble.client(1);
+    first
+        .create("/moved", b"", &open(), CreateMode::Persistent)
+        .unwrap();
+    let (session_id, password) = (first.session_id(), first.as_async().session_password());
+    let options = ClientOptions::default()
+        .session_timeout(Duration::from_secs(10))
+        .resume(session_id, password);
+    let second = Client::connect(&ensemble.address(2), options).unwrap();
+    second.wait_connected(DEADLINE).unwrap();
+    assert_eq!(second.session_id(), session_id);
+    second
+        .set_data("/moved", b"from the new member", -1)
+        .unwrap();
+    // The first connection never learned of the move; its write is refused.
+    let stale = first.set_data("/moved", b"from the old member", -1);
+    assert!(
+        matches!(stale, Err(ref e) if e.code() == zk_core::proto::ErrorCode::SessionMoved),
+        "{stale:?}"
+    );
+    ensemble.wait_data(3, "/moved", b"from the new member");
+    second.close();
+}

@@ -494,6 +494,12 @@ impl Session {
             let live = shared.tracker.lock().is_live(req.session_id);
             match known {
                 Some(passwd) if live && passwd == req.passwd => {
+                    if let Some(ensemble) = shared.ensemble.get() {
+                        if let Err(e) = ensemble.revalidate(req.session_id).await {
+                            tracing::info!(peer = %self.conn.peer, "cannot take over session 0x{:x}: {e}", req.session_id);
+                            return Err("session could not be revalidated with the leader");
+                        }
+                    }
                     let previous = {
                         let mut tracker = shared.tracker.lock();
                         tracker.set_timeout(req.session_id, timeout, Instant::now());

@@ -65,6 +65,8 @@ pub struct Proposal {
     pub origin: u64,
     /// The origin's number for the waiting request; unique per origin process.
     pub request: u64,
+    /// The session the txn belongs to (0 for the server's own), for the leader's owner check.
+    pub session: i64,
     /// The origin process's incarnation, so a restarted origin never mistakes an old entry
     /// for one of its new requests.
     pub incarnation: u64,
@@ -141,6 +143,7 @@ impl RoleCell {
 /// A running ensemble member, as the rest of the server holds it.
 pub struct Ensemble {
     raft: Raft,
+    proposer: Arc<proposer::Proposer>,
 }
 
 impl Ensemble {
@@ -165,6 +168,12 @@ impl Ensemble {
             synced_followers: followers.iter().filter(|id| synced(id)).count(),
             synced_observers: observers.iter().filter(|id| synced(id)).count(),
         })
+    }
+
+    /// Makes this member the owner of `session` at the leader, before a client that reconnected
+    /// here is answered; later writes from the session's old connection get SESSIONMOVED.
+    pub async fn revalidate(&self, session: i64) -> Result<(), String> {
+        self.proposer.revalidate(session).await
     }
 
     /// Stops the raft node (the listeners stop with the runtime).
@@ -245,5 +254,5 @@ pub async fn start(
         }
     }
     proposer.start(raft.clone(), ensemble.clone(), writes);
-    Ok(Arc::new(Ensemble { raft }))
+    Ok(Arc::new(Ensemble { raft, proposer }))
 }

@@ -311,6 +311,7 @@ async fn handle(request: PeerRequest, raft: &Raft, proposer: &Proposer) -> PeerR
                 .map_or_else(failed, PeerResponse::Snapshot)
         }
         PeerRequest::Forward(proposals) => proposer.propose_forwarded(proposals).await,
+        PeerRequest::Revalidate { session, origin } => proposer.take_ownership(session, origin),
         PeerRequest::Touch(sessions) => {
             proposer.touched(&sessions);
             PeerResponse::Touched

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use super::network::{peer_address, PeerLink, Port};
 use super::wire::{PeerRequest, PeerResponse};
 use super::{node_of, reconfig, Proposal, Raft, Role};
+use crate::proto::ErrorCode;
 use crate::server::options::EnsembleOptions;
 use crate::server::runtime::{now_millis, ReplyTo, Shared, WriteJob};
 use crate::server::txn::{Txn, TxnBody};
@@ -46,6 +47,11 @@ pub struct Proposer {
     applied_term: AtomicU64,
     /// When a leader's append (or heartbeat) last reached this member.
     leader_contact: Mutex<Instant>,
+    /// On the leader: the member holding each session's connection, as last revalidated.
+    owners: Mutex<HashMap<i64, u64>>,
+    /// Links for one-off calls to the leader (revalidation).
+    control_links: tokio::sync::Mutex<BTreeMap<u64, PeerLink>>,
+    ensemble: OnceLock<EnsembleOptions>,
     raft: OnceLock<Raft>,
 }
 
@@ -59,6 +65,9 @@ impl Proposer {
             waiting: Mutex::new(HashMap::new()),
             applied_term: AtomicU64::new(0),
             leader_contact: Mutex::new(Instant::now()),
+            owners: Mutex::new(HashMap::new()),
+            control_links: tokio::sync::Mutex::new(BTreeMap::new()),
+            ensemble: OnceLock::new(),
             raft: OnceLock::new(),
         })
     }
@@ -150,6 +159,10 @@ impl Proposer {
         let term = raft.metrics().borrow_watched().current_term;
         let mut rejected = Vec::new();
         for mut proposal in proposals {
+            if !self.owned_by_origin(&proposal) {
+                rejected.push((proposal.request, ErrorCode::SessionMoved.as_i32()));
+                continue;
+            }
             if let Some((auth, request)) = client_reconfig(&proposal) {
                 match reconfig::prepare(&self.shared, raft, auth, &request).await {
                     Ok(body) => proposal.txn = replace_body(&proposal.txn, body),
@@ -165,6 +178,59 @@ impl Proposer {
             }
         }
         PeerResponse::Accepted { term, rejected }
+    }
+
+    /// On the leader: whether the proposal's session belongs to the member that sent it. A
+    /// session seen for the first time (created, or known before this leader) belongs to its
+    /// sender from then on.
+    fn owned_by_origin(&self, proposal: &Proposal) -> bool {
+        if proposal.session == 0 {
+            return true;
+        }
+        let mut owners = self.owners.lock();
+        let owner = owners.entry(proposal.session).or_insert(proposal.origin);
+        *owner == proposal.origin
+    }
+
+    /// On the leader: a client reconnected to `origin` with `session`.
+    pub fn take_ownership(&self, session: i64, origin: u64) -> PeerResponse {
+        if self.shared.role.get() != Role::Leader {
+            return PeerResponse::NotLeader;
+        }
+        self.owners.lock().insert(session, origin);
+        PeerResponse::Revalidated
+    }
+
+    /// A closed session has no owner any more.
+    pub fn session_closed(&self, session: i64) {
+        self.owners.lock().remove(&session);
+    }
+
+    /// Tells the leader (or this member, leading) that `session` is now held here.
+    pub async fn revalidate(&self, session: i64) -> Result<(), String> {
+        let raft = self.raft.get().ok_or("not started")?;
+        let ensemble = self.ensemble.get().ok_or("not started")?;
+        let wait = self.shared.opts.tick_time * 2;
+        let leader = leader_within(raft, wait).await.ok_or("no leader")?;
+        if leader == self.my_id {
+            return match self.take_ownership(session, self.my_id) {
+                PeerResponse::Revalidated => Ok(()),
+                _ => Err("not leading any more".into()),
+            };
+        }
+        let peer = peer_address(raft, ensemble, leader).ok_or("the leader has no address")?;
+        let mut links = self.control_links.lock().await;
+        let link = links
+            .entry(leader)
+            .or_insert_with(|| PeerLink::new(&peer, Port::Quorum));
+        let request = PeerRequest::Revalidate {
+            session,
+            origin: self.my_id,
+        };
+        match link.call(&request, wait).await? {
+            PeerResponse::Revalidated => Ok(()),
+            _ => Err(format!("server.{leader} is not leading")),
+        }
     }
 
     /// Answers requests the leader refused before logging them.
@@ -252,6 +318,7 @@ impl Proposer {
         writes: mpsc::UnboundedReceiver<WriteJob>,
     ) {
         let _ = self.raft.set(raft.clone());
+        let _ = self.ensemble.set(ensemble.clone());
         tokio::spawn(
             self.clone()
                 .propose_loop(raft.clone(), ensemble.clone(), writes),
@@ -336,6 +403,7 @@ impl Proposer {
                 body: job.body,
             };
             proposals.push(Proposal {
+                session: job.session_id,
                 origin: self.my_id,
                 request,
                 incarnation: self.incarnation,
@@ -427,6 +495,7 @@ impl Proposer {
                     self.shared.close_all_connections();
                 }
                 if role == Role::Leader {
+                    self.owners.lock().clear();
                     self.shared.tracker.lock().refresh_all(Instant::now());
                     tokio::spawn(add_observers(raft.clone(), ensemble.clone(), tick));
                     self.write_first_config(&ensemble);

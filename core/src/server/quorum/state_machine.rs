@@ -188,6 +188,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         txn.zxid = zxid_of(&log_id);
                         txn.time = proposal.time;
                         let reply = self.proposer.take_waiting(proposal);
+                        if matches!(txn.body, crate::server::txn::TxnBody::CloseSession) {
+                            self.proposer.session_closed(txn.session_id);
+                        }
                         apply_txns(&self.shared, [(reply, &txn)]);
                     }
                     Err(e) => tracing::error!(index = log_id.index(), "cannot decode a txn: {e}"),

@@ -28,6 +28,11 @@ pub enum PeerRequest {
     Forward(Vec<Proposal>),
     /// Sessions with activity on the sending member since its last report.
     Touch(Vec<i64>),
+    /// A client reconnected to member `origin` with `session`.
+    Revalidate {
+        session: i64,
+        origin: u64,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -44,6 +49,7 @@ pub enum PeerResponse {
     /// Not the leader (any more); the sender retries elsewhere or gives up.
     NotLeader,
     Touched,
+    Revalidated,
     /// The receiving raft node failed; the message says how.
     Failed(String),
 }
