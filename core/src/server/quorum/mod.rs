@@ -65,7 +65,8 @@ pub struct Proposal {
     pub origin: u64,
     /// The origin's number for the waiting request; unique per origin process.
     pub request: u64,
-    /// The session the txn belongs to (0 for the server's own), for the leader's owner check.
+    /// The client session whose owner the leader checks; 0 for the server's own txns
+    /// (expiry, container cleanup, the first config), which act on any session.
     pub session: i64,
     /// The origin process's incarnation, so a restarted origin never mistakes an old entry
     /// for one of its new requests.

@@ -402,8 +402,10 @@ impl Proposer {
                 rules: self.shared.opts.rules,
                 body: job.body,
             };
+            // The server's own txns (expiry, container cleanup) act on sessions they do not own.
+            let internal = matches!(job.reply, ReplyTo::Nobody);
             proposals.push(Proposal {
-                session: job.session_id,
+                session: if internal { 0 } else { job.session_id },
                 origin: self.my_id,
                 request,
                 incarnation: self.incarnation,
