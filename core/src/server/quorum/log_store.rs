@@ -108,8 +108,8 @@ impl Inner {
     fn checkpoint(&mut self) -> io::Result<()> {
         self.wal.roll().map_err(to_io)?;
         let record = Record::Checkpoint {
-            vote: self.vote.clone(),
-            purged: self.purged.clone(),
+            vote: self.vote,
+            purged: self.purged,
             entries: self.entries.values().cloned().collect(),
         };
         let key = self.write(&record)?;
@@ -159,7 +159,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
-        Ok(self.inner.lock().vote.clone())
+        Ok(self.inner.lock().vote)
     }
 }
 
@@ -170,8 +170,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let inner = self.inner.lock();
         let last = inner.entries.values().next_back().map(|e| e.log_id());
         Ok(LogState {
-            last_purged_log_id: inner.purged.clone(),
-            last_log_id: last.or_else(|| inner.purged.clone()),
+            last_purged_log_id: inner.purged,
+            last_log_id: last.or_else(|| inner.purged),
         })
     }
 
@@ -181,8 +181,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
         let mut inner = self.inner.lock();
-        inner.write(&Record::Vote(vote.clone()))?;
-        inner.vote = Some(vote.clone());
+        inner.write(&Record::Vote(*vote))?;
+        inner.vote = Some(*vote);
         Ok(())
     }
 
@@ -218,7 +218,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate_after(&mut self, last: Option<LogId>) -> Result<(), io::Error> {
         let mut inner = self.inner.lock();
-        inner.write(&Record::TruncateAfter(last.clone()))?;
+        inner.write(&Record::TruncateAfter(last))?;
         inner.truncate_after(last.as_ref());
         Ok(())
     }
@@ -258,10 +258,10 @@ mod tests {
             inner.write(&Record::Entries(batch.clone())).unwrap();
             inner.replay(Record::Entries(batch));
             let vote = Vote::new(2, 3);
-            inner.write(&Record::Vote(vote.clone())).unwrap();
+            inner.write(&Record::Vote(vote)).unwrap();
             inner.vote = Some(vote);
             let cut = Some(entry(1, 8).log_id());
-            inner.write(&Record::TruncateAfter(cut.clone())).unwrap();
+            inner.write(&Record::TruncateAfter(cut)).unwrap();
             inner.truncate_after(cut.as_ref());
         }
         let inner = reopen(dir.path());

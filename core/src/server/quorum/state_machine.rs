@@ -74,7 +74,7 @@ impl StateMachine {
                 "loaded snapshot"
             );
             applied = Applied {
-                last: meta.last_log_id.clone(),
+                last: meta.last_log_id,
                 membership: meta.last_membership.clone(),
             };
             replace_state(&shared, state);
@@ -173,7 +173,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, Membership), io::Error> {
         let applied = self.applied.lock();
-        Ok((applied.last.clone(), applied.membership.clone()))
+        Ok((applied.last, applied.membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
@@ -197,11 +197,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 },
                 EntryPayload::Membership(membership) => {
                     self.applied.lock().membership =
-                        Membership::new(Some(log_id.clone()), membership.clone());
+                        Membership::new(Some(log_id), membership.clone());
                 }
                 EntryPayload::Blank => {}
             }
-            self.applied.lock().last = Some(log_id.clone());
+            self.applied.lock().last = Some(log_id);
             self.proposer
                 .applied_term(log_id.committed_leader_id().term);
             if let Some(responder) = responder {
@@ -237,7 +237,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         );
         replace_state(&self.shared, state);
         *self.applied.lock() = Applied {
-            last: meta.last_log_id.clone(),
+            last: meta.last_log_id,
             membership: meta.last_membership.clone(),
         };
         Ok(())
