@@ -125,6 +125,23 @@ impl Ensemble {
         }
     }
 
+    /// Kills member `id` and empties its dataDir but for `myid`, as after a disk replacement.
+    fn wipe(&mut self, id: u64) {
+        self.kill(id);
+        let data = self.member(id).config.with_file_name(format!("data{id}"));
+        for entry in std::fs::read_dir(&data).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == "myid") {
+                continue;
+            }
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+
     fn address(&self, id: u64) -> String {
         let m = self.member(id);
         format!("{}:{}", m.host, m.client_port)
@@ -337,6 +354,21 @@ fn three_voters_and_an_observer_replicate_fail_over_and_catch_up() {
     ensemble.wait_leader(&[1, 2, 3, 4]);
     ensemble.wait_data(leader, "/after", b"a");
     ensemble.wait_data(leader, "/k", b"v119");
+
+    // A member whose disk was wiped rejoins with its old myid and gets a snapshot (the log it
+    // would need was purged after the snapshots those 120 writes caused).
+    let current = ensemble.wait_leader(&[1, 2, 3, 4]);
+    let wiped = [1, 2, 3].into_iter().find(|id| *id != current).unwrap();
+    ensemble.wipe(wiped);
+    ensemble.launch(wiped);
+    ensemble.wait_data(wiped, "/k", b"v119");
+    ensemble.wait_data(wiped, "/after", b"a");
+    ensemble.wait_data(wiped, "/from-observer", b"o");
+    let log = std::fs::read_to_string(ensemble.member(wiped).config.with_extension("log")).unwrap();
+    assert!(
+        log.contains("installed a snapshot from the leader"),
+        "{log}"
+    );
 }
 
 #[test]

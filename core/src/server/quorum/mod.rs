@@ -204,7 +204,9 @@ fn raft_config(tick: Duration, snap_count: u64) -> Result<openraft::Config, Stri
         election_timeout_max: tick_ms.max(20),
         enable_pre_vote: Some(true),
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snap_count.max(2)),
-        max_in_snapshot_log_to_keep: 1000,
+        // Entries kept behind a snapshot for followers a little behind; further behind, a
+        // follower gets the snapshot (Apache's DIFF versus SNAP).
+        max_in_snapshot_log_to_keep: snap_count.clamp(2, 1000),
         install_snapshot_timeout: 60_000,
         ..Default::default()
     };
