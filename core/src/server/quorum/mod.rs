@@ -193,15 +193,17 @@ pub struct FollowerCounts {
     pub synced_observers: usize,
 }
 
-/// Raft timing from `tickTime`: a heartbeat every quarter tick, elections after half a tick to
-/// one tick of silence, so a new leader serves well within 2 x tickTime of a leader's death.
+/// Raft timing from `tickTime`: a heartbeat every quarter tick, elections after 3/8 to 3/4 of a
+/// tick of silence (the leader lease is the upper bound), so a new leader serves well within
+/// 2 x tickTime of a leader that hangs. A leader that dies is noticed sooner: its connections
+/// close (see `Proposer::replication_closed`).
 fn raft_config(tick: Duration, snap_count: u64) -> Result<openraft::Config, String> {
     let tick_ms = (tick.as_millis() as u64).max(20);
     let config = openraft::Config {
         cluster_name: "zk".into(),
         heartbeat_interval: (tick_ms / 4).max(5),
-        election_timeout_min: (tick_ms / 2).max(10),
-        election_timeout_max: tick_ms.max(20),
+        election_timeout_min: (tick_ms * 3 / 8).max(10),
+        election_timeout_max: (tick_ms * 3 / 4).max(20),
         enable_pre_vote: Some(true),
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snap_count.max(2)),
         // Entries kept behind a snapshot for followers a little behind; further behind, a

@@ -268,23 +268,32 @@ pub async fn listen(me: &Peer, raft: Raft, proposer: Arc<Proposer>) -> Result<()
 }
 
 async fn serve_peer(mut stream: TcpStream, raft: Raft, proposer: Arc<Proposer>) {
+    // The member whose appends this connection carried: its closing is news.
+    let mut appends_from = None;
     loop {
         let request: PeerRequest = match read_frame(&mut stream).await {
             Ok(Some(request)) => request,
-            Ok(None) => return,
+            Ok(None) => break,
             Err(e) => {
                 tracing::debug!("closing a peer connection: {e}");
-                return;
+                break;
             }
         };
+        if let PeerRequest::Append(rpc) = &request {
+            use openraft::vote::RaftLeaderId;
+            appends_from = Some(*rpc.vote.leader_id().node_id());
+        }
         let response = handle(request, &raft, &proposer).await;
         if write_frame(&mut stream, &response).await.is_err() {
-            return;
+            break;
         }
+    }
+    if let Some(from) = appends_from {
+        proposer.replication_closed(from);
     }
 }
 
-async fn handle(request: PeerRequest, raft: &Raft, proposer: &Proposer) -> PeerResponse {
+async fn handle(request: PeerRequest, raft: &Raft, proposer: &Arc<Proposer>) -> PeerResponse {
     fn failed(e: impl std::fmt::Display) -> PeerResponse {
         PeerResponse::Failed(e.to_string())
     }
@@ -296,7 +305,13 @@ async fn handle(request: PeerRequest, raft: &Raft, proposer: &Proposer) -> PeerR
             }
             response.map_or_else(failed, PeerResponse::Append)
         }
-        PeerRequest::Vote(rpc) => raft.vote(rpc).await.map_or_else(failed, PeerResponse::Vote),
+        PeerRequest::Vote(mut rpc) => {
+            // The leader's lease protects a live leader; this member saw it go away.
+            if proposer.leader_known_lost().is_some() {
+                rpc.leadership_transfer = true;
+            }
+            raft.vote(rpc).await.map_or_else(failed, PeerResponse::Vote)
+        }
         PeerRequest::PreVote(rpc) => raft
             .pre_vote(rpc)
             .await
