@@ -293,6 +293,19 @@ fn three_voters_and_an_observer_replicate_fail_over_and_catch_up() {
             && mntr.contains("zk_synced_observers\t1"))
         .then_some(())
     });
+    // zkServer.sh's `status`, as operators ask it.
+    for (id, mode) in [(leader, "leader"), (4, "observer")] {
+        let status = Command::new(env!("CARGO_BIN_EXE_zk-server"))
+            .args(["status", ensemble.member(id).config.to_str().unwrap()])
+            .env_remove("SERVER_JVMFLAGS")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&status.stdout);
+        assert!(
+            text.contains(&format!("Mode: {mode}")),
+            "server.{id}: {text}"
+        );
+    }
     let conf = ensemble.four_letter_word(4, "conf").unwrap();
     assert!(conf.contains("peerType=1"), "{conf}");
     assert!(conf.contains(":observer"), "{conf}");
