@@ -9,7 +9,9 @@ directory with zoo.cfg, data/myid and server.log.
 Peer traffic goes through test-owned proxies (netproxy.PeerNetwork): in server
 i's zoo.cfg, `server.j` names the proxy for the route i->j, and only `server.i`
 is i's real address. So the configs differ between servers in peer addresses
-only, and the test partitions servers by cutting proxies. `proxied=False`
+only, and the test partitions servers by cutting proxies (for Apache, the
+election handshake is rewritten so that no connection bypasses them, see
+apache_election_handshake). `proxied=False`
 writes the real addresses everywhere (no partitions; used to time failover
 without the proxy's overhead).
 """
@@ -20,12 +22,13 @@ import atexit
 import os
 import signal
 import socket
+import struct
 import subprocess
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from netproxy import PeerNetwork
+from netproxy import Handshake, PeerNetwork, recv_exact
 from waits import HOST, free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +59,30 @@ def _kill_leftovers() -> None:
     for process in list(_LIVE):
         if process.poll() is None:
             process.kill()
+
+
+def apache_election_handshake(advertise: str) -> Handshake:
+    """Rewrites the election address Apache advertises when it dials a peer.
+
+    Apache's election connections open with (protocol version, sid, length,
+    "host:port" of the dialer's election port). A server that receives a
+    connection from a lower sid closes it and dials back the *advertised*
+    address, which is the real port: that connection would bypass the proxies
+    and survive a partition. Advertising the proxy of the reverse route keeps
+    every election connection on a link the test controls.
+    """
+    def rewrite(client: socket.socket) -> bytes:
+        head = recv_exact(client, 8)
+        (version,) = struct.unpack(">q", head)
+        if version >= 0:
+            return head  # pre-3.5 protocol: the sid alone, nothing advertised
+        sid, length = struct.unpack(">qi", recv_exact(client, 12))
+        if not 0 <= length <= 4096:
+            raise ValueError(f"implausible election address length {length}")
+        recv_exact(client, length)
+        address = advertise.encode()
+        return head + struct.pack(">qi", sid, len(address)) + address
+    return rewrite
 
 
 def zk_server_bin() -> Path:
@@ -111,10 +138,14 @@ class Server:
         return None
 
     def log_tail(self, lines: int = 30) -> str:
+        """Last lines of server.log without the suite's own four-letter-word polling."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return "(no log)"
+        kept = [line for line in text.splitlines()
+                if " command from /" not in line and "ZooKeeperServer not running" not in line]
+        return "\n".join(kept[-lines:])
 
 
 class Ensemble:
@@ -138,6 +169,10 @@ class Ensemble:
                 for dst, target in self.servers.items():
                     if src != dst:
                         self.network.add(src, dst, target.quorum_port, target.election_port)
+            if kind == "apache":
+                for (src, dst), (_, election) in self.network.links.items():
+                    reverse_port = self.network.route(dst, src)[1]
+                    election.handshake = apache_election_handshake(f"{HOST}:{reverse_port}")
         for server in self.servers.values():
             server.config_path.write_text(self._config_text(server))
 

@@ -13,21 +13,38 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import List, Set, Tuple
+from typing import Callable, List, Optional, Set, Tuple
 
 from waits import HOST
 
 # How long a link keeps retrying a refused upstream before dropping the peer.
 UPSTREAM_PATIENCE = 3.0
+HANDSHAKE_TIMEOUT = 5.0
+
+# Reads a connection's opening bytes from the dialing side and returns what
+# to send upstream instead (see ensemble.apache_election_handshake).
+Handshake = Callable[[socket.socket], bytes]
+
+
+def recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("peer closed during the handshake")
+        data += chunk
+    return data
 
 
 class Link:
     """Forwards HOST:<port> to an upstream address while connected; cut() drops
     every open connection and refuses new ones until heal()."""
 
-    def __init__(self, upstream_port: int, name: str) -> None:
+    def __init__(self, upstream_port: int, name: str,
+                 handshake: Optional[Handshake] = None) -> None:
         self.upstream = (HOST, upstream_port)
         self.name = name
+        self.handshake = handshake
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((HOST, 0))
@@ -78,9 +95,24 @@ class Link:
             threading.Thread(target=self._connect, args=(client,), daemon=True).start()
 
     def _connect(self, client: socket.socket) -> None:
+        preamble = b""
+        if self.handshake is not None:
+            try:
+                client.settimeout(HANDSHAKE_TIMEOUT)
+                preamble = self.handshake(client)
+                client.settimeout(None)
+            except (OSError, ValueError):
+                _close(client)
+                return
         upstream = self._dial_upstream()
         if upstream is None:
             _close(client)
+            return
+        try:
+            upstream.sendall(preamble)
+        except OSError:
+            _close(client)
+            _close(upstream)
             return
         with self._lock:
             if self._cut or self._closed:

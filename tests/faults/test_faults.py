@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import pytest
 
@@ -30,6 +30,7 @@ EXPIRING_DIR = f"{ROOT}/expiring"
 EXPIRING_SESSION_TIMEOUT = 4.0
 EXPIRY_DEADLINE = 90.0
 WORKER_JOIN_TIMEOUT = 4 * OP_TIMEOUT
+FINAL_READ_DEADLINE = 90.0
 
 
 def started_ensemble(make_ensemble, **kwargs) -> Ensemble:
@@ -46,6 +47,11 @@ def make_workers(ensemble: Ensemble, history: History, stop: threading.Event,
                    f"{FENCE_DIR}/w{first_index + n}", f"{SEQUENTIAL_DIR}/s-", history, stop,
                    seed * 1000 + first_index + n)
             for n, i in enumerate(ensemble.ids())]
+
+
+def fenced_read(reader: Worker, key: str) -> Optional[dict]:
+    record = reader.read(key)
+    return record if record["result"] != "unknown" and record["fenced"] else None
 
 
 def test_linearizable_under_faults(make_ensemble, checker_bin: Path, rounds: int, seed: int,
@@ -81,6 +87,8 @@ def test_linearizable_under_faults(make_ensemble, checker_bin: Path, rounds: int
         nemesis = Nemesis(ensemble, history, random.Random(seed))
         for fault in nemesis.schedule(rounds):
             nemesis.run(fault)
+            crashed = {w.name: repr(w.error) for w in workers if w.error}
+            assert not crashed, f"workers failed: {crashed}"  # fail now, not rounds later
         assert history.wait_acked_writes(history.acked_writes + 20, 60), \
             "no writes got through after the faults were repaired"
 
@@ -106,9 +114,10 @@ def test_linearizable_under_faults(make_ensemble, checker_bin: Path, rounds: int
                 reader.start_client()
                 final[reader.server] = {}
                 for key in KEYS:
-                    record = reader.read(key)
-                    assert record["result"] != "unknown" and record["fenced"], \
-                        f"final read of {key} on server {reader.server} failed: {record}"
+                    # Retried: a server may still be catching up with the leader.
+                    record = wait_until(
+                        lambda: fenced_read(reader, key), FINAL_READ_DEADLINE,
+                        f"a fenced read of {key} via server {reader.server}", interval=0.5)
                     final[reader.server][key] = state_of(record)
         finally:
             for reader in readers:

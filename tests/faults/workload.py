@@ -236,8 +236,9 @@ class Worker(threading.Thread):
             if classify(error) is None:
                 self.process = self.history.new_process()
             return
-        self.history.add_sequential({"path": path, "worker": self.index,
-                                     "session": self.client.client_id[0],
+        # client_id is None if the connection dropped right after the reply.
+        session = self.client.client_id[0] if self.client.client_id else None
+        self.history.add_sequential({"path": path, "worker": self.index, "session": session,
                                      "call": call, "return": self.history.now()})
 
     def _finish(self, record: Dict[str, Any]) -> None:

@@ -432,7 +432,11 @@ fn mntr(shared: &Shared) -> String {
         // zk has no local sessions (`localSessionsEnabled`).
         ("local_sessions", Int(0)),
     ];
-    if let Some(counts) = shared.ensemble.get().and_then(|e| e.follower_counts()) {
+    if let Some(counts) = shared
+        .ensemble
+        .get()
+        .and_then(|e| e.follower_counts(shared.opts.tick_time))
+    {
         lines.push(("learners", int(counts.learners as u64)));
         lines.push(("synced_followers", int(counts.synced_followers as u64)));
         lines.push(("synced_non_voting_followers", Int(0)));

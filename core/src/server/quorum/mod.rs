@@ -154,11 +154,19 @@ impl Ensemble {
     }
 
     /// What the leader's `mntr` reports of its learners; `None` unless this member leads.
-    pub fn follower_counts(&self) -> Option<FollowerCounts> {
+    /// A member counts as synced while it acknowledges the leader's heartbeats (within two
+    /// ticks), as Apache counts the followers it is connected to.
+    pub fn follower_counts(&self, tick: Duration) -> Option<FollowerCounts> {
+        use openraft::async_runtime::Instant as _;
         let metrics = self.raft.metrics().borrow_watched().clone();
-        let replication = metrics.replication.as_ref()?;
+        let heartbeat = metrics.heartbeat.as_ref()?;
         let membership = metrics.membership_config.membership();
-        let synced = |id: &u64| replication.get(id).is_some_and(|matched| matched.is_some());
+        let synced = |id: &u64| {
+            heartbeat
+                .get(id)
+                .and_then(|acked| acked.as_ref())
+                .is_some_and(|acked| (**acked).elapsed() <= tick * 2)
+        };
         let followers: Vec<u64> = membership
             .voter_ids()
             .filter(|id| *id != metrics.id)
