@@ -149,11 +149,17 @@ def main() -> int:
     parser.add_argument("--fault", choices=("kill", "stop"), default="kill",
                         help="SIGKILL the leader (default) or SIGSTOP it")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", type=Path,
+                        help="run in this folder and keep the servers' logs there")
     args = parser.parse_args()
     # kazoo logs every refused reconnection while the leader is down.
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)
-    with tempfile.TemporaryDirectory(prefix="failover-") as workdir:
-        result = measure(args.kind, args.repeats, Path(workdir), args.tick_time, args.fault)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        result = measure(args.kind, args.repeats, args.keep, args.tick_time, args.fault)
+    else:
+        with tempfile.TemporaryDirectory(prefix="failover-") as workdir:
+            result = measure(args.kind, args.repeats, Path(workdir), args.tick_time, args.fault)
     for name in ("write_s", "leader_s"):
         stats = result[name]
         label = "fault -> first acknowledged write" if name == "write_s" else \

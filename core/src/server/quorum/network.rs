@@ -68,6 +68,30 @@ impl PeerLink {
         }
     }
 
+    /// Like [`PeerLink::call`], for requests that may be sent twice (raft's own, touches): a
+    /// failure on a reused stream is retried once on a new one, since a peer that restarted
+    /// leaves the old stream dead, and the first vote after its restart must not be lost.
+    pub async fn call_idempotent(
+        &mut self,
+        request: &PeerRequest,
+        ttl: Duration,
+    ) -> Result<PeerResponse, String> {
+        let reused = self.stream.is_some();
+        let started = tokio::time::Instant::now();
+        match self.call(request, ttl).await {
+            Err(_) if reused && started.elapsed() < ttl => {
+                let left = ttl.saturating_sub(started.elapsed());
+                self.call(request, left).await
+            }
+            answer => answer,
+        }
+    }
+
+    /// Forgets the stream, after a call was abandoned halfway.
+    pub fn reset(&mut self) {
+        self.stream = None;
+    }
+
     async fn exchange(&mut self, request: &PeerRequest) -> std::io::Result<PeerResponse> {
         if self.stream.is_none() {
             let stream = TcpStream::connect(&self.addr).await?;
@@ -165,7 +189,7 @@ impl PeerClient {
             Port::Quorum => &mut self.quorum,
             Port::Election => &mut self.election,
         };
-        link.call(&request, ttl).await
+        link.call_idempotent(&request, ttl).await
     }
 
     async fn vote_call(
@@ -306,6 +330,10 @@ async fn handle(request: PeerRequest, raft: &Raft, proposer: &Arc<Proposer>) -> 
             response.map_or_else(failed, PeerResponse::Append)
         }
         PeerRequest::Vote(mut rpc) => {
+            {
+                use openraft::vote::RaftLeaderId;
+                proposer.asked_to_vote(rpc.vote.leader_id().term());
+            }
             // The leader's lease protects a live leader; this member saw it go away.
             if proposer.leader_known_lost().is_some() {
                 rpc.leadership_transfer = true;

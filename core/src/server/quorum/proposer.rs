@@ -49,6 +49,8 @@ pub struct Proposer {
     leader_contact: Mutex<Instant>,
     /// The leader whose replication connection closed, and when, until it is heard from again.
     leader_lost: Mutex<Option<(u64, Instant)>>,
+    /// The highest term another member asked this one to vote in.
+    asked_term: AtomicU64,
     /// On the leader: the member holding each session's connection, as last revalidated.
     owners: Mutex<HashMap<i64, u64>>,
     /// Links for one-off calls to the leader (revalidation).
@@ -69,6 +71,7 @@ impl Proposer {
             leader_contact: Mutex::new(Instant::now()),
             owners: Mutex::new(HashMap::new()),
             leader_lost: Mutex::new(None),
+            asked_term: AtomicU64::new(0),
             control_links: tokio::sync::Mutex::new(BTreeMap::new()),
             ensemble: OnceLock::new(),
             raft: OnceLock::new(),
@@ -318,7 +321,14 @@ impl Proposer {
         if metrics.current_leader != Some(from) || metrics.state == ServerState::Leader {
             return;
         }
-        *self.leader_lost.lock() = Some((from, Instant::now()));
+        {
+            // Every connection the leader had closes; one election attempt is enough.
+            let mut lost = self.leader_lost.lock();
+            if lost.is_some_and(|(id, _)| id == from) {
+                return;
+            }
+            *lost = Some((from, Instant::now()));
+        }
         let proposer = self.clone();
         let raft = raft.clone();
         // One candidate at a time, by id, so votes do not split: the lowest surviving voter
@@ -329,16 +339,61 @@ impl Proposer {
             .voter_ids()
             .filter(|id| *id != from && *id < self.my_id)
             .count() as u32;
-        let delay = self.shared.opts.tick_time / 10 * rank;
+        let spread = self.shared.opts.tick_time / 10;
+        let voters = metrics.membership_config.membership().voter_ids().count() as u32;
+        // A moment first, so the other members see the same connection close and grant.
+        let first = Duration::from_millis(20) + spread * rank;
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            if proposer.leader_known_lost().is_some()
-                && raft.metrics().borrow_watched().state == ServerState::Follower
-            {
-                tracing::info!("the leader server.{from} went away; standing for election");
-                let _ = raft.trigger().elect(false).await;
+            // Up to three rounds: a candidate whose log is behind loses, and a split vote
+            // leaves candidates at the same term; a new round asks at a higher term.
+            for round in 0..3u32 {
+                let wait = if round == 0 {
+                    first
+                } else {
+                    spread * voters.max(1)
+                };
+                tokio::time::sleep(wait).await;
+                let state = raft.metrics().borrow_watched().state;
+                if proposer.leader_known_lost().is_none() || state == ServerState::Leader {
+                    return;
+                }
+                if matches!(state, ServerState::Follower | ServerState::Candidate) {
+                    tracing::info!("the leader server.{from} went away; standing for election");
+                    proposer.stand_above_asked_terms(&raft).await;
+                }
             }
         });
+    }
+
+    /// Another member asked for this member's vote in `term`.
+    pub fn asked_to_vote(&self, term: u64) {
+        self.asked_term.fetch_max(term, Ordering::AcqRel);
+    }
+
+    /// Stands for election in a term above any a rival candidate asked for: openraft keeps its
+    /// term when it refuses a vote, so two candidates could otherwise meet in the same term
+    /// round after round, each having voted for itself.
+    async fn stand_above_asked_terms(&self, raft: &Raft) {
+        for _ in 0..3 {
+            if raft.trigger().elect(false).await.is_err() {
+                return;
+            }
+            let mut metrics = raft.metrics();
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+            let asked = self.asked_term.load(Ordering::Acquire);
+            loop {
+                let current = metrics.borrow_watched().clone();
+                if current.current_term > asked || current.state == ServerState::Leader {
+                    return;
+                }
+                if tokio::time::timeout_at(deadline, metrics.changed())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
     }
 
     /// The leader this member saw go away and has not heard from since, if any: votes for its
@@ -417,7 +472,17 @@ impl Proposer {
                     } else {
                         wait_for_leader
                     };
-                    match link.call(&PeerRequest::Forward(proposals), ttl).await {
+                    // A leader that hangs answers nothing; once another leads, stop waiting.
+                    let request = PeerRequest::Forward(proposals);
+                    let answered = tokio::select! {
+                        answer = link.call(&request, ttl) => Some(answer),
+                        () = leader_changed(&raft, id) => None,
+                    };
+                    let answer = answered.unwrap_or_else(|| {
+                        link.reset();
+                        Err(format!("server.{id} stopped leading before it answered"))
+                    });
+                    match answer {
                         Ok(PeerResponse::Accepted { term, rejected }) => {
                             self.rejected(&rejected);
                             self.accepted(&requests, term);
@@ -618,6 +683,19 @@ async fn add_observers(raft: Raft, ensemble: EnsembleOptions, tick: Duration) {
                 Err(e) => tracing::debug!("observer server.{id} not added yet: {e}"),
             }
             tokio::time::sleep(tick / 2).await;
+        }
+    }
+}
+
+/// Resolves once this member knows a leader other than `leader` (or none).
+async fn leader_changed(raft: &Raft, leader: u64) {
+    let mut metrics = raft.metrics();
+    loop {
+        if metrics.borrow_watched().current_leader != Some(leader) {
+            return;
+        }
+        if metrics.changed().await.is_err() {
+            return;
         }
     }
 }
