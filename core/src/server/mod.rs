@@ -12,6 +12,9 @@
 //! - `runtime`: start-up, recovery, the listener and background tasks; `writer`: the write
 //!   path (batch → log → apply → reply); `conn`: one client connection; `reads`: requests
 //!   served from the local tree; `watch`: the watch manager; `sessions`: session deadlines.
+//! - `quorum`: the replicated ensemble on openraft (instead of `writer` when `server.N`
+//!   lines are configured): proposing, forwarding, the raft log and state machine, roles,
+//!   reconfig.
 //! - `fourlw`: four-letter words; `stats`: counters.
 
 pub mod acl;
