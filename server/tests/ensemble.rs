@@ -12,7 +12,7 @@ use zk_core::client::blocking::Client;
 use zk_core::client::ClientOptions;
 use zk_core::proto::{Acl, CreateMode};
 
-const TICK_MS: u64 = 300;
+const TICK_MS: u64 = 500;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 struct Member {

@@ -93,6 +93,9 @@ impl PeerLink {
     }
 
     async fn exchange(&mut self, request: &PeerRequest) -> std::io::Result<PeerResponse> {
+        if self.stream.as_ref().is_some_and(is_closed) {
+            self.stream = None;
+        }
         if self.stream.is_none() {
             let stream = TcpStream::connect(&self.addr).await?;
             stream.set_nodelay(true)?;
@@ -106,6 +109,15 @@ impl PeerLink {
             .await?
             .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into())
     }
+}
+
+/// Whether the peer closed an idle stream: it never sends unasked, so anything readable
+/// between requests is an end of stream or an error. Checked before each request, so a
+/// stream left from before a peer restarted or a link was cut is replaced before sending,
+/// not discovered after (which would cost a forwarded write its answer).
+fn is_closed(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    !matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 /// openraft's view of the ensemble's transport.

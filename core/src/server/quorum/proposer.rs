@@ -51,6 +51,8 @@ pub struct Proposer {
     leader_lost: Mutex<Option<(u64, Instant)>>,
     /// The highest term another member asked this one to vote in.
     asked_term: AtomicU64,
+    /// A check whether the leader is gone is under way.
+    probing: std::sync::atomic::AtomicBool,
     /// On the leader: the member holding each session's connection, as last revalidated.
     owners: Mutex<HashMap<i64, u64>>,
     /// Links for one-off calls to the leader (revalidation).
@@ -72,6 +74,7 @@ impl Proposer {
             owners: Mutex::new(HashMap::new()),
             leader_lost: Mutex::new(None),
             asked_term: AtomicU64::new(0),
+            probing: std::sync::atomic::AtomicBool::new(false),
             control_links: tokio::sync::Mutex::new(BTreeMap::new()),
             ensemble: OnceLock::new(),
             raft: OnceLock::new(),
@@ -233,7 +236,7 @@ impl Proposer {
             session,
             origin: self.my_id,
         };
-        match link.call(&request, wait).await? {
+        match link.call_idempotent(&request, wait).await? {
             PeerResponse::Revalidated => Ok(()),
             _ => Err(format!("server.{leader} is not leading")),
         }
@@ -321,13 +324,11 @@ impl Proposer {
         if metrics.current_leader != Some(from) || metrics.state == ServerState::Leader {
             return;
         }
+        if self.leader_lost.lock().is_some_and(|(id, _)| id == from)
+            || self.probing.swap(true, Ordering::AcqRel)
         {
-            // Every connection the leader had closes; one election attempt is enough.
-            let mut lost = self.leader_lost.lock();
-            if lost.is_some_and(|(id, _)| id == from) {
-                return;
-            }
-            *lost = Some((from, Instant::now()));
+            // Every connection the leader had closes; one check and one election are enough.
+            return;
         }
         let proposer = self.clone();
         let raft = raft.clone();
@@ -343,7 +344,23 @@ impl Proposer {
         let voters = metrics.membership_config.membership().voter_ids().count() as u32;
         // A moment first, so the other members see the same connection close and grant.
         let first = Duration::from_millis(20) + spread * rank;
+        let tick_half = self.shared.opts.tick_time / 2;
+        let leader_address = self
+            .ensemble
+            .get()
+            .and_then(|ensemble| peer_address(&raft, ensemble, from));
         tokio::spawn(async move {
+            // A connection also closes when the leader merely dropped it (a timeout on its
+            // side): only a leader whose port refuses connections is gone.
+            let gone = match leader_address {
+                Some(peer) => leader_is_gone(&peer, tick_half).await,
+                None => false,
+            };
+            proposer.probing.store(false, Ordering::Release);
+            if !gone {
+                return;
+            }
+            *proposer.leader_lost.lock() = Some((from, Instant::now()));
             // Up to three rounds: a candidate whose log is behind loses, and a split vote
             // leaves candidates at the same term; a new round asks at a higher term.
             for round in 0..3u32 {
@@ -685,6 +702,17 @@ async fn add_observers(raft: Raft, ensemble: EnsembleOptions, tick: Duration) {
             tokio::time::sleep(tick / 2).await;
         }
     }
+}
+
+/// Whether `peer` is gone: it does not answer a no-op request within `limit`. A dead process
+/// refuses the connection or resets it at once; a live leader that merely dropped a
+/// connection answers.
+async fn leader_is_gone(peer: &crate::server::options::Peer, limit: Duration) -> bool {
+    let mut link = PeerLink::new(peer, Port::Quorum);
+    !matches!(
+        link.call(&PeerRequest::Touch(Vec::new()), limit).await,
+        Ok(PeerResponse::Touched)
+    )
 }
 
 /// Resolves once this member knows a leader other than `leader` (or none).
