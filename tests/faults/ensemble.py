@@ -19,7 +19,6 @@ without the proxy's overhead).
 from __future__ import annotations
 
 import atexit
-import os
 import signal
 import socket
 import struct
@@ -30,18 +29,8 @@ from typing import Dict, List, Optional
 
 from netproxy import Handshake, PeerNetwork, recv_exact
 from waits import HOST, free_port, wait_until
+from peers import APACHE_CLASSPATH, APACHE_MAIN, zk_server_bin  # noqa: E402 - waits puts it on the path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-APACHE_CLASSPATH = ":".join([
-    "/etc/zookeeper/conf",
-    "/usr/share/java/zookeeper.jar",
-    "/usr/share/java/netty-codec.jar",
-    "/usr/share/java/netty-resolver.jar",
-    # slf4j-simple rather than slf4j-nop: server.log is what explains a failure.
-    "/usr/share/java/slf4j-simple.jar",
-])
-APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 # Small heaps and C1 only: three JVMs plus the test share two cores.
 APACHE_JVM_FLAGS = ["-XX:+UseSerialGC", "-Xms32m", "-Xmx256m", "-XX:TieredStopAtLevel=1",
                     "-Dorg.slf4j.simpleLogger.showDateTime=true"]
@@ -83,10 +72,6 @@ def apache_election_handshake(advertise: str) -> Handshake:
         address = advertise.encode()
         return head + struct.pack(">qi", sid, len(address)) + address
     return rewrite
-
-
-def zk_server_bin() -> Path:
-    return Path(os.environ.get("ZK_SERVER_BIN", REPO_ROOT / "target" / "debug" / "zk-server"))
 
 
 def four_letter_word(port: int, word: str, timeout: float = 3.0) -> str:

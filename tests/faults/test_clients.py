@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ensemble import zk_server_bin
 from waits import wait_until
+from peers import ZKCLI, zk_server_bin  # noqa: E402 - waits puts it on the path
 from workload import new_client
-
-ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 
 
 def zkcli(address: str, *command: str) -> str:

@@ -1,39 +1,12 @@
-"""Deadline-bounded polling.
-
-Tests never sleep for a fixed time to let something happen; they poll a
-condition until a deadline (here) or block on an event with a timeout, so a
-slow, loaded 2-core machine only makes them slower, not flaky.
+"""The fault suite's view of tests/common/peers.py (deadline-bounded polling, free ports), the
+helpers it shares with the interop suite; importing this module puts tests/common on the path.
 """
 
 from __future__ import annotations
 
-import socket
-import time
-from typing import Any, Callable, Optional
+import sys
+from pathlib import Path
 
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
 
-
-def wait_until(condition: Callable[[], Any], timeout: float, message: str,
-               interval: float = 0.05) -> Any:
-    """Polls `condition` until it returns a truthy value; raises TimeoutError at the deadline."""
-    deadline = time.monotonic() + timeout
-    last_error: Optional[BaseException] = None
-    while True:
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception as error:  # noqa: BLE001 - reported if the deadline passes
-            last_error = error
-        if time.monotonic() >= deadline:
-            detail = f" (last error: {last_error!r})" if last_error else ""
-            raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {message}{detail}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (the OS may reuse it; callers bind soon after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+from peers import HOST, free_port, wait_until  # noqa: E402,F401

@@ -11,10 +11,9 @@ Only loopback addresses are used. Nothing here sleeps except `wait_until`.
 from __future__ import annotations
 
 import atexit
-import os
 import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,54 +21,17 @@ from typing import Any, Callable, Dict, Optional
 
 import jute
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
+# The helpers both Python suites share live in tests/common.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from peers import (  # noqa: E402,F401 - re-exported to the suite's modules
+    APACHE_CLASSPATH, APACHE_MAIN, HOST, REPO_ROOT, ZKCLI, free_port, wait_until, zk_server_bin,
+)
 
-APACHE_CLASSPATH = ":".join([
-    "/etc/zookeeper/conf",
-    "/usr/share/java/zookeeper.jar",
-    "/usr/share/java/netty-codec.jar",
-    "/usr/share/java/netty-resolver.jar",
-    "/usr/share/java/slf4j-simple.jar",
-])
-APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 APACHE_JVM_FLAGS = ["-XX:+UseSerialGC", "-Xms32m", "-Xmx512m", "-XX:TieredStopAtLevel=1"]
-ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 CLI_MT = "/usr/lib/zookeeper/bin/cli_mt"
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
-
-
-def zk_server_bin() -> Path:
-    return Path(os.environ.get("ZK_SERVER_BIN", REPO_ROOT / "target" / "debug" / "zk-server"))
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, message: str,
-               interval: float = 0.05) -> Any:
-    """Polls `condition` until it returns a truthy value; raises TimeoutError at the deadline.
-
-    This is the only function of the suite that sleeps.
-    """
-    deadline = time.monotonic() + timeout
-    last_error: Optional[BaseException] = None
-    while True:
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception as error:  # noqa: BLE001 - reported when the deadline passes
-            last_error = error
-        if time.monotonic() >= deadline:
-            detail = f" (last error: {last_error!r})" if last_error else ""
-            raise TimeoutError(f"timed out after {timeout}s waiting for {message}{detail}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class ServerDied(RuntimeError):
