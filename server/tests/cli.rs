@@ -1,5 +1,7 @@
 //! The zk-server binary as operators drive it: zkServer.sh's commands over a zoo.cfg.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -140,18 +142,7 @@ fn cleanup_keeps_the_newest_snapshots() {
 
 /// Opens and closes one session with a raw handshake.
 fn zk_core_session(port: u16) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut connect = vec![0, 0, 0, 45];
-    connect.extend_from_slice(&[0; 4]); // protocol version
-    connect.extend_from_slice(&[0; 8]); // last zxid seen
-    connect.extend_from_slice(&30000i32.to_be_bytes());
-    connect.extend_from_slice(&[0; 8]); // session id
-    connect.extend_from_slice(&16i32.to_be_bytes());
-    connect.extend_from_slice(&[0; 16]);
-    connect.push(0);
-    stream.write_all(&connect).unwrap();
-    let mut reply = [0u8; 41];
-    stream.read_exact(&mut reply).unwrap();
+    let mut stream = common::raw_session(("127.0.0.1", port), 30000);
     // closeSession: xid 1, op -11
     let mut close = vec![0, 0, 0, 8];
     close.extend_from_slice(&1i32.to_be_bytes());

@@ -2,6 +2,8 @@
 //! 127.0.0.x addresses: replication, forwarding, observers, failover, catch-up, session expiry
 //! and the majority rule.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -257,18 +259,7 @@ fn open() -> Vec<Acl> {
 /// Opens a session with a raw handshake, creates an ephemeral node and drops the socket without
 /// closing the session, as a crashed client would.
 fn orphan_ephemeral(address: &str, path: &str) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    let mut connect = vec![0, 0, 0, 45];
-    connect.extend_from_slice(&[0; 4]); // protocol version
-    connect.extend_from_slice(&[0; 8]); // last zxid seen
-    connect.extend_from_slice(&(2 * TICK_MS as i32).to_be_bytes());
-    connect.extend_from_slice(&[0; 8]); // session id
-    connect.extend_from_slice(&16i32.to_be_bytes());
-    connect.extend_from_slice(&[0; 16]);
-    connect.push(0);
-    stream.write_all(&connect).unwrap();
-    let mut reply = [0u8; 41];
-    stream.read_exact(&mut reply).unwrap();
+    let mut stream = common::raw_session(address, 2 * TICK_MS as i32);
     let mut body = Vec::new();
     body.extend_from_slice(&1i32.to_be_bytes()); // xid
     body.extend_from_slice(&1i32.to_be_bytes()); // create
