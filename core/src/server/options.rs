@@ -70,6 +70,13 @@ pub struct Peer {
     pub observer: bool,
 }
 
+impl Peer {
+    /// `host:port` for one of this peer's ports, IPv6 literals in brackets.
+    pub fn socket_address(&self, port: u16) -> String {
+        format!("{}:{port}", super::config::bracketed(&self.host))
+    }
+}
+
 impl EnsembleOptions {
     pub fn me(&self) -> Option<&Peer> {
         self.peers.get(&self.my_id)

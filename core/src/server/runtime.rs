@@ -116,9 +116,7 @@ impl Shared {
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         self.stopped.notify_waiters();
-        for conn in self.conns.lock().values() {
-            conn.close();
-        }
+        self.close_all_connections();
     }
 
     pub fn is_stopping(&self) -> bool {

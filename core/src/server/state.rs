@@ -87,6 +87,26 @@ struct Ctx<'a> {
     rules: Rules,
 }
 
+impl<'a> Ctx<'a> {
+    fn of(txn: &Txn, auth: &'a [Id]) -> Ctx<'a> {
+        Ctx {
+            zxid: txn.zxid,
+            time: txn.time,
+            session: txn.session_id,
+            auth,
+            rules: txn.rules,
+        }
+    }
+
+    /// A client's txn whose session is gone (the server's own, session 0, always applies).
+    fn check_session(&self, sessions: &BTreeMap<i64, SessionEntry>) -> Result<(), ErrorCode> {
+        if self.session != 0 && !sessions.contains_key(&self.session) {
+            return Err(ErrorCode::SessionExpired);
+        }
+        Ok(())
+    }
+}
+
 /// How to take back one change when a later op of the same multi fails.
 pub(super) enum Undo {
     Created {
@@ -148,13 +168,7 @@ impl State {
                     }
                 }
                 TxnBody::Write { auth, request } => {
-                    let ctx = Ctx {
-                        zxid: txn.zxid,
-                        time: txn.time,
-                        session: txn.session_id,
-                        auth,
-                        rules: txn.rules,
-                    };
+                    let ctx = Ctx::of(txn, auth);
                     Outcome::Reply(self.apply_write(&ctx, request, &mut triggers))
                 }
                 TxnBody::Reconfig {
@@ -162,13 +176,7 @@ impl State {
                     cur_config_id,
                     members,
                 } => {
-                    let ctx = Ctx {
-                        zxid: txn.zxid,
-                        time: txn.time,
-                        session: txn.session_id,
-                        auth,
-                        rules: txn.rules,
-                    };
+                    let ctx = Ctx::of(txn, auth);
                     Outcome::Reply(self.reconfig(&ctx, *cur_config_id, members, &mut triggers))
                 }
             }
@@ -184,13 +192,7 @@ impl State {
         let Some(session) = self.sessions.remove(&txn.session_id) else {
             return;
         };
-        let ctx = Ctx {
-            zxid: txn.zxid,
-            time: txn.time,
-            session: txn.session_id,
-            auth: &[],
-            rules: txn.rules,
-        };
+        let ctx = Ctx::of(txn, &[]);
         // Deepest first is impossible (ephemerals have no children), so any order works;
         // sorted keeps every server's trigger order the same.
         for p in session.ephemerals.iter().rev() {
@@ -207,9 +209,7 @@ impl State {
         request: &Request,
         triggers: &mut Vec<Trigger>,
     ) -> Result<Response, ErrorCode> {
-        if ctx.session != 0 && !self.sessions.contains_key(&ctx.session) {
-            return Err(ErrorCode::SessionExpired);
-        }
+        ctx.check_session(&self.sessions)?;
         let mut undo = Vec::new();
         match request {
             Request::Create(kind, req) => {
@@ -260,13 +260,20 @@ impl State {
         Ok(())
     }
 
-    /// The `version=` of `/zookeeper/config`, 0 if it has none.
-    pub fn config_version(&self) -> i64 {
+    /// The text of `/zookeeper/config` (empty before an ensemble's first leader writes it).
+    pub fn config_text(&self) -> String {
         self.tree
             .get(CONFIG_PATH)
             .and_then(|n| n.data.as_deref())
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|text| text.lines().find_map(|l| l.strip_prefix("version=")))
+            .map(|d| String::from_utf8_lossy(d).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The `version=` of `/zookeeper/config`, 0 if it has none.
+    pub fn config_version(&self) -> i64 {
+        self.config_text()
+            .lines()
+            .find_map(|l| l.strip_prefix("version="))
             .and_then(|hex| i64::from_str_radix(hex.trim(), 16).ok())
             .unwrap_or(0)
     }
@@ -281,10 +288,8 @@ impl State {
         members: &str,
         triggers: &mut Vec<Trigger>,
     ) -> Result<Response, ErrorCode> {
+        ctx.check_session(&self.sessions)?;
         if ctx.session != 0 {
-            if !self.sessions.contains_key(&ctx.session) {
-                return Err(ErrorCode::SessionExpired);
-            }
             self.check_reconfig(ctx.auth, ctx.rules, cur_config_id)?;
         }
         let data = format!("{members}version={:x}", ctx.zxid).into_bytes();

@@ -62,6 +62,7 @@ mod values;
 
 pub use self::error::{ConfigError, ConfigWarning, Location};
 pub use self::jvm::{parse_jvm_flags, server_jvm_flags_from_env};
+pub(crate) use self::quorum::bracketed;
 pub use self::quorum::{ClientAddress, PeerType, QuorumAddress, QuorumServer};
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -188,7 +188,8 @@ pub(super) fn parse_group_members(value: &str) -> Result<Vec<u64>, String> {
         .collect()
 }
 
-fn bracketed(host: &str) -> String {
+/// `host`, in brackets if it is an IPv6 literal, ready for `:port`.
+pub(crate) fn bracketed(host: &str) -> String {
     if host.contains(':') {
         format!("[{host}]")
     } else {

@@ -23,7 +23,7 @@ use openraft::{LogState, RaftLogReader};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::TypeConfig;
+use super::{to_io, TypeConfig};
 use crate::server::persist::{LogEntryRef, Wal, WalOptions};
 
 type Entry = EntryOf<TypeConfig>;
@@ -54,10 +54,6 @@ struct Inner {
 #[derive(Clone)]
 pub struct LogStore {
     inner: Arc<Mutex<Inner>>,
-}
-
-fn to_io(e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(e.to_string())
 }
 
 impl Inner {

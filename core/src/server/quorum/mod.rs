@@ -75,6 +75,9 @@ pub struct Proposal {
     pub time: i64,
     /// [`super::txn::Txn::encode`] bytes.
     pub txn: Vec<u8>,
+    /// The txn is a client's `reconfig`, which the leader carries out before logging; marked
+    /// by the origin so no other txn needs decoding on the way.
+    pub reconfig: bool,
 }
 
 impl std::fmt::Display for Proposal {
@@ -199,6 +202,11 @@ pub struct FollowerCounts {
     /// Voters that have acknowledged the leader's log.
     pub synced_followers: usize,
     pub synced_observers: usize,
+}
+
+/// Storage failures as openraft's storage traits report them.
+fn to_io(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
 }
 
 /// Raft timing from `tickTime`: a heartbeat every quarter tick, elections after 3/8 to 3/4 of a

@@ -39,12 +39,10 @@ impl PeerLink {
             Port::Quorum => peer.quorum_port,
             Port::Election => peer.election_port,
         };
-        let addr = if peer.host.contains(':') {
-            format!("[{}]:{number}", peer.host)
-        } else {
-            format!("{}:{number}", peer.host)
-        };
-        PeerLink { addr, stream: None }
+        PeerLink {
+            addr: peer.socket_address(number),
+            stream: None,
+        }
     }
 
     /// Sends one request and waits for its answer within `ttl`. Any failure drops the stream,
@@ -279,11 +277,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
 /// Binds this member's quorum and election ports and serves peers on both.
 pub async fn listen(me: &Peer, raft: Raft, proposer: Arc<Proposer>) -> Result<(), String> {
     for port in [me.quorum_port, me.election_port] {
-        let addr = if me.host.contains(':') {
-            format!("[{}]:{port}", me.host)
-        } else {
-            format!("{}:{port}", me.host)
-        };
+        let addr = me.socket_address(port);
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|e| format!("cannot bind the quorum address {addr}: {e}"))?;

@@ -269,31 +269,10 @@ impl Proposer {
 
     /// Fills an empty `/zookeeper/config` with the `server.N` lines, through the log.
     fn write_first_config(&self, ensemble: &EnsembleOptions) {
-        let empty = {
-            let state = self.shared.state.read();
-            state
-                .tree
-                .get(crate::server::tree::CONFIG_PATH)
-                .is_none_or(|n| n.data.as_deref().is_none_or(<[u8]>::is_empty))
-        };
-        if !empty {
+        if !self.shared.state.read().config_text().trim().is_empty() {
             return;
         }
-        let members: String = ensemble
-            .peers
-            .iter()
-            .map(|(id, p)| {
-                let role = if p.observer {
-                    "observer"
-                } else {
-                    "participant"
-                };
-                format!(
-                    "server.{id}={}:{}:{}:{role}\n",
-                    p.host, p.quorum_port, p.election_port
-                )
-            })
-            .collect();
+        let members = reconfig::static_lines(ensemble);
         self.shared.submit(WriteJob {
             session_id: 0,
             body: TxnBody::Reconfig {
@@ -484,7 +463,7 @@ impl Proposer {
                         .entry(id)
                         .or_insert_with(|| PeerLink::new(&peer, Port::Quorum));
                     // A reconfig waits for new members to catch up before it is logged.
-                    let ttl = if proposals.iter().any(|p| client_reconfig(p).is_some()) {
+                    let ttl = if proposals.iter().any(|p| p.reconfig) {
                         self.shared.opts.tick_time * 25
                     } else {
                         wait_for_leader
@@ -523,6 +502,13 @@ impl Proposer {
         let mut waiting = self.waiting.lock();
         for job in jobs {
             let request = self.next_request.fetch_add(1, Ordering::Relaxed);
+            let reconfig = matches!(
+                job.body,
+                TxnBody::Write {
+                    request: crate::proto::Request::Reconfig(_),
+                    ..
+                }
+            );
             let txn = Txn {
                 zxid: 0,
                 time: 0,
@@ -539,6 +525,7 @@ impl Proposer {
                 incarnation: self.incarnation,
                 time: 0,
                 txn: txn.encode(),
+                reconfig,
             });
             waiting.insert(
                 request,
@@ -645,6 +632,9 @@ impl Proposer {
 fn client_reconfig(
     proposal: &Proposal,
 ) -> Option<(Vec<crate::proto::Id>, crate::proto::ReconfigRequest)> {
+    if !proposal.reconfig {
+        return None;
+    }
     match Txn::decode(&proposal.txn).ok()?.body {
         TxnBody::Write {
             auth,

@@ -14,28 +14,37 @@ use openraft::{BasicNode, ChangeMembers};
 use super::Raft;
 use crate::proto::{ErrorCode, Id, ReconfigRequest};
 use crate::server::config::{PeerType, QuorumServer};
-use crate::server::options::Peer;
+use crate::server::options::{EnsembleOptions, Peer};
 use crate::server::runtime::Shared;
 use crate::server::txn::TxnBody;
 
 /// `server.N` lines by id, each the text after `=`.
 type Lines = BTreeMap<u64, String>;
 
-/// The server lines of the membership raft holds now (what `/zookeeper/config` starts as).
-pub fn membership_lines(raft: &Raft) -> String {
+/// The text after `server.N=`: the peer's `host:quorumPort:electionPort` and its role.
+fn server_line(address: &str, observer: bool) -> String {
+    let role = if observer { "observer" } else { "participant" };
+    format!("{address}:{role}")
+}
+
+/// The server lines of the membership raft holds now.
+fn membership_lines(raft: &Raft) -> String {
     let metrics = raft.metrics().borrow_watched().clone();
     let membership = metrics.membership_config.membership();
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
     let lines: Lines = membership
         .nodes()
-        .map(|(id, node)| {
-            let role = if voters.contains(id) {
-                "participant"
-            } else {
-                "observer"
-            };
-            (*id, format!("{}:{role}", node.addr))
-        })
+        .map(|(id, node)| (*id, server_line(&node.addr, !voters.contains(id))))
+        .collect();
+    render(&lines)
+}
+
+/// The server lines of zoo.cfg: what the first leader writes into an empty `/zookeeper/config`.
+pub fn static_lines(ensemble: &EnsembleOptions) -> String {
+    let lines: Lines = ensemble
+        .peers
+        .iter()
+        .map(|(id, peer)| (*id, server_line(&super::node_of(peer).addr, peer.observer)))
         .collect();
     render(&lines)
 }
@@ -109,12 +118,7 @@ pub async fn prepare(
     let current_text = {
         let state = shared.state.read();
         state.check_reconfig(&auth, shared.opts.rules, req.cur_config_id)?;
-        state
-            .tree
-            .get(crate::server::tree::CONFIG_PATH)
-            .and_then(|n| n.data.as_deref())
-            .map(|d| String::from_utf8_lossy(d).into_owned())
-            .unwrap_or_default()
+        state.config_text()
     };
     let current = if current_text.trim().is_empty() {
         parse_lines(&membership_lines(raft))?

@@ -21,7 +21,7 @@ use openraft::EntryPayload;
 use parking_lot::Mutex;
 
 use super::proposer::Proposer;
-use super::TypeConfig;
+use super::{to_io, TypeConfig};
 use crate::server::image;
 use crate::server::persist;
 use crate::server::runtime::Shared;
@@ -50,10 +50,6 @@ pub struct StateMachine {
     shared: Arc<Shared>,
     proposer: Arc<Proposer>,
     applied: Arc<Mutex<Applied>>,
-}
-
-fn to_io(e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(e.to_string())
 }
 
 impl StateMachine {
@@ -86,6 +82,17 @@ impl StateMachine {
         })
     }
 
+    /// Writes a snapshot file's payload (metadata and image) as `snapshot.<zxid>`.
+    fn save(&self, zxid: u64, bytes: &[u8]) -> io::Result<()> {
+        persist::snapshot::write(
+            &self.shared.opts.snap_dir(),
+            zxid,
+            &mut |out: &mut dyn Write| out.write_all(bytes),
+        )
+        .map(|_| ())
+        .map_err(to_io)
+    }
+
     fn snapshot_now(&self) -> io::Result<(Meta, Vec<u8>)> {
         let state = self.shared.state.read();
         let applied = self.applied.lock().clone();
@@ -97,12 +104,7 @@ impl StateMachine {
         image::write(&state, &mut bytes)?;
         let zxid = state.last_zxid.max(0) as u64;
         drop(state);
-        persist::snapshot::write(
-            &self.shared.opts.snap_dir(),
-            zxid,
-            &mut |out: &mut dyn Write| out.write_all(&bytes),
-        )
-        .map_err(to_io)?;
+        self.save(zxid, &bytes)?;
         Ok((meta, bytes))
     }
 }
@@ -225,12 +227,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut state = State::default();
         image::read(&mut state, image_bytes).map_err(to_io)?;
         let zxid = state.last_zxid.max(0) as u64;
-        persist::snapshot::write(
-            &self.shared.opts.snap_dir(),
-            zxid,
-            &mut |out: &mut dyn Write| out.write_all(&bytes),
-        )
-        .map_err(to_io)?;
+        self.save(zxid, &bytes)?;
         tracing::info!(
             zxid = format!("0x{zxid:x}"),
             "installed a snapshot from the leader"
