@@ -17,6 +17,11 @@
 //! connection). The report is a table and one JSON line (the last line of stdout); a progress
 //! line goes to stderr every second. With `--server-pid`, the server's CPU time (utime + stime
 //! plus reaped children's, from `/proc/PID/stat`) and RSS are sampled around the measured phase.
+//!
+//! Ensembles: `--server` takes a connect string `h1:p1,h2:p2,h3:p3`; session `i` connects to
+//! host `i % n` only (no shuffling, no fail-over to another host), so the sessions are spread
+//! evenly over the members. `--server-pid` takes several pids (comma-separated or the flag
+//! repeated); CPU time and RSS are then the sums over those processes.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,7 +33,9 @@ use zk_core::proto::{Acl, CreateMode, ErrorCode};
 
 const USAGE: &str = "\
 Usage: zk-bench --workload load|read|write|mixed|create-delete|watch|idle [options]
-  --server HOST:PORT     server to load (default 127.0.0.1:2181)
+  --server HOST:PORT[,HOST:PORT...]
+                         server(s) to load (default 127.0.0.1:2181); session i
+                         connects to the (i mod n)-th host only
   --clients N            sessions (default 8)
   --inflight K           outstanding requests per session (default 8)
   --value-size B         bytes per value (default 100)
@@ -36,7 +43,9 @@ Usage: zk-bench --workload load|read|write|mixed|create-delete|watch|idle [optio
   --duration S           measured seconds (default 10)
   --warmup S             unmeasured seconds first (default 2)
   --prefix P             parent node (default /bench)
-  --server-pid PID       sample this process's CPU time and RSS from /proc
+  --server-pid PID[,PID...]
+                         sample these processes' CPU time and RSS from /proc
+                         (summed; the flag may also be repeated)
   --threads T            tokio worker threads; 1 = current-thread runtime (default 1)
   --session-timeout-ms M requested session timeout (default 30000)
   --label L              free text copied into the JSON line
@@ -46,6 +55,8 @@ Usage: zk-bench --workload load|read|write|mixed|create-delete|watch|idle [optio
 struct Args {
     workload: String,
     server: String,
+    /// `server` split into hosts, each with the chroot (if any) appended.
+    hosts: Vec<String>,
     clients: usize,
     inflight: usize,
     value_size: usize,
@@ -53,7 +64,7 @@ struct Args {
     duration: f64,
     warmup: f64,
     prefix: String,
-    server_pid: Option<u32>,
+    server_pids: Vec<u32>,
     threads: usize,
     session_timeout_ms: u64,
     label: String,
@@ -64,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         workload: String::new(),
         server: "127.0.0.1:2181".into(),
+        hosts: Vec::new(),
         clients: 8,
         inflight: 8,
         value_size: 100,
@@ -71,7 +83,7 @@ fn parse_args() -> Result<Args, String> {
         duration: 10.0,
         warmup: 2.0,
         prefix: "/bench".into(),
-        server_pid: None,
+        server_pids: Vec::new(),
         threads: 1,
         session_timeout_ms: 30_000,
         label: String::new(),
@@ -106,7 +118,11 @@ fn parse_args() -> Result<Args, String> {
             "--duration" => a.duration = secs(&v)?,
             "--warmup" => a.warmup = secs(&v)?,
             "--prefix" => a.prefix = v,
-            "--server-pid" => a.server_pid = Some(num(&v)? as u32),
+            "--server-pid" => {
+                for pid in v.split(',').filter(|p| !p.is_empty()) {
+                    a.server_pids.push(num(pid)? as u32);
+                }
+            }
             "--threads" => a.threads = num(&v)?.max(1),
             "--session-timeout-ms" => a.session_timeout_ms = num(&v)? as u64,
             "--label" => a.label = v,
@@ -114,11 +130,29 @@ fn parse_args() -> Result<Args, String> {
         }
         i += 2;
     }
+    a.hosts = split_hosts(&a.server);
+    if a.hosts.is_empty() {
+        return Err(format!("--server {:?} names no host", a.server));
+    }
     match a.workload.as_str() {
         "load" | "read" | "write" | "mixed" | "create-delete" | "watch" | "idle" => Ok(a),
         "" => Err("--workload is required".into()),
         w => Err(format!("unknown workload {w:?}")),
     }
+}
+
+/// `h1:p1,h2:p2/chroot` -> `["h1:p1/chroot", "h2:p2/chroot"]`.
+fn split_hosts(connect: &str) -> Vec<String> {
+    let (hosts, chroot) = match connect.find('/') {
+        Some(at) => connect.split_at(at),
+        None => (connect, ""),
+    };
+    hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("{h}{chroot}"))
+        .collect()
 }
 
 fn main() {
@@ -157,8 +191,21 @@ struct ProcSample {
     rss_bytes: u64,
 }
 
-fn sample(pid: Option<u32>) -> Option<ProcSample> {
-    let pid = pid?;
+/// The sum over `pids`; None when there are none or one cannot be read (it exited).
+fn sample(pids: &[u32]) -> Option<ProcSample> {
+    if pids.is_empty() {
+        return None;
+    }
+    let mut total = ProcSample::default();
+    for &pid in pids {
+        let one = sample_one(pid)?;
+        total.cpu_seconds += one.cpu_seconds;
+        total.rss_bytes += one.rss_bytes;
+    }
+    Some(total)
+}
+
+fn sample_one(pid: u32) -> Option<ProcSample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -221,18 +268,20 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds")
 }
 
-async fn connect(args: &Args) -> Result<Client, String> {
+/// Session `index` of the run, on host `index % hosts`.
+async fn connect(args: &Args, index: usize) -> Result<Client, String> {
     let options = ClientOptions {
         session_timeout: Duration::from_millis(args.session_timeout_ms),
         ..ClientOptions::default()
     };
-    let client = Client::connect(&args.server, options)
+    let host = &args.hosts[index % args.hosts.len()];
+    let client = Client::connect(host, options)
         .await
-        .map_err(|e| format!("connect {}: {e}", args.server))?;
+        .map_err(|e| format!("connect {host}: {e}"))?;
     client
         .wait_connected(Duration::from_secs(30))
         .await
-        .map_err(|e| format!("connect {}: {e}", args.server))?;
+        .map_err(|e| format!("connect {host}: {e}"))?;
     Ok(client)
 }
 
@@ -251,9 +300,9 @@ async fn connect_all(args: &Args) -> Result<Vec<Client>, String> {
     // Connect in batches so a few thousand sessions do not all time out together.
     for chunk in (0..args.clients).collect::<Vec<_>>().chunks(64) {
         let mut pending = Vec::new();
-        for _ in chunk {
+        for &index in chunk {
             let a = args.clone();
-            pending.push(tokio::spawn(async move { connect(&a).await }));
+            pending.push(tokio::spawn(async move { connect(&a, index).await }));
         }
         for p in pending {
             clients.push(p.await.map_err(|e| e.to_string())??);
@@ -291,6 +340,7 @@ fn print_report(args: &Args, r: &Report) {
         ("workload".into(), json_str(&args.workload)),
         ("label".into(), json_str(&args.label)),
         ("server".into(), json_str(&args.server)),
+        ("hosts".into(), args.hosts.len().to_string()),
         ("clients".into(), args.clients.to_string()),
         ("inflight".into(), args.inflight.to_string()),
         ("value_size".into(), args.value_size.to_string()),
@@ -330,6 +380,10 @@ fn print_report(args: &Args, r: &Report) {
         fields.push(("server_cpu_seconds".into(), format!("{cpu:.3}")));
         fields.push(("server_cpu_s_per_1k_ops".into(), format!("{per_k:.6}")));
         fields.push(("server_rss_bytes".into(), b.rss_bytes.to_string()));
+        fields.push((
+            "server_processes".into(),
+            args.server_pids.len().to_string(),
+        ));
         table.push(("server CPU s", format!("{cpu:.2}")));
         table.push(("server CPU ms / 1k ops", format!("{:.2}", per_k * 1000.0)));
         table.push((
@@ -426,7 +480,7 @@ async fn load(shared: Arc<Shared>) -> Result<Report, String> {
     shared.measuring.store(true, Ordering::Relaxed);
     let progress = spawn_progress(shared.clone());
     let next = Arc::new(AtomicU64::new(0));
-    let before = sample(args.server_pid);
+    let before = sample(&args.server_pids);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for client in &clients {
@@ -463,7 +517,7 @@ async fn load(shared: Arc<Shared>) -> Result<Report, String> {
             .map_err(|e| e.to_string())?;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let after = sample(args.server_pid);
+    let after = sample(&args.server_pids);
     shared.stop.store(true, Ordering::Relaxed);
     let _ = progress.await;
     for c in &clients {
@@ -513,7 +567,7 @@ async fn timed(shared: Arc<Shared>) -> Result<Report, String> {
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
     let ops_at_start = shared.ops.load(Ordering::Relaxed);
     let errors_at_start = shared.errors.load(Ordering::Relaxed);
-    let before = sample(args.server_pid);
+    let before = sample(&args.server_pids);
     let start = Instant::now();
     shared.measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
@@ -521,7 +575,7 @@ async fn timed(shared: Arc<Shared>) -> Result<Report, String> {
     let ops = shared.ops.load(Ordering::Relaxed) - ops_at_start;
     let errors = shared.errors.load(Ordering::Relaxed) - errors_at_start;
     let seconds = start.elapsed().as_secs_f64();
-    let after = sample(args.server_pid);
+    let after = sample(&args.server_pids);
     shared.stop.store(true, Ordering::Relaxed);
     let mut hist = new_histogram();
     for t in tasks {
@@ -615,7 +669,7 @@ async fn worker(client: Client, shared: Arc<Shared>, mut rng: Rng) -> Histogram<
 async fn watch(shared: Arc<Shared>) -> Result<Report, String> {
     let args = &shared.args;
     let path = format!("{}/watch", args.prefix);
-    let writer = connect(args).await?;
+    let writer = connect(args, 0).await?;
     ensure(&writer, &args.prefix, b"").await?;
     ensure(&writer, &path, &shared.value).await?;
     let watchers = connect_all(args).await?;
@@ -657,7 +711,7 @@ async fn watch(shared: Arc<Shared>) -> Result<Report, String> {
         let now = Instant::now();
         if start.is_none() && now >= warmup_end {
             start = Some(now);
-            before = sample(args.server_pid);
+            before = sample(&args.server_pids);
             shared.ops.store(0, Ordering::Relaxed);
             shared.errors.store(0, Ordering::Relaxed);
             shared.measuring.store(true, Ordering::Relaxed);
@@ -687,7 +741,7 @@ async fn watch(shared: Arc<Shared>) -> Result<Report, String> {
         shared.ops.fetch_add(1, Ordering::Relaxed);
     }
     let seconds = start.map_or(0.0, |s| s.elapsed().as_secs_f64());
-    let after = sample(args.server_pid);
+    let after = sample(&args.server_pids);
     shared.stop.store(true, Ordering::Relaxed);
     armed.wait().await;
     for t in tasks {
@@ -716,17 +770,17 @@ async fn watch(shared: Arc<Shared>) -> Result<Report, String> {
 /// Many idle sessions: server RSS growth per session and server CPU while only pings flow.
 async fn idle(shared: Arc<Shared>) -> Result<Report, String> {
     let args = &shared.args;
-    let base = sample(args.server_pid);
+    let base = sample(&args.server_pids);
     let open_start = Instant::now();
     let clients = connect_all(args).await?;
     let open_seconds = open_start.elapsed().as_secs_f64();
     shared.measuring.store(true, Ordering::Relaxed);
     let progress = spawn_progress(shared.clone());
-    let before = sample(args.server_pid);
+    let before = sample(&args.server_pids);
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     let seconds = start.elapsed().as_secs_f64();
-    let after = sample(args.server_pid);
+    let after = sample(&args.server_pids);
     shared.stop.store(true, Ordering::Relaxed);
     let _ = progress.await;
     let mut extra = vec![
