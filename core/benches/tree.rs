@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use zk_core::server::tree::{DataTree, Node};
+use zk_core::server::tree::{DataTree, Meta};
 
 const KEYS: usize = 100_000;
 
@@ -12,21 +12,22 @@ fn path(i: usize) -> String {
     format!("/bench/k{i:07}")
 }
 
-fn node(i: usize) -> Node {
-    Node {
-        data: Some(vec![0x5a; 100].into_boxed_slice()),
+const VALUE: [u8; 100] = [0x5a; 100];
+
+fn meta(i: usize) -> Meta {
+    Meta {
         czxid: i as i64,
         mzxid: i as i64,
         pzxid: i as i64,
-        ..Node::default()
+        ..Meta::default()
     }
 }
 
 fn filled(n: usize) -> DataTree {
     let mut tree = DataTree::new();
-    tree.insert("/bench", Node::default());
+    tree.insert("/bench", None, Meta::default());
     for i in 0..n {
-        tree.insert(&path(i), node(i));
+        tree.insert(&path(i), Some(&VALUE), meta(i));
     }
     tree
 }
@@ -41,7 +42,7 @@ fn bench_insert(c: &mut Criterion) {
             || filled(KEYS),
             |mut tree| {
                 for (i, p) in paths.iter().enumerate() {
-                    tree.insert(p, node(i));
+                    tree.insert(p, Some(&VALUE), meta(i));
                 }
                 tree
             },
@@ -58,7 +59,7 @@ fn bench_get(c: &mut Criterion) {
     c.bench_function("tree/get_in_100k", |b| {
         b.iter(|| {
             next = (next + 1) % paths.len();
-            black_box(tree.get(black_box(&paths[next])).map(Node::data_len))
+            black_box(tree.get(black_box(&paths[next])).map(|n| n.data_len()))
         })
     });
 }

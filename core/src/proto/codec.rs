@@ -135,24 +135,30 @@ impl<'a> Reader<'a> {
 
     /// A jute `buffer`; `None` when the peer sent null.
     pub fn read_buffer(&mut self) -> Result<Option<Vec<u8>>, DecodeError> {
+        Ok(self.read_buffer_ref()?.map(<[u8]>::to_vec))
+    }
+
+    /// A jute `buffer` borrowed from the input; `None` when the peer sent null.
+    pub fn read_buffer_ref(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
         match self.read_len(1)? {
             None => Ok(None),
-            Some(n) => Ok(Some(self.take(n)?.to_vec())),
+            Some(n) => Ok(Some(self.take(n)?)),
         }
     }
 
     /// A jute `ustring`; null reads as `None`.
     pub fn read_opt_string(&mut self) -> Result<Option<String>, DecodeError> {
+        Ok(self.read_str_ref()?.map(str::to_owned))
+    }
+
+    /// A jute `ustring` borrowed from the input; null reads as `None`.
+    pub fn read_str_ref(&mut self) -> Result<Option<&'a str>, DecodeError> {
         let offset = self.pos;
-        match self.read_len(1)? {
+        match self.read_buffer_ref()? {
             None => Ok(None),
-            Some(n) => {
-                let bytes = self.take(n)?;
-                match std::str::from_utf8(bytes) {
-                    Ok(s) => Ok(Some(s.to_owned())),
-                    Err(_) => Err(DecodeError::Utf8 { offset }),
-                }
-            }
+            Some(bytes) => std::str::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| DecodeError::Utf8 { offset }),
         }
     }
 

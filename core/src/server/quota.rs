@@ -5,7 +5,7 @@
 
 use crate::proto::{path, ErrorCode};
 
-use super::state::{State, Undo};
+use super::state::{State, Undo, UndoLog};
 use super::tree::{QUOTA_PATH, ZOOKEEPER_PATH};
 
 pub const LIMITS_NODE: &str = "zookeeper_limits";
@@ -67,11 +67,7 @@ pub fn quota_root(state: &State, p: &str) -> Option<String> {
     {
         return None;
     }
-    if state
-        .tree
-        .get(QUOTA_PATH)
-        .is_none_or(|q| q.children.is_empty())
-    {
+    if state.tree.get(QUOTA_PATH).is_none_or(|q| !q.has_children()) {
         return None;
     }
     let mut candidate = p;
@@ -135,7 +131,7 @@ pub(super) fn on_change(
     p: &str,
     count_delta: i64,
     bytes_delta: i64,
-    undo: &mut Vec<Undo>,
+    undo: &mut UndoLog,
 ) {
     if let Some(rest) = p.strip_prefix(QUOTA_PATH) {
         if count_delta > 0 && path::basename(p) == STATS_NODE {
@@ -148,9 +144,7 @@ pub(super) fn on_change(
                 bytes_hard: -1,
             }
             .render();
-            state
-                .tree
-                .replace_data(p, Some(text.into_bytes().into_boxed_slice()));
+            state.tree.set_data(p, Some(text.as_bytes()));
         }
         return;
     }
@@ -164,36 +158,31 @@ pub(super) fn on_change(
     usage.count += count_delta;
     usage.bytes += bytes_delta;
     if let Some(node) = state.tree.get(&stats_path) {
-        undo.push(Undo::Data {
+        undo.record(|| Undo::Data {
             path: stats_path.clone(),
-            data: node.data.clone(),
+            data: node.data().map(Box::from),
             mzxid: node.mzxid,
             mtime: node.mtime,
             version: node.version,
         });
     }
-    state.tree.replace_data(
-        &stats_path,
-        Some(usage.render().into_bytes().into_boxed_slice()),
-    );
+    state
+        .tree
+        .set_data(&stats_path, Some(usage.render().as_bytes()));
 }
 
 fn read_track(state: &State, p: &str) -> Option<StatsTrack> {
     let node = state.tree.get(p)?;
-    let text = std::str::from_utf8(node.data.as_deref().unwrap_or_default()).ok()?;
+    let text = std::str::from_utf8(node.data().unwrap_or_default()).ok()?;
     Some(StatsTrack::parse(text))
 }
 
 fn subtree_usage(state: &State, root: &str) -> (i64, i64) {
     let (mut count, mut bytes) = (0i64, 0i64);
-    let mut stack = vec![root.to_owned()];
-    while let Some(p) = stack.pop() {
-        if let Some(node) = state.tree.get(&p) {
-            count += 1;
-            bytes += node.data_len() as i64;
-            stack.extend(node.children.iter().map(|c| path::join(&p, c)));
-        }
-    }
+    state.tree.visit_subtree(root, |node| {
+        count += 1;
+        bytes += node.data_len() as i64;
+    });
     (count, bytes)
 }
 

@@ -12,7 +12,7 @@ use super::acl;
 use super::conn::Conn;
 use super::runtime::Shared;
 use super::state::State;
-use super::tree::Node;
+use super::tree::{Meta, NodeRef};
 use super::watch::{WatchKind, WatchManager, WatchSink};
 
 /// Runs a read-side request; returns the zxid for the reply header and the result.
@@ -43,7 +43,7 @@ impl ReadCtx<'_> {
             Request::Ping => Ok(Response::Empty),
             Request::Exists(req) => {
                 if let Some(node) = self.state.tree.get(&req.path) {
-                    self.check(node, perms::READ)?;
+                    self.check(&node, perms::READ)?;
                 }
                 if req.watch {
                     self.watch(WatchKind::Data, &req.path);
@@ -56,7 +56,7 @@ impl ReadCtx<'_> {
                     self.watch(WatchKind::Data, &req.path);
                 }
                 Ok(Response::GetData {
-                    data: node.data.as_deref().map(<[u8]>::to_vec),
+                    data: node.data().map(<[u8]>::to_vec),
                     stat: node.stat(),
                 })
             }
@@ -65,7 +65,7 @@ impl ReadCtx<'_> {
                 if req.watch {
                     self.watch(WatchKind::Child, &req.path);
                 }
-                let children = node.children.iter().map(|c| c.to_string()).collect();
+                let children = node.sorted_child_names();
                 Ok(match request {
                     Request::GetChildren(_) => Response::Children(children),
                     _ => Response::Children2 {
@@ -76,9 +76,9 @@ impl ReadCtx<'_> {
             }
             Request::GetAcl(req) => {
                 let node = self.node(&req.path)?;
-                self.check(node, perms::READ | perms::ADMIN)?;
-                let acl = self.state.tree.acl_of(node);
-                let acl = match self.check(node, perms::ADMIN) {
+                self.check(&node, perms::READ | perms::ADMIN)?;
+                let acl = self.state.tree.acl_of(&node);
+                let acl = match self.check(&node, perms::ADMIN) {
                     Ok(()) => acl.to_vec(),
                     Err(_) => acl::mask_digests(&acl),
                 };
@@ -149,17 +149,17 @@ impl ReadCtx<'_> {
         }
     }
 
-    fn node(&self, path: &str) -> Result<&Node, ErrorCode> {
+    fn node(&self, path: &str) -> Result<NodeRef<'_>, ErrorCode> {
         self.state.tree.get(path).ok_or(ErrorCode::NoNode)
     }
 
-    fn readable(&self, path: &str) -> Result<&Node, ErrorCode> {
+    fn readable(&self, path: &str) -> Result<NodeRef<'_>, ErrorCode> {
         let node = self.node(path)?;
-        self.check(node, perms::READ)?;
+        self.check(&node, perms::READ)?;
         Ok(node)
     }
 
-    fn check(&self, node: &Node, perm: i32) -> Result<(), ErrorCode> {
+    fn check(&self, node: &Meta, perm: i32) -> Result<(), ErrorCode> {
         acl::check(
             self.shared.opts.acl.skip_acl,
             &self.state.tree.acl_of(node),
@@ -181,11 +181,11 @@ impl ReadCtx<'_> {
 
     fn multi_read(&self, op: &MultiOp) -> MultiResult {
         let result = match op {
-            MultiOp::GetChildren(req) => self.readable(&req.path).map(|node| {
-                MultiResult::GetChildren(node.children.iter().map(|c| c.to_string()).collect())
-            }),
+            MultiOp::GetChildren(req) => self
+                .readable(&req.path)
+                .map(|node| MultiResult::GetChildren(node.sorted_child_names())),
             MultiOp::GetData(req) => self.readable(&req.path).map(|node| MultiResult::GetData {
-                data: node.data.as_deref().map(<[u8]>::to_vec),
+                data: node.data().map(<[u8]>::to_vec),
                 stat: node.stat(),
             }),
             _ => Err(ErrorCode::BadArguments),

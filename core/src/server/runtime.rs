@@ -455,16 +455,21 @@ async fn container_loop(shared: Arc<Shared>) {
 /// Containers that are empty and had children, and TTL nodes past their TTL.
 pub fn container_candidates(state: &State, now: i64) -> Vec<String> {
     let mut out = Vec::new();
-    state.tree.walk(|path, node| {
-        if !node.children.is_empty() {
-            return;
+    for node in state.tree.iter() {
+        if node.has_children() {
+            continue;
         }
         match node.kind() {
-            NodeKind::Container if node.cversion > 0 => out.push(path.to_owned()),
-            NodeKind::Ttl(ttl) if now.saturating_sub(node.mtime) > ttl => out.push(path.to_owned()),
+            NodeKind::Container if node.cversion > 0 => out.push(node.path().to_owned()),
+            NodeKind::Ttl(ttl) if now.saturating_sub(node.mtime) > ttl => {
+                out.push(node.path().to_owned())
+            }
             _ => {}
         }
-    });
+    }
+    // Sorted, so that the candidates and the order they are deleted in do not depend on
+    // where nodes sit in memory.
+    out.sort_unstable();
     out
 }
 

@@ -13,7 +13,7 @@ use crate::proto::{
 
 use super::acl;
 use super::quota;
-use super::tree::{DataTree, Node, NodeKind, CONFIG_PATH};
+use super::tree::{DataTree, Meta, Node, NodeId, NodeKind, NodeRef, CONFIG_PATH};
 use super::txn::{Txn, TxnBody};
 
 /// The settings that decide how a write is validated. Each txn carries the rules it was
@@ -107,6 +107,35 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The changes a multi has made so far, to take back if a later op fails. Outside a multi
+/// nothing is recorded, so a single write builds no undo steps at all.
+pub(super) struct UndoLog {
+    steps: Vec<Undo>,
+    recording: bool,
+}
+
+impl UndoLog {
+    fn off() -> Self {
+        UndoLog {
+            steps: Vec::new(),
+            recording: false,
+        }
+    }
+
+    fn on() -> Self {
+        UndoLog {
+            steps: Vec::new(),
+            recording: true,
+        }
+    }
+
+    pub(super) fn record(&mut self, step: impl FnOnce() -> Undo) {
+        if self.recording {
+            self.steps.push(step());
+        }
+    }
+}
+
 /// How to take back one change when a later op of the same multi fails.
 pub(super) enum Undo {
     Created {
@@ -197,8 +226,7 @@ impl State {
         // sorted keeps every server's trigger order the same.
         for p in session.ephemerals.iter().rev() {
             if self.tree.contains(p) {
-                let mut undo = Vec::new();
-                self.delete_node(&ctx, p, &mut undo, triggers);
+                self.delete_node(&ctx, p, &mut UndoLog::off(), triggers);
             }
         }
     }
@@ -210,7 +238,7 @@ impl State {
         triggers: &mut Vec<Trigger>,
     ) -> Result<Response, ErrorCode> {
         ctx.check_session(&self.sessions)?;
-        let mut undo = Vec::new();
+        let mut undo = UndoLog::off();
         match request {
             Request::Create(kind, req) => {
                 let (path, stat) = self.create(ctx, *kind, req, &mut undo, triggers)?;
@@ -253,7 +281,7 @@ impl State {
             return Err(ErrorCode::ReconfigDisabled);
         }
         let node = self.node(CONFIG_PATH)?;
-        acl::check(rules.skip_acl, &self.tree.acl_of(node), perms::WRITE, auth)?;
+        acl::check(rules.skip_acl, &self.tree.acl_of(&node), perms::WRITE, auth)?;
         if cur_config_id != -1 && cur_config_id != self.config_version() {
             return Err(ErrorCode::BadVersion);
         }
@@ -264,7 +292,7 @@ impl State {
     pub fn config_text(&self) -> String {
         self.tree
             .get(CONFIG_PATH)
-            .and_then(|n| n.data.as_deref())
+            .and_then(|n| n.data())
             .map(|d| String::from_utf8_lossy(d).into_owned())
             .unwrap_or_default()
     }
@@ -306,7 +334,7 @@ impl State {
             data: Some(data.clone()),
             version: -1,
         };
-        let stat = self.set_data(&config_ctx, &request, &mut Vec::new(), triggers)?;
+        let stat = self.set_data(&config_ctx, &request, &mut UndoLog::off(), triggers)?;
         Ok(Response::GetData {
             data: Some(data),
             stat,
@@ -319,7 +347,7 @@ impl State {
         ops: &[MultiOp],
         triggers: &mut Vec<Trigger>,
     ) -> Vec<MultiResult> {
-        let mut undo = Vec::new();
+        let mut undo = UndoLog::on();
         let mut pending = Vec::new();
         let mut results = Vec::with_capacity(ops.len());
         for (i, op) in ops.iter().enumerate() {
@@ -365,11 +393,11 @@ impl State {
         results
     }
 
-    fn node(&self, path: &str) -> Result<&Node, ErrorCode> {
+    fn node(&self, path: &str) -> Result<NodeRef<'_>, ErrorCode> {
         self.tree.get(path).ok_or(ErrorCode::NoNode)
     }
 
-    fn check_acl(&self, node: &Node, perm: i32, ctx: &Ctx<'_>) -> Result<(), ErrorCode> {
+    fn check_acl(&self, node: &Meta, perm: i32, ctx: &Ctx<'_>) -> Result<(), ErrorCode> {
         acl::check(ctx.rules.skip_acl, &self.tree.acl_of(node), perm, ctx.auth)
     }
 
@@ -378,7 +406,7 @@ impl State {
         ctx: &Ctx<'_>,
         kind: CreateKind,
         req: &CreateRequest,
-        undo: &mut Vec<Undo>,
+        undo: &mut UndoLog,
         triggers: &mut Vec<Trigger>,
     ) -> Result<(String, Stat), ErrorCode> {
         let mode = CreateMode::from_i32(req.flags).ok_or(ErrorCode::BadArguments)?;
@@ -408,7 +436,8 @@ impl State {
             &req.path[..last_slash]
         };
         let parent = self.node(parent_path)?;
-        self.check_acl(parent, perms::CREATE, ctx)?;
+        self.check_acl(&parent, perms::CREATE, ctx)?;
+        let parent_id = parent.id();
         let parent_cversion = parent.cversion;
         let parent_kind = parent.kind();
         let full = if mode.is_sequential() {
@@ -434,8 +463,7 @@ impl State {
             _ if mode.is_ephemeral() => NodeKind::Ephemeral(ctx.session),
             _ => NodeKind::Persistent,
         };
-        let node = Node {
-            data: req.data.as_deref().map(Box::from),
+        let meta = Meta {
             acl: self.tree.acls.intern(&acl),
             czxid: ctx.zxid,
             mzxid: ctx.zxid,
@@ -443,28 +471,27 @@ impl State {
             ctime: ctx.time,
             mtime: ctx.time,
             ephemeral_owner: owner.owner(),
-            ..Node::default()
+            ..Meta::default()
         };
-        let stat = node.stat();
-        self.touch_parent(parent_path, ctx.zxid, true, undo);
-        self.tree.insert(&full, node);
+        self.touch_parent(parent_id, ctx.zxid, true, undo);
+        let id = self
+            .tree
+            .insert_child(parent_id, &full, req.data.as_deref(), meta);
+        let stat = self.tree.at(id).stat();
         if let NodeKind::Ephemeral(session) = owner {
             if let Some(s) = self.sessions.get_mut(&session) {
                 s.ephemerals.insert(full.clone());
             }
         }
-        undo.push(Undo::Created { path: full.clone() });
+        undo.record(|| Undo::Created { path: full.clone() });
         quota::on_change(self, &full, 1, data_len, undo);
-        let acl = self
-            .tree
-            .acls
-            .get(self.tree.get(&full).map_or(0, |n| n.acl));
+        let acl = self.tree.acls.get(meta.acl);
         triggers.push(Trigger {
             path: full.clone(),
             event: EventType::NodeCreated,
             acl,
         });
-        self.child_trigger(parent_path, triggers);
+        self.child_trigger(parent_id, triggers);
         Ok((full, stat))
     }
 
@@ -472,7 +499,7 @@ impl State {
         &mut self,
         ctx: &Ctx<'_>,
         req: &DeleteRequest,
-        undo: &mut Vec<Undo>,
+        undo: &mut UndoLog,
         triggers: &mut Vec<Trigger>,
     ) -> Result<(), ErrorCode> {
         // Apache checks only the last slash, NUL and the special paths here, then the
@@ -486,10 +513,10 @@ impl State {
         } else {
             &req.path[..last_slash]
         })?;
-        self.check_acl(parent, perms::DELETE, ctx)?;
+        self.check_acl(&parent, perms::DELETE, ctx)?;
         let node = self.node(&req.path)?;
         check_version(node.version, req.version)?;
-        if !node.children.is_empty() {
+        if node.has_children() {
             return Err(ErrorCode::NotEmpty);
         }
         self.delete_node(ctx, &req.path, undo, triggers);
@@ -504,7 +531,7 @@ impl State {
     ) -> Result<(), ErrorCode> {
         path::validate(p, false).map_err(|_| ErrorCode::BadArguments)?;
         let node = self.node(p)?;
-        if !node.children.is_empty() {
+        if node.has_children() {
             return Err(ErrorCode::NotEmpty);
         }
         match node.kind() {
@@ -512,8 +539,7 @@ impl State {
             NodeKind::Ttl(ttl) if ctx.time.saturating_sub(node.mtime) > ttl => {}
             _ => return Err(ErrorCode::BadArguments),
         }
-        let mut undo = Vec::new();
-        self.delete_node(ctx, p, &mut undo, triggers);
+        self.delete_node(ctx, p, &mut UndoLog::off(), triggers);
         Ok(())
     }
 
@@ -523,23 +549,25 @@ impl State {
         &mut self,
         ctx: &Ctx<'_>,
         p: &str,
-        undo: &mut Vec<Undo>,
+        undo: &mut UndoLog,
         triggers: &mut Vec<Trigger>,
     ) {
-        let parent_path = path::parent(p).to_owned();
-        self.touch_parent(&parent_path, ctx.zxid, false, undo);
+        let Some(parent_id) = self.tree.get(path::parent(p)).map(|n| n.id()) else {
+            return;
+        };
+        self.touch_parent(parent_id, ctx.zxid, false, undo);
         let Some(node) = self.tree.remove(p) else {
             return;
         };
-        let acl = self.tree.acls.get(node.acl);
-        self.tree.acls.release(node.acl);
-        if let NodeKind::Ephemeral(session) = node.kind() {
+        let acl = self.tree.acls.get(node.meta.acl);
+        self.tree.acls.release(node.meta.acl);
+        if let NodeKind::Ephemeral(session) = node.meta.kind() {
             if let Some(s) = self.sessions.get_mut(&session) {
                 s.ephemerals.remove(p);
             }
         }
         let data_len = node.data_len() as i64;
-        undo.push(Undo::Deleted {
+        undo.record(|| Undo::Deleted {
             path: p.to_owned(),
             node,
             acl: acl.clone(),
@@ -550,42 +578,39 @@ impl State {
             event: EventType::NodeDeleted,
             acl,
         });
-        self.child_trigger(&parent_path, triggers);
+        self.child_trigger(parent_id, triggers);
     }
 
     fn set_data(
         &mut self,
         ctx: &Ctx<'_>,
         req: &SetDataRequest,
-        undo: &mut Vec<Undo>,
+        undo: &mut UndoLog,
         triggers: &mut Vec<Trigger>,
     ) -> Result<Stat, ErrorCode> {
         path::validate(&req.path, false).map_err(|_| ErrorCode::BadArguments)?;
         let node = self.node(&req.path)?;
-        self.check_acl(node, perms::WRITE, ctx)?;
+        self.check_acl(&node, perms::WRITE, ctx)?;
         let new_len = req.data.as_ref().map_or(0, Vec::len) as i64;
         let delta = new_len - node.data_len() as i64;
         quota::check(self, ctx.rules.enforce_quota, &req.path, 0, delta)?;
         check_version(node.version, req.version)?;
         let new_version = node.version.wrapping_add(1);
-        let (mzxid, mtime, version) = (node.mzxid, node.mtime, node.version);
-        let old = self
-            .tree
-            .replace_data(&req.path, req.data.as_deref().map(Box::from))
-            .ok_or(ErrorCode::NoNode)?;
-        undo.push(Undo::Data {
+        let id = node.id();
+        undo.record(|| Undo::Data {
             path: req.path.clone(),
-            data: old,
-            mzxid,
-            mtime,
-            version,
+            data: node.data().map(Box::from),
+            mzxid: node.mzxid,
+            mtime: node.mtime,
+            version: node.version,
         });
-        let node = self.tree.get_mut(&req.path).ok_or(ErrorCode::NoNode)?;
-        node.mzxid = ctx.zxid;
-        node.mtime = ctx.time;
-        node.version = new_version;
-        let stat = node.stat();
-        let acl_ref = node.acl;
+        self.tree.set_data_at(id, req.data.as_deref());
+        let meta = self.tree.meta_mut_at(id);
+        meta.mzxid = ctx.zxid;
+        meta.mtime = ctx.time;
+        meta.version = new_version;
+        let acl_ref = meta.acl;
+        let stat = self.tree.at(id).stat();
         quota::on_change(self, &req.path, 0, delta, undo);
         triggers.push(Trigger {
             path: req.path.clone(),
@@ -599,65 +624,64 @@ impl State {
         &mut self,
         ctx: &Ctx<'_>,
         req: &SetAclRequest,
-        undo: &mut Vec<Undo>,
+        undo: &mut UndoLog,
     ) -> Result<Stat, ErrorCode> {
         path::validate(&req.path, false).map_err(|_| ErrorCode::BadArguments)?;
         let acl = acl::fixup(&req.acl, ctx.auth)?;
         let node = self.node(&req.path)?;
-        self.check_acl(node, perms::ADMIN, ctx)?;
+        self.check_acl(&node, perms::ADMIN, ctx)?;
         check_version(node.aversion, req.version)?;
-        let (old_ref, aversion) = (node.acl, node.aversion);
+        let (id, old_ref, aversion) = (node.id(), node.acl, node.aversion);
         let new_ref = self.tree.acls.intern(&acl);
-        undo.push(Undo::Acl {
+        undo.record(|| Undo::Acl {
             path: req.path.clone(),
             acl: self.tree.acls.get(old_ref),
             aversion,
         });
         self.tree.acls.release(old_ref);
-        let node = self.tree.get_mut(&req.path).ok_or(ErrorCode::NoNode)?;
-        node.acl = new_ref;
-        node.aversion = aversion.wrapping_add(1);
-        Ok(node.stat())
+        let meta = self.tree.meta_mut_at(id);
+        meta.acl = new_ref;
+        meta.aversion = aversion.wrapping_add(1);
+        Ok(self.tree.at(id).stat())
     }
 
     fn check(&self, ctx: &Ctx<'_>, p: &str, version: i32) -> Result<(), ErrorCode> {
         path::validate(p, false).map_err(|_| ErrorCode::BadArguments)?;
         let node = self.node(p)?;
-        self.check_acl(node, perms::READ, ctx)?;
+        self.check_acl(&node, perms::READ, ctx)?;
         check_version(node.version, version)
     }
 
-    fn touch_parent(&mut self, parent: &str, zxid: i64, created: bool, undo: &mut Vec<Undo>) {
-        if let Some(node) = self.tree.get_mut(parent) {
-            undo.push(Undo::ParentStat {
-                path: parent.to_owned(),
-                cversion: node.cversion,
-                pzxid: node.pzxid,
-            });
-            if created {
-                node.cversion = node.cversion.wrapping_add(1);
-            }
-            node.pzxid = zxid;
+    fn touch_parent(&mut self, parent: NodeId, zxid: i64, created: bool, undo: &mut UndoLog) {
+        let node = self.tree.at(parent);
+        undo.record(|| Undo::ParentStat {
+            path: node.path().to_owned(),
+            cversion: node.cversion,
+            pzxid: node.pzxid,
+        });
+        let meta = self.tree.meta_mut_at(parent);
+        if created {
+            meta.cversion = meta.cversion.wrapping_add(1);
         }
+        meta.pzxid = zxid;
     }
 
-    fn child_trigger(&self, parent: &str, triggers: &mut Vec<Trigger>) {
-        if let Some(node) = self.tree.get(parent) {
-            triggers.push(Trigger {
-                path: parent.to_owned(),
-                event: EventType::NodeChildrenChanged,
-                acl: self.tree.acl_of(node),
-            });
-        }
+    fn child_trigger(&self, parent: NodeId, triggers: &mut Vec<Trigger>) {
+        let node = self.tree.at(parent);
+        triggers.push(Trigger {
+            path: node.path().to_owned(),
+            event: EventType::NodeChildrenChanged,
+            acl: self.tree.acl_of(&node),
+        });
     }
 
-    fn roll_back(&mut self, undo: Vec<Undo>) {
-        for step in undo.into_iter().rev() {
+    fn roll_back(&mut self, undo: UndoLog) {
+        for step in undo.steps.into_iter().rev() {
             match step {
                 Undo::Created { path } => {
                     if let Some(node) = self.tree.remove(&path) {
-                        self.tree.acls.release(node.acl);
-                        if let NodeKind::Ephemeral(session) = node.kind() {
+                        self.tree.acls.release(node.meta.acl);
+                        if let NodeKind::Ephemeral(session) = node.meta.kind() {
                             if let Some(s) = self.sessions.get_mut(&session) {
                                 s.ephemerals.remove(&path);
                             }
@@ -669,13 +693,13 @@ impl State {
                     mut node,
                     acl,
                 } => {
-                    node.acl = self.tree.acls.intern(&acl);
-                    if let NodeKind::Ephemeral(session) = node.kind() {
+                    node.meta.acl = self.tree.acls.intern(&acl);
+                    if let NodeKind::Ephemeral(session) = node.meta.kind() {
                         if let Some(s) = self.sessions.get_mut(&session) {
                             s.ephemerals.insert(path.clone());
                         }
                     }
-                    self.tree.insert(&path, node);
+                    self.tree.insert(&path, node.data.as_deref(), node.meta);
                 }
                 Undo::ParentStat {
                     path,
@@ -694,7 +718,7 @@ impl State {
                     mtime,
                     version,
                 } => {
-                    self.tree.replace_data(&path, data);
+                    self.tree.set_data(&path, data.as_deref());
                     if let Some(node) = self.tree.get_mut(&path) {
                         node.mzxid = mzxid;
                         node.mtime = mtime;
