@@ -4,78 +4,141 @@
 //! # Encoding (jute primitives, big-endian)
 //!
 //! ```text
-//! int version (1) | long last_zxid
+//! int version (2) | long last_zxid
 //! int session_count, then per session: long id | int timeout | buffer passwd
 //! int acl_count,     then per ACL list: int ref | vector<ACL>
-//! long node_count,   then per node, parents before children:
-//!     ustring path | buffer data | int acl_ref | long czxid | long mzxid | long ctime | long mtime
-//!     | int version | int cversion | int aversion | long ephemeral_owner | long pzxid
+//! long node_count,   then per node, numbered 0 (the root) to node_count - 1 in order:
+//!     int parent (the parent's number; the root's is 0) | node
+//! node = ustring path | buffer data | int acl_ref | long czxid | long mzxid | long ctime
+//!        | long mtime | int version | int cversion | int aversion | long ephemeral_owner
+//!        | long pzxid
 //! ```
+//!
+//! Version 1 (still read) has no parent numbers and holds the nodes parents first.
+//!
+//! Version 2 is written from a frozen tree (see `tree::frozen`): [`freeze`] records the
+//! sessions, the ACLs and the moment, and [`FrozenImage::write_to`] then encodes the nodes a
+//! chunk at a time, holding the state's lock only while it encodes each chunk, so writes go on
+//! between chunks and the image is still exactly the state at the freeze.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Write};
 
 use bytes::BufMut;
+use parking_lot::RwLock;
 
 use crate::proto::codec::JuteWrite;
 use crate::proto::{Acl, Decode, DecodeError, Reader};
 
 use super::state::{SessionEntry, State};
-use super::tree::{Node, NodeKind};
+use super::tree::{AclCache, FreezeToken, Meta, NodeKind};
 
-const IMAGE_VERSION: i32 = 1;
+const VERSION_PARENTS_FIRST: i32 = 1;
+const VERSION_NUMBERED: i32 = 2;
+/// Slots encoded per hold of the state's lock: small enough that a write waits well under a
+/// millisecond, large enough that taking the lock costs nothing next to the encoding.
+const CHUNK_SLOTS: u32 = 4096;
+/// The smallest encoded node: an empty path and null data (4 + 4) and the fixed fields.
+const MIN_NODE_BYTES: usize = 8 + 60;
 
-/// Streams `state` into `out` in bounded chunks, so a large tree never sits in memory twice.
-pub fn write(state: &State, out: &mut dyn Write) -> io::Result<()> {
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    buf.put_i32(IMAGE_VERSION);
-    buf.put_i64(state.last_zxid);
-    buf.put_i32(i32::try_from(state.sessions.len()).unwrap_or(i32::MAX));
+/// A snapshot image of one moment of a state, to be written while the state goes on changing.
+pub struct FrozenImage {
+    token: FreezeToken,
+    zxid: i64,
+    /// Everything before the nodes.
+    header: Vec<u8>,
+}
+
+/// Freezes `state` now (see the module doc). The caller holds the state's write lock.
+pub fn freeze(state: &mut State) -> FrozenImage {
+    let token = state.tree.freeze();
+    let nodes = state.tree.frozen_nodes(&token).unwrap_or(0);
+    let mut header = Vec::new();
+    header.put_i32(VERSION_NUMBERED);
+    header.put_i64(state.last_zxid);
+    header.put_i32(i32::try_from(state.sessions.len()).unwrap_or(i32::MAX));
     for (id, s) in &state.sessions {
-        buf.put_i64(*id);
-        buf.put_i32(s.timeout);
-        buf.put_buffer(Some(&s.passwd));
+        header.put_i64(*id);
+        header.put_i32(s.timeout);
+        header.put_buffer(Some(&s.passwd));
     }
-    let mut refs = BTreeSet::new();
-    state.tree.walk(|_, node| {
-        refs.insert(node.acl);
-    });
-    buf.put_i32(i32::try_from(refs.len()).unwrap_or(i32::MAX));
-    for r in &refs {
-        buf.put_i32(*r as i32);
-        buf.put_records(&state.tree.acls.get(*r));
+    let acls = state.tree.acls.sorted();
+    header.put_i32(i32::try_from(acls.len()).unwrap_or(i32::MAX));
+    for (r, acl) in &acls {
+        header.put_i32(*r as i32);
+        header.put_records(acl);
     }
-    buf.put_i64(state.tree.node_count() as i64);
-    let mut result = Ok(());
-    state.tree.walk(|path, node| {
-        if result.is_err() {
-            return;
-        }
-        buf.put_string(path);
-        buf.put_buffer(node.data.as_deref());
-        buf.put_i32(node.acl as i32);
-        buf.put_i64(node.czxid);
-        buf.put_i64(node.mzxid);
-        buf.put_i64(node.ctime);
-        buf.put_i64(node.mtime);
-        buf.put_i32(node.version);
-        buf.put_i32(node.cversion);
-        buf.put_i32(node.aversion);
-        buf.put_i64(node.ephemeral_owner);
-        buf.put_i64(node.pzxid);
-        if buf.len() >= 1 << 16 {
-            result = out.write_all(&buf);
+    header.put_i64(nodes as i64);
+    FrozenImage {
+        token,
+        zxid: state.last_zxid,
+        header,
+    }
+}
+
+impl FrozenImage {
+    /// The zxid of the state the image holds.
+    pub fn zxid(&self) -> i64 {
+        self.zxid
+    }
+
+    /// Writes the image into `out`, taking `state`'s write lock for each chunk of nodes.
+    /// Fails if the state was replaced or frozen again meanwhile.
+    pub fn write_to(&self, state: &RwLock<State>, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&self.header)?;
+        let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+        loop {
+            let done = state
+                .write()
+                .tree
+                .read_frozen(&self.token, CHUNK_SLOTS, |node| {
+                    buf.put_i32(node.parent as i32);
+                    put_node(&mut buf, node.path, node.data, node.meta);
+                })
+                .map_err(io::Error::other)?;
+            out.write_all(&buf)?;
             buf.clear();
+            if done {
+                return Ok(());
+            }
         }
-    });
-    result?;
-    out.write_all(&buf)
+    }
+
+    /// Gives the image up: the tree stops keeping what it needs.
+    pub fn abandon(self, state: &mut State) {
+        state.tree.thaw(&self.token);
+    }
+}
+
+/// The image of `state` as it is (which nobody else changes meanwhile): tests and tools.
+pub fn write(state: &mut State, out: &mut dyn Write) -> io::Result<()> {
+    let image = freeze(state);
+    let lock = RwLock::new(std::mem::take(state));
+    let written = image.write_to(&lock, out);
+    *state = lock.into_inner();
+    written
+}
+
+fn put_node(buf: &mut Vec<u8>, path: &str, data: Option<&[u8]>, meta: &Meta) {
+    buf.put_string(path);
+    buf.put_buffer(data);
+    buf.put_i32(meta.acl as i32);
+    buf.put_i64(meta.czxid);
+    buf.put_i64(meta.mzxid);
+    buf.put_i64(meta.ctime);
+    buf.put_i64(meta.mtime);
+    buf.put_i32(meta.version);
+    buf.put_i32(meta.cversion);
+    buf.put_i32(meta.aversion);
+    buf.put_i64(meta.ephemeral_owner);
+    buf.put_i64(meta.pzxid);
 }
 
 /// Rebuilds a state from an image.
 pub fn read(state: &mut State, bytes: &[u8]) -> Result<(), DecodeError> {
     let r = &mut Reader::new(bytes);
-    if r.read_i32()? != IMAGE_VERSION {
+    let version = r.read_i32()?;
+    if version != VERSION_PARENTS_FIRST && version != VERSION_NUMBERED {
         return Err(DecodeError::Invalid("unsupported snapshot image version"));
     }
     state.last_zxid = r.read_i64()?;
@@ -100,42 +163,114 @@ pub fn read(state: &mut State, bytes: &[u8]) -> Result<(), DecodeError> {
         let r_id = r.read_i32()?;
         acl_lists.insert(r_id, r.read_vec(12, Acl::decode)?);
     }
-    state.tree.clear();
     let nodes = r.read_i64()?;
-    for _ in 0..nodes.max(0) {
-        let path = r.read_string()?;
-        let data = r.read_buffer()?.map(Vec::into_boxed_slice);
-        let acl_ref = r.read_i32()?;
-        let acl = acl_lists
-            .get(&acl_ref)
-            .ok_or(DecodeError::Invalid("snapshot node names an unknown ACL"))?;
-        let node = Node {
-            data,
-            acl: state.tree.acls.intern(acl),
-            czxid: r.read_i64()?,
-            mzxid: r.read_i64()?,
-            ctime: r.read_i64()?,
-            mtime: r.read_i64()?,
-            version: r.read_i32()?,
-            cversion: r.read_i32()?,
-            aversion: r.read_i32()?,
-            ephemeral_owner: r.read_i64()?,
-            pzxid: r.read_i64()?,
-            children: BTreeSet::new(),
-        };
-        if path != "/" && !state.tree.contains(crate::proto::path::parent(&path)) {
-            return Err(DecodeError::Invalid(
-                "snapshot node arrives before its parent",
-            ));
-        }
-        if let NodeKind::Ephemeral(session) = node.kind() {
-            if let Some(s) = state.sessions.get_mut(&session) {
-                s.ephemerals.insert(path.clone());
-            }
-        }
-        state.tree.restore(&path, node);
+    // A hostile count cannot make the tree reserve more nodes than the image could hold.
+    let min_node = MIN_NODE_BYTES + if version == VERSION_NUMBERED { 4 } else { 0 };
+    if usize::try_from(nodes).map_or(true, |n| n > r.remaining() / min_node) {
+        return Err(DecodeError::Invalid(
+            "snapshot node count exceeds the image",
+        ));
     }
+    let nodes = nodes as usize;
+    let mut acls = AclInterner::new(&acl_lists);
+    let invalid = |e: super::tree::RestoreError| DecodeError::Invalid(e.as_str());
+    if version == VERSION_NUMBERED {
+        let mut rebuilder = state.tree.rebuilder(nodes);
+        for id in 0..nodes as u32 {
+            let parent = r.read_i32()? as u32;
+            let (path, data, meta) = read_node(r, &mut acls)?;
+            on_node(&mut state.sessions, path, &meta);
+            rebuilder
+                .put(id, parent, path, data, meta)
+                .map_err(invalid)?;
+        }
+        rebuilder.finish().map_err(invalid)?;
+    } else {
+        let mut restorer = state.tree.restorer(nodes);
+        for _ in 0..nodes {
+            let (path, data, meta) = read_node(r, &mut acls)?;
+            on_node(&mut state.sessions, path, &meta);
+            restorer.push(path, data, meta).map_err(invalid)?;
+        }
+    }
+    state.tree.acls = acls.cache;
     r.finish()
+}
+
+/// Lists an ephemeral node under its session.
+fn on_node(sessions: &mut BTreeMap<i64, SessionEntry>, path: &str, meta: &Meta) {
+    if let NodeKind::Ephemeral(session) = meta.kind() {
+        if let Some(s) = sessions.get_mut(&session) {
+            s.ephemerals.insert(path.to_owned());
+        }
+    }
+}
+
+fn read_node<'a>(
+    r: &mut Reader<'a>,
+    acls: &mut AclInterner<'_>,
+) -> Result<(&'a str, Option<&'a [u8]>, Meta), DecodeError> {
+    let path = r.read_str_ref()?.unwrap_or_default();
+    let data = r.read_buffer_ref()?;
+    let acl = acls.take(r.read_i32()?)?;
+    let meta = Meta {
+        acl,
+        czxid: r.read_i64()?,
+        mzxid: r.read_i64()?,
+        ctime: r.read_i64()?,
+        mtime: r.read_i64()?,
+        version: r.read_i32()?,
+        cversion: r.read_i32()?,
+        aversion: r.read_i32()?,
+        ephemeral_owner: r.read_i64()?,
+        pzxid: r.read_i64()?,
+    };
+    Ok((path, data, meta))
+}
+
+/// Turns the image's ACL references into the new cache's, one cache reference per node.
+struct AclInterner<'a> {
+    lists: &'a HashMap<i32, Vec<Acl>>,
+    cache: AclCache,
+    /// Image reference -> cache reference.
+    known: hashbrown::HashMap<i32, u32>,
+    /// Most nodes share their neighbour's ACL.
+    last: Option<(i32, u32)>,
+}
+
+impl<'a> AclInterner<'a> {
+    fn new(lists: &'a HashMap<i32, Vec<Acl>>) -> Self {
+        AclInterner {
+            lists,
+            cache: AclCache::default(),
+            known: hashbrown::HashMap::new(),
+            last: None,
+        }
+    }
+
+    fn take(&mut self, image_ref: i32) -> Result<u32, DecodeError> {
+        let known = match self.last {
+            Some((last_ref, acl)) if last_ref == image_ref => Some(acl),
+            _ => self.known.get(&image_ref).copied(),
+        };
+        let acl = match known {
+            Some(acl) => {
+                self.cache.retain(acl);
+                acl
+            }
+            None => {
+                let list = self
+                    .lists
+                    .get(&image_ref)
+                    .ok_or(DecodeError::Invalid("snapshot node names an unknown ACL"))?;
+                let acl = self.cache.intern(list);
+                self.known.insert(image_ref, acl);
+                acl
+            }
+        };
+        self.last = Some((image_ref, acl));
+        Ok(acl)
+    }
 }
 
 #[cfg(test)]
@@ -190,7 +325,7 @@ mod tests {
             apply(&mut state, 7, body);
         }
         let mut bytes = Vec::new();
-        write(&state, &mut bytes).unwrap();
+        write(&mut state, &mut bytes).unwrap();
         let mut restored = State::default();
         read(&mut restored, &bytes).unwrap();
         assert_eq!(restored.last_zxid, state.last_zxid);
@@ -203,5 +338,129 @@ mod tests {
                 "{p}"
             );
         }
+    }
+
+    fn txn(zxid: i64, request: Request) -> Txn {
+        Txn {
+            zxid,
+            time: zxid * 10,
+            session_id: 0,
+            rules: Default::default(),
+            body: TxnBody::Write {
+                auth: Vec::new(),
+                request,
+            },
+        }
+    }
+
+    fn create(path: &str, data: &[u8]) -> Request {
+        Request::Create(
+            CreateKind::Create,
+            CreateRequest {
+                path: path.to_owned(),
+                data: Some(data.to_vec()),
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            },
+        )
+    }
+
+    /// Every node with its data and Stat, sorted by path.
+    fn contents(state: &State) -> Vec<(String, Option<Vec<u8>>, crate::proto::Stat)> {
+        let mut all = Vec::new();
+        state
+            .tree
+            .walk(|n| all.push((n.path().to_owned(), n.data().map(<[u8]>::to_vec), n.stat())));
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    #[test]
+    fn an_image_written_during_writes_holds_the_state_at_the_freeze() {
+        let mut state = State::default();
+        let mut zxid = 0;
+        let mut next = || {
+            zxid += 1;
+            zxid
+        };
+        state.apply(&txn(next(), create("/d", b"")));
+        for i in 0..3000 {
+            state.apply(&txn(next(), create(&format!("/d/{i}"), &[i as u8; 20])));
+        }
+        let expected = contents(&state);
+        let lock = std::sync::Arc::new(RwLock::new(state));
+        let image = freeze(&mut lock.write());
+        let writes = {
+            let lock = lock.clone();
+            let mut zxid = zxid;
+            std::thread::spawn(move || {
+                for i in 0..3000 {
+                    zxid += 1;
+                    let request = match i % 3 {
+                        0 => Request::Delete(crate::proto::DeleteRequest {
+                            path: format!("/d/{i}"),
+                            version: -1,
+                        }),
+                        1 => Request::SetData(crate::proto::SetDataRequest {
+                            path: format!("/d/{i}"),
+                            data: Some(vec![0xee; 5]),
+                            version: -1,
+                        }),
+                        _ => create(&format!("/d/new{i}"), b"n"),
+                    };
+                    lock.write().apply(&txn(zxid, request));
+                    if i % 64 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        };
+        let mut bytes = Vec::new();
+        image.write_to(&lock, &mut bytes).unwrap();
+        writes.join().unwrap();
+        let mut restored = State::default();
+        read(&mut restored, &bytes).unwrap();
+        assert_eq!(restored.last_zxid, 3001);
+        assert_eq!(contents(&restored), expected);
+        assert!(
+            lock.read().tree.get("/d/0").is_none(),
+            "the writes did happen"
+        );
+    }
+
+    #[test]
+    fn reads_version_1_images() {
+        let mut state = State::default();
+        state.apply(&txn(1, create("/a", b"x")));
+        state.apply(&txn(2, create("/a/b", b"yy")));
+        let mut bytes = Vec::new();
+        bytes.put_i32(VERSION_PARENTS_FIRST);
+        bytes.put_i64(state.last_zxid);
+        bytes.put_i32(0);
+        let acls = state.tree.acls.sorted();
+        bytes.put_i32(acls.len() as i32);
+        for (r, acl) in &acls {
+            bytes.put_i32(*r as i32);
+            bytes.put_records(acl);
+        }
+        bytes.put_i64(state.tree.node_count() as i64);
+        state
+            .tree
+            .walk(|n| put_node(&mut bytes, n.path(), n.data(), &n));
+        let mut restored = State::default();
+        read(&mut restored, &bytes).unwrap();
+        assert_eq!(contents(&restored), contents(&state));
+    }
+
+    #[test]
+    fn refuses_counts_larger_than_the_image() {
+        let mut state = State::default();
+        let mut image = freeze(&mut state);
+        // The node count ends the header; claim a billion nodes in 64 bytes.
+        image.header.truncate(image.header.len() - 8);
+        image.header.put_i64(1 << 30);
+        let mut forged = image.header.clone();
+        forged.extend_from_slice(&[0; 64]);
+        assert!(read(&mut State::default(), &forged).is_err());
     }
 }

@@ -10,7 +10,7 @@
 //!   written into snapshots.
 //! - `persist`: the write-ahead log, snapshot files and purge.
 //! - `runtime`: start-up, recovery, the listener and background tasks; `writer`: the write
-//!   path (batch → log → apply → reply); `conn`: one client connection; `reads`: requests
+//!   path (batch → log → apply → reply); `snapshotter`: when and how it snapshots; `conn`: one client connection; `reads`: requests
 //!   served from the local tree; `watch`: the watch manager; `sessions`: session deadlines.
 //! - `quorum`: the replicated ensemble on openraft (instead of `writer` when `server.N`
 //!   lines are configured): proposing, forwarding, the raft log and state machine, roles,
@@ -29,6 +29,7 @@ pub mod quota;
 pub mod reads;
 pub mod runtime;
 pub mod sessions;
+pub mod snapshotter;
 pub mod state;
 pub mod stats;
 pub mod tree;

@@ -23,8 +23,10 @@ pub struct ServerOptions {
     pub max_client_cnxns: usize,
     /// `jute.maxbuffer`.
     pub max_buffer: usize,
-    /// Snapshot after this many txns.
+    /// Snapshot after about this many txns (`snapCount`; see `snapshotter`).
     pub snap_count: u64,
+    /// Snapshot after about this many logged bytes (`snapSizeLimitInKb`); `None`: never.
+    pub snap_size_limit: Option<u64>,
     /// fsync the log before acknowledging (`forceSync`).
     pub force_sync: bool,
     /// The validation rules every txn carries.
@@ -111,7 +113,8 @@ impl ServerOptions {
             max_session_timeout_ms: 40000,
             max_client_cnxns: 60,
             max_buffer: crate::proto::DEFAULT_MAX_BUFFER,
-            snap_count: 100_000,
+            snap_count: super::config::DEFAULT_SNAP_COUNT,
+            snap_size_limit: Some(super::config::DEFAULT_SNAP_SIZE_LIMIT_KB * 1024),
             force_sync: true,
             rules: Rules::default(),
             acl: AclPolicy::default(),
@@ -191,6 +194,7 @@ impl ServerOptions {
         opts.max_client_cnxns = cfg.max_client_cnxns as usize;
         opts.max_buffer = cfg.jute_max_buffer as usize;
         opts.snap_count = cfg.snap_count.max(1);
+        opts.snap_size_limit = cfg.snap_size_limit_kb.map(|kb| kb.saturating_mul(1024));
         opts.force_sync = cfg.force_sync;
         opts.acl = AclPolicy {
             skip_acl: cfg.skip_acl,

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::image;
-use super::persist::{self, LogEntryRef, Wal};
+use super::persist::{LogEntryRef, Wal};
 use super::runtime::{now_millis, ReplyTo, Shared, WriteJob};
+use super::snapshotter::{SnapshotSchedule, Snapshotter};
 use super::state::Outcome;
 use super::txn::Txn;
 
@@ -22,10 +22,11 @@ pub fn run(
     mut wal: Wal,
     replayed: u64,
 ) {
-    let mut since_snapshot = replayed;
+    let mut schedule = SnapshotSchedule::new(shared.opts.snap_count, shared.opts.snap_size_limit);
+    schedule.logged(replayed, 0);
+    let mut snapshotter = Snapshotter::default();
     let mut last_time = 0i64;
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    let mut snapshot_reapers: Vec<std::thread::JoinHandle<()>> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         if shared.is_stopping() {
             break;
@@ -68,22 +69,20 @@ pub fn run(
             &shared,
             batch.drain(..).map(|job| Some(job.reply)).zip(&txns),
         );
-        since_snapshot += txns.len() as u64;
-        if since_snapshot >= shared.opts.snap_count {
-            snapshot_reapers.retain(|reaper| !reaper.is_finished());
-            match take_snapshot(&shared, &mut wal) {
-                Ok(reaper) => {
-                    snapshot_reapers.extend(reaper);
-                    since_snapshot = 0;
+        let logged_bytes = encoded.iter().map(|e| e.len() as u64).sum();
+        if schedule.logged(txns.len() as u64, logged_bytes) {
+            if snapshotter.busy() {
+                tracing::info!("the previous snapshot is still being written; skipping this one");
+                schedule.restart();
+            } else {
+                match snapshotter.take(&shared, &mut wal) {
+                    Ok(()) => schedule.restart(),
+                    Err(e) => tracing::warn!("snapshot failed: {e}"),
                 }
-                Err(e) => tracing::warn!("snapshot failed: {e}"),
             }
         }
     }
-    // A stop right after a snapshot began lets it finish, so no half-written file is left.
-    for reaper in snapshot_reapers {
-        let _ = reaper.join();
-    }
+    snapshotter.finish();
 }
 
 /// The path of a sync barrier (an ensemble's `sync`, which is logged but changes nothing).
@@ -202,89 +201,5 @@ pub(super) fn apply_txns<'a>(
         if let Some(conn) = owner.and_then(|id| shared.conns.lock().get(&id).cloned()) {
             conn.close();
         }
-    }
-}
-
-/// Snapshots the state without stopping writes: a forked child gets a copy-on-write image
-/// of memory as it is now and writes it out, while this thread releases the lock at once
-/// and goes on applying. The log rolls to a new segment at the snapshot's zxid either way.
-/// Where fork is refused, the snapshot is written here, with writes waiting. Returns the
-/// thread that waits for the child, if one was forked.
-fn take_snapshot(
-    shared: &Shared,
-    wal: &mut Wal,
-) -> Result<Option<std::thread::JoinHandle<()>>, persist::PersistError> {
-    let state = shared.state.read();
-    let zxid = state.last_zxid.max(0) as u64;
-    let dir = shared.opts.snap_dir();
-    match fork_snapshot_writer(&dir, zxid, &state) {
-        Some(child) => {
-            drop(state);
-            wal.roll()?;
-            let spawned = std::thread::Builder::new()
-                .name("zk-snapshot-reaper".into())
-                .spawn(move || reap_snapshot_writer(child, zxid));
-            match spawned {
-                Ok(reaper) => return Ok(Some(reaper)),
-                Err(e) => tracing::warn!("cannot watch the snapshot writer: {e}"),
-            }
-        }
-        None => {
-            let started = std::time::Instant::now();
-            let path = persist::snapshot::write(&dir, zxid, &mut |out| image::write(&state, out))?;
-            drop(state);
-            wal.roll()?;
-            tracing::info!(path = %path.display(), took_ms = started.elapsed().as_millis() as u64, "snapshot written");
-        }
-    }
-    Ok(None)
-}
-
-/// Forks a child that writes the snapshot and exits; `None` if fork failed.
-fn fork_snapshot_writer(
-    dir: &std::path::Path,
-    zxid: u64,
-    state: &super::state::State,
-) -> Option<libc::pid_t> {
-    // SAFETY: the child runs only this thread's code: it closes every inherited descriptor
-    // but stdio (so client sockets close when the parent closes them), writes the file with
-    // std::fs and the state it already holds the read lock on, and leaves with `_exit`
-    // without running destructors, atexit handlers or other threads' code.
-    let pid = unsafe { libc::fork() };
-    match pid {
-        -1 => {
-            tracing::warn!(
-                "fork failed ({}); writing the snapshot in place",
-                std::io::Error::last_os_error()
-            );
-            None
-        }
-        0 => {
-            let ok = unsafe { libc::close_range(3, libc::c_uint::MAX, 0) } == 0
-                && persist::snapshot::write(dir, zxid, &mut |out| image::write(state, out)).is_ok();
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        child => Some(child),
-    }
-}
-
-fn reap_snapshot_writer(child: libc::pid_t, zxid: u64) {
-    let started = std::time::Instant::now();
-    let mut status: libc::c_int = 0;
-    // SAFETY: waits for our own child; `status` is a valid out-pointer.
-    let waited = unsafe { libc::waitpid(child, &mut status, 0) };
-    let succeeded = waited == child && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    if succeeded {
-        tracing::info!(
-            zxid = format!("0x{zxid:x}"),
-            took_ms = started.elapsed().as_millis() as u64,
-            "snapshot written"
-        );
-    } else {
-        tracing::warn!(
-            zxid = format!("0x{zxid:x}"),
-            status,
-            "the snapshot writer failed; the log still holds every txn"
-        );
     }
 }

@@ -93,18 +93,24 @@ impl StateMachine {
         .map_err(to_io)
     }
 
+    /// Freezes the state (a moment under the write lock), then encodes it a chunk at a time
+    /// while entries go on being applied (see `image`).
     fn snapshot_now(&self) -> io::Result<(Meta, Vec<u8>)> {
-        let state = self.shared.state.read();
-        let applied = self.applied.lock().clone();
-        let meta = Meta {
-            last_log_id: applied.last,
-            last_membership: applied.membership,
+        let (image, meta) = {
+            let mut state = self.shared.state.write();
+            let applied = self.applied.lock().clone();
+            let meta = Meta {
+                last_log_id: applied.last,
+                last_membership: applied.membership,
+            };
+            (image::freeze(&mut state), meta)
         };
         let mut bytes = encode_meta(&meta)?;
-        image::write(&state, &mut bytes)?;
-        let zxid = state.last_zxid.max(0) as u64;
-        drop(state);
-        self.save(zxid, &bytes)?;
+        if let Err(e) = image.write_to(&self.shared.state, &mut bytes) {
+            image.abandon(&mut self.shared.state.write());
+            return Err(e);
+        }
+        self.save(image.zxid().max(0) as u64, &bytes)?;
         Ok((meta, bytes))
     }
 }
@@ -156,7 +162,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         &mut self,
     ) -> Result<SnapshotOf<TypeConfig, Cursor<Vec<u8>>>, io::Error> {
         let started = Instant::now();
-        let (meta, bytes) = self.snapshot_now()?;
+        let builder = self.clone();
+        let (meta, bytes) = tokio::task::spawn_blocking(move || builder.snapshot_now())
+            .await
+            .map_err(io::Error::other)??;
         tracing::info!(
             took_ms = started.elapsed().as_millis() as u64,
             bytes = bytes.len(),
