@@ -160,7 +160,7 @@ def catch_up(e: Servers, kind: str, marker: str, deadline: float) -> Dict[str, A
             f"{res['member_zxid']!r} against the leader's {res['leader_zxid']!r}")
     else:
         log(f"  {kind}: wiped follower {follower} caught up after {res['seconds']:.2f} s "
-            f"(srvr answered after {res['serving_s']:.2f} s)")
+            f"(srvr said follower after {res['serving_s']:.2f} s)")
     return res
 
 
@@ -168,7 +168,8 @@ def failover(e: Servers, kind: str) -> Dict[str, Any]:
     """With one writer per member (tests/faults/failover.py's WriteLoad) running, SIGKILLs the
     leader; times from the kill to the first write issued after it that is acknowledged, and
     to `srvr` showing another leader. Then restarts the killed member and waits until every
-    member serves and has the leader's zxid."""
+    member serves and has the leader's zxid; if it does not, the result has an "error".
+    Raises when no write is acknowledged or no leader is elected."""
     load_ = WriteLoad(e)
     load_.start()
     try:
@@ -188,9 +189,14 @@ def failover(e: Servers, kind: str) -> Dict[str, Any]:
             f"{res['write_s']:.2f} s, {new_leader} leads after <= {res['leader_s']:.2f} s")
         t0 = time.monotonic()
         e.start(leader)
-        e.wait_serving()
-        e.wait_in_sync()
-        res["rejoin_s"] = time.monotonic() - t0
+        try:
+            e.wait_serving()
+            e.wait_in_sync()
+            res["rejoin_s"] = time.monotonic() - t0
+        except (TimeoutError, RuntimeError) as error:
+            res["rejoin_s"] = None
+            res["error"] = f"the killed leader did not rejoin: {error}"
+            log(f"  {kind}: {res['error']}")
     finally:
         load_.close()
     return res
@@ -219,8 +225,15 @@ def ensemble(kind: str, args) -> Dict[str, Any]:
         # Failovers first: a member that does not catch up would leave the ensemble unfit for
         # them, and each failover ends with all three members in sync.
         for _ in range(args.failovers):
-            res["failover"].append(failover(e, kind))
-        for n in range(args.catch_ups):
+            try:
+                res["failover"].append(failover(e, kind))
+            except (TimeoutError, RuntimeError) as error:
+                log(f"  {kind}: failover failed: {error}")
+                res["failover"].append({"error": f"failover failed: {error}"})
+            if "error" in res["failover"][-1]:
+                break
+        whole = not any("error" in f for f in res["failover"])
+        for n in range(args.catch_ups if whole else 0):
             res["catch_up"].append(catch_up(e, kind, f"/bench/catch-up-{n}", args.catch_up_timeout))
             if res["catch_up"][-1]["seconds"] is None:
                 break  # the ensemble is not whole any more

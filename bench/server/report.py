@@ -243,23 +243,26 @@ def ensemble_rows(args) -> List[Row]:
     rows.append((k, "RSS MiB after load, all 3", lambda r: (r["rss_loaded"]["leader"]
                                                            + sum(r["rss_loaded"]["followers"])) / 2**20))
     rows.append(("leader failover (SIGKILL)", "kill to first acknowledged write, s",
-                 lambda r: median_of([f["write_s"] for f in r["failover"]])))
+                 lambda r: median_of([f.get("write_s") for f in r["failover"]])))
     rows.append(("leader failover (SIGKILL)", "kill to new leader in srvr, s",
-                 lambda r: median_of([f["leader_s"] for f in r["failover"]])))
+                 lambda r: median_of([f.get("leader_s") for f in r["failover"]])))
     rows.append(("leader failover (SIGKILL)", "killed member restart to in sync, s",
-                 lambda r: median_of([f["rejoin_s"] for f in r["failover"]])))
+                 lambda r: median_of([f.get("rejoin_s") for f in r["failover"]])))
     rows.append(("catch-up of a wiped follower", "exec to in sync and serving, s",
                  lambda r: median_of([c["seconds"] for c in r["catch_up"]])))
-    rows.append(("catch-up of a wiped follower", "exec to first srvr answer, s",
+    rows.append(("catch-up of a wiped follower", "exec to srvr reporting Mode: follower, s",
                  lambda r: median_of([c["serving_s"] for c in r["catch_up"]])))
     return rows
 
 
 def ensemble_failures(repeats) -> str:
-    """One line per catch-up that ran out of time: the table's medians leave them out."""
+    """One line per failover or catch-up that failed: the table's medians leave them out."""
     lines = []
     for n, rep in enumerate(repeats, 1):
         for kind in ("zk", "apache"):
+            for f in rep[kind]["failover"]:
+                if "error" in f:
+                    lines.append(f"- Repeat {n}, {NAMES[kind]}: {f['error'].splitlines()[0]}")
             for c in rep[kind]["catch_up"]:
                 if c["seconds"] is None:
                     zxid = c.get("member_zxid")
@@ -268,7 +271,7 @@ def ensemble_failures(repeats) -> str:
                         f"not caught up {c['deadline_s']:.0f} s after its start; its `srvr` Zxid was "
                         f"{'none (not serving)' if zxid is None else hex(zxid)}, the leader's "
                         f"{hex(c['leader_zxid']) if c.get('leader_zxid') is not None else 'unknown'}.")
-    return ("**Catch-ups that did not finish** (left out of the medians above):\n\n" + "\n".join(lines)
+    return ("**Failovers and catch-ups that did not finish** (left out of the medians above):\n\n" + "\n".join(lines)
             if lines else "")
 
 
@@ -291,8 +294,8 @@ def ensemble_plots(plt, repeats, args):
     bars(ax1, list(ws), values)
     ax1.set_title(f"{ENSEMBLE_SIZE}-server ensemble, {top} sessions x {args.inflight} in flight over all members")
     ax1.set_ylabel("ops/s")
-    events = [("failover: kill to\nfirst acked write", lambda r: median_of([f["write_s"] for f in r["failover"]])),
-              ("failover: kill to\nnew leader", lambda r: median_of([f["leader_s"] for f in r["failover"]])),
+    events = [("failover: kill to\nfirst acked write", lambda r: median_of([f.get("write_s") for f in r["failover"]])),
+              ("failover: kill to\nnew leader", lambda r: median_of([f.get("leader_s") for f in r["failover"]])),
               ("catch-up of a\nwiped follower", lambda r: median_of([c["seconds"] for c in r["catch_up"]]))]
     values = {kind: [[f(r[kind]) or 0 for r in repeats] for _, f in events] for kind in ("zk", "apache")}
     bars(ax2, [label for label, _ in events], values)
@@ -313,7 +316,7 @@ def ensemble_section(saved, versions):
     keys = ", ".join(f"`{k}={v}`" for k, v in CONFIG.items())
     return f"""### Ensemble of {ENSEMBLE_SIZE} servers
 
-Run of {saved['started']} UTC (`{saved['command']}`, {saved['elapsed'] / 60:.1f} minutes). Same machine and builds as above (zk-server {versions['zk']}; {versions['java']}).
+Run of {saved['started']} UTC (`{saved['command']}`, {saved['elapsed'] / 60:.1f} minutes). Machine as above; zk-server {versions['zk']} (release build), Apache ZooKeeper 3.8 (Debian) on {versions['java']}.
 
 - Ensemble: {ENSEMBLE_SIZE} participants on 127.0.0.1, each with its own client, quorum and election port (`server.N=127.0.0.1:quorumPort:electionPort`), data directory and `myid`. The same zoo.cfg keys for both kinds: {keys}, default `snapCount`. zk-server runs as `zk-server start-foreground zoo.cfg`, every Apache member as `java {' '.join(JVM_FLAGS)} … QuorumPeerMain zoo.cfg`. The three members, the load tool and the failover writers share the {os.cpu_count()} cores. Fresh data directories per repeat.
 - Per repeat and kind (the order alternates between repeats): start the three members, wait until each serves a read and one reports `Mode: leader`; load {args.keys:,} znodes of 100 bytes (8 sessions x 128 in flight); wait until every member's `srvr` Zxid has reached the leader's; RSS of each member from `/proc/PID/status`; then read, write and mixed 90/10 at {top} sessions x {args.inflight} in flight, each {args.warmup:g} s warm-up + {args.duration:g} s measured. Sessions are spread over the members (`zk-bench --server h1,h2,h3`: session i on member i mod 3, so reads are served by all three and writes are forwarded to the leader by the two followers); server CPU is the sum over the three processes.

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "faults"))
 
-from ensemble import Ensemble, four_letter_word  # noqa: E402
+from ensemble import MODES, Ensemble, four_letter_word  # noqa: E402
 from peers import APACHE_CLASSPATH, APACHE_MAIN, HOST, wait_until  # noqa: E402,F401
 
 WORK = Path("/var/tmp/zk-server-bench")
@@ -104,7 +104,8 @@ class Servers(Ensemble):
         return 0
 
     def srvr(self, i: int) -> Dict[str, str]:
-        """`srvr`'s "Key: value" lines; empty when the server does not answer or serve."""
+        """`srvr`'s "Key: value" lines; empty when the server does not answer or does not
+        serve (no Mode line, or a mode such as zk-server's "looking")."""
         if not self.servers[i].running():
             return {}
         try:
@@ -112,7 +113,7 @@ class Servers(Ensemble):
         except OSError:
             return {}
         fields = dict(line.split(": ", 1) for line in reply.splitlines() if ": " in line)
-        return fields if "Mode" in fields else {}
+        return fields if fields.get("Mode") in MODES else {}
 
     def zxid(self, i: int) -> Optional[int]:
         value = self.srvr(i).get("Zxid")
