@@ -171,6 +171,8 @@ pub struct Conn {
     pub peer: SocketAddr,
     pub established: Instant,
     out: mpsc::UnboundedSender<Outbound>,
+    /// Frames held back while the writer is answering a batch (see [`Conn::cork`]).
+    cork: Mutex<Cork>,
     pub session_id: AtomicI64,
     pub timeout_ms: AtomicI32,
     ids: RwLock<Vec<Id>>,
@@ -204,13 +206,45 @@ impl Conn {
 
     fn send(&self, frame: Vec<u8>) {
         self.stats.packet_sent();
-        let _ = self.out.send(Outbound::Frame(frame));
+        let mut cork = self.cork.lock();
+        if cork.depth > 0 {
+            cork.held.extend_from_slice(&frame);
+        } else {
+            let _ = self.out.send(Outbound::Frame(frame));
+        }
+    }
+
+    /// Holds every frame sent from now on (replies, watch events, from any thread) until the
+    /// matching [`Conn::uncork`], then sends them as one write, in the order they were sent.
+    /// The writer corks each connection it answers during a batch: one socket write and one
+    /// wake-up of the connection's writer task per batch, instead of one per reply.
+    pub fn cork(&self) {
+        self.cork.lock().depth += 1;
+    }
+
+    pub fn uncork(&self) {
+        let mut cork = self.cork.lock();
+        cork.depth = cork.depth.saturating_sub(1);
+        if cork.depth == 0 && !cork.held.is_empty() {
+            // Sent while holding the lock, so a frame sent right after cannot overtake these.
+            let _ = self
+                .out
+                .send(Outbound::Frame(std::mem::take(&mut cork.held)));
+        }
     }
 
     /// Flushes what is queued, then closes the socket.
     pub fn close(&self) {
         self.closing.store(true, Ordering::Release);
-        let _ = self.out.send(Outbound::Close);
+        {
+            let mut cork = self.cork.lock();
+            if !cork.held.is_empty() {
+                let _ = self
+                    .out
+                    .send(Outbound::Frame(std::mem::take(&mut cork.held)));
+            }
+            let _ = self.out.send(Outbound::Close);
+        }
         self.wake.notify_one();
     }
 
@@ -231,6 +265,38 @@ impl Conn {
     pub fn outstanding(&self) -> usize {
         self.inflight.load(Ordering::Acquire)
     }
+}
+
+/// Connections corked for one batch of replies; dropping it uncorks them all.
+#[derive(Default)]
+pub struct CorkedBatch {
+    conns: Vec<Arc<Conn>>,
+    ids: std::collections::HashSet<ConnId>,
+}
+
+impl CorkedBatch {
+    /// Corks `conn` unless this batch already did.
+    pub fn hold(&mut self, conn: &Arc<Conn>) {
+        if self.ids.insert(conn.id) {
+            conn.cork();
+            self.conns.push(conn.clone());
+        }
+    }
+}
+
+impl Drop for CorkedBatch {
+    fn drop(&mut self) {
+        for conn in self.conns.drain(..) {
+            conn.uncork();
+        }
+    }
+}
+
+/// See [`Conn::cork`].
+#[derive(Default)]
+struct Cork {
+    depth: u32,
+    held: Vec<u8>,
 }
 
 impl WatchSink for Conn {
@@ -268,6 +334,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         peer,
         established: Instant::now(),
         out: tx,
+        cork: Mutex::default(),
         session_id: AtomicI64::new(0),
         timeout_ms: AtomicI32::new(0),
         ids: RwLock::new(vec![Id {

@@ -7,24 +7,33 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::conn::CorkedBatch;
 use super::persist::{LogEntryRef, Wal};
 use super::runtime::{now_millis, ReplyTo, Shared, WriteJob};
-use super::snapshotter::{SnapshotSchedule, Snapshotter};
+use super::snapshotter::{Chain, SnapshotSchedule, Snapshotter};
 use super::state::Outcome;
 use super::txn::Txn;
 
 const MAX_BATCH: usize = 2048;
 
+/// Where the writer starts: the log as recovery left it, how many txns it replayed, and the
+/// snapshot chain it read.
+pub struct Resume {
+    pub wal: Wal,
+    pub replayed: u64,
+    pub chain: Option<Chain>,
+}
+
 /// Runs until the server stops or every sender is gone.
-pub fn run(
-    shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<WriteJob>,
-    mut wal: Wal,
-    replayed: u64,
-) {
+pub fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<WriteJob>, resume: Resume) {
+    let Resume {
+        mut wal,
+        replayed,
+        chain,
+    } = resume;
     let mut schedule = SnapshotSchedule::new(shared.opts.snap_count, shared.opts.snap_size_limit);
     schedule.logged(replayed, 0);
-    let mut snapshotter = Snapshotter::default();
+    let mut snapshotter = Snapshotter::resume(chain);
     let mut last_time = 0i64;
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -103,6 +112,7 @@ pub(super) fn apply_txns<'a>(
     txns: impl IntoIterator<Item = (Option<ReplyTo>, &'a Txn)>,
 ) {
     let mut closed_sessions = Vec::new();
+    let mut corked = CorkedBatch::default();
     {
         let mut state = shared.state.write();
         let mut watches = shared.watches.lock();
@@ -115,6 +125,7 @@ pub(super) fn apply_txns<'a>(
                     received,
                 }) = reply
                 {
+                    corked.hold(&conn);
                     shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
                     let response = Ok(crate::proto::Response::Sync {
                         path: path.to_owned(),
@@ -170,6 +181,7 @@ pub(super) fn apply_txns<'a>(
                         received,
                     } = reply
                     {
+                        corked.hold(&conn);
                         conn.reply(xid, applied.zxid, &Ok(crate::proto::Response::Empty));
                         shared.stats.record_latency(received);
                         conn.write_done();
@@ -183,6 +195,7 @@ pub(super) fn apply_txns<'a>(
                         received,
                     },
                 ) => {
+                    corked.hold(&conn);
                     conn.reply(xid, applied.zxid, &result);
                     shared.stats.record_latency(received);
                     conn.write_done();
@@ -191,6 +204,7 @@ pub(super) fn apply_txns<'a>(
             }
         }
     }
+    drop(corked);
     for session_id in closed_sessions {
         let owner = {
             let mut tracker = shared.tracker.lock();
