@@ -386,6 +386,39 @@ fn three_voters_and_an_observer_replicate_fail_over_and_catch_up() {
 }
 
 #[test]
+fn a_wiped_follower_catches_up_under_the_leader_that_replicated_to_it_before() {
+    // The leader remembers how far the follower's log went; a follower back with an empty log
+    // contradicts that, and the leader must start it over instead of retrying the same
+    // entries forever.
+    let mut ensemble = Ensemble::start(3, 0);
+    let leader = ensemble.wait_leader(&[1, 2, 3]);
+    let writer = ensemble.client(leader);
+    writer
+        .create("/k", b"0", &open(), CreateMode::Persistent)
+        .unwrap();
+    for i in 0..50 {
+        writer
+            .set_data("/k", format!("v{i}").as_bytes(), -1)
+            .unwrap();
+    }
+    let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
+    ensemble.wait_data(follower, "/k", b"v49");
+    ensemble.wipe(follower);
+    writer
+        .create("/marker", b"m", &open(), CreateMode::Persistent)
+        .unwrap();
+    ensemble.launch(follower);
+    ensemble.wait_data(follower, "/marker", b"m");
+    ensemble.wait_data(follower, "/k", b"v49");
+    assert_eq!(
+        ensemble.wait_leader(&[1, 2, 3]),
+        leader,
+        "one leader throughout"
+    );
+    writer.close();
+}
+
+#[test]
 fn five_voters_keep_going_without_a_minority_and_stop_without_a_majority() {
     let mut ensemble = Ensemble::start(5, 0);
     let leader = ensemble.wait_leader(&[1, 2, 3, 4, 5]);

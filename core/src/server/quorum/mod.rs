@@ -226,6 +226,10 @@ fn raft_config(tick: Duration, snap_count: u64) -> Result<openraft::Config, Stri
         // follower gets the snapshot (Apache's DIFF versus SNAP).
         max_in_snapshot_log_to_keep: snap_count.clamp(2, 1000),
         install_snapshot_timeout: 60_000,
+        // A member whose dataDir was wiped comes back with an empty log, which contradicts
+        // what its leader last replicated to it; the leader then starts it over (log from the
+        // start, or a snapshot) instead of resending the same entries forever.
+        allow_log_reversion: Some(true),
         ..Default::default()
     };
     config.validate().map_err(|e| e.to_string())
