@@ -396,19 +396,24 @@ fn autopurge_keeps_the_newest_snapshots() {
     for i in 0..40 {
         c.create(&format!("/p{i}"), b"", 0).unwrap();
     }
-    let snapshots = || {
-        std::fs::read_dir(dir.path().join("version-2"))
+    // Full snapshots are `snapshot.<zxid>`; the deltas between them, `snapshot.<zxid>.delta`,
+    // go with the full ones before them.
+    let snapshot_zxids = |suffix: &str| -> Vec<u64> {
+        let mut zxids: Vec<u64> = std::fs::read_dir(dir.path().join("version-2"))
             .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("snapshot.")
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                let hex = name.strip_prefix("snapshot.")?.strip_suffix(suffix)?;
+                u64::from_str_radix(hex, 16).ok()
             })
-            .count()
+            .collect();
+        zxids.sort_unstable();
+        zxids
     };
-    wait_until("autopurge to leave three snapshots", || snapshots() == 3);
+    wait_until("autopurge to leave three snapshots", || {
+        let full = snapshot_zxids("");
+        full.len() == 3 && snapshot_zxids(".delta").iter().all(|d| *d > full[0])
+    });
     drop(c);
     server.stop();
     let server = TestServer::start(dir.path());

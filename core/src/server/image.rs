@@ -16,7 +16,18 @@
 //!
 //! Version 1 (still read) has no parent numbers and holds the nodes parents first.
 //!
-//! Version 2 is written from a frozen tree (see `tree::frozen`): [`freeze`] records the
+//! A delta (version 3) holds what changed since the image it follows, `base_zxid`: every
+//! session, every ACL list, the paths removed (children before parents) and the nodes
+//! changed or created, in no particular order:
+//!
+//! ```text
+//! int version (3) | long last_zxid | long base_zxid
+//! sessions and ACL lists as above
+//! long removed_count, then per removed node: ustring path
+//! long node_count,    then per node: node
+//! ```
+//!
+//! Images are written from a frozen tree (see `tree::frozen`): [`freeze`] records the
 //! sessions, the ACLs and the moment, and [`FrozenImage::write_to`] then encodes the nodes a
 //! chunk at a time, holding the state's lock only while it encodes each chunk, so writes go on
 //! between chunks and the image is still exactly the state at the freeze.
@@ -35,27 +46,60 @@ use super::tree::{AclCache, FreezeToken, Meta, NodeKind};
 
 const VERSION_PARENTS_FIRST: i32 = 1;
 const VERSION_NUMBERED: i32 = 2;
+const VERSION_DELTA: i32 = 3;
 /// Slots encoded per hold of the state's lock: small enough that a write waits well under a
 /// millisecond, large enough that taking the lock costs nothing next to the encoding.
 const CHUNK_SLOTS: u32 = 4096;
 /// The smallest encoded node: an empty path and null data (4 + 4) and the fixed fields.
 const MIN_NODE_BYTES: usize = 8 + 60;
 
+/// What an image holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// The whole state.
+    Full,
+    /// What changed since the image of `base_zxid` (the state's previous freeze, after
+    /// `tree.track_changes()`).
+    Delta { base_zxid: i64 },
+}
+
 /// A snapshot image of one moment of a state, to be written while the state goes on changing.
 pub struct FrozenImage {
     token: FreezeToken,
+    kind: ImageKind,
     zxid: i64,
     /// Everything before the nodes.
     header: Vec<u8>,
 }
 
-/// Freezes `state` now (see the module doc). The caller holds the state's write lock.
+/// Freezes `state` now for a full image (see the module doc); the caller holds the state's
+/// write lock.
 pub fn freeze(state: &mut State) -> FrozenImage {
     let token = state.tree.freeze();
+    frozen(state, token, ImageKind::Full)
+}
+
+/// Freezes what changed in `state` since its previous freeze, which `base_zxid` names; `None`
+/// if the tree does not track its changes.
+pub fn freeze_delta(state: &mut State, base_zxid: i64) -> Option<FrozenImage> {
+    let token = state.tree.freeze_changes()?;
+    Some(frozen(state, token, ImageKind::Delta { base_zxid }))
+}
+
+fn frozen(state: &State, token: FreezeToken, kind: ImageKind) -> FrozenImage {
     let nodes = state.tree.frozen_nodes(&token).unwrap_or(0);
     let mut header = Vec::new();
-    header.put_i32(VERSION_NUMBERED);
-    header.put_i64(state.last_zxid);
+    match kind {
+        ImageKind::Full => {
+            header.put_i32(VERSION_NUMBERED);
+            header.put_i64(state.last_zxid);
+        }
+        ImageKind::Delta { base_zxid } => {
+            header.put_i32(VERSION_DELTA);
+            header.put_i64(state.last_zxid);
+            header.put_i64(base_zxid);
+        }
+    }
     header.put_i32(i32::try_from(state.sessions.len()).unwrap_or(i32::MAX));
     for (id, s) in &state.sessions {
         header.put_i64(*id);
@@ -68,9 +112,17 @@ pub fn freeze(state: &mut State) -> FrozenImage {
         header.put_i32(*r as i32);
         header.put_records(acl);
     }
+    if let ImageKind::Delta { .. } = kind {
+        let removed = state.tree.frozen_removed(&token).unwrap_or_default();
+        header.put_i64(removed.len() as i64);
+        for path in removed {
+            header.put_string(path);
+        }
+    }
     header.put_i64(nodes as i64);
     FrozenImage {
         token,
+        kind,
         zxid: state.last_zxid,
         header,
     }
@@ -80,6 +132,10 @@ impl FrozenImage {
     /// The zxid of the state the image holds.
     pub fn zxid(&self) -> i64 {
         self.zxid
+    }
+
+    pub fn kind(&self) -> ImageKind {
+        self.kind
     }
 
     /// Writes the image into `out`, taking `state`'s write lock for each chunk of nodes.
@@ -92,7 +148,9 @@ impl FrozenImage {
                 .write()
                 .tree
                 .read_frozen(&self.token, CHUNK_SLOTS, |node| {
-                    buf.put_i32(node.parent as i32);
+                    if self.kind == ImageKind::Full {
+                        buf.put_i32(node.parent as i32);
+                    }
                     put_node(&mut buf, node.path, node.data, node.meta);
                 })
                 .map_err(io::Error::other)?;
@@ -134,45 +192,24 @@ fn put_node(buf: &mut Vec<u8>, path: &str, data: Option<&[u8]>, meta: &Meta) {
     buf.put_i64(meta.pzxid);
 }
 
-/// Rebuilds a state from an image.
+/// Rebuilds a state from a full image.
 pub fn read(state: &mut State, bytes: &[u8]) -> Result<(), DecodeError> {
     let r = &mut Reader::new(bytes);
     let version = r.read_i32()?;
     if version != VERSION_PARENTS_FIRST && version != VERSION_NUMBERED {
-        return Err(DecodeError::Invalid("unsupported snapshot image version"));
+        return Err(DecodeError::Invalid(if version == VERSION_DELTA {
+            "a snapshot delta where a full snapshot was expected"
+        } else {
+            "unsupported snapshot image version"
+        }));
     }
     state.last_zxid = r.read_i64()?;
-    state.sessions.clear();
-    let sessions = r.read_i32()?;
-    for _ in 0..sessions.max(0) {
-        let id = r.read_i64()?;
-        let timeout = r.read_i32()?;
-        let passwd = r.read_buffer()?.unwrap_or_default();
-        state.sessions.insert(
-            id,
-            SessionEntry {
-                timeout,
-                passwd,
-                ephemerals: BTreeSet::new(),
-            },
-        );
-    }
-    let mut acl_lists: HashMap<i32, Vec<Acl>> = HashMap::new();
-    let lists = r.read_i32()?;
-    for _ in 0..lists.max(0) {
-        let r_id = r.read_i32()?;
-        acl_lists.insert(r_id, r.read_vec(12, Acl::decode)?);
-    }
-    let nodes = r.read_i64()?;
-    // A hostile count cannot make the tree reserve more nodes than the image could hold.
-    let min_node = MIN_NODE_BYTES + if version == VERSION_NUMBERED { 4 } else { 0 };
-    if usize::try_from(nodes).map_or(true, |n| n > r.remaining() / min_node) {
-        return Err(DecodeError::Invalid(
-            "snapshot node count exceeds the image",
-        ));
-    }
-    let nodes = nodes as usize;
-    let mut acls = AclInterner::new(&acl_lists);
+    let acl_lists = read_sessions_and_acls(r, state)?;
+    let nodes = read_count(
+        r,
+        MIN_NODE_BYTES + if version == VERSION_NUMBERED { 4 } else { 0 },
+    )?;
+    let mut acls = AclInterner::new(&acl_lists, AclCache::default());
     let invalid = |e: super::tree::RestoreError| DecodeError::Invalid(e.as_str());
     if version == VERSION_NUMBERED {
         let mut rebuilder = state.tree.rebuilder(nodes);
@@ -195,6 +232,112 @@ pub fn read(state: &mut State, bytes: &[u8]) -> Result<(), DecodeError> {
     }
     state.tree.acls = acls.cache;
     r.finish()
+}
+
+/// The zxid a delta follows, or `None` for a full image.
+pub fn delta_base(bytes: &[u8]) -> Result<Option<i64>, DecodeError> {
+    let r = &mut Reader::new(bytes);
+    if r.read_i32()? != VERSION_DELTA {
+        return Ok(None);
+    }
+    r.read_i64()?;
+    Ok(Some(r.read_i64()?))
+}
+
+/// Brings `state`, which holds the image of `base_zxid`, up to a delta's zxid.
+pub fn apply_delta(state: &mut State, bytes: &[u8]) -> Result<(), DecodeError> {
+    let r = &mut Reader::new(bytes);
+    if r.read_i32()? != VERSION_DELTA {
+        return Err(DecodeError::Invalid("not a snapshot delta"));
+    }
+    let last_zxid = r.read_i64()?;
+    if r.read_i64()? != state.last_zxid {
+        return Err(DecodeError::Invalid(
+            "the snapshot delta does not follow the state it is applied to",
+        ));
+    }
+    let acl_lists = read_sessions_and_acls(r, state)?;
+    let mut acls = AclInterner::new(&acl_lists, std::mem::take(&mut state.tree.acls));
+    let removed = read_count(r, 4)?;
+    for _ in 0..removed {
+        let path = r.read_str_ref()?.unwrap_or_default();
+        if let Some(node) = state.tree.remove(path) {
+            acls.cache.release(node.meta.acl);
+        } else if state.tree.contains(path) {
+            return Err(DecodeError::Invalid(
+                "a snapshot delta removes a node that still has children",
+            ));
+        }
+    }
+    let nodes = read_count(r, MIN_NODE_BYTES)?;
+    let mut changed = Vec::with_capacity(nodes);
+    for _ in 0..nodes {
+        changed.push(read_node(r, &mut acls)?);
+    }
+    r.finish()?;
+    // Parents before their children.
+    changed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (path, data, meta) in changed {
+        if let Some(old) = state.tree.get(path) {
+            acls.cache.release(old.acl);
+        }
+        if !state.tree.insert(path, data, meta) {
+            return Err(DecodeError::Invalid(
+                "a snapshot delta adds a node whose parent is missing",
+            ));
+        }
+    }
+    state.tree.acls = acls.cache;
+    state.last_zxid = last_zxid;
+    for session in state.sessions.values_mut() {
+        session.ephemerals.clear();
+    }
+    for node in state.tree.iter() {
+        on_node(&mut state.sessions, node.path(), &node);
+    }
+    Ok(())
+}
+
+/// Reads the sessions into `state` (their ephemeral lists empty) and returns the ACL lists
+/// by image reference.
+fn read_sessions_and_acls(
+    r: &mut Reader<'_>,
+    state: &mut State,
+) -> Result<HashMap<i32, Vec<Acl>>, DecodeError> {
+    state.sessions.clear();
+    let sessions = r.read_i32()?;
+    for _ in 0..sessions.max(0) {
+        let id = r.read_i64()?;
+        let timeout = r.read_i32()?;
+        let passwd = r.read_buffer()?.unwrap_or_default();
+        state.sessions.insert(
+            id,
+            SessionEntry {
+                timeout,
+                passwd,
+                ephemerals: BTreeSet::new(),
+            },
+        );
+    }
+    let mut acl_lists: HashMap<i32, Vec<Acl>> = HashMap::new();
+    let lists = r.read_i32()?;
+    for _ in 0..lists.max(0) {
+        let r_id = r.read_i32()?;
+        acl_lists.insert(r_id, r.read_vec(12, Acl::decode)?);
+    }
+    Ok(acl_lists)
+}
+
+/// A count of records of at least `min_bytes` each; a hostile count cannot make the reader
+/// reserve more records than the rest of the image could hold.
+fn read_count(r: &mut Reader<'_>, min_bytes: usize) -> Result<usize, DecodeError> {
+    let count = r.read_i64()?;
+    match usize::try_from(count) {
+        Ok(n) if n <= r.remaining() / min_bytes.max(1) => Ok(n),
+        _ => Err(DecodeError::Invalid(
+            "a snapshot record count exceeds the image",
+        )),
+    }
 }
 
 /// Lists an ephemeral node under its session.
@@ -228,7 +371,7 @@ fn read_node<'a>(
     Ok((path, data, meta))
 }
 
-/// Turns the image's ACL references into the new cache's, one cache reference per node.
+/// Turns the image's ACL references into the cache's, one cache reference per node.
 struct AclInterner<'a> {
     lists: &'a HashMap<i32, Vec<Acl>>,
     cache: AclCache,
@@ -239,10 +382,10 @@ struct AclInterner<'a> {
 }
 
 impl<'a> AclInterner<'a> {
-    fn new(lists: &'a HashMap<i32, Vec<Acl>>) -> Self {
+    fn new(lists: &'a HashMap<i32, Vec<Acl>>, cache: AclCache) -> Self {
         AclInterner {
             lists,
-            cache: AclCache::default(),
+            cache,
             known: hashbrown::HashMap::new(),
             last: None,
         }
@@ -462,5 +605,170 @@ mod tests {
         let mut forged = image.header.clone();
         forged.extend_from_slice(&[0; 64]);
         assert!(read(&mut State::default(), &forged).is_err());
+    }
+
+    /// A state with `/d` and `n` children, tracking its changes from then on.
+    fn tracked_state(n: usize) -> State {
+        let mut state = State::default();
+        state.apply(&txn(1, create("/d", b"")));
+        for i in 0..n {
+            state.apply(&txn(
+                2 + i as i64,
+                create(&format!("/d/{i}"), &[i as u8; 20]),
+            ));
+        }
+        state.tree.track_changes();
+        state
+    }
+
+    fn full_image(state: &mut State) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        write(state, &mut bytes).unwrap();
+        bytes
+    }
+
+    fn delta_image(state: &mut State, base_zxid: i64) -> Vec<u8> {
+        let image = freeze_delta(state, base_zxid).unwrap();
+        let lock = RwLock::new(std::mem::take(state));
+        let mut bytes = Vec::new();
+        image.write_to(&lock, &mut bytes).unwrap();
+        *state = lock.into_inner();
+        bytes
+    }
+
+    #[test]
+    fn deltas_bring_a_full_image_up_to_date() {
+        let mut state = tracked_state(50);
+        let full = full_image(&mut state);
+        let base = state.last_zxid;
+        let mut zxid = base;
+        let mut next = || {
+            zxid += 1;
+            zxid
+        };
+        // Changes of every kind, a subtree created and another removed.
+        state.apply(&txn(
+            next(),
+            Request::SetData(crate::proto::SetDataRequest {
+                path: "/d/1".into(),
+                data: None,
+                version: -1,
+            }),
+        ));
+        for i in 10..20 {
+            state.apply(&txn(
+                next(),
+                Request::Delete(crate::proto::DeleteRequest {
+                    path: format!("/d/{i}"),
+                    version: -1,
+                }),
+            ));
+        }
+        state.apply(&txn(next(), create("/d/10", b"back")));
+        state.apply(&txn(next(), create("/e", b"")));
+        state.apply(&txn(next(), create("/e/f", b"")));
+        state.apply(&txn(next(), create("/e/f/g", b"deep")));
+        state.apply(&txn(next(), create("/tmp", b"")));
+        state.apply(&txn(
+            next(),
+            Request::Delete(crate::proto::DeleteRequest {
+                path: "/tmp".into(),
+                version: -1,
+            }),
+        ));
+        let first = delta_image(&mut state, base);
+        let first_zxid = state.last_zxid;
+        for i in 30..40 {
+            state.apply(&txn(
+                next(),
+                Request::Delete(crate::proto::DeleteRequest {
+                    path: format!("/d/{i}"),
+                    version: -1,
+                }),
+            ));
+        }
+        state.apply(&txn(
+            next(),
+            Request::Delete(crate::proto::DeleteRequest {
+                path: "/e/f/g".into(),
+                version: -1,
+            }),
+        ));
+        state.apply(&txn(
+            next(),
+            Request::Delete(crate::proto::DeleteRequest {
+                path: "/e/f".into(),
+                version: -1,
+            }),
+        ));
+        let second = delta_image(&mut state, first_zxid);
+        assert!(
+            second.len() < full.len() / 4,
+            "a delta holds only what changed"
+        );
+
+        let mut restored = State::default();
+        read(&mut restored, &full).unwrap();
+        assert_eq!(delta_base(&first).unwrap(), Some(base));
+        apply_delta(&mut restored, &first).unwrap();
+        assert!(apply_delta(&mut restored, &first).is_err(), "applied twice");
+        apply_delta(&mut restored, &second).unwrap();
+        assert_eq!(restored.last_zxid, state.last_zxid);
+        assert_eq!(contents(&restored), contents(&state));
+        assert_eq!(restored.tree.acls.len(), state.tree.acls.len());
+        assert!(
+            read(&mut State::default(), &second).is_err(),
+            "a delta is not a full image"
+        );
+    }
+
+    #[test]
+    fn a_delta_written_during_writes_holds_the_changes_up_to_its_freeze() {
+        let mut state = tracked_state(2000);
+        let full = full_image(&mut state);
+        let base = state.last_zxid;
+        for i in 0..500 {
+            let zxid = state.last_zxid + 1;
+            state.apply(&txn(
+                zxid,
+                Request::SetData(crate::proto::SetDataRequest {
+                    path: format!("/d/{}", i * 3),
+                    data: Some(vec![1; 7]),
+                    version: -1,
+                }),
+            ));
+        }
+        let expected = contents(&state);
+        let lock = std::sync::Arc::new(RwLock::new(state));
+        let image = freeze_delta(&mut lock.write(), base).unwrap();
+        let writes = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                for i in 0..2000 {
+                    let mut state = lock.write();
+                    let zxid = state.last_zxid + 1;
+                    let request = if i % 2 == 0 {
+                        Request::Delete(crate::proto::DeleteRequest {
+                            path: format!("/d/{i}"),
+                            version: -1,
+                        })
+                    } else {
+                        Request::SetData(crate::proto::SetDataRequest {
+                            path: format!("/d/{i}"),
+                            data: Some(vec![2; 3]),
+                            version: -1,
+                        })
+                    };
+                    state.apply(&txn(zxid, request));
+                }
+            })
+        };
+        let mut bytes = Vec::new();
+        image.write_to(&lock, &mut bytes).unwrap();
+        writes.join().unwrap();
+        let mut restored = State::default();
+        read(&mut restored, &full).unwrap();
+        apply_delta(&mut restored, &bytes).unwrap();
+        assert_eq!(contents(&restored), expected);
     }
 }

@@ -14,10 +14,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::proto::{PathRequest, Request};
 
 use super::conn::{self, Conn};
-use super::image;
 use super::options::ServerOptions;
 use super::persist::{self, Wal, WalOptions};
 use super::sessions::SessionTracker;
+use super::snapshotter;
 use super::state::{Outcome, State};
 use super::stats::ServerStats;
 use super::tree::NodeKind;
@@ -157,7 +157,7 @@ pub struct Server {
 
 /// Where the state comes from: the standalone log, or (ensemble) the raft snapshot and log.
 enum Recovered {
-    Standalone { wal: Wal, replayed: u64 },
+    Standalone(writer::Resume),
     Ensemble(super::options::EnsembleOptions),
 }
 
@@ -168,8 +168,8 @@ impl Server {
         let (state, recovered) = match &opts.ensemble {
             Some(ensemble) => (State::default(), Recovered::Ensemble(ensemble.clone())),
             None => {
-                let (state, wal, replayed) = recover(&opts)?;
-                (state, Recovered::Standalone { wal, replayed })
+                let (state, resume) = recover(&opts)?;
+                (state, Recovered::Standalone(resume))
             }
         };
         let listener = bind(&opts).await?;
@@ -200,12 +200,12 @@ impl Server {
             opts,
         });
         let writer = match recovered {
-            Recovered::Standalone { wal, replayed } => {
+            Recovered::Standalone(resume) => {
                 let shared = shared.clone();
                 Some(
                     std::thread::Builder::new()
                         .name("zk-writer".into())
-                        .spawn(move || writer::run(shared, rx, wal, replayed))?,
+                        .spawn(move || writer::run(shared, rx, resume))?,
                 )
             }
             Recovered::Ensemble(ensemble) => {
@@ -292,22 +292,27 @@ async fn bind(opts: &ServerOptions) -> Result<TcpListener, ServerError> {
     })
 }
 
-/// Loads the newest valid snapshot and replays the log after it.
-fn recover(opts: &ServerOptions) -> Result<(State, Wal, u64), ServerError> {
+/// Loads the newest valid snapshot (and the deltas after it) and replays the log after that.
+fn recover(opts: &ServerOptions) -> Result<(State, writer::Resume), ServerError> {
     std::fs::create_dir_all(opts.snap_dir())?;
     std::fs::create_dir_all(opts.log_dir())?;
     let mut state = State::default();
-    if let Some((zxid, bytes)) = persist::snapshot::load_latest(&opts.snap_dir())? {
-        image::read(&mut state, &bytes).map_err(|e| ServerError::Recovery {
-            what: format!("snapshot 0x{zxid:x} in {}", opts.snap_dir().display()),
-            reason: e.to_string(),
-        })?;
+    let chain = snapshotter::load(&mut state, &opts.snap_dir()).map_err(|e| match e {
+        snapshotter::LoadError::Persist(e) => ServerError::Persist(e),
+        snapshotter::LoadError::Decode { path, reason } => ServerError::Recovery {
+            what: format!("snapshot {path}"),
+            reason,
+        },
+    })?;
+    if chain.is_some() {
         tracing::info!(
-            zxid = format!("0x{zxid:x}"),
+            zxid = format!("0x{:x}", state.last_zxid),
             nodes = state.tree.node_count(),
             "loaded snapshot"
         );
     }
+    // From here on, what changes goes into the next delta, the log replayed below included.
+    state.tree.track_changes();
     let wal_opts = WalOptions {
         fsync: opts.force_sync,
         ..WalOptions::default()
@@ -332,7 +337,14 @@ fn recover(opts: &ServerOptions) -> Result<(State, Wal, u64), ServerError> {
             "replayed the log"
         );
     }
-    Ok((state, wal, replayed))
+    Ok((
+        state,
+        writer::Resume {
+            wal,
+            replayed,
+            chain,
+        },
+    ))
 }
 
 /// Session ids as Apache makes them: milliseconds shifted into the middle bits, the

@@ -1,5 +1,5 @@
-//! When the standalone write path snapshots, and how: a thread writes the tree as it was
-//! at one moment while writes go on.
+//! When the standalone write path snapshots, what it writes, how, and how a restart reads it
+//! back.
 //!
 //! # When
 //!
@@ -10,6 +10,15 @@
 //! busy to snap"), and the count starts again: back-to-back snapshots of a large tree would
 //! keep a core busy for nothing.
 //!
+//! # What
+//!
+//! A full image of the tree, or a delta: only what changed since the previous snapshot (see
+//! `image`). Deltas are written while the deltas since the last full image add up to less than
+//! half of it; then a full image starts the chain again. So a snapshot of a large tree of
+//! which few nodes change costs about what changed, not the whole tree, and a restart reads one
+//! full image, at most half as much again in deltas, and the log after the last one. After a
+//! failed snapshot the next one is full.
+//!
 //! # How
 //!
 //! The writer freezes the state (`image::freeze`, under the write lock it holds anyway),
@@ -17,20 +26,32 @@
 //! encodes it a chunk at a time (`image::FrozenImage::write_to`) into
 //! `persist::snapshot::write`. The thread runs at a lower CPU and IO priority than the rest
 //! of the server: the snapshot can wait, the clients cannot.
+//!
+//! # Reading back
+//!
+//! [`load`]: the newest full snapshot that verifies, then each delta after it whose base is
+//! where the state stands, until one is missing or damaged; the log is replayed from there
+//! (purge keeps the log from the oldest full snapshot it keeps).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rand::Rng;
 
-use super::image::{self, FrozenImage};
+use super::image::{self, FrozenImage, ImageKind};
 use super::persist::{self, Wal};
 use super::runtime::Shared;
+use super::state::State;
 
+/// Deltas are written while they add up to less than this fraction of the last full image.
+const DELTA_BUDGET: f64 = 0.5;
 /// The nice value of the snapshot thread (the server runs at 0).
 #[cfg(target_os = "linux")]
 const WRITER_NICE: libc::c_int = 10;
-/// Linux `ioprio_set`: best-effort class, lowest level.
+/// Linux `ioprio_set`: best-effort class, lowest level. Not the idle class: a log fsync
+/// that commits the filesystem journal can wait for the snapshot's data blocks (ext4's
+/// ordered mode), and idle-class writes behind it would stall the log.
 #[cfg(target_os = "linux")]
 const WRITER_IO_PRIORITY: libc::c_int = (2 << 13) | 7;
 
@@ -80,28 +101,86 @@ impl SnapshotSchedule {
     }
 }
 
-/// The snapshot thread, while one runs.
+/// The snapshots written since the last full one: what the next delta follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chain {
+    /// The zxid of the last snapshot (full or delta).
+    pub base: i64,
+    pub full_bytes: u64,
+    pub delta_bytes: u64,
+}
+
+impl Chain {
+    fn after(self, written: Written) -> Chain {
+        match written.kind {
+            ImageKind::Full => Chain {
+                base: written.zxid,
+                full_bytes: written.bytes,
+                delta_bytes: 0,
+            },
+            ImageKind::Delta { .. } => Chain {
+                base: written.zxid,
+                delta_bytes: self.delta_bytes + written.bytes,
+                ..self
+            },
+        }
+    }
+
+    fn wants_delta(&self) -> bool {
+        (self.delta_bytes as f64) < self.full_bytes as f64 * DELTA_BUDGET
+    }
+}
+
+/// A snapshot file written.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    kind: ImageKind,
+    zxid: i64,
+    bytes: u64,
+}
+
+/// The snapshot thread, while one runs, and the chain the next delta follows.
 #[derive(Default)]
 pub struct Snapshotter {
-    running: Option<JoinHandle<()>>,
+    running: Option<JoinHandle<Option<Written>>>,
+    /// `None`: the next snapshot is full.
+    chain: Option<Chain>,
 }
 
 impl Snapshotter {
+    /// A snapshotter whose next delta follows `chain` (what [`load`] read), if the tree
+    /// tracks its changes since.
+    pub fn resume(chain: Option<Chain>) -> Self {
+        Snapshotter {
+            running: None,
+            chain,
+        }
+    }
+
     /// Whether a snapshot is still being written.
     pub fn busy(&self) -> bool {
         self.running.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// Snapshots the state as it is now, and rolls the log to a new segment at its zxid.
-    /// Called by the writer between batches.
+    /// Called by the writer between batches, when not [`Snapshotter::busy`].
     pub fn take(
         &mut self,
         shared: &Arc<Shared>,
         wal: &mut Wal,
     ) -> Result<(), persist::PersistError> {
-        let image = image::freeze(&mut shared.state.write());
+        self.settle();
+        let image = {
+            let mut state = shared.state.write();
+            let delta = self
+                .chain
+                .filter(Chain::wants_delta)
+                .and_then(|chain| image::freeze_delta(&mut state, chain.base));
+            delta.unwrap_or_else(|| image::freeze(&mut state))
+        };
         if let Err(e) = wal.roll() {
             image.abandon(&mut shared.state.write());
+            self.chain = None;
             return Err(e);
         }
         let dir = shared.opts.snap_dir();
@@ -110,43 +189,149 @@ impl Snapshotter {
             .name("zk-snapshot".into())
             .spawn(move || {
                 lower_priority();
-                write_image(&thread_shared, &dir, image);
+                write_image(&thread_shared, &dir, image)
             });
         match spawned {
             Ok(thread) => self.running = Some(thread),
             Err(e) => {
-                tracing::warn!("cannot start the snapshot thread ({e}); no snapshot this time")
+                // The freeze took the changes since the last snapshot: only a full one can
+                // follow.
+                self.chain = None;
+                tracing::warn!("cannot start the snapshot thread ({e}); no snapshot this time");
             }
         }
         Ok(())
     }
 
     /// Waits for the snapshot being written, so a stop leaves no half-written file.
-    pub fn finish(self) {
-        if let Some(thread) = self.running {
-            let _ = thread.join();
+    pub fn finish(mut self) {
+        self.settle();
+    }
+
+    /// Takes in the outcome of the last snapshot thread.
+    fn settle(&mut self) {
+        if let Some(thread) = self.running.take() {
+            let written = thread.join().ok().flatten();
+            self.chain = match (self.chain, written) {
+                (_, None) => None,
+                (Some(chain), Some(written)) => Some(chain.after(written)),
+                (None, Some(written)) if written.kind == ImageKind::Full => Some(Chain {
+                    base: written.zxid,
+                    full_bytes: written.bytes,
+                    delta_bytes: 0,
+                }),
+                (None, Some(_)) => None,
+            };
         }
     }
 }
 
-/// Writes a frozen image as `snapshot.<zxid>`; the log still holds every txn if this fails.
-pub fn write_image(shared: &Shared, dir: &std::path::Path, image: FrozenImage) {
+/// Writes a frozen image as `snapshot.<zxid>` (or `.delta`); `None` if that failed (the log
+/// still holds every txn).
+fn write_image(shared: &Shared, dir: &Path, image: FrozenImage) -> Option<Written> {
     let started = std::time::Instant::now();
-    let zxid = image.zxid().max(0) as u64;
-    let written =
-        persist::snapshot::write(dir, zxid, &mut |out| image.write_to(&shared.state, out));
+    let zxid = image.zxid();
+    let kind = image.kind();
+    let mut fill = |out: &mut dyn std::io::Write| image.write_to(&shared.state, out);
+    let written = match kind {
+        ImageKind::Full => persist::snapshot::write(dir, zxid.max(0) as u64, &mut fill),
+        ImageKind::Delta { .. } => {
+            persist::snapshot::write_delta(dir, zxid.max(0) as u64, &mut fill)
+        }
+    };
     match written {
-        Ok(path) => tracing::info!(
-            path = %path.display(),
-            took_ms = started.elapsed().as_millis() as u64,
-            "snapshot written"
-        ),
+        Ok(path) => {
+            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+            tracing::info!(
+                path = %path.display(),
+                bytes,
+                took_ms = started.elapsed().as_millis() as u64,
+                "snapshot written"
+            );
+            Some(Written { kind, zxid, bytes })
+        }
         Err(e) => {
             image.abandon(&mut shared.state.write());
             tracing::warn!(
                 zxid = format!("0x{zxid:x}"),
                 "snapshot failed ({e}); the log still holds every txn"
             );
+            None
+        }
+    }
+}
+
+/// Loads the newest full snapshot in `dir` that verifies and the deltas that follow it into
+/// `state`; the chain they make, or `None` if there is no snapshot at all.
+pub fn load(state: &mut State, dir: &Path) -> Result<Option<Chain>, LoadError> {
+    let listing = persist::snapshot::list(dir)?;
+    for (zxid, path) in listing.full.iter().rev() {
+        let payload = match persist::snapshot::read(path, *zxid)? {
+            Ok(payload) => payload,
+            Err(reason) => {
+                tracing::warn!(
+                    file = %path.display(),
+                    %reason,
+                    "skipping damaged snapshot; trying the next older one"
+                );
+                continue;
+            }
+        };
+        image::read(state, &payload).map_err(|e| LoadError::decode(path, e))?;
+        let mut chain = Chain {
+            base: state.last_zxid,
+            full_bytes: payload.len() as u64,
+            delta_bytes: 0,
+        };
+        drop(payload);
+        for (delta_zxid, delta_path) in listing.deltas.iter().filter(|(z, _)| z > zxid) {
+            let payload = match persist::snapshot::read(delta_path, *delta_zxid)? {
+                Ok(payload) => payload,
+                Err(reason) => {
+                    tracing::warn!(
+                        file = %delta_path.display(),
+                        %reason,
+                        "damaged snapshot delta; the log is replayed from the one before"
+                    );
+                    break;
+                }
+            };
+            match image::delta_base(&payload).map_err(|e| LoadError::decode(delta_path, e))? {
+                Some(base) if base == state.last_zxid => {}
+                // A delta of another chain (written before a full snapshot that was lost).
+                _ => continue,
+            }
+            image::apply_delta(state, &payload).map_err(|e| LoadError::decode(delta_path, e))?;
+            chain.base = state.last_zxid;
+            chain.delta_bytes += payload.len() as u64;
+        }
+        return Ok(Some(chain));
+    }
+    if listing.full.is_empty() {
+        Ok(None)
+    } else {
+        Err(persist::PersistError::NoValidSnapshot {
+            dir: dir.to_path_buf(),
+            count: listing.full.len(),
+        }
+        .into())
+    }
+}
+
+/// Why [`load`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Persist(#[from] persist::PersistError),
+    #[error("{path}: {reason}")]
+    Decode { path: String, reason: String },
+}
+
+impl LoadError {
+    fn decode(path: &Path, e: crate::proto::DecodeError) -> Self {
+        LoadError::Decode {
+            path: path.display().to_string(),
+            reason: e.to_string(),
         }
     }
 }
@@ -186,5 +371,116 @@ mod tests {
         assert_eq!(schedule.txn_goal, 1);
         assert!(!schedule.logged(1, 1 << 40));
         assert!(schedule.logged(1, 0));
+    }
+
+    use crate::proto::{Acl, CreateKind, CreateRequest, Request};
+    use crate::server::txn::{Txn, TxnBody};
+    use parking_lot::RwLock;
+
+    fn create(state: &mut State, path: &str) {
+        let zxid = state.last_zxid + 1;
+        state.apply(&Txn {
+            zxid,
+            time: 1,
+            session_id: 0,
+            rules: Default::default(),
+            body: TxnBody::Write {
+                auth: Vec::new(),
+                request: Request::Create(
+                    CreateKind::Create,
+                    CreateRequest {
+                        path: path.into(),
+                        data: Some(b"x".to_vec()),
+                        acl: Acl::open_unsafe(),
+                        flags: 0,
+                    },
+                ),
+            },
+        });
+    }
+
+    /// Writes the image `freeze` makes of `state` into `dir`, as the snapshot thread does.
+    fn save(dir: &Path, state: &mut State, image: FrozenImage) {
+        let lock = RwLock::new(std::mem::take(state));
+        let zxid = image.zxid() as u64;
+        let mut fill = |out: &mut dyn std::io::Write| image.write_to(&lock, out);
+        match image.kind() {
+            ImageKind::Full => persist::snapshot::write(dir, zxid, &mut fill).unwrap(),
+            ImageKind::Delta { .. } => {
+                persist::snapshot::write_delta(dir, zxid, &mut fill).unwrap()
+            }
+        };
+        *state = lock.into_inner();
+    }
+
+    #[test]
+    fn load_follows_the_chain_until_a_damaged_delta() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::default();
+        state.tree.track_changes();
+        create(&mut state, "/a");
+        let image = image::freeze(&mut state);
+        save(dir.path(), &mut state, image);
+        let mut bases = vec![state.last_zxid];
+        for name in ["/b", "/c", "/d"] {
+            create(&mut state, name);
+            let image = image::freeze_delta(&mut state, *bases.last().unwrap()).unwrap();
+            save(dir.path(), &mut state, image);
+            bases.push(state.last_zxid);
+        }
+        // A stray delta of some other chain is ignored.
+        std::fs::copy(
+            dir.path().join(format!("snapshot.{:x}.delta", bases[1])),
+            dir.path().join("snapshot.ffff.delta"),
+        )
+        .unwrap();
+        let mut loaded = State::default();
+        let chain = load(&mut loaded, dir.path()).unwrap().unwrap();
+        assert_eq!(chain.base, bases[3]);
+        assert!(loaded.tree.contains("/d"));
+
+        // Damage the middle delta: the state stops at the one before it.
+        let middle = dir.path().join(format!("snapshot.{:x}.delta", bases[2]));
+        let mut bytes = std::fs::read(&middle).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&middle, bytes).unwrap();
+        let mut loaded = State::default();
+        let chain = load(&mut loaded, dir.path()).unwrap().unwrap();
+        assert_eq!(chain.base, bases[1]);
+        assert_eq!(loaded.last_zxid, bases[1]);
+        assert!(loaded.tree.contains("/b") && !loaded.tree.contains("/c"));
+    }
+
+    #[test]
+    fn deltas_follow_until_they_add_up_to_half_the_full_image() {
+        let chain = Chain {
+            base: 5,
+            full_bytes: 1000,
+            delta_bytes: 0,
+        };
+        let delta = |bytes| Written {
+            kind: ImageKind::Delta { base_zxid: 0 },
+            zxid: 9,
+            bytes,
+        };
+        assert!(chain.wants_delta());
+        let chain = chain.after(delta(300));
+        assert!(chain.wants_delta() && chain.base == 9);
+        let chain = chain.after(delta(300));
+        assert!(!chain.wants_delta());
+        let chain = chain.after(Written {
+            kind: ImageKind::Full,
+            zxid: 12,
+            bytes: 2000,
+        });
+        assert_eq!(
+            chain,
+            Chain {
+                base: 12,
+                full_bytes: 2000,
+                delta_bytes: 0
+            }
+        );
     }
 }

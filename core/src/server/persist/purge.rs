@@ -1,9 +1,10 @@
 //! Purge of old snapshots and log segments, as Apache's `zkCleanup.sh` (`PurgeTxnLog`) and
 //! `autopurge.*` do.
 //!
-//! The newest `retain` snapshots (at least 3) whose header and length check out are kept; call
-//! the oldest of them `S`. Deleted are: snapshots older than `S`, leftover temp snapshots
-//! (`snapshot.<zxid>.tmp`) older than `S`, and every log segment whose zxids are all below `S`,
+//! The newest `retain` full snapshots (at least 3) whose header and length check out are kept;
+//! call the oldest of them `S`. Deleted are: snapshots and deltas (`snapshot.<zxid>.delta`)
+//! older than `S`, leftover temp files of either older than `S`, and every log segment whose
+//! zxids are all below `S`,
 //! that is every segment followed by one whose first zxid is at or below `S`. The segment that
 //! covers `S` and everything after stays, so recovery from any kept snapshot still finds every
 //! transaction after it. Damaged snapshots newer than `S` are left for the operator. The active
@@ -15,7 +16,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::files::{self, LOG_PREFIX, SNAPSHOT_PREFIX, TMP_SUFFIX};
-use super::{snapshot, PersistError};
+use super::snapshot::{self, DELTA_SUFFIX};
+use super::PersistError;
 
 /// Deletes what is no longer needed to recover from the newest `retain` valid snapshots
 /// (`retain` below 3 counts as 3, as `autopurge.snapRetainCount`). `snap_dir` and `log_dir` are
@@ -47,6 +49,9 @@ pub fn purge(snap_dir: &Path, log_dir: &Path, retain: usize) -> Result<Vec<PathB
     };
     let mut doomed: Vec<PathBuf> = older(snapshots).collect();
     doomed.extend(older(files::list(snap_dir, SNAPSHOT_PREFIX, TMP_SUFFIX)?));
+    let delta_tmp = format!("{DELTA_SUFFIX}{TMP_SUFFIX}");
+    doomed.extend(older(files::list(snap_dir, SNAPSHOT_PREFIX, DELTA_SUFFIX)?));
+    doomed.extend(older(files::list(snap_dir, SNAPSHOT_PREFIX, &delta_tmp)?));
     let segments = files::list(log_dir, LOG_PREFIX, "")?;
     // A segment holds only zxids below the first zxid of the segment after it.
     doomed.extend(
@@ -110,6 +115,33 @@ mod tests {
             append(&mut wal, first + 2);
             wal.roll().unwrap();
         }
+    }
+
+    #[test]
+    fn deltas_go_with_the_full_snapshots_before_them() {
+        let snaps = tempfile::tempdir().unwrap();
+        let logs = tempfile::tempdir().unwrap();
+        history(snaps.path(), logs.path());
+        for zxid in [3u64, 6, 9, 0xc, 0xf] {
+            snapshot::write_delta(snaps.path(), zxid, &mut |out| out.write_all(b"delta")).unwrap();
+        }
+        fs::write(
+            snaps.path().join("snapshot.4.delta.tmp"),
+            b"left by a crash",
+        )
+        .unwrap();
+        purge(snaps.path(), logs.path(), 3).unwrap();
+        assert_eq!(
+            names(snaps.path()),
+            vec![
+                "snapshot.8",
+                "snapshot.9.delta",
+                "snapshot.b",
+                "snapshot.c.delta",
+                "snapshot.e",
+                "snapshot.f.delta"
+            ]
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! `snapshot.<zxid>` in the snapshot directory (the server passes `<dataDir>/version-2`), named by
 //! the zxid the snapshot was taken at, in lowercase hex as Apache names them. While being written
 //! a snapshot is `snapshot.<zxid>.tmp`; that name is never read, and [`super::purge()`] removes
-//! leftovers older than the snapshots it keeps. [`write()`] writes the temp file, fsyncs it, renames
+//! leftovers older than the snapshots it keeps. A delta (a snapshot of what changed since an
+//! earlier one, see `server::image`) is `snapshot.<zxid>.delta`, written and checked the same
+//! way. [`write()`] writes the temp file, fsyncs it, renames
 //! it into place and fsyncs the directory, so a crash leaves either the whole snapshot under its
 //! name or none.
 //!
@@ -52,9 +54,46 @@ pub fn write(
     zxid: u64,
     fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
 ) -> Result<PathBuf, PersistError> {
+    write_named(dir, zxid, "", fill)
+}
+
+/// [`write`] of a delta: `snapshot.<zxid hex>.delta`, whose payload says which snapshot it
+/// follows (the files layer does not read it).
+pub fn write_delta(
+    dir: &Path,
+    zxid: u64,
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> Result<PathBuf, PersistError> {
+    write_named(dir, zxid, DELTA_SUFFIX, fill)
+}
+
+/// The full snapshots and the deltas in `dir`, each oldest first.
+pub fn list(dir: &Path) -> Result<Listing, PersistError> {
+    Ok(Listing {
+        full: files::list(dir, SNAPSHOT_PREFIX, "")?,
+        deltas: files::list(dir, SNAPSHOT_PREFIX, DELTA_SUFFIX)?,
+    })
+}
+
+/// What [`list`] finds: `(zxid, path)` pairs.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub full: Vec<(u64, PathBuf)>,
+    pub deltas: Vec<(u64, PathBuf)>,
+}
+
+/// Suffix of a delta snapshot's name.
+pub(super) const DELTA_SUFFIX: &str = ".delta";
+
+fn write_named(
+    dir: &Path,
+    zxid: u64,
+    suffix: &str,
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> Result<PathBuf, PersistError> {
     files::ensure_dir(dir)?;
-    let tmp = files::zxid_path(dir, SNAPSHOT_PREFIX, zxid, TMP_SUFFIX);
-    let path = files::zxid_path(dir, SNAPSHOT_PREFIX, zxid, "");
+    let tmp = files::zxid_path(dir, SNAPSHOT_PREFIX, zxid, &format!("{suffix}{TMP_SUFFIX}"));
+    let path = files::zxid_path(dir, SNAPSHOT_PREFIX, zxid, suffix);
     let written = write_file(&tmp, zxid, fill)
         .and_then(|()| fs::rename(&tmp, &path).map_err(PersistError::io("rename", &tmp)));
     if let Err(e) = written {
@@ -160,8 +199,9 @@ fn encode_header(zxid: u64, payload_len: u64, payload_crc: u32) -> [u8; HEADER_L
     header
 }
 
-/// Reads the snapshot at `path` and verifies it whole. `Ok(Err(_))` is damage.
-fn read(path: &Path, name_zxid: u64) -> Result<Result<Vec<u8>, Corruption>, PersistError> {
+/// Reads the snapshot (or delta) at `path`, named by `name_zxid`, and verifies it whole.
+/// `Ok(Err(_))` is damage.
+pub fn read(path: &Path, name_zxid: u64) -> Result<Result<Vec<u8>, Corruption>, PersistError> {
     let mut file = File::open(path).map_err(PersistError::io("open", path))?;
     let header = match read_header(&mut file, path, name_zxid)? {
         Ok(header) => header,

@@ -9,11 +9,24 @@
 //! A snapshot then costs one copy of each slot that changes while it is written. With a
 //! forked writer it cost a copy of each memory page that changed, each copy a page fault
 //! and, in a multi-threaded process, a TLB shootdown of the other cores.
+//!
+//! A freeze of [`FreezeKind::Changes`] views only the nodes changed since the previous
+//! freeze (see `changes`): the live ones are visited, the removed ones are listed by path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::changes::Bitset;
 use super::slot::{NodeId, Slot};
 use super::{DataTree, Meta};
+
+/// What a freeze views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FreezeKind {
+    /// Every node.
+    Full,
+    /// The nodes changed since the previous freeze.
+    Changes,
+}
 
 /// Names one freeze; a reader holding an older token finds the tree [`Thawed`].
 #[derive(Debug, PartialEq, Eq)]
@@ -25,8 +38,9 @@ pub struct FreezeToken(u64);
 #[error("the tree changed under the snapshot being written (replaced or frozen again)")]
 pub struct Thawed;
 
-/// One node as it was at the freeze. Nodes are numbered densely in slot order, from 0 (the
-/// root) to the node count at the freeze, so a rebuilt tree has no holes.
+/// One node as it was at the freeze. In a full view nodes are numbered densely in slot
+/// order, from 0 (the root) to the node count at the freeze, so a rebuilt tree has no holes;
+/// a view of changes numbers nothing (both numbers are 0).
 pub struct FrozenNode<'a> {
     pub id: u32,
     /// The parent's number (the root's is its own, 0).
@@ -42,8 +56,12 @@ pub(super) struct Frozen {
     /// Slots at the freeze; later ones are not part of the view.
     len: NodeId,
     nodes: usize,
-    /// Each slot's number among the live slots at the freeze.
+    /// Each slot's number among the live slots at the freeze (full views).
     rank: Vec<u32>,
+    /// The slots viewed (views of changes); `None`: every slot.
+    wanted: Option<Bitset>,
+    /// Paths removed since the previous freeze and absent at this one (views of changes).
+    removed: Vec<Box<str>>,
     /// Every slot below this one has been read.
     cursor: NodeId,
     saved: hashbrown::HashMap<NodeId, Slot>,
@@ -52,34 +70,92 @@ pub(super) struct Frozen {
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 impl DataTree {
-    /// Marks the tree's state now as the one [`DataTree::read_frozen`] reads, replacing any
-    /// earlier freeze.
+    /// Marks the tree's state now as the one [`DataTree::read_frozen`] reads, every node,
+    /// replacing any earlier freeze, and starts recording changes anew (when they are tracked).
     pub fn freeze(&mut self) -> FreezeToken {
-        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-        let mut live = 0u32;
-        let rank = self
-            .slots
-            .iter()
-            .map(|slot| {
-                let rank = live;
-                live += u32::from(!slot.is_vacant());
-                rank
-            })
-            .collect();
-        self.frozen = Some(Box::new(Frozen {
-            token,
-            len: NodeId::try_from(self.slots.len()).unwrap_or(NodeId::MAX),
-            nodes: self.node_count(),
-            rank,
-            cursor: 0,
-            saved: hashbrown::HashMap::new(),
-        }));
-        FreezeToken(token)
+        let token = self.freeze_as(FreezeKind::Full);
+        debug_assert!(token.is_some());
+        token.unwrap_or(FreezeToken(0))
     }
 
-    /// The number of nodes at the freeze `token` names.
+    /// [`DataTree::freeze`] of the nodes changed since the previous freeze; `None` if changes
+    /// are not tracked ([`DataTree::track_changes`]).
+    pub fn freeze_changes(&mut self) -> Option<FreezeToken> {
+        self.freeze_as(FreezeKind::Changes)
+    }
+
+    fn freeze_as(&mut self, kind: FreezeKind) -> Option<FreezeToken> {
+        let changes = match self.changes.as_deref_mut() {
+            Some(changes) => Some(std::mem::take(changes)),
+            None if kind == FreezeKind::Changes => return None,
+            None => None,
+        };
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        let len = NodeId::try_from(self.slots.len()).unwrap_or(NodeId::MAX);
+        let frozen = match (kind, changes) {
+            (FreezeKind::Changes, Some(changes)) => {
+                let mut wanted = changes.touched;
+                let vacant: Vec<NodeId> = wanted
+                    .iter()
+                    .filter(|&id| self.slots.get(id as usize).is_none_or(Slot::is_vacant))
+                    .collect();
+                for id in vacant {
+                    wanted.remove(id);
+                }
+                let mut removed: Vec<Box<str>> = changes
+                    .removed
+                    .into_iter()
+                    .filter(|path| !self.contains(path))
+                    .collect();
+                // Children before their parents, each once.
+                removed.sort_unstable_by(|a, b| b.cmp(a));
+                removed.dedup();
+                Frozen {
+                    token,
+                    len,
+                    nodes: wanted.len(),
+                    rank: Vec::new(),
+                    wanted: Some(wanted),
+                    removed,
+                    cursor: 0,
+                    saved: hashbrown::HashMap::new(),
+                }
+            }
+            _ => {
+                let mut live = 0u32;
+                let rank = self
+                    .slots
+                    .iter()
+                    .map(|slot| {
+                        let rank = live;
+                        live += u32::from(!slot.is_vacant());
+                        rank
+                    })
+                    .collect();
+                Frozen {
+                    token,
+                    len,
+                    nodes: self.node_count(),
+                    rank,
+                    wanted: None,
+                    removed: Vec::new(),
+                    cursor: 0,
+                    saved: hashbrown::HashMap::new(),
+                }
+            }
+        };
+        self.frozen = Some(Box::new(frozen));
+        Some(FreezeToken(token))
+    }
+
+    /// The number of nodes the freeze `token` names views.
     pub fn frozen_nodes(&self, token: &FreezeToken) -> Result<usize, Thawed> {
         Ok(self.frozen_for(token)?.nodes)
+    }
+
+    /// The paths removed since the previous freeze (a view of changes), children first.
+    pub fn frozen_removed(&self, token: &FreezeToken) -> Result<&[Box<str>], Thawed> {
+        Ok(&self.frozen_for(token)?.removed)
     }
 
     /// Visits the next `max_slots` slots of the frozen view, each live one as it was at the
@@ -97,14 +173,18 @@ impl DataTree {
             .ok_or(Thawed)?;
         let end = view.cursor.saturating_add(max_slots).min(view.len);
         for id in view.cursor..end {
+            if view.wanted.as_ref().is_some_and(|w| !w.contains(id)) {
+                continue;
+            }
             let saved = view.saved.remove(&id);
             let slot = saved.as_ref().unwrap_or(&slots[id as usize]);
             if slot.is_vacant() {
                 continue;
             }
+            let number = |id: NodeId| view.rank.get(id as usize).copied().unwrap_or(0);
             visit(FrozenNode {
-                id: view.rank[id as usize],
-                parent: view.rank[slot.parent as usize],
+                id: number(id),
+                parent: number(slot.parent),
                 path: slot.path(),
                 data: slot.data(),
                 meta: &slot.meta,
@@ -129,7 +209,8 @@ impl DataTree {
     pub(super) fn preserve(&mut self, id: NodeId) {
         let DataTree { frozen, slots, .. } = self;
         if let Some(view) = frozen.as_deref_mut() {
-            if id >= view.cursor && id < view.len {
+            let wanted = view.wanted.as_ref().is_none_or(|w| w.contains(id));
+            if id >= view.cursor && id < view.len && wanted {
                 view.saved
                     .entry(id)
                     .or_insert_with(|| slots[id as usize].pre_image());
@@ -217,5 +298,40 @@ mod tests {
         let token = tree.freeze();
         tree.restorer(0);
         assert_eq!(tree.frozen_nodes(&token), Err(Thawed));
+    }
+
+    #[test]
+    fn a_view_of_changes_holds_what_changed_since_the_last_freeze() {
+        let mut tree = DataTree::new();
+        assert!(tree.freeze_changes().is_none(), "not tracked yet");
+        tree.insert("/a", Some(b""), Meta::default());
+        for i in 0..10 {
+            tree.insert(&format!("/a/{i}"), Some(b"x"), Meta::default());
+        }
+        tree.track_changes();
+        tree.set_data("/a/1", Some(b"one"));
+        tree.remove("/a/2");
+        tree.remove("/a/3");
+        tree.insert("/a/3", Some(b"again"), Meta::default());
+        tree.insert("/a/new", Some(b"n"), Meta::default());
+        tree.insert("/gone", None, Meta::default());
+        tree.remove("/gone");
+        let token = tree.freeze_changes().unwrap();
+        // A change after the freeze belongs to the next view, not to this one.
+        tree.set_data("/a/1", Some(b"later"));
+        tree.remove("/a/4");
+        assert_eq!(
+            tree.frozen_removed(&token).unwrap(),
+            [Box::from("/gone"), Box::from("/a/2")]
+        );
+        let seen = read_all(&mut tree, &token, 2);
+        let paths: Vec<&str> = seen.iter().map(|(p, _, _)| p.as_str()).collect();
+        // /a/3 and /a/new may share one reused slot; both are there as they were at the freeze.
+        assert_eq!(paths, ["/a/1", "/a/3", "/a/new"]);
+        assert_eq!(seen[0].1, b"one");
+        let next = tree.freeze_changes().unwrap();
+        assert_eq!(tree.frozen_removed(&next).unwrap(), [Box::from("/a/4")]);
+        let seen = read_all(&mut tree, &next, 100);
+        assert_eq!(seen, [("/a/1".to_owned(), b"later".to_vec(), 0)]);
     }
 }

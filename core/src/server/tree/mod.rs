@@ -25,6 +25,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use crate::proto::{path, Acl, Stat};
 
 mod acl_cache;
+mod changes;
 mod frozen;
 mod restore;
 mod slot;
@@ -228,6 +229,8 @@ pub struct DataTree {
     data_size: u64,
     /// The view a snapshot being written reads (see `frozen`).
     frozen: Option<Box<frozen::Frozen>>,
+    /// What changed since the last snapshot, once tracked (see `changes`).
+    changes: Option<Box<changes::Changes>>,
 }
 
 impl std::fmt::Debug for DataTree {
@@ -286,7 +289,7 @@ impl DataTree {
 
     /// [`DataTree::get_mut`] by slot.
     pub fn meta_mut_at(&mut self, id: NodeId) -> &mut Meta {
-        self.preserve(id);
+        self.before_change(id);
         &mut self.slots[id as usize].meta
     }
 
@@ -312,7 +315,7 @@ impl DataTree {
     /// [`DataTree::set_data`].
     pub fn get_mut(&mut self, path: &str) -> Option<&mut Meta> {
         let id = self.find(path)?;
-        self.preserve(id);
+        self.before_change(id);
         Some(&mut self.slots[id as usize].meta)
     }
 
@@ -361,7 +364,7 @@ impl DataTree {
             entry.remove();
         }
         let (parent, position) = (slot.parent, slot.position);
-        self.preserve(id);
+        self.before_remove(id);
         self.unlink_child(parent, position);
         let slot = std::mem::replace(&mut self.slots[id as usize], Slot::vacant());
         self.free.push(id);
@@ -438,6 +441,7 @@ impl DataTree {
             acls: AclCache::default(),
             data_size: 0,
             frozen: None,
+            changes: None,
         }
     }
 
@@ -518,13 +522,14 @@ impl DataTree {
         self.data_size += slot.bytes.len() as u64;
         let id = match self.free.pop() {
             Some(id) => {
-                self.preserve(id);
+                self.before_change(id);
                 id
             }
             None => {
                 // Ids are u32: past four billion znodes the process is out of memory anyway.
                 let id = NodeId::try_from(self.slots.len()).unwrap_or(NodeId::MAX);
                 self.slots.push(Slot::vacant());
+                self.before_change(id);
                 id
             }
         };
@@ -559,7 +564,7 @@ impl DataTree {
     }
 
     fn replace_content(&mut self, id: NodeId, data: Option<&[u8]>) {
-        self.preserve(id);
+        self.before_change(id);
         let slot = &mut self.slots[id as usize];
         let old_len = slot.bytes.len() as u64;
         slot.set_data(data);
