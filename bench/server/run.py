@@ -22,6 +22,11 @@ ensemble (measure.ensemble), 3 participants on 127.0.0.1:
 Every zk-bench run gets the servers' pids, so server CPU (summed over the members) comes from
 /proc.
 
+First, unless --no-warm-memory, the machine's free memory is touched once (warm_memory): on
+this kind of virtual machine the host backs guest memory only when it is first written, which
+makes the first use of every page several times dearer than later ones. Without the warm-up
+whichever server runs first pays that for its heap, page cache and snapshot files.
+
 Ratios are zk/Apache within one repeat, then min/median/max over repeats. Results go to
 bench/server/out/results.json (one entry per setup: a run of one setup keeps the other's),
 docs/img/server-*.png and the generated block of docs/benchmarks.md (report.py).
@@ -76,6 +81,8 @@ def parse_args():
     ap.add_argument("--failovers", type=int, default=1, help="leader kills per ensemble run")
     ap.add_argument("--catch-up-timeout", type=float, default=180,
                     help="seconds a wiped follower gets to catch up before it counts as failed")
+    ap.add_argument("--no-warm-memory", action="store_true",
+                    help="skip touching free memory once before the first measurement")
     ap.add_argument("--no-docs", action="store_true", help="print the tables, leave docs/ alone")
     ap.add_argument("--report-only", action="store_true",
                     help="redraw the docs block and plots from out/results.json")
@@ -101,6 +108,31 @@ def save_results(all_results):
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(all_results, indent=1))
     tmp.replace(RESULTS)
+
+
+def warm_memory(leave_free=2 << 30, chunk=1 << 30):
+    """Writes one byte into every page of the free memory (less `leave_free`), a chunk at a
+    time, then gives it back; the page cache is dropped first (when root) so it counts."""
+    import mmap
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        free = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemFree:"))
+    total = max(0, free - leave_free)
+    t0 = time.monotonic()
+    done = 0
+    page = mmap.PAGESIZE
+    while done < total:
+        size = min(chunk, total - done)
+        m = mmap.mmap(-1, size)
+        for offset in range(0, size, page):
+            m[offset] = 1
+        m.close()
+        done += size
+    measure.log(f"touched {done >> 20} MiB of free memory in {time.monotonic() - t0:.0f} s")
 
 
 def run_setup(setup, args, all_results, versions):
@@ -132,6 +164,8 @@ def main():
             if not b.exists():
                 sys.exit(f"{b} is missing: cargo build --release -p zk-server; cargo build --release -p zk-bench")
         versions = report.current_versions()
+        if not args.no_warm_memory:
+            warm_memory()
         for setup in args.setups:
             run_setup(setup, args, all_results, versions)
     if not args.no_docs:

@@ -134,13 +134,21 @@ class Servers(Ensemble):
                                            interval=0.1))
 
     def newest_snapshot(self, i: int = 1):
-        """(zxid, bytes) of the newest snapshot in member i's data directory."""
+        """(zxid, bytes) of the newest full snapshot (`snapshot.<zxid>`) in member i's data
+        directory: zk-server's deltas (`snapshot.<zxid>.delta`) and temp files do not count."""
         d = self.servers[i].data_dir / "version-2"
-        snaps = [n for n in os.listdir(d) if n.startswith("snapshot.")]
-        if not snaps:
+        full = {}
+        for name in os.listdir(d):
+            parts = name.split(".")
+            if len(parts) == 2 and parts[0] == "snapshot":
+                try:
+                    full[int(parts[1], 16)] = name
+                except ValueError:
+                    pass
+        if not full:
             return None, 0
-        best = max(snaps, key=lambda n: int(n.split(".")[1], 16))
-        return int(best.split(".")[1], 16), os.path.getsize(d / best)
+        zxid = max(full)
+        return zxid, os.path.getsize(d / full[zxid])
 
     def wipe(self, i: int) -> None:
         """Empties a stopped member's data directory but for its myid."""
