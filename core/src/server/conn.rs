@@ -353,7 +353,8 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         shared: shared.clone(),
         conn: conn.clone(),
         reader,
-        buf: BytesMut::with_capacity(4096),
+        // Small: most sessions are idle most of the time, and grows as frames need.
+        buf: BytesMut::with_capacity(512),
         deferred: VecDeque::new(),
     };
     if let Err(reason) = session.run().await {
@@ -371,7 +372,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 
 /// Writes queued frames, as many per syscall as are waiting.
 async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outbound>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    // Grows with what is queued; an idle session's pings need a few dozen bytes, and a
+    // buffer that grew for a burst is given back afterwards.
+    let mut buf: Vec<u8> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut close = false;
         let mut next = Some(first);
@@ -391,12 +394,18 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<
             return;
         }
         buf.clear();
+        if buf.capacity() > KEPT_WRITE_BUFFER {
+            buf.shrink_to(KEPT_WRITE_BUFFER);
+        }
         if close {
             let _ = writer.shutdown().await;
             return;
         }
     }
 }
+
+/// The most a connection's write buffer keeps between bursts.
+const KEPT_WRITE_BUFFER: usize = 64 * 1024;
 
 /// The reading side of a connection and its ordering state.
 struct Session {
