@@ -89,16 +89,17 @@ impl SnapshotSchedule {
 
     /// Starts a new period with new random goals.
     pub fn restart(&mut self) {
-        let mut rng = rand::thread_rng();
-        let half = self.snap_count / 2;
-        self.txn_goal = half + rng.gen_range(0..half.max(1));
-        self.byte_goal = self.size_limit.map(|limit| {
-            let half = limit / 2;
-            half + rng.gen_range(0..half.max(1))
-        });
+        self.txn_goal = draw_goal(self.snap_count);
+        self.byte_goal = self.size_limit.map(draw_goal);
         self.txns = 0;
         self.bytes = 0;
     }
+}
+
+/// A random goal in `[limit/2, limit)`, as Apache draws its snapshot points.
+pub fn draw_goal(limit: u64) -> u64 {
+    let half = limit / 2;
+    half + rand::thread_rng().gen_range(0..half.max(1))
 }
 
 /// The snapshots written since the last full one: what the next delta follows.

@@ -253,7 +253,10 @@ pub async fn start(
         .me()
         .cloned()
         .ok_or_else(|| format!("there is no server.{} line", ensemble.my_id))?;
-    let config = Arc::new(raft_config(shared.opts.tick_time, shared.opts.snap_count)?);
+    // openraft snapshots every N entries; N drawn once per start as Apache draws its
+    // snapshot points, so the members of an ensemble rarely snapshot at the same moment.
+    let snap_every = crate::server::snapshotter::draw_goal(shared.opts.snap_count);
+    let config = Arc::new(raft_config(shared.opts.tick_time, snap_every)?);
     let log_dir = shared.opts.log_dir().join("raft");
     let log = log_store::LogStore::open(&log_dir, shared.opts.force_sync)
         .map_err(|e| format!("cannot open the raft log in {}: {e}", log_dir.display()))?;
