@@ -108,36 +108,46 @@ fn cleanup_keeps_the_newest_snapshots() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Each session creation is a txn; snapCount=2 snapshots every two.
-    for _ in 0..12 {
-        zk_core_session(port);
-    }
-    let snaps = || {
-        std::fs::read_dir(dir.path().join("data/version-2"))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("snapshot.")
-            })
-            .count()
-    };
+    // Each session creation and close is a txn; snapCount=2 snapshots every one or two, most
+    // of them deltas (`snapshot.<zxid>.delta`), a full snapshot when they add up to half of it.
+    let version_2 = dir.path().join("data/version-2");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while snaps() < 4 {
-        assert!(Instant::now() < deadline, "no snapshots were written");
-        std::thread::sleep(Duration::from_millis(20));
+    while snapshot_zxids(&version_2, "").len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than 4 full snapshots were written"
+        );
+        zk_core_session(port);
     }
     // A graceful stop waits for a snapshot still being written, so the directory is still.
     // SAFETY: signals our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
-    let written = snaps();
-    assert!(written >= 4, "{written}");
+    let written = snapshot_zxids(&version_2, "");
     let out = zk_server(&["cleanup", cfg, "-n", "3"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(snaps(), 3);
+    let kept = snapshot_zxids(&version_2, "");
+    assert_eq!(kept, written[written.len() - 3..]);
+    assert!(
+        snapshot_zxids(&version_2, ".delta")
+            .iter()
+            .all(|delta| *delta > kept[0]),
+        "deltas before the oldest kept snapshot are purged with it"
+    );
+}
+
+/// The zxids of the files named `snapshot.<zxid><suffix>` in `dir`, ascending.
+fn snapshot_zxids(dir: &std::path::Path, suffix: &str) -> Vec<u64> {
+    let mut zxids: Vec<u64> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            let hex = name.strip_prefix("snapshot.")?.strip_suffix(suffix)?;
+            u64::from_str_radix(hex, 16).ok()
+        })
+        .collect();
+    zxids.sort_unstable();
+    zxids
 }
 
 /// Opens and closes one session with a raw handshake.
