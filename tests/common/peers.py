@@ -10,6 +10,7 @@ only makes them slower, not flaky.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import time
 from pathlib import Path
@@ -53,7 +54,34 @@ def wait_until(condition: Callable[[], Any], timeout: float, message: str,
 
 
 def free_port() -> int:
-    """A port that was free a moment ago (the OS may reuse it; callers bind soon after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A port that was free a moment ago, for a server to bind soon after.
+
+    Chosen at random below the kernel's ephemeral range, not with a bind to port 0: a port
+    from that range can be taken, before the server binds it, as the source port of any
+    outgoing connection (a client, a proxy), which made a server fail with "Address already
+    in use" now and then. No port is handed out twice in one process."""
+    ceiling = _ephemeral_floor()
+    for _ in range(10_000):
+        port = random.randrange(10_000, ceiling)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port found in 10000..{ceiling}")
+
+
+_HANDED_OUT: "set[int]" = set()
+
+
+def _ephemeral_floor() -> int:
+    """The first port the kernel hands out for outgoing connections (32768 if unknown)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(low, 10_001)
