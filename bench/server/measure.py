@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any, Dict, List
 
-from servers import (ENSEMBLE_SIZE, ROOT, ZK_BENCH, Servers, probe_read, seconds_until_read,
+from servers import (ENSEMBLE_SIZE, ENSEMBLE_WORKLOADS, ROOT, ZK_BENCH, Servers, probe_read, seconds_until_read,
                      wait_until)
 
 sys.path.insert(0, str(ROOT / "tests" / "faults"))
@@ -220,7 +220,7 @@ def ensemble(kind: str, args) -> Dict[str, Any]:
             f"leader {res['rss_loaded']['leader'] >> 20}, followers "
             f"{[r >> 20 for r in res['rss_loaded']['followers']]}")
         top = max(args.clients)
-        res["runs"] = timed_workloads(e, kind, [(w, top) for w in ("read", "write", "mixed")], args)
+        res["runs"] = timed_workloads(e, kind, [(w, top) for w in ENSEMBLE_WORKLOADS], args)
         e.wait_in_sync()
         # Failovers first: a member that does not catch up would leave the ensemble unfit for
         # them, and each failover ends with all three members in sync.

@@ -16,7 +16,7 @@ import subprocess
 from types import SimpleNamespace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from servers import CONFIG, ENSEMBLE_SIZE, JVM_FLAGS, NAMES, ROOT, WORK
+from servers import CONFIG, ENSEMBLE_SIZE, ENSEMBLE_WORKLOADS, JVM_FLAGS, NAMES, ROOT, WORK
 
 DOC = ROOT / "docs" / "benchmarks.md"
 IMG = ROOT / "docs" / "img"
@@ -199,6 +199,15 @@ def standalone_plots(plt, repeats, args):
     save(plt, fig, "server-latency.png")
 
 
+def warm_note(saved):
+    """How the run treated the VM's lazily backed memory (see run.warm_memory)."""
+    if saved["args"].get("no_warm_memory", True):
+        return ""
+    return ("Before the first measurement the script wrote once to every page of free memory: "
+            "this virtual machine's host backs a guest page only when it is first written, which "
+            "makes that first use several times dearer.")
+
+
 def standalone_section(saved, versions):
     args = saved["args"]
     repeats = saved["repeats"]
@@ -206,10 +215,10 @@ def standalone_section(saved, versions):
     top = max(args.clients)
     return f"""Run of {saved['started']} UTC (`{saved['command']}`, {saved['elapsed'] / 60:.1f} minutes).
 
-- Machine: {versions['machine']}; server and load tool (`zk-bench`, one process, tokio current-thread runtime) share them, so every figure includes the competition for CPU. Data directories on ext4 (`{WORK}`).
+- Machine: {versions['machine']}; server and load tool (`zk-bench`, one process, tokio current-thread runtime) share them, so every figure includes the competition for CPU. Data directories on ext4 (`{WORK}`). {warm_note(saved)}
 - Servers: zk-server {versions['zk']} (release build) and Apache ZooKeeper 3.8 (Debian) on {versions['java']}, JVM flags `{' '.join(JVM_FLAGS)}`. Both standalone, `tickTime=2000`, `forceSync=yes` (fsync on; the default of both), `maxClientCnxns=0`, default `snapCount` (100,000), fresh data directory per repeat.
-- Per repeat and server (the order alternates between repeats): load {args.keys:,} znodes of 100 bytes (`zk-bench --workload load`, 8 sessions x 128 in flight), RSS from `/proc/PID/status` before and 1 s after the load; SIGTERM, restart, time from exec to the first successful getData (raw-socket probe; includes JVM start-up for Apache); size of the newest snapshot (its zxid says how many znodes it holds); then read and write of random keys at {', '.join(str(c) for c in args.clients)} sessions x {args.inflight} in flight, mixed 90/10 and create+delete of ephemeral-sequential nodes at {top} x {args.inflight}, each {args.warmup:g} s warm-up + {args.duration:g} s measured; watch fan-out with {args.watchers} watcher sessions and one writer (latency = setData reply to the last watcher's event); {args.idle_sessions} idle sessions (6 s session timeout) for {args.duration:g} s.
-- Server CPU: utime + stime (+ reaped children: zk-server forks its snapshot writer) of the server process from `/proc/PID/stat` over the measured phase, divided by the operations.
+- Per repeat and server (the order alternates between repeats): load {args.keys:,} znodes of 100 bytes (`zk-bench --workload load`, 8 sessions x 128 in flight), RSS from `/proc/PID/status` before and 1 s after the load; SIGTERM, restart, time from exec to the first successful getData (raw-socket probe; includes JVM start-up for Apache); size of the newest full snapshot (its zxid says how many znodes it holds; zk-server's deltas, `snapshot.<zxid>.delta`, do not count); then read and write of random keys at {', '.join(str(c) for c in args.clients)} sessions x {args.inflight} in flight, mixed 90/10 and create+delete of ephemeral-sequential nodes at {top} x {args.inflight}, each {args.warmup:g} s warm-up + {args.duration:g} s measured; watch fan-out with {args.watchers} watcher sessions and one writer (latency = setData reply to the last watcher's event); {args.idle_sessions} idle sessions (6 s session timeout) for {args.duration:g} s.
+- Server CPU: utime + stime of the server process (every thread, and any reaped children) from `/proc/PID/stat` over the measured phase, divided by the operations; both servers write snapshots from a thread of their own process, so that is counted.
 - Repeats: {len(repeats)}. Ratios are zk-server / Apache within one repeat; min / median / max over the repeats. For ops/s higher is better for zk-server; for latency, CPU, memory and time lower is better.
 
 ### Targets ({top} sessions x {args.inflight} in flight, 100-byte values, fsync on)
@@ -230,10 +239,10 @@ def standalone_section(saved, versions):
 def ensemble_rows(args) -> List[Row]:
     top = max(args.clients)
     rows: List[Row] = []
-    for w in ("read", "write", "mixed"):
+    for w in ENSEMBLE_WORKLOADS:
         rows.append((f"{w} {top}x{args.inflight}", "ops/s",
                      lambda r, w=w: (find(r, w, top) or {}).get("ops_per_sec")))
-    for w in ("read", "write", "mixed"):
+    for w in ENSEMBLE_WORKLOADS:
         rows += latency_rows(f"{w} {top}x{args.inflight}", lambda r, w=w: find(r, w, top))
     k = f"{args.keys:,} znodes"
     rows.append((k, "load (create) ops/s", lambda r: r["load"]["ops_per_sec"]))
@@ -288,7 +297,7 @@ def ensemble_targets(summary, args):
 def ensemble_plots(plt, repeats, args):
     top = max(args.clients)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
-    ws = ("read", "write", "mixed")
+    ws = ENSEMBLE_WORKLOADS
     values = {kind: [[(find(r[kind], w, top) or {}).get("ops_per_sec", 0) for r in repeats]
                      for w in ws] for kind in ("zk", "apache")}
     bars(ax1, list(ws), values)
@@ -319,7 +328,7 @@ def ensemble_section(saved, versions):
 Run of {saved['started']} UTC (`{saved['command']}`, {saved['elapsed'] / 60:.1f} minutes). Machine as above; zk-server {versions['zk']} (release build), Apache ZooKeeper 3.8 (Debian) on {versions['java']}.
 
 - Ensemble: {ENSEMBLE_SIZE} participants on 127.0.0.1, each with its own client, quorum and election port (`server.N=127.0.0.1:quorumPort:electionPort`), data directory and `myid`. The same zoo.cfg keys for both kinds: {keys}, default `snapCount`. zk-server runs as `zk-server start-foreground zoo.cfg`, every Apache member as `java {' '.join(JVM_FLAGS)} … QuorumPeerMain zoo.cfg`. The three members, the load tool and the failover writers share the {os.cpu_count()} cores. Fresh data directories per repeat.
-- Per repeat and kind (the order alternates between repeats): start the three members, wait until each serves a read and one reports `Mode: leader`; load {args.keys:,} znodes of 100 bytes (8 sessions x 128 in flight); wait until every member's `srvr` Zxid has reached the leader's; RSS of each member from `/proc/PID/status`; then read, write and mixed 90/10 at {top} sessions x {args.inflight} in flight, each {args.warmup:g} s warm-up + {args.duration:g} s measured. Sessions are spread over the members (`zk-bench --server h1,h2,h3`: session i on member i mod 3, so reads are served by all three and writes are forwarded to the leader by the two followers); server CPU is the sum over the three processes.
+- Per repeat and kind (the order alternates between repeats): start the three members, wait until each serves a read and one reports `Mode: leader`; load {args.keys:,} znodes of 100 bytes (8 sessions x 128 in flight); wait until every member's `srvr` Zxid has reached the leader's; RSS of each member from `/proc/PID/status`; then read, write, mixed 90/10 and create+delete of ephemeral-sequential nodes at {top} sessions x {args.inflight} in flight, each {args.warmup:g} s warm-up + {args.duration:g} s measured. Sessions are spread over the members (`zk-bench --server h1,h2,h3`: session i on member i mod 3, so reads are served by all three and writes are forwarded to the leader by the two followers); server CPU is the sum over the three processes.
 - **Leader failover**: one writer per member (a kazoo session pinned to that member, setData in a loop, reconnecting every <= 0.2 s: `WriteLoad` of tests/faults/failover.py); SIGKILL the leader; failover time is from the kill to the first acknowledged write that was issued after the kill; "new leader" is until `srvr` on another member reports `Mode: leader` (polled every 0.1 s). Then the killed member is restarted and the run waits until all three serve and are in sync.
 - **Catch-up of a new member**: stop (SIGTERM) one follower, empty its data directory except `myid`, create one marker znode through the leader, start the follower again. Catch-up time is from the follower's exec until, in one poll (every 50 ms), `srvr` on it reports a Zxid at least the leader's (read just before) *and* a getData of the marker znode on it (raw-socket session) succeeds. It includes process start-up (the JVM for Apache), joining the quorum and the transfer of the whole tree (the {args.keys:,} znodes and the workloads' writes). It runs last, after the failover, and gets {args.catch_up_timeout:g} s.
 - Repeats: {len(repeats)}. Ratios are zk-server / Apache within one repeat; min / median / max over the repeats.

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "faults"))
 
 from ensemble import MODES, Ensemble, four_letter_word  # noqa: E402
+from netproxy import recv_exact  # noqa: E402
 from peers import APACHE_CLASSPATH, APACHE_MAIN, HOST, wait_until  # noqa: E402,F401
 
 WORK = Path("/var/tmp/zk-server-bench")
@@ -50,6 +51,8 @@ CONFIG = {
 PORT_BASE = {"zk": 23100, "apache": 23200}
 
 ENSEMBLE_SIZE = 3
+# The workloads the ensemble half runs, each at the largest --clients count.
+ENSEMBLE_WORKLOADS = ("read", "write", "mixed", "create-delete")
 
 
 class Servers(Ensemble):
@@ -168,16 +171,8 @@ def _jute_string(s: str) -> bytes:
 
 
 def _recv_frame(sock: socket.socket) -> bytes:
-    def exact(n: int) -> bytes:
-        buf = b""
-        while len(buf) < n:
-            chunk = sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("closed")
-            buf += chunk
-        return buf
-    (n,) = struct.unpack(">i", exact(4))
-    return exact(n)
+    (n,) = struct.unpack(">i", recv_exact(sock, 4))
+    return recv_exact(sock, n)
 
 
 def probe_read(port: int, path: str, timeout: float = 0.5) -> bool:
