@@ -398,21 +398,11 @@ fn autopurge_keeps_the_newest_snapshots() {
     }
     // Full snapshots are `snapshot.<zxid>`; the deltas between them, `snapshot.<zxid>.delta`,
     // go with the full ones before them.
-    let snapshot_zxids = |suffix: &str| -> Vec<u64> {
-        let mut zxids: Vec<u64> = std::fs::read_dir(dir.path().join("version-2"))
-            .unwrap()
-            .filter_map(|e| {
-                let name = e.unwrap().file_name().to_string_lossy().into_owned();
-                let hex = name.strip_prefix("snapshot.")?.strip_suffix(suffix)?;
-                u64::from_str_radix(hex, 16).ok()
-            })
-            .collect();
-        zxids.sort_unstable();
-        zxids
-    };
+    let version_2 = dir.path().join("version-2");
+    let snapshots = || zk_core::server::persist::snapshot::list(&version_2).unwrap();
     wait_until("autopurge to leave three snapshots", || {
-        let full = snapshot_zxids("");
-        full.len() == 3 && snapshot_zxids(".delta").iter().all(|d| *d > full[0])
+        let listing = snapshots();
+        listing.full.len() == 3 && listing.deltas.iter().all(|d| d.0 > listing.full[0].0)
     });
     drop(c);
     server.stop();

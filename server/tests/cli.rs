@@ -112,7 +112,11 @@ fn cleanup_keeps_the_newest_snapshots() {
     // of them deltas (`snapshot.<zxid>.delta`), a full snapshot when they add up to half of it.
     let version_2 = dir.path().join("data/version-2");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while snapshot_zxids(&version_2, "").len() < 4 {
+    let snapshots = || zk_core::server::persist::snapshot::list(&version_2).unwrap();
+    let zxids = |files: Vec<(u64, std::path::PathBuf)>| -> Vec<u64> {
+        files.into_iter().map(|(zxid, _)| zxid).collect()
+    };
+    while snapshots().full.len() < 4 {
         assert!(
             Instant::now() < deadline,
             "fewer than 4 full snapshots were written"
@@ -123,31 +127,17 @@ fn cleanup_keeps_the_newest_snapshots() {
     // SAFETY: signals our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
-    let written = snapshot_zxids(&version_2, "");
+    let written = zxids(snapshots().full);
     let out = zk_server(&["cleanup", cfg, "-n", "3"]);
     assert!(out.status.success(), "{}", text(&out));
-    let kept = snapshot_zxids(&version_2, "");
+    let kept = zxids(snapshots().full);
     assert_eq!(kept, written[written.len() - 3..]);
     assert!(
-        snapshot_zxids(&version_2, ".delta")
+        zxids(snapshots().deltas)
             .iter()
             .all(|delta| *delta > kept[0]),
         "deltas before the oldest kept snapshot are purged with it"
     );
-}
-
-/// The zxids of the files named `snapshot.<zxid><suffix>` in `dir`, ascending.
-fn snapshot_zxids(dir: &std::path::Path, suffix: &str) -> Vec<u64> {
-    let mut zxids: Vec<u64> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().to_string_lossy().into_owned();
-            let hex = name.strip_prefix("snapshot.")?.strip_suffix(suffix)?;
-            u64::from_str_radix(hex, 16).ok()
-        })
-        .collect();
-    zxids.sort_unstable();
-    zxids
 }
 
 /// Opens and closes one session with a raw handshake.

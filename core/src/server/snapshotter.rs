@@ -267,16 +267,13 @@ fn write_image(shared: &Shared, dir: &Path, image: FrozenImage) -> Option<Writte
 pub fn load(state: &mut State, dir: &Path) -> Result<Option<Chain>, LoadError> {
     let listing = persist::snapshot::list(dir)?;
     for (zxid, path) in listing.full.iter().rev() {
-        let payload = match persist::snapshot::read(path, *zxid)? {
-            Ok(payload) => payload,
-            Err(reason) => {
-                tracing::warn!(
-                    file = %path.display(),
-                    %reason,
-                    "skipping damaged snapshot; trying the next older one"
-                );
-                continue;
-            }
+        let Some(payload) = read_verified(
+            path,
+            *zxid,
+            "skipping damaged snapshot; trying the next older one",
+        )?
+        else {
+            continue;
         };
         image::read(state, &payload).map_err(|e| LoadError::decode(path, e))?;
         let mut chain = Chain {
@@ -286,16 +283,9 @@ pub fn load(state: &mut State, dir: &Path) -> Result<Option<Chain>, LoadError> {
         };
         drop(payload);
         for (delta_zxid, delta_path) in listing.deltas.iter().filter(|(z, _)| z > zxid) {
-            let payload = match persist::snapshot::read(delta_path, *delta_zxid)? {
-                Ok(payload) => payload,
-                Err(reason) => {
-                    tracing::warn!(
-                        file = %delta_path.display(),
-                        %reason,
-                        "damaged snapshot delta; the log is replayed from the one before"
-                    );
-                    break;
-                }
+            let damaged = "damaged snapshot delta; the log is replayed from the one before";
+            let Some(payload) = read_verified(delta_path, *delta_zxid, damaged)? else {
+                break;
             };
             match image::delta_base(&payload).map_err(|e| LoadError::decode(delta_path, e))? {
                 Some(base) if base == state.last_zxid => {}
@@ -316,6 +306,18 @@ pub fn load(state: &mut State, dir: &Path) -> Result<Option<Chain>, LoadError> {
             count: listing.full.len(),
         }
         .into())
+    }
+}
+
+/// The payload of a snapshot file that verifies; `None`, with `damaged` logged, if it does
+/// not.
+fn read_verified(path: &Path, zxid: u64, damaged: &str) -> Result<Option<Vec<u8>>, LoadError> {
+    match persist::snapshot::read(path, zxid)? {
+        Ok(payload) => Ok(Some(payload)),
+        Err(reason) => {
+            tracing::warn!(file = %path.display(), %reason, "{damaged}");
+            Ok(None)
+        }
     }
 }
 

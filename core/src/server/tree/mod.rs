@@ -462,8 +462,8 @@ impl DataTree {
             .copied()
     }
 
-    /// Puts a new node (whose path is not in the tree) into a slot, the index and its
-    /// parent's child list.
+    /// Puts a new node (whose path is not in the tree) into a free slot (or a new one), the
+    /// index and its parent's child list.
     fn link_new(
         &mut self,
         path: &str,
@@ -472,52 +472,6 @@ impl DataTree {
         meta: Meta,
     ) -> NodeId {
         let hash = self.hasher.hash_one(path);
-        let id = self.fill_slot(path, parent, data, meta);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.by_path.insert_unique(hash, id, |&other| {
-            hasher.hash_one(slots[other as usize].path())
-        });
-        id
-    }
-
-    /// [`DataTree::link_new`], or `None` (and nothing changes) if `path` is in the tree: one
-    /// probe of the index for both.
-    fn link_new_unless_present(
-        &mut self,
-        path: &str,
-        parent: Option<NodeId>,
-        data: Option<&[u8]>,
-        meta: Meta,
-    ) -> Option<NodeId> {
-        let hash = self.hasher.hash_one(path);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        let vacant = match self.by_path.entry(
-            hash,
-            |&id| slots[id as usize].path() == path,
-            |&other| hasher.hash_one(slots[other as usize].path()),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(_) => return None,
-            hashbrown::hash_table::Entry::Vacant(vacant) => vacant,
-        };
-        // The id the slot will get: filling it cannot run while the entry borrows the index.
-        let id = match self.free.last() {
-            Some(&id) => id,
-            None => NodeId::try_from(self.slots.len()).unwrap_or(NodeId::MAX),
-        };
-        vacant.insert(id);
-        let filled = self.fill_slot(path, parent, data, meta);
-        debug_assert_eq!(filled, id);
-        Some(id)
-    }
-
-    /// Takes a free slot (or a new one) for a node, and links it under `parent`.
-    fn fill_slot(
-        &mut self,
-        path: &str,
-        parent: Option<NodeId>,
-        data: Option<&[u8]>,
-        meta: Meta,
-    ) -> NodeId {
         let mut slot = Slot::new(path, data, meta);
         self.data_size += slot.bytes.len() as u64;
         let id = match self.free.pop() {
@@ -542,6 +496,10 @@ impl DataTree {
             siblings.push(id);
         }
         self.slots[id as usize] = slot;
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_path.insert_unique(hash, id, |&other| {
+            hasher.hash_one(slots[other as usize].path())
+        });
         id
     }
 

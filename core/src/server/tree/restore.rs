@@ -117,9 +117,10 @@ impl Restorer<'_> {
             // Not written depth first: look the parent up.
             None => tree.find(parent_path).ok_or(RestoreError::NoParent)?,
         };
-        let id = tree
-            .link_new_unless_present(path, Some(parent), data, meta)
-            .ok_or(RestoreError::Duplicate)?;
+        if tree.find(path).is_some() {
+            return Err(RestoreError::Duplicate);
+        }
+        let id = tree.link_new(path, Some(parent), data, meta);
         if self.ancestors.is_empty() {
             self.ancestors.push(parent);
         }
