@@ -201,7 +201,7 @@ def standalone_plots(plt, repeats, args):
 
 def warm_note(saved):
     """How the run treated the VM's lazily backed memory (see run.warm_memory)."""
-    if saved["args"].get("no_warm_memory", True):
+    if getattr(saved["args"], "no_warm_memory", True):
         return ""
     return ("Before the first measurement the script wrote once to every page of free memory: "
             "this virtual machine's host backs a guest page only when it is first written, which "
