@@ -348,7 +348,9 @@ static void test_session_resume(zk_handle *zh) {
     zk_free_bytes(pw);
     CHECK_RC(zk_wait_connected(again, 10000), ZK_OK);
     CHECK(zk_session_id(again) == zk_session_id(zh));
-    CHECK(zk_state(again) == ZK_STATE_CONNECTED);
+    /* No check of zk_state(again) here: the server closed zh's connection when again took the
+       session over, and zh reconnecting takes it back (as with Apache's server), so again may
+       already be reconnecting; zk_wait_connected returning ZK_OK is the resume. */
     /* Dropping the resumed handle closes the shared session: do it last. */
     CHECK_RC(zk_close(again), ZK_OK);
 }
