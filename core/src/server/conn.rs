@@ -225,11 +225,8 @@ impl Conn {
     pub fn uncork(&self) {
         let mut cork = self.cork.lock();
         cork.depth = cork.depth.saturating_sub(1);
-        if cork.depth == 0 && !cork.held.is_empty() {
-            // Sent while holding the lock, so a frame sent right after cannot overtake these.
-            let _ = self
-                .out
-                .send(Outbound::Frame(std::mem::take(&mut cork.held)));
+        if cork.depth == 0 {
+            self.send_held(&mut cork);
         }
     }
 
@@ -238,14 +235,20 @@ impl Conn {
         self.closing.store(true, Ordering::Release);
         {
             let mut cork = self.cork.lock();
-            if !cork.held.is_empty() {
-                let _ = self
-                    .out
-                    .send(Outbound::Frame(std::mem::take(&mut cork.held)));
-            }
+            self.send_held(&mut cork);
             let _ = self.out.send(Outbound::Close);
         }
         self.wake.notify_one();
+    }
+
+    /// Sends the frames a cork held; the caller holds the cork's lock, so a frame sent right
+    /// after cannot overtake them.
+    fn send_held(&self, cork: &mut Cork) {
+        if !cork.held.is_empty() {
+            let _ = self
+                .out
+                .send(Outbound::Frame(std::mem::take(&mut cork.held)));
+        }
     }
 
     /// Called by the writer after it queued the reply to one of this connection's writes.

@@ -168,13 +168,16 @@ impl FrozenImage {
     }
 }
 
-/// The image of `state` as it is (which nobody else changes meanwhile): tests and tools.
-pub fn write(state: &mut State, out: &mut dyn Write) -> io::Result<()> {
-    let image = freeze(state);
+/// Encodes `image`, frozen from `state`, which nobody else changes meanwhile (tests).
+#[cfg(test)]
+pub(crate) fn encode(state: &mut State, image: FrozenImage) -> Vec<u8> {
     let lock = RwLock::new(std::mem::take(state));
-    let written = image.write_to(&lock, out);
+    let mut bytes = Vec::new();
+    image
+        .write_to(&lock, &mut bytes)
+        .expect("writing into memory");
     *state = lock.into_inner();
-    written
+    bytes
 }
 
 fn put_node(buf: &mut Vec<u8>, path: &str, data: Option<&[u8]>, meta: &Meta) {
@@ -467,8 +470,8 @@ mod tests {
             };
             apply(&mut state, 7, body);
         }
-        let mut bytes = Vec::new();
-        write(&mut state, &mut bytes).unwrap();
+        let image = freeze(&mut state);
+        let bytes = encode(&mut state, image);
         let mut restored = State::default();
         read(&mut restored, &bytes).unwrap();
         assert_eq!(restored.last_zxid, state.last_zxid);
@@ -622,18 +625,13 @@ mod tests {
     }
 
     fn full_image(state: &mut State) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        write(state, &mut bytes).unwrap();
-        bytes
+        let image = freeze(state);
+        encode(state, image)
     }
 
     fn delta_image(state: &mut State, base_zxid: i64) -> Vec<u8> {
         let image = freeze_delta(state, base_zxid).unwrap();
-        let lock = RwLock::new(std::mem::take(state));
-        let mut bytes = Vec::new();
-        image.write_to(&lock, &mut bytes).unwrap();
-        *state = lock.into_inner();
-        bytes
+        encode(state, image)
     }
 
     #[test]

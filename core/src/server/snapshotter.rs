@@ -112,18 +112,20 @@ pub struct Chain {
 }
 
 impl Chain {
-    fn after(self, written: Written) -> Chain {
+    /// The chain after `written`: a full snapshot starts a new one, a delta extends `chain`
+    /// (there is none after a failed snapshot, and then no delta is written).
+    fn after(chain: Option<Chain>, written: Written) -> Option<Chain> {
         match written.kind {
-            ImageKind::Full => Chain {
+            ImageKind::Full => Some(Chain {
                 base: written.zxid,
                 full_bytes: written.bytes,
                 delta_bytes: 0,
-            },
-            ImageKind::Delta { .. } => Chain {
+            }),
+            ImageKind::Delta { .. } => chain.map(|chain| Chain {
                 base: written.zxid,
-                delta_bytes: self.delta_bytes + written.bytes,
-                ..self
-            },
+                delta_bytes: chain.delta_bytes + written.bytes,
+                ..chain
+            }),
         }
     }
 
@@ -212,16 +214,9 @@ impl Snapshotter {
     /// Takes in the outcome of the last snapshot thread.
     fn settle(&mut self) {
         if let Some(thread) = self.running.take() {
-            let written = thread.join().ok().flatten();
-            self.chain = match (self.chain, written) {
-                (_, None) => None,
-                (Some(chain), Some(written)) => Some(chain.after(written)),
-                (None, Some(written)) if written.kind == ImageKind::Full => Some(Chain {
-                    base: written.zxid,
-                    full_bytes: written.bytes,
-                    delta_bytes: 0,
-                }),
-                (None, Some(_)) => None,
+            self.chain = match thread.join().ok().flatten() {
+                Some(written) => Chain::after(self.chain, written),
+                None => None,
             };
         }
     }
@@ -233,13 +228,9 @@ fn write_image(shared: &Shared, dir: &Path, image: FrozenImage) -> Option<Writte
     let started = std::time::Instant::now();
     let zxid = image.zxid();
     let kind = image.kind();
-    let mut fill = |out: &mut dyn std::io::Write| image.write_to(&shared.state, out);
-    let written = match kind {
-        ImageKind::Full => persist::snapshot::write(dir, zxid.max(0) as u64, &mut fill),
-        ImageKind::Delta { .. } => {
-            persist::snapshot::write_delta(dir, zxid.max(0) as u64, &mut fill)
-        }
-    };
+    let written = write_file(dir, kind, zxid, &mut |out| {
+        image.write_to(&shared.state, out)
+    });
     match written {
         Ok(path) => {
             let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
@@ -259,6 +250,20 @@ fn write_image(shared: &Shared, dir: &Path, image: FrozenImage) -> Option<Writte
             );
             None
         }
+    }
+}
+
+/// Writes a snapshot file of `kind` at `zxid`: `snapshot.<zxid>`, or `.delta` for a delta.
+fn write_file(
+    dir: &Path,
+    kind: ImageKind,
+    zxid: i64,
+    fill: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<std::path::PathBuf, persist::PersistError> {
+    let zxid = zxid.max(0) as u64;
+    match kind {
+        ImageKind::Full => persist::snapshot::write(dir, zxid, fill),
+        ImageKind::Delta { .. } => persist::snapshot::write_delta(dir, zxid, fill),
     }
 }
 
@@ -378,7 +383,6 @@ mod tests {
 
     use crate::proto::{Acl, CreateKind, CreateRequest, Request};
     use crate::server::txn::{Txn, TxnBody};
-    use parking_lot::RwLock;
 
     fn create(state: &mut State, path: &str) {
         let zxid = state.last_zxid + 1;
@@ -404,16 +408,9 @@ mod tests {
 
     /// Writes the image `freeze` makes of `state` into `dir`, as the snapshot thread does.
     fn save(dir: &Path, state: &mut State, image: FrozenImage) {
-        let lock = RwLock::new(std::mem::take(state));
-        let zxid = image.zxid() as u64;
-        let mut fill = |out: &mut dyn std::io::Write| image.write_to(&lock, out);
-        match image.kind() {
-            ImageKind::Full => persist::snapshot::write(dir, zxid, &mut fill).unwrap(),
-            ImageKind::Delta { .. } => {
-                persist::snapshot::write_delta(dir, zxid, &mut fill).unwrap()
-            }
-        };
-        *state = lock.into_inner();
+        let (kind, zxid) = (image.kind(), image.zxid());
+        let bytes = image::encode(state, image);
+        write_file(dir, kind, zxid, &mut |out| out.write_all(&bytes)).unwrap();
     }
 
     #[test]
@@ -468,22 +465,26 @@ mod tests {
             bytes,
         };
         assert!(chain.wants_delta());
-        let chain = chain.after(delta(300));
+        let chain = Chain::after(Some(chain), delta(300)).unwrap();
         assert!(chain.wants_delta() && chain.base == 9);
-        let chain = chain.after(delta(300));
+        let chain = Chain::after(Some(chain), delta(300)).unwrap();
         assert!(!chain.wants_delta());
-        let chain = chain.after(Written {
+        let full = Written {
             kind: ImageKind::Full,
             zxid: 12,
             bytes: 2000,
-        });
+        };
+        let started = Chain {
+            base: 12,
+            full_bytes: 2000,
+            delta_bytes: 0,
+        };
+        assert_eq!(Chain::after(Some(chain), full), Some(started));
+        assert_eq!(Chain::after(None, full), Some(started));
         assert_eq!(
-            chain,
-            Chain {
-                base: 12,
-                full_bytes: 2000,
-                delta_bytes: 0
-            }
+            Chain::after(None, delta(10)),
+            None,
+            "no delta without a chain"
         );
     }
 }

@@ -169,7 +169,7 @@ impl<'a> NodeRef<'a> {
     /// The children, in no particular order.
     pub fn children(&self) -> impl Iterator<Item = NodeRef<'a>> + 'a {
         let tree = self.tree;
-        self.slot.children().iter().map(move |&id| tree.node(id))
+        self.slot.children().iter().map(move |&id| tree.at(id))
     }
 
     /// The children's names (last path segments), in no particular order.
@@ -204,14 +204,6 @@ impl<'a> NodeRef<'a> {
             data_length: i32::try_from(self.data_len()).unwrap_or(i32::MAX),
             num_children,
             pzxid: meta.pzxid,
-        }
-    }
-
-    /// A copy of what the node holds, detached from the tree.
-    pub fn to_node(&self) -> Node {
-        Node {
-            data: self.data().map(Box::from),
-            meta: self.slot.meta,
         }
     }
 }
@@ -279,12 +271,16 @@ impl DataTree {
     }
 
     pub fn get(&self, path: &str) -> Option<NodeRef<'_>> {
-        self.find(path).map(|id| self.node(id))
+        self.find(path).map(|id| self.at(id))
     }
 
     /// The node in slot `id`, which must hold one (an id from a lookup, before any removal).
     pub fn at(&self, id: NodeId) -> NodeRef<'_> {
-        self.node(id)
+        NodeRef {
+            tree: self,
+            slot: &self.slots[id as usize],
+            id,
+        }
     }
 
     /// [`DataTree::get_mut`] by slot.
@@ -388,16 +384,8 @@ impl DataTree {
     }
 
     /// Visits every node, parents before children.
-    pub fn walk(&self, mut visit: impl FnMut(NodeRef<'_>)) {
-        if self.slots.is_empty() {
-            return;
-        }
-        let mut stack: Vec<NodeId> = vec![ROOT];
-        while let Some(id) = stack.pop() {
-            let slot = &self.slots[id as usize];
-            visit(self.node(id));
-            stack.extend_from_slice(slot.children());
-        }
+    pub fn walk(&self, visit: impl FnMut(NodeRef<'_>)) {
+        self.visit_subtree("/", visit);
     }
 
     /// Every node, in no particular order (faster than [`DataTree::walk`]).
@@ -406,11 +394,7 @@ impl DataTree {
             .iter()
             .zip(0..)
             .filter(|(slot, _)| !slot.is_vacant())
-            .map(|(slot, id)| NodeRef {
-                tree: self,
-                slot,
-                id,
-            })
+            .map(|(_, id)| self.at(id))
     }
 
     /// Visits the node at `path` and every node below it, parents before children.
@@ -420,7 +404,7 @@ impl DataTree {
         };
         let mut stack = vec![top];
         while let Some(id) = stack.pop() {
-            visit(self.node(id));
+            visit(self.at(id));
             stack.extend_from_slice(self.slots[id as usize].children());
         }
     }
@@ -442,14 +426,6 @@ impl DataTree {
             data_size: 0,
             frozen: None,
             changes: None,
-        }
-    }
-
-    fn node(&self, id: NodeId) -> NodeRef<'_> {
-        NodeRef {
-            tree: self,
-            slot: &self.slots[id as usize],
-            id,
         }
     }
 
