@@ -1,9 +1,10 @@
 //! The zk-server binary as operators drive it: zkServer.sh's commands over a zoo.cfg.
 
 mod common;
+use common::free_port;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -15,14 +16,6 @@ fn zk_server(args: &[&str]) -> Output {
         .env_remove("JVMFLAGS")
         .output()
         .expect("zk-server runs")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write_config(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {

@@ -3,9 +3,10 @@
 //! and the majority rule.
 
 mod common;
+use common::free_port;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,22 +33,6 @@ struct Ensemble {
 
 /// A port free now and never handed out before in this test process: the tests run in
 /// parallel, and a port one ensemble picked and released must not be picked by another.
-fn free_port() -> u16 {
-    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut handed_out = HANDED_OUT.lock().unwrap();
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if !handed_out.contains(&port) {
-            handed_out.push(port);
-            return port;
-        }
-    }
-}
-
 impl Ensemble {
     /// Writes one zoo.cfg and myid per member (`observers` of them as `:observer`) and starts all.
     fn start(voters: u64, observers: u64) -> Ensemble {
