@@ -42,11 +42,31 @@ pub(crate) struct WatchRequest {
     pub registered: oneshot::Sender<u64>,
 }
 
+/// Where a request's reply goes.
+pub(crate) enum ReplyTo {
+    /// To a caller awaiting it.
+    Wait(oneshot::Sender<Result<RawReply, Error>>),
+    /// To a callback run on this task when the reply is handled, in order with watch and
+    /// state callbacks (see `ordered.rs`).
+    Call(Box<dyn FnOnce(Result<RawReply, Error>) + Send>),
+}
+
+impl ReplyTo {
+    pub(crate) fn send(self, result: Result<RawReply, Error>) {
+        match self {
+            ReplyTo::Wait(tx) => {
+                let _ = tx.send(result);
+            }
+            ReplyTo::Call(callback) => callback(result),
+        }
+    }
+}
+
 pub(crate) enum Command {
     Request {
         request: Request,
         watch: Option<WatchRequest>,
-        reply: oneshot::Sender<Result<RawReply, Error>>,
+        reply: ReplyTo,
     },
     AddAuth {
         scheme: String,
@@ -76,7 +96,7 @@ struct Pending {
     xid: i32,
     op: OpCode,
     server_path: Option<String>,
-    reply: Option<oneshot::Sender<Result<RawReply, Error>>>,
+    reply: Option<ReplyTo>,
     watch: Option<WatchRequest>,
 }
 
@@ -106,7 +126,16 @@ pub(crate) struct Actor {
     pub seen_read_write: bool,
     /// A read-write server the read-only probe found; tried first on the next round.
     pub preferred: Option<(String, u16)>,
+    /// A binding's state callback, called in order with watch callbacks.
+    pub on_state: Option<StateCallback>,
 }
+
+/// A binding's state callback (see [`Client::start_with_state_callback`]): called on the
+/// connection task with every state change, in order with the watch callbacks of the
+/// notifications around it. It must only queue the change, never block or run user code.
+///
+/// [`Client::start_with_state_callback`]: super::Client::start_with_state_callback
+pub type StateCallback = Box<dyn FnMut(StateEvent) + Send>;
 
 impl Actor {
     pub async fn run(mut self) {
@@ -170,7 +199,7 @@ impl Actor {
             && last_contact.elapsed() >= Duration::from_millis(timeout as u64)
     }
 
-    fn set_state(&self, state: SessionState) {
+    fn set_state(&mut self, state: SessionState) {
         let event = StateEvent {
             state,
             session_id: self.session.id.load(Ordering::Acquire),
@@ -178,6 +207,9 @@ impl Actor {
         if self.state.borrow().state != state {
             self.state.send_replace(event);
             let _ = self.transitions.send(event);
+            if let Some(on_state) = &mut self.on_state {
+                on_state(event);
+            }
         }
     }
 
@@ -488,7 +520,7 @@ impl Actor {
                 });
                 if out.len() - before - 4 > self.options.max_buffer {
                     out.truncate(before);
-                    let _ = reply.send(Err(Error::BadArguments(format!(
+                    reply.send(Err(Error::BadArguments(format!(
                         "request of {} bytes exceeds jute.maxbuffer",
                         out.len() - before
                     ))));
@@ -614,7 +646,7 @@ impl Actor {
                     }
                 }
                 if let Some(reply) = p.reply {
-                    let _ = reply.send(Ok(RawReply {
+                    reply.send(Ok(RawReply {
                         header,
                         body: r.rest().to_vec(),
                     }));
@@ -772,15 +804,15 @@ fn write_auth(out: &mut Vec<u8>, scheme: &str, auth: &[u8]) {
 fn fail_pending(pending: &mut VecDeque<Pending>, error: &Error) {
     for p in pending.drain(..) {
         if let Some(reply) = p.reply {
-            let _ = reply.send(Err(error.clone()));
+            reply.send(Err(error.clone()));
         }
     }
 }
 
-fn fail_command(cmd: Command, error: &Error) {
+pub(crate) fn fail_command(cmd: Command, error: &Error) {
     match cmd {
         Command::Request { reply, .. } => {
-            let _ = reply.send(Err(error.clone()));
+            reply.send(Err(error.clone()));
         }
         Command::AddAuth { reply, .. } => {
             let _ = reply.send(Err(error.clone()));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::actor::{Actor, Command, RawReply, Session, WatchRequest};
+use super::actor::{Actor, Command, RawReply, ReplyTo, Session, StateCallback, WatchRequest};
 use super::connect_string::ConnectString;
 use super::error::{Error, Result};
 use super::event::{SessionState, StateEvent, WatchedEvent};
@@ -17,9 +17,50 @@ use super::options::ClientOptions;
 use super::watches::{Registry, Slot, WatchKind};
 use crate::proto::{
     path, Acl, AddWatchMode, AddWatchRequest, ClientInfo, CreateKind, CreateMode, CreateRequest,
-    DeleteRequest, ErrorCode, MultiResult, PathRequest, PathWatchRequest, ReconfigRequest, Request,
-    Response, SetAclRequest, SetDataRequest, Stat,
+    DeleteRequest, ErrorCode, MultiResult, OpCode, PathRequest, PathWatchRequest, ReconfigRequest,
+    Request, Response, SetAclRequest, SetDataRequest, Stat,
 };
+
+/// A de-duplicated stream of a client's states (see [`Client::state_changes`]).
+pub struct StateChanges {
+    events: broadcast::Receiver<StateEvent>,
+    // Not a Client clone: a stream must not keep the connection open.
+    current: watch::Receiver<StateEvent>,
+    last: SessionState,
+    first: bool,
+}
+
+impl StateChanges {
+    /// The next state different from the last one given; `None` after a terminal state
+    /// (expired, auth failed, closed) has been given.
+    pub async fn next(&mut self) -> Option<SessionState> {
+        if self.last.is_terminal() {
+            return None;
+        }
+        loop {
+            let state = if std::mem::take(&mut self.first) {
+                self.current.borrow().state
+            } else {
+                match self.events.recv().await {
+                    Ok(event) => event.state,
+                    // Too far behind: the current state is what matters now.
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.current.borrow().state,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        let now = self.current.borrow().state;
+                        if now == self.last {
+                            return None;
+                        }
+                        now
+                    }
+                }
+            };
+            if state != self.last {
+                self.last = state;
+                return Some(state);
+            }
+        }
+    }
+}
 
 /// A ZooKeeper client. Clones share one connection and session.
 #[derive(Clone)]
@@ -49,6 +90,14 @@ impl Client {
     /// Starts connecting in the background and returns at once; requests made before the
     /// session is established are queued.
     pub fn start(connect_string: &str, options: ClientOptions) -> Result<Client> {
+        Client::start_actor(connect_string, options, None)
+    }
+
+    pub(crate) fn start_actor(
+        connect_string: &str,
+        options: ClientOptions,
+        on_state: Option<StateCallback>,
+    ) -> Result<Client> {
         let connect = ConnectString::parse(connect_string)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (resume_id, resume_passwd) = options.session.clone().unwrap_or((0, Vec::new()));
@@ -78,6 +127,7 @@ impl Client {
             ever_connected: resume_id != 0,
             seen_read_write: resume_id != 0,
             preferred: None,
+            on_state,
         };
         super::runtime::spawn(actor.run());
         Ok(Client {
@@ -122,6 +172,17 @@ impl Client {
     /// Every state change from now on, tagged with the session id.
     pub fn state_events(&self) -> broadcast::Receiver<StateEvent> {
         self.inner.transitions.subscribe()
+    }
+
+    /// The states this client goes through from now on, each once, starting with the
+    /// current one unless it is still `Connecting`; what bindings forward to listeners.
+    pub fn state_changes(&self) -> StateChanges {
+        StateChanges {
+            events: self.inner.transitions.subscribe(),
+            current: self.inner.state.clone(),
+            last: SessionState::Connecting,
+            first: true,
+        }
     }
 
     pub fn session_id(&self) -> i64 {
@@ -230,7 +291,12 @@ impl Client {
                 flags: mode.as_i32(),
             },
         );
-        match self.call(request).await? {
+        self.created(self.call(request).await?)
+    }
+
+    /// The path (chroot stripped) and Stat a create returned.
+    pub(crate) fn created(&self, response: Response) -> Result<(String, Stat)> {
+        match response {
             Response::Create2 { path, stat } => Ok((self.client_path(&path), stat)),
             Response::Create { path } => Ok((self.client_path(&path), Stat::default())),
             other => Err(unexpected(other)),
@@ -392,12 +458,27 @@ impl Client {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
+        let (request, paths) = self.multi_request(ops)?;
+        self.multi_outcome(&paths, self.call(request).await?)
+    }
+
+    /// The request for a non-empty multi, and the paths of its ops (for errors).
+    pub(crate) fn multi_request(&self, ops: Vec<Op>) -> Result<(Request, Vec<String>)> {
         let paths: Vec<String> = ops.iter().map(|op| op.path().to_owned()).collect();
         let mut wire = Vec::with_capacity(ops.len());
         for op in ops {
             wire.push(op.into_wire(self)?);
         }
-        let results = match self.call(Request::Multi(wire)).await? {
+        Ok((Request::Multi(wire), paths))
+    }
+
+    /// A multi's results, or the error naming its failed op.
+    pub(crate) fn multi_outcome(
+        &self,
+        paths: &[String],
+        response: Response,
+    ) -> Result<Vec<OpResult>> {
+        let results = match response {
             Response::Multi(results) => results,
             other => return Err(unexpected(other)),
         };
@@ -561,28 +642,44 @@ impl Client {
         self.inner.connect.to_client_path(path)
     }
 
-    fn send(&self, cmd: Command) -> Result<()> {
+    pub(crate) fn send(&self, cmd: Command) -> Result<()> {
         self.inner
             .commands
             .send(cmd)
-            .map_err(|_| match self.state() {
-                SessionState::Expired => Error::SessionExpired,
-                SessionState::AuthFailed => Error::AuthFailed,
-                _ => Error::Closed,
-            })
+            .map_err(|_| self.ended_error())
+    }
+
+    /// Sends `cmd`; if the session has ended, answers it with the reason at once.
+    pub(crate) fn send_or_fail(&self, cmd: Command) {
+        if let Err(mpsc::error::SendError(cmd)) = self.inner.commands.send(cmd) {
+            super::actor::fail_command(cmd, &self.ended_error());
+        }
+    }
+
+    /// Why requests fail once the connection task has ended.
+    fn ended_error(&self) -> Error {
+        match self.state() {
+            SessionState::Expired => Error::SessionExpired,
+            SessionState::AuthFailed => Error::AuthFailed,
+            _ => Error::Closed,
+        }
     }
 
     async fn call(&self, request: Request) -> Result<Response> {
         self.call_with(request, None).await
     }
 
-    async fn call_with(&self, request: Request, watch: Option<WatchRequest>) -> Result<Response> {
+    pub(crate) async fn call_with(
+        &self,
+        request: Request,
+        watch: Option<WatchRequest>,
+    ) -> Result<Response> {
         let op = request.op_code();
         let (reply, rx) = oneshot::channel();
         self.send(Command::Request {
             request,
             watch,
-            reply,
+            reply: ReplyTo::Wait(reply),
         })?;
         let raw: RawReply = match self.inner.options.request_timeout {
             Some(limit) => tokio::time::timeout(limit, rx)
@@ -591,11 +688,7 @@ impl Client {
             None => rx.await,
         }
         .map_err(|_| Error::Closed)??;
-        if raw.header.err != 0 {
-            let code = ErrorCode::from_i32(raw.header.err).unwrap_or(ErrorCode::SystemError);
-            return Err(Error::from_code(code));
-        }
-        Response::decode(op, &raw.body).map_err(|e| Error::Protocol(e.to_string()))
+        response_of(op, raw)
     }
 
     async fn call_watched(&self, request: Request, kind: WatchKind) -> (Result<Response>, Watch) {
@@ -738,11 +831,20 @@ pub(crate) fn check_path(path: &str, sequential: bool) -> Result<()> {
     path::validate(path, sequential).map_err(|e| Error::BadArguments(format!("{path:?}: {e}")))
 }
 
-fn unexpected(response: Response) -> Error {
+/// Decodes a reply to a request of type `op`, mapping a non-zero error code.
+pub(crate) fn response_of(op: OpCode, raw: RawReply) -> Result<Response> {
+    if raw.header.err != 0 {
+        let code = ErrorCode::from_i32(raw.header.err).unwrap_or(ErrorCode::SystemError);
+        return Err(Error::from_code(code));
+    }
+    Response::decode(op, &raw.body).map_err(|e| Error::Protocol(e.to_string()))
+}
+
+pub(crate) fn unexpected(response: Response) -> Error {
     Error::Protocol(format!("unexpected reply {response:?}"))
 }
 
-fn stat_or_none(result: Result<Response>) -> Result<Option<Stat>> {
+pub(crate) fn stat_or_none(result: Result<Response>) -> Result<Option<Stat>> {
     match result {
         Ok(Response::Stat(stat)) => Ok(Some(stat)),
         Ok(other) => Err(unexpected(other)),
@@ -755,14 +857,14 @@ fn data_of(response: Response) -> Result<(Vec<u8>, Stat)> {
     nullable_data_of(response).map(|(data, stat)| (data.unwrap_or_default(), stat))
 }
 
-fn nullable_data_of(response: Response) -> Result<(Option<Vec<u8>>, Stat)> {
+pub(crate) fn nullable_data_of(response: Response) -> Result<(Option<Vec<u8>>, Stat)> {
     match response {
         Response::GetData { data, stat } => Ok((data, stat)),
         other => Err(unexpected(other)),
     }
 }
 
-fn children_of(response: Response) -> Result<(Vec<String>, Stat)> {
+pub(crate) fn children_of(response: Response) -> Result<(Vec<String>, Stat)> {
     match response {
         Response::Children2 { children, stat } => Ok((children, stat)),
         Response::Children(children) => Ok((children, Stat::default())),

@@ -11,22 +11,29 @@
 //! - `connect_string.rs`, `options.rs`, `event.rs`, `error.rs`: inputs and outputs.
 //! - [`blocking`]: the same client for callers without an async runtime.
 //! - `runtime.rs`: the one tokio runtime used when the caller has none.
+//! - [`dispatch`]: one ordered callback queue per client, off the IO threads, for bindings.
+//! - `ordered.rs`: watches and state changes handed to callbacks in arrival order
+//!   ([`Client::call_ordered`], [`Client::read_with_watch`], [`Client::add_watch_with`],
+//!   [`Client::start_with_state_callback`]), for bindings with one event queue per client.
 
 mod actor;
 pub mod blocking;
 mod connect_string;
+pub mod dispatch;
 mod error;
 mod event;
 mod handle;
 mod multi;
 mod options;
+mod ordered;
 pub mod runtime;
 mod watches;
 
 pub use connect_string::ConnectString;
 pub use error::{Error, Result};
 pub use event::{SessionState, StateEvent, WatchedEvent};
-pub use handle::{Client, Overflow, PersistentWatch, Transaction, Watch};
+pub use handle::{Client, Overflow, PersistentWatch, StateChanges, Transaction, Watch};
 pub use multi::{Op, OpResult, ReadOp, ReadResult};
 pub use options::ClientOptions;
-pub use watches::WatchKind;
+pub use ordered::{Call, ReadReply, Reply, ReplyCallback, WatchRegistration, WatchedRead};
+pub use watches::{WatchCallback, WatchKind};

@@ -33,6 +33,12 @@ impl WatchKind {
     }
 }
 
+/// A binding's watch callback (see [`Client::read_with_watch`](super::Client::read_with_watch)):
+/// called on the connection task with each event and the number of the notification that
+/// caused it, in the order notifications arrive. It must only queue the event (for a
+/// dispatch thread), never block or run user code.
+pub type WatchCallback = Box<dyn FnMut(WatchedEvent, u64) + Send>;
+
 /// Where events for one registration go.
 pub(crate) enum Slot {
     Once(oneshot::Sender<WatchedEvent>),
@@ -40,15 +46,32 @@ pub(crate) enum Slot {
         tx: mpsc::Sender<WatchedEvent>,
         overflowed: Arc<AtomicBool>,
     },
+    Call(WatchCallback),
 }
 
 impl Slot {
-    /// Delivers an event; a full stream records the overflow instead of blocking.
-    fn deliver(self_: &Slot, event: &WatchedEvent) {
-        if let Slot::Stream { tx, overflowed } = self_ {
-            if tx.try_send(event.clone()).is_err() {
-                overflowed.store(true, Ordering::Release);
+    /// Delivers an event to a persistent slot; a full stream records the overflow
+    /// instead of blocking.
+    fn deliver(&mut self, event: &WatchedEvent, seq: u64) {
+        match self {
+            Slot::Stream { tx, overflowed } => {
+                if tx.try_send(event.clone()).is_err() {
+                    overflowed.store(true, Ordering::Release);
+                }
             }
+            Slot::Call(callback) => callback(event.clone(), seq),
+            Slot::Once(_) => {}
+        }
+    }
+
+    /// Delivers the event that ends a one-shot slot.
+    fn fire(self, event: &WatchedEvent, seq: u64) {
+        match self {
+            Slot::Once(tx) => {
+                let _ = tx.send(event.clone());
+            }
+            Slot::Call(mut callback) => callback(event.clone(), seq),
+            Slot::Stream { .. } => {}
         }
     }
 }
@@ -58,6 +81,9 @@ impl Slot {
 pub(crate) struct Registry {
     tables: HashMap<(WatchKind, String), Vec<(u64, Slot)>>,
     next_id: u64,
+    /// Numbers notifications (and session events) as they are handed out, so a binding
+    /// can tell which of its callbacks one notification fired.
+    notifications: u64,
 }
 
 impl Registry {
@@ -96,6 +122,8 @@ impl Registry {
     /// Hands a notification to every registration it concerns; `client_path` is what the
     /// caller sees (chroot stripped).
     pub fn dispatch(&mut self, event_type: EventType, server_path: &str, event: &WatchedEvent) {
+        self.notifications += 1;
+        let seq = self.notifications;
         let once: &[WatchKind] = match event_type {
             EventType::NodeCreated | EventType::NodeDataChanged => {
                 &[WatchKind::Data, WatchKind::Exist]
@@ -107,18 +135,16 @@ impl Registry {
         for &kind in once {
             if let Some(slots) = self.tables.remove(&(kind, server_path.to_owned())) {
                 for (_, slot) in slots {
-                    if let Slot::Once(tx) = slot {
-                        let _ = tx.send(event.clone());
-                    }
+                    slot.fire(event, seq);
                 }
             }
         }
         if let Some(slots) = self
             .tables
-            .get(&(WatchKind::Persistent, server_path.to_owned()))
+            .get_mut(&(WatchKind::Persistent, server_path.to_owned()))
         {
             for (_, slot) in slots {
-                Slot::deliver(slot, event);
+                slot.deliver(event, seq);
             }
         }
         if event_type != EventType::NodeChildrenChanged {
@@ -126,10 +152,10 @@ impl Registry {
             loop {
                 if let Some(slots) = self
                     .tables
-                    .get(&(WatchKind::PersistentRecursive, p.to_owned()))
+                    .get_mut(&(WatchKind::PersistentRecursive, p.to_owned()))
                 {
                     for (_, slot) in slots {
-                        Slot::deliver(slot, event);
+                        slot.deliver(event, seq);
                     }
                 }
                 if p == "/" || p.is_empty() {
@@ -143,27 +169,29 @@ impl Registry {
     /// Ends every registration with a session event (expired or closed).
     pub fn fail_all(&mut self, state: KeeperState) {
         let event = WatchedEvent::session(state);
+        self.notifications += 1;
+        let seq = self.notifications;
         for (_, slots) in self.tables.drain() {
             for (_, slot) in slots {
                 match slot {
-                    Slot::Once(tx) => {
-                        let _ = tx.send(event.clone());
-                    }
                     Slot::Stream { tx, .. } => {
                         let _ = tx.try_send(event.clone());
                     }
+                    slot => slot.fire(&event, seq),
                 }
             }
         }
     }
 
     /// Tells persistent streams about a connection change (Disconnected / SyncConnected).
-    pub fn notify_streams(&self, state: KeeperState) {
+    pub fn notify_streams(&mut self, state: KeeperState) {
         let event = WatchedEvent::session(state);
-        for ((kind, _), slots) in &self.tables {
+        self.notifications += 1;
+        let seq = self.notifications;
+        for ((kind, _), slots) in &mut self.tables {
             if matches!(kind, WatchKind::Persistent | WatchKind::PersistentRecursive) {
                 for (_, slot) in slots {
-                    Slot::deliver(slot, &event);
+                    slot.deliver(&event, seq);
                 }
             }
         }
