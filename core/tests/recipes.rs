@@ -180,6 +180,34 @@ fn lock_is_lost_on_suspension_and_released_after_restart() {
 }
 
 #[test]
+fn lost_signal_outlives_the_guard_borrow_and_fires_on_loss_or_release() {
+    with_server(|addr| async move {
+        let client = connect(addr).await;
+        let other = connect(addr).await;
+        let guard = Mutex::new(&client, "/signal").acquire().await.unwrap();
+        let signal = tokio::spawn(guard.lost_signal());
+        // Deleted by someone else: lost, and the spawned signal (which owns no borrow of
+        // the guard) resolves.
+        other.delete(guard.path(), -1).await.unwrap();
+        within("the signal of a deleted node", signal)
+            .await
+            .unwrap();
+        assert!(guard.is_lost());
+        guard.release().await.unwrap();
+
+        let guard = Mutex::new(&client, "/signal").acquire().await.unwrap();
+        let signal = tokio::spawn(guard.lost_signal());
+        assert!(!signal.is_finished());
+        guard.release().await.unwrap();
+        within("the signal of a released guard", signal)
+            .await
+            .unwrap();
+        client.close().await;
+        other.close().await;
+    });
+}
+
+#[test]
 fn read_write_lock_shares_readers_and_excludes_writers() {
     with_server(|addr| async move {
         let clients = connect_many(addr, 3).await;
@@ -718,6 +746,43 @@ fn tree_cache_resyncs_after_its_event_queue_overflows() {
 }
 
 // ----- unknown outcomes -----
+
+#[test]
+fn a_protected_create_given_up_before_its_reply_leaves_no_node() {
+    with_server(|addr| async move {
+        let admin = connect(addr).await;
+        let proxy = Proxy::start(addr).await;
+        let client = connect(proxy.addr).await;
+        recipes::ensure_path(&client, "/given-up").await.unwrap();
+
+        // The create reaches the server; its reply never comes back before the caller
+        // gives up (an acquire timed out, a task cancelled).
+        proxy.swallow_replies_from_next_write();
+        let c = client.clone();
+        let create = tokio::spawn(async move {
+            recipes::create_protected(
+                &c,
+                "/given-up/n-",
+                b"x",
+                &open(),
+                CreateMode::PersistentSequential,
+            )
+            .await
+        });
+        eventually!("the create applied", {
+            !admin.get_children("/given-up").await.unwrap().is_empty()
+        });
+        create.abort();
+        assert!(create.await.unwrap_err().is_cancelled());
+        proxy.pass();
+
+        // Nobody learned of the node: it is found by its UUID and deleted.
+        eventually!("the unclaimed node deleted", {
+            admin.get_children("/given-up").await.unwrap().is_empty()
+        });
+        assert_eq!(client.get_children("/given-up").await.unwrap().len(), 0);
+    });
+}
 
 #[test]
 fn writes_with_lost_replies_get_definite_answers() {

@@ -236,6 +236,17 @@ impl LockGuard {
         let _ = lost.wait_for(|lost| *lost).await;
     }
 
+    /// Resolves once the hold is lost, as [`LockGuard::lost`] does, but owns what it needs
+    /// instead of borrowing the guard, so a binding can report the loss from a task of its
+    /// own while the guard is still free to be released (the deletion of the node by
+    /// [`LockGuard::release`] also ends the hold and resolves it).
+    pub fn lost_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut lost = self.lost.clone();
+        async move {
+            let _ = lost.wait_for(|lost| *lost).await;
+        }
+    }
+
     /// Deletes the node (waiting through a reconnect). A node already gone is success, and
     /// so is an ended session: the node was ephemeral and went with it.
     pub async fn release(mut self) -> Result<()> {

@@ -12,9 +12,14 @@
 //!   (Curator `LeaderSelector`, kazoo `Election`).
 //! - `barrier.rs`: [`Barrier`] and [`DoubleBarrier`].
 //! - `queue.rs`: [`Queue`], FIFO with optional priorities (kazoo `Queue`).
+//! - `locking_queue.rs`: [`LockingQueue`], entries locked while processed (kazoo `LockingQueue`).
 //! - `counter.rs`: [`Counter`] (kazoo `Counter`, Curator `SharedCount`/`DistributedAtomicLong`).
 //! - `group.rs`: [`GroupMember`] (Curator `GroupMember`).
 //! - `cache.rs`: [`NodeCache`], [`ChildrenCache`], [`TreeCache`] on persistent watches.
+//! - `watcher.rs`: [`DataWatcher`], [`ChildrenWatcher`] on one-shot watches (kazoo
+//!   `DataWatch`, `ChildrenWatch`).
+//! - [`elector`]: [`ActiveStandbyElector`] (Hadoop's, for HA failover controllers) and
+//!   Hadoop's `ActiveNodeInfo` protobuf.
 //! - `util.rs`: path helpers, retries, contender parsing, the lost-flag monitor.
 //!
 //! Znodes each recipe writes (`<uuid>` is a random v4 UUID, `<seq>` the server's ten-digit
@@ -26,13 +31,16 @@
 //! | [`Mutex`], [`Layout::Kazoo`] | `<path>/_c_<uuid>-__lock__<seq>` | kazoo `Lock`/`Election` (default patterns) |
 //! | [`ReadWriteLock`] | Curator `_c_<uuid>-__WRIT__<seq>` / `_c_<uuid>-__READ__<seq>`; kazoo `..__lock__<seq>` / `..__rlock__<seq>` | Curator `InterProcessReadWriteLock`; kazoo `WriteLock`/`ReadLock` |
 //! | [`Semaphore`] | `<path>/locks/_c_<uuid>-lock-<seq>` (a mutex), `<path>/leases/_c_<uuid>-lease-<seq>` | Curator `InterProcessSemaphoreV2` |
+//! | [`Semaphore`], [`Layout::Kazoo`] | `<path>-__lock__/_c_<uuid>-__lock__<seq>` (a mutex), `<path>/<uuid hex>` ephemeral, data = identifier; `<path>` data = max leases | kazoo `Semaphore` |
 //! | [`LeaderLatch`] | `<path>/_c_<uuid>-latch-<seq>`, data = participant id | Curator `LeaderLatch` |
 //! | [`LeaderSelector`] | the [`Mutex`] layout, data = participant id | Curator `LeaderSelector` (Curator layout), kazoo `Election` (kazoo layout) |
 //! | [`Barrier`] | `<path>` exists = closed | Curator `DistributedBarrier`, kazoo `Barrier` |
 //! | [`DoubleBarrier`] | members `<path>/<uuid>` ephemeral, `<path>/ready` persistent | Curator `DistributedDoubleBarrier`, kazoo `DoubleBarrier` |
 //! | [`Queue`] | `<path>/entry-<priority:03>-<seq>` persistent sequential, data = item | kazoo `Queue` |
+//! | [`LockingQueue`] | `<path>/entries/entry-<priority:03>-<seq>`, lock `<path>/taken/<entry>` ephemeral, data = taker id | kazoo `LockingQueue` |
 //! | [`Counter`] | `<path>`, data = decimal text ([`CounterFormat::Text`]) or big-endian i32/i64 | kazoo `Counter` / Curator `SharedCount` / Curator `DistributedAtomicLong` |
 //! | [`GroupMember`] | `<path>/<member id>` ephemeral, data = member data | Curator `GroupMember` |
+//! | [`ActiveStandbyElector`] | `<root>/<nameservice>/ActiveStandbyElectorLock` ephemeral, `.../ActiveBreadCrumb` persistent, data = candidate's data (`ActiveNodeInfo`) | Hadoop `ActiveStandbyElector` (HDFS ZKFC) |
 //!
 //! What decided these layouts (read from Curator's and kazoo 2.11's sources):
 //!
@@ -69,20 +77,30 @@ mod barrier;
 mod cache;
 mod counter;
 mod election;
+pub mod elector;
 mod group;
 mod lock;
+mod locking_queue;
 mod queue;
 mod semaphore;
 mod util;
+mod watcher;
 
 pub use barrier::{Barrier, DoubleBarrier};
 pub use cache::{CacheEvent, CacheEvents, ChildData, ChildrenCache, NodeCache, TreeCache};
 pub use counter::{Counter, CounterFormat};
 pub use election::{LeaderLatch, LeaderSelector, Leadership, Participant};
+pub use elector::{
+    ActiveNodeInfo, ActiveStandbyElector, ElectorConfig, ElectorEvent, ElectorState,
+};
 pub use group::GroupMember;
 pub use lock::{LockGuard, Mutex, ReadWriteLock};
+pub use locking_queue::LockingQueue;
 pub use queue::Queue;
 pub use semaphore::Semaphore;
+pub use watcher::{ChildrenChange, ChildrenWatcher, DataChange, DataWatcher};
+
+use std::time::Duration;
 
 use crate::client::{Client, Error, Result};
 use crate::proto::{Acl, CreateMode, ErrorCode, Stat};
@@ -104,6 +122,34 @@ pub async fn ensure_path(client: &Client, path: &str) -> Result<()> {
     util::ensure_path(client, path, &Acl::open_unsafe(), CreateMode::Persistent).await
 }
 
+/// Like [`ensure_path`], giving every node it creates `acl` (kazoo's `ensure_path(path, acl)`).
+pub async fn ensure_path_with_acl(client: &Client, path: &str, acl: &[Acl]) -> Result<()> {
+    util::ensure_path(client, path, acl, CreateMode::Persistent).await
+}
+
+/// Creates a node as [`Client::create_with`] does, first creating missing parents as
+/// persistent nodes with empty data and `acl` (kazoo's `makepath`, Curator's
+/// `creatingParentsIfNeeded`). A parent deleted again before the create is made again.
+pub async fn create_with_parents(
+    client: &Client,
+    path: &str,
+    data: Option<&[u8]>,
+    acl: &[Acl],
+    mode: CreateMode,
+    ttl: Option<Duration>,
+) -> Result<(String, Stat)> {
+    let (parent, _) = util::split(path)?;
+    for _ in 0..5 {
+        match client.create_with(path, data, acl, mode, ttl).await {
+            Err(Error::Server(ErrorCode::NoNode)) => {
+                util::ensure_path(client, parent, acl, CreateMode::Persistent).await?
+            }
+            other => return other,
+        }
+    }
+    Err(Error::Server(ErrorCode::NoNode))
+}
+
 /// Deletes `path` and everything below it; a missing node is success. Children created
 /// concurrently are deleted too (the delete of a parent is retried while it is not empty).
 pub async fn delete_recursive(client: &Client, path: &str) -> Result<()> {
@@ -118,6 +164,10 @@ pub async fn delete_recursive(client: &Client, path: &str) -> Result<()> {
 ///
 /// Fails with `SessionExpired` when the session ends first (ephemeral nodes are then
 /// gone with it).
+///
+/// Cancel-safe: if the returned future is dropped before it returns (an acquire given up,
+/// a task cancelled), a node the create may have made is found by its UUID and deleted in
+/// the background, so nothing is left that nobody knows of.
 pub async fn create_protected(
     client: &Client,
     path: &str,
@@ -128,11 +178,20 @@ pub async fn create_protected(
     let (parent, name) = util::split(path)?;
     let prefix = format!("_c_{}-", util::uuid_v4());
     let full = util::join(parent, &format!("{prefix}{name}"));
+    let mut unclaimed = Unclaimed {
+        client: client.clone(),
+        parent: parent.to_owned(),
+        prefix: prefix.clone(),
+        armed: true,
+    };
     let mut sent = false;
     loop {
         if sent {
             match find_protected(client, parent, &prefix, mode).await {
-                Ok(Some(found)) => return Ok(found),
+                Ok(Some(found)) => {
+                    unclaimed.armed = false;
+                    return Ok(found);
+                }
                 Ok(None) => {}
                 Err(e) if e.is_connection_loss() => {
                     util::await_reconnect(client).await?;
@@ -143,10 +202,46 @@ pub async fn create_protected(
         }
         sent = true;
         match client.create(&full, data, acl, mode).await {
-            Ok(created) => return Ok(created),
+            Ok(created) => {
+                unclaimed.armed = false;
+                return Ok(created);
+            }
             Err(e) if e.is_connection_loss() => util::await_reconnect(client).await?,
-            Err(e) => return Err(e),
+            Err(e) => {
+                unclaimed.armed = false;
+                return Err(e);
+            }
         }
+    }
+}
+
+/// The node of a protected create whose caller went away before learning of it: deleted in
+/// the background when dropped armed. Requests of one session are answered in order, so the
+/// listing sent after the create sees it.
+struct Unclaimed {
+    client: Client,
+    parent: String,
+    prefix: String,
+    armed: bool,
+}
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (client, parent, prefix) = (
+            self.client.clone(),
+            std::mem::take(&mut self.parent),
+            std::mem::take(&mut self.prefix),
+        );
+        crate::client::runtime::spawn(async move {
+            let listed = util::retry(&client, || client.get_children(&parent)).await;
+            for child in listed.iter().flatten().filter(|c| c.starts_with(&prefix)) {
+                let path = util::join(&parent, child);
+                let _ = util::retry(&client, || client.delete(&path, -1)).await;
+            }
+        });
     }
 }
 

@@ -4,8 +4,13 @@
 //! sequential node `_c_<uuid>-lease-<seq>` per lease. An acquirer takes the mutex, creates
 //! its lease node and, while there are more lease nodes than `max_leases`, waits for the
 //! children of `leases` to change; then it releases the mutex. Only the mutex holder
-//! waits on `leases`, so a returned lease wakes one acquirer. (kazoo's `Semaphore` keeps
-//! its leases directly under `<path>` and is not compatible with this layout.)
+//! waits on `leases`, so a returned lease wakes one acquirer.
+//!
+//! [`Layout::Kazoo`] writes kazoo's `Semaphore` layout instead: the mutex is a kazoo lock at
+//! `<path>-__lock__`, each lease is an ephemeral `<path>/<uuid hex>` whose data is the
+//! holder's identifier, and `<path>`'s data holds `max_leases` as decimal text, which every
+//! participant checks against its own (a mismatch is a `BadArguments` error, as kazoo's
+//! `ValueError`). The two layouts do not see each other.
 
 use std::time::Duration;
 
@@ -13,8 +18,9 @@ use tokio::time::Instant;
 
 use super::lock::{delete_node, Cleanup, LockGuard, Mutex};
 use super::util;
+use super::Layout;
 use crate::client::{Client, Error, Result};
-use crate::proto::{CreateMode, ErrorCode};
+use crate::proto::{Acl, CreateMode, ErrorCode};
 
 /// A counting semaphore: at most `max_leases` holders at a time.
 #[derive(Clone)]
@@ -23,6 +29,7 @@ pub struct Semaphore {
     path: String,
     max_leases: usize,
     data: Vec<u8>,
+    layout: Layout,
 }
 
 impl Semaphore {
@@ -34,7 +41,14 @@ impl Semaphore {
             path: path.to_owned(),
             max_leases,
             data: Vec::new(),
+            layout: Layout::Curator,
         }
+    }
+
+    /// Which library's layout to use (see the module doc); Curator's by default.
+    pub fn layout(mut self, layout: Layout) -> Semaphore {
+        self.layout = layout;
+        self
     }
 
     /// Data stored in this process's lease nodes.
@@ -61,8 +75,26 @@ impl Semaphore {
         util::children_or_empty(&self.client, &self.leases_path()).await
     }
 
+    /// The data of every lease node (the holders' identifiers), unordered.
+    pub async fn holders(&self) -> Result<Vec<Vec<u8>>> {
+        let dir = self.leases_path();
+        let mut out = Vec::new();
+        for name in util::children_or_empty(&self.client, &dir).await? {
+            let path = util::join(&dir, &name);
+            match util::retry(&self.client, || self.client.get_data(&path)).await {
+                Ok((data, _)) => out.push(data),
+                Err(Error::Server(ErrorCode::NoNode)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     fn leases_path(&self) -> String {
-        util::join(&self.path, "leases")
+        match self.layout {
+            Layout::Curator => util::join(&self.path, "leases"),
+            Layout::Kazoo => self.path.clone(),
+        }
     }
 
     async fn acquire_inner(&self, deadline: Option<Instant>) -> Result<Option<LockGuard>> {
@@ -70,6 +102,9 @@ impl Semaphore {
             return Err(Error::BadArguments(
                 "a semaphore needs max_leases >= 1".into(),
             ));
+        }
+        if self.layout == Layout::Kazoo {
+            return self.acquire_kazoo(deadline).await;
         }
         let mutex = Mutex::new(&self.client, &util::join(&self.path, "locks"));
         let leases = self.leases_path();
@@ -125,5 +160,93 @@ impl Semaphore {
             }
         }
         Err(Error::Server(ErrorCode::NoNode))
+    }
+}
+
+// ----- kazoo's layout -----
+
+impl Semaphore {
+    async fn acquire_kazoo(&self, deadline: Option<Instant>) -> Result<Option<LockGuard>> {
+        self.check_max_leases().await?;
+        let mutex = Mutex::new(&self.client, &format!("{}-__lock__", self.path))
+            .layout(Layout::Kazoo)
+            .data(&self.data);
+        let Some(lock) = mutex.acquire_inner(deadline, true).await? else {
+            return Ok(None);
+        };
+        let outcome = self.take_kazoo_lease(deadline).await;
+        lock.release().await?;
+        outcome
+    }
+
+    /// Holding the mutex: creates our lease node once fewer than `max_leases` exist.
+    async fn take_kazoo_lease(&self, deadline: Option<Instant>) -> Result<Option<LockGuard>> {
+        let ours = util::uuid_v4().replace('-', "");
+        let lease = util::join(&self.path, &ours);
+        let acl = Acl::open_unsafe();
+        loop {
+            // Subscribed before the lease exists, so a suspension after it is seen by the guard.
+            let events = self.client.state_events();
+            let (children, _, watch) =
+                util::retry(&self.client, || self.client.get_children_watch(&self.path)).await?;
+            if children.len() < self.max_leases || children.contains(&ours) {
+                let created = util::retry(&self.client, || async {
+                    match self
+                        .client
+                        .create(&lease, &self.data, &acl, CreateMode::Ephemeral)
+                        .await
+                    {
+                        Ok((_, stat)) => Ok(stat),
+                        // Our own create, applied before a connection loss.
+                        Err(Error::Server(ErrorCode::NodeExists)) => self
+                            .client
+                            .exists(&lease)
+                            .await?
+                            .ok_or(Error::Server(ErrorCode::NoNode)),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await?;
+                return Ok(Some(LockGuard::new(
+                    self.client.clone(),
+                    lease,
+                    created.czxid,
+                    events,
+                )));
+            }
+            if util::until(deadline, watch.changed()).await.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Creates `<path>` holding `max_leases`, or checks the number it holds (non-numeric
+    /// data is ignored, as kazoo does).
+    async fn check_max_leases(&self) -> Result<()> {
+        let acl = Acl::open_unsafe();
+        let text = self.max_leases.to_string();
+        let (parent, _) = util::split(&self.path)?;
+        util::ensure_path(&self.client, parent, &acl, CreateMode::Persistent).await?;
+        let created = util::retry(&self.client, || {
+            self.client
+                .create(&self.path, text.as_bytes(), &acl, CreateMode::Persistent)
+        })
+        .await;
+        match created {
+            Ok(_) => return Ok(()),
+            Err(Error::Server(ErrorCode::NodeExists)) => {}
+            Err(e) => return Err(e),
+        }
+        let (data, _) = util::retry(&self.client, || self.client.get_data(&self.path)).await?;
+        let stored = std::str::from_utf8(&data)
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok());
+        match stored {
+            Some(n) if n != self.max_leases => Err(Error::BadArguments(format!(
+                "semaphore {}: inconsistent max leases: {} here, {} stored",
+                self.path, self.max_leases, n
+            ))),
+            _ => Ok(()),
+        }
     }
 }
