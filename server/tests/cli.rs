@@ -1,10 +1,9 @@
 //! The zk-server binary as operators drive it: zkServer.sh's commands over a zoo.cfg.
 
 mod common;
-use common::free_port;
+use common::{four_letter_word, free_port, ServerProcess};
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -28,12 +27,15 @@ fn write_config(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
     cfg
 }
 
-fn four_letter_word(port: u16, word: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.write_all(word.as_bytes()).unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text
+/// A server `zk-server start` put in the background: stopped when the test ends, passed or not.
+struct Daemon<'a> {
+    config: &'a str,
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        let _ = zk_server(&["stop", self.config]);
+    }
 }
 
 fn text(out: &Output) -> String {
@@ -51,10 +53,11 @@ fn start_status_stop_like_zkserver_sh() {
     let cfg = write_config(dir.path(), port, "");
     let cfg = cfg.to_str().unwrap();
     let started = zk_server(&["start", cfg]);
+    let _stop_at_the_end = Daemon { config: cfg };
     assert!(started.status.success(), "{}", text(&started));
     assert!(text(&started).contains("STARTED"));
     assert!(dir.path().join("data/zookeeper_server.pid").exists());
-    assert_eq!(four_letter_word(port, "ruok"), "imok");
+    assert_eq!(four_letter_word(port, "ruok").as_deref(), Some("imok"));
     let status = zk_server(&["status", cfg]);
     assert!(status.status.success(), "{}", text(&status));
     assert!(text(&status).contains("Mode: standalone"));
@@ -90,21 +93,13 @@ fn cleanup_keeps_the_newest_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let cfg = write_config(dir.path(), port, "");
+    let mut server = ServerProcess::start_foreground(&cfg, &dir.path().join("server.log"), "");
     let cfg = cfg.to_str().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zk-server"))
-        .args(["start-foreground", cfg])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_ready(port, Duration::from_secs(60));
     // Each session creation and close is a txn; snapCount=2 snapshots every one or two, most
     // of them deltas (`snapshot.<zxid>.delta`), a full snapshot when they add up to half of it.
     let version_2 = dir.path().join("data/version-2");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let snapshots = || zk_core::server::persist::snapshot::list(&version_2).unwrap();
     let zxids = |files: Vec<(u64, std::path::PathBuf)>| -> Vec<u64> {
         files.into_iter().map(|(zxid, _)| zxid).collect()
@@ -112,14 +107,19 @@ fn cleanup_keeps_the_newest_snapshots() {
     while snapshots().full.len() < 4 {
         assert!(
             Instant::now() < deadline,
-            "fewer than 4 full snapshots were written"
+            "fewer than 4 full snapshots were written:\n{}",
+            server.log_tail()
         );
-        zk_core_session(port);
+        if let Err(e) = open_and_close_session(port) {
+            panic!("a session failed ({e}):\n{}", server.log_tail());
+        }
     }
     // A graceful stop waits for a snapshot still being written, so the directory is still.
-    // SAFETY: signals our own child process.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    assert!(child.wait().unwrap().success());
+    assert!(
+        server.terminate(Duration::from_secs(60)),
+        "zk-server did not stop cleanly:\n{}",
+        server.log_tail()
+    );
     let written = zxids(snapshots().full);
     let out = zk_server(&["cleanup", cfg, "-n", "3"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -134,13 +134,14 @@ fn cleanup_keeps_the_newest_snapshots() {
 }
 
 /// Opens and closes one session with a raw handshake.
-fn zk_core_session(port: u16) {
-    let mut stream = common::raw_session(("127.0.0.1", port), 30000);
+fn open_and_close_session(port: u16) -> std::io::Result<()> {
+    let mut stream = common::try_raw_session(("127.0.0.1", port), 30000)?;
     // closeSession: xid 1, op -11
     let mut close = vec![0, 0, 0, 8];
     close.extend_from_slice(&1i32.to_be_bytes());
     close.extend_from_slice(&(-11i32).to_be_bytes());
-    stream.write_all(&close).unwrap();
+    stream.write_all(&close)?;
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest);
+    Ok(())
 }

@@ -602,3 +602,42 @@ fn a_session_taken_over_by_another_member_is_moved_on_the_first() {
     ensemble.wait_data(3, "/moved", b"from the new member");
     second.close();
 }
+
+/// A zxid's low half counts the txns of its term (it restarts with every new leader), not the
+/// raft log's positions, which never restart and would wrap; zxids still only grow.
+#[test]
+fn zxids_count_the_txns_of_each_term_and_keep_growing_across_leaders() {
+    let mut ensemble = Ensemble::start(3, 0);
+    let leader = ensemble.wait_leader(&[1, 2, 3]);
+    let client = ensemble.client(leader);
+    client
+        .create("/z", b"0", &open(), CreateMode::Persistent)
+        .unwrap();
+    for i in 1..=40 {
+        client.set_data("/z", i.to_string().as_bytes(), -1).unwrap();
+    }
+    let (_, before) = client.get_data("/z").unwrap();
+    client.close();
+    let (epoch, counter) = (before.mzxid >> 32, before.mzxid & 0xffff_ffff);
+    assert!(
+        counter > 41,
+        "41 writes and a session, yet counter {counter}"
+    );
+
+    ensemble.kill(leader);
+    let others: Vec<u64> = [1, 2, 3].into_iter().filter(|id| *id != leader).collect();
+    let next = ensemble.wait_leader(&others);
+    let client = ensemble.client(next);
+    let after = client.set_data("/z", b"after", -1).unwrap();
+    client.close();
+    assert!(after.mzxid > before.mzxid, "zxid went backwards");
+    assert!(
+        after.mzxid >> 32 > epoch,
+        "no new epoch after the leader changed"
+    );
+    assert!(
+        after.mzxid & 0xffff_ffff <= 3,
+        "the new term's counter starts at {:#x}, not from 1",
+        after.mzxid & 0xffff_ffff
+    );
+}

@@ -342,8 +342,13 @@ class Ensemble:
     def followers(self) -> List[int]:
         return [i for i, mode in self.modes().items() if mode == "follower"]
 
-    def read_ok(self, i: int, timeout: float = 10.0) -> bool:
-        """True when a kazoo session to server i can be opened and `/` read."""
+    def read_ok(self, i: int, timeout: float = 2.0) -> bool:
+        """True when a kazoo session to server i can be opened and `/` read.
+
+        The timeout is short because a kazoo whose connection retries ran out still waits
+        for the whole start timeout: a server that refused the first handshakes (a leader
+        stepping down after a partition heals refuses them) would look unavailable for that
+        long, though it serves a fraction of a second later. The callers poll."""
         from kazoo.client import KazooClient
 
         client = KazooClient(hosts=self.servers[i].address, timeout=10.0,

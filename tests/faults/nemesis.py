@@ -9,6 +9,7 @@ clock keeps rounds short on an idle machine and still meaningful on a loaded one
 from __future__ import annotations
 
 import random
+import time
 from typing import Callable, List
 
 from ensemble import Ensemble
@@ -33,6 +34,8 @@ class Nemesis:
         self.rng = rng
         self.log = log
         self.events: List[str] = []
+        # Seconds from each heal until the cut-off leader served a read again.
+        self.heal_to_serving: List[float] = []
 
     def schedule(self, rounds: int) -> List[str]:
         """Every fault kind once per len(FAULTS) rounds, in a seeded order."""
@@ -148,5 +151,10 @@ class Nemesis:
         self.note(f"  new leader {new} in the majority")
         self.hold()
         self.note("heal partition")
+        healed = time.monotonic()
         self.ensemble.heal()
+        self.ensemble.wait_serving([leader])
+        took = time.monotonic() - healed
+        self.heal_to_serving.append(took)
+        self.note(f"  old leader {leader} serving {took:.2f}s after the heal")
 

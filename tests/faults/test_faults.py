@@ -142,6 +142,10 @@ def test_linearizable_under_faults(make_ensemble, checker_bin: Path, rounds: int
         code, output = run_checker(checker_bin, all_reads_path, tmp_path / "all-reads.html")
         print(f"sync+read without fence ({unfenced} unfenced reads): {output}")
         code, output = run_checker(checker_bin, fenced_path, tmp_path / "linearizability.html")
+        if nemesis.heal_to_serving:
+            heals = sorted(nemesis.heal_to_serving)
+            print(f"{len(heals)} partition heals: the old leader served again after "
+                  f"{heals[len(heals) // 2]:.2f}s (median), {heals[-1]:.2f}s (max)")
         print(f"{len(records)} operations, {history.unknown_count()} unknown outcomes, "
               f"{len(sequential)} sequential creates, {history.acked_writes} acknowledged "
               f"writes; checker: {output}")

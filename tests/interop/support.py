@@ -11,6 +11,7 @@ Only loopback addresses are used. Nothing here sleeps except `wait_until`.
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import subprocess
 import sys
@@ -53,7 +54,7 @@ class ZkServer:
     """One standalone server process (zk-server or Apache) with its own dataDir."""
 
     def __init__(self, kind: str, workdir: Path, extra_config: Optional[Dict[str, str]] = None,
-                 port: Optional[int] = None) -> None:
+                 port: Optional[int] = None, env: Optional[Dict[str, str]] = None) -> None:
         if kind not in ("zk", "apache"):
             raise ValueError(f"unknown server kind {kind!r}")
         self.kind = kind
@@ -63,6 +64,8 @@ class ZkServer:
         self.log_path = self.workdir / "server.log"
         self.port = port or free_port()
         self.extra_config = dict(extra_config or {})
+        # Added to the server's environment, e.g. SERVER_JVMFLAGS="-Djute.maxbuffer=...".
+        self.env = dict(env or {})
         self.process: Optional[subprocess.Popen] = None
         self.starts = 0
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +118,7 @@ class ZkServer:
         log.flush()
         self.process = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            cwd=self.workdir, start_new_session=True)
+            cwd=self.workdir, start_new_session=True, env={**os.environ, **self.env})
         _LIVE_PROCESSES.add(self.process)
         log.close()
         if wait:

@@ -28,7 +28,7 @@ use crate::proto::{
 
 use super::acl;
 use super::fourlw;
-use super::quorum::Role;
+use super::quorum::{RevalidateError, Role};
 use super::reads;
 use super::runtime::{ReplyTo, Shared, WriteJob};
 use super::state::Outcome;
@@ -177,6 +177,12 @@ pub struct Conn {
     pub timeout_ms: AtomicI32,
     ids: RwLock<Vec<Id>>,
     inflight: AtomicUsize,
+    /// Sizes of this connection's writes in flight, oldest first (they are answered in
+    /// order), and their sum.
+    inflight_sizes: Mutex<VecDeque<usize>>,
+    inflight_bytes: AtomicUsize,
+    /// Bytes queued for the socket and not written yet.
+    backlog: Arc<Backlog>,
     wake: Notify,
     closing: AtomicBool,
     /// Established while this server was read-only: writes get NOTREADONLY, and the connection
@@ -188,23 +194,36 @@ pub struct Conn {
 impl Conn {
     /// Queues a reply frame: header, then the body when `result` is Ok.
     pub fn reply(&self, xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) {
-        let mut out = Vec::with_capacity(64);
-        frame::write(&mut out, |b| {
-            let err = match result {
-                Ok(_) => 0,
-                Err(code) => code.as_i32(),
-            };
-            ReplyHeader { xid, zxid, err }.encode(b);
-            if let Ok(body) = result {
-                body.encode(b);
-            }
-        });
+        let mut out = encode_reply(xid, zxid, result);
+        if out.len() > self.backlog.reply_limit {
+            tracing::warn!(
+                peer = %self.peer,
+                "a reply of {} bytes is over the limit of {} (jute.maxbuffer); answering BADARGUMENTS",
+                out.len(),
+                self.backlog.reply_limit
+            );
+            out = encode_reply(xid, zxid, &Err(ErrorCode::BadArguments));
+        }
         self.stats.last_zxid.store(zxid, Ordering::Relaxed);
         self.stats.responded(xid);
         self.send(out);
     }
 
     fn send(&self, frame: Vec<u8>) {
+        let queued = self.backlog.add(frame.len());
+        if queued > self.backlog.drop_at {
+            // A client that stopped reading while notifications kept coming: its requests
+            // were paused long ago (see Session::throttled); drop it rather than grow.
+            self.backlog.remove(frame.len());
+            if !self.closing.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    peer = %self.peer,
+                    "dropping a client that does not read: {queued} bytes queued for it"
+                );
+            }
+            self.wake.notify_one();
+            return;
+        }
         self.stats.packet_sent();
         let mut cork = self.cork.lock();
         if cork.depth > 0 {
@@ -253,12 +272,45 @@ impl Conn {
 
     /// Called by the writer after it queued the reply to one of this connection's writes.
     pub fn write_done(&self) {
+        if let Some(size) = self.inflight_sizes.lock().pop_front() {
+            self.inflight_bytes.fetch_sub(size, Ordering::AcqRel);
+        }
         self.inflight.fetch_sub(1, Ordering::AcqRel);
         self.wake.notify_one();
     }
 
+    fn write_started(&self, size: usize) {
+        self.inflight_sizes.lock().push_back(size);
+        self.inflight_bytes.fetch_add(size, Ordering::AcqRel);
+        self.inflight.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub fn auth(&self) -> Vec<Id> {
         self.ids.read().clone()
+    }
+
+    /// Adds the ids an addauth proved, within the connection's bounds on their number and
+    /// size (every txn of this connection carries them).
+    fn add_auth_ids(&self, ids: Vec<Id>, limits: &super::options::Limits) -> Result<(), String> {
+        let mut held = self.ids.write();
+        let mut added: Vec<Id> = ids.into_iter().filter(|id| !held.contains(id)).collect();
+        added.dedup();
+        let count = held.len() + added.len();
+        let bytes = auth_bytes(&held) + auth_bytes(&added);
+        if count > limits.conn_auth_ids {
+            return Err(format!(
+                "{count} auth ids, more than {} per connection",
+                limits.conn_auth_ids
+            ));
+        }
+        if bytes > limits.conn_auth_bytes {
+            return Err(format!(
+                "{bytes} bytes of auth ids, more than {} per connection",
+                limits.conn_auth_bytes
+            ));
+        }
+        held.extend(added);
+        Ok(())
     }
 
     pub fn session(&self) -> i64 {
@@ -293,6 +345,54 @@ impl Drop for CorkedBatch {
             conn.uncork();
         }
     }
+}
+
+/// The bytes queued for one connection's socket, shared by the connection (which adds what
+/// it sends) and its socket writer task (which takes off what it wrote).
+struct Backlog {
+    bytes: AtomicUsize,
+    /// Signalled when the writer has brought the backlog under `pause_at`.
+    drained: Notify,
+    /// At or above this, the connection reads no new requests.
+    pause_at: usize,
+    /// Above this, the connection is dropped.
+    drop_at: usize,
+    /// The largest reply sent as it is.
+    reply_limit: usize,
+    /// The socket failed: nothing queued will ever drain.
+    broken: AtomicBool,
+}
+
+impl Backlog {
+    fn add(&self, len: usize) -> usize {
+        self.bytes.fetch_add(len, Ordering::AcqRel) + len
+    }
+
+    fn remove(&self, len: usize) {
+        let before = self.bytes.fetch_sub(len, Ordering::AcqRel);
+        if before >= self.pause_at && before - len < self.pause_at {
+            self.drained.notify_one();
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes.load(Ordering::Acquire) >= self.pause_at
+    }
+}
+
+fn encode_reply(xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    frame::write(&mut out, |b| {
+        let err = match result {
+            Ok(_) => 0,
+            Err(code) => code.as_i32(),
+        };
+        ReplyHeader { xid, zxid, err }.encode(b);
+        if let Ok(body) = result {
+            body.encode(b);
+        }
+    });
+    out
 }
 
 /// See [`Conn::cork`].
@@ -332,6 +432,15 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
+    let limits = &shared.opts.limits;
+    let backlog = Arc::new(Backlog {
+        bytes: AtomicUsize::new(0),
+        drained: Notify::new(),
+        pause_at: limits.conn_backlog_bytes,
+        drop_at: limits.conn_backlog_drop_bytes,
+        reply_limit: limits.reply_bytes,
+        broken: AtomicBool::new(false),
+    });
     let conn = Arc::new(Conn {
         id: shared.next_conn_id(),
         peer,
@@ -345,12 +454,15 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
             id: peer.ip().to_string(),
         }]),
         inflight: AtomicUsize::new(0),
+        inflight_sizes: Mutex::new(VecDeque::new()),
+        inflight_bytes: AtomicUsize::new(0),
+        backlog: backlog.clone(),
         wake: Notify::new(),
         closing: AtomicBool::new(false),
         read_only: AtomicBool::new(false),
         stats: ConnStats::new(shared.stats.packets_sent.clone()),
     });
-    let write_task = tokio::spawn(write_loop(writer, rx));
+    let write_task = tokio::spawn(write_loop(writer, rx, backlog));
     shared.conns.lock().insert(conn.id, conn.clone());
     let mut session = Session {
         shared: shared.clone(),
@@ -374,7 +486,11 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 }
 
 /// Writes queued frames, as many per syscall as are waiting.
-async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outbound>) {
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    backlog: Arc<Backlog>,
+) {
     // Grows with what is queued; an idle session's pings need a few dozen bytes, and a
     // buffer that grew for a burst is given back afterwards.
     let mut buf: Vec<u8> = Vec::new();
@@ -394,8 +510,11 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<
             }
         }
         if !buf.is_empty() && writer.write_all(&buf).await.is_err() {
+            backlog.broken.store(true, Ordering::Release);
+            backlog.drained.notify_one();
             return;
         }
+        backlog.remove(buf.len());
         buf.clear();
         if buf.capacity() > KEPT_WRITE_BUFFER {
             buf.shrink_to(KEPT_WRITE_BUFFER);
@@ -410,42 +529,107 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<
 /// The most a connection's write buffer keeps between bursts.
 const KEPT_WRITE_BUFFER: usize = 64 * 1024;
 
+/// A request read while this session's writes were in flight: it waits for them.
+struct Deferred {
+    xid: i32,
+    request: Request,
+    received: Instant,
+    size: usize,
+}
+
 /// The reading side of a connection and its ordering state.
 struct Session {
     shared: Arc<Shared>,
     conn: Arc<Conn>,
     reader: OwnedReadHalf,
     buf: BytesMut,
-    /// Requests waiting for this session's in-flight writes.
-    deferred: VecDeque<(i32, Request, Instant)>,
+    /// Requests waiting for this session's in-flight writes, with their sizes.
+    deferred: VecDeque<Deferred>,
 }
 
 type Closing = &'static str;
 
+/// What stops a connection from reading (see [`Session::throttled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Throttle {
+    Connection,
+    Global,
+}
+
+/// How often a connection paused by `globalOutstandingLimit` looks again.
+const GLOBAL_THROTTLE_RECHECK: std::time::Duration = std::time::Duration::from_millis(2);
+
 impl Session {
     async fn run(&mut self) -> Result<(), Closing> {
-        let first = self.read_first_frame().await?;
+        let limit = self.shared.opts.limits.sessionless_timeout;
+        let first = tokio::time::timeout(limit, self.read_first_frame())
+            .await
+            .map_err(|_| "no handshake within nio.sessionlessCnxnTimeout")??;
         let Some(payload) = first else {
             return Ok(());
         };
         self.handshake(&payload).await?;
         loop {
-            while let Some(payload) = self.next_buffered_frame()? {
+            while self.throttled().is_none() {
+                let Some(payload) = self.next_buffered_frame()? else {
+                    break;
+                };
                 self.on_frame(&payload)?;
             }
             if self.conn.closing.load(Ordering::Acquire) {
                 return Ok(());
             }
-            tokio::select! {
-                read = self.reader.read_buf(&mut self.buf) => {
-                    if read.map_err(|_| "read error")? == 0 {
-                        return Err("client closed the connection");
+            if self.conn.backlog.broken.load(Ordering::Acquire) {
+                return Err("write error");
+            }
+            match self.throttled() {
+                // Not reading is the backpressure: the client's sends block once the socket
+                // buffers fill, and nothing more is held here for it.
+                Some(Throttle::Global) => {
+                    // Waiters on the whole server's count are many; they look again shortly
+                    // rather than each being woken by every answered write.
+                    tokio::select! {
+                        () = tokio::time::sleep(GLOBAL_THROTTLE_RECHECK) => {}
+                        () = self.conn.wake.notified() => {}
                     }
                 }
-                () = self.conn.wake.notified() => {}
+                Some(Throttle::Connection) => {
+                    tokio::select! {
+                        () = self.conn.backlog.drained.notified() => {}
+                        () = self.conn.wake.notified() => {}
+                    }
+                }
+                None => {
+                    tokio::select! {
+                        read = self.reader.read_buf(&mut self.buf) => {
+                            if read.map_err(|_| "read error")? == 0 {
+                                return Err("client closed the connection");
+                            }
+                        }
+                        () = self.conn.wake.notified() => {}
+                    }
+                }
             }
             self.drain_deferred()?;
         }
+    }
+
+    /// Why this connection should read no new request now, if it should not: its own
+    /// backlog (a slow reader, too many writes or waiting requests of its own), or too many
+    /// writes in flight on the whole server (`globalOutstandingLimit`).
+    fn throttled(&self) -> Option<Throttle> {
+        let limits = &self.shared.opts.limits;
+        if self.conn.backlog.is_full()
+            || self.conn.inflight_bytes.load(Ordering::Acquire) >= limits.conn_inflight_write_bytes
+            || self.deferred.len() >= limits.conn_deferred_requests
+        {
+            return Some(Throttle::Connection);
+        }
+        let outstanding = self.shared.stats.outstanding.load(Ordering::Relaxed);
+        if outstanding >= 0 && outstanding as usize >= limits.global_outstanding {
+            return Some(Throttle::Global);
+        }
+        None
     }
 
     /// Reads until at least `len` bytes are buffered.
@@ -564,18 +748,41 @@ impl Session {
                 _ => Err("session could not be created"),
             }
         } else {
-            let known = shared
+            let mut known = shared
                 .state
                 .read()
                 .sessions
                 .get(&req.session_id)
                 .map(|s| s.passwd.clone());
+            let mut revalidated = false;
+            if let (None, Some(ensemble)) = (&known, shared.ensemble.get()) {
+                // Not applied here yet, perhaps: a client whose only reply was the handshake
+                // reconnects with lastZxidSeen 0, so the zxid check above does not hold it
+                // back from a member that lags. The leader knows every committed session.
+                match ensemble.revalidate(req.session_id, &req.passwd).await {
+                    Ok(()) => {
+                        known = ensemble.applied_session(req.session_id).await;
+                        if known.is_none() {
+                            return Err("session not applied here in time");
+                        }
+                        revalidated = true;
+                    }
+                    Err(RevalidateError::Expired) => {}
+                    Err(RevalidateError::Unavailable(e)) => {
+                        tracing::info!(peer = %self.conn.peer, "cannot take over session 0x{:x}: {e}", req.session_id);
+                        return Err("session could not be revalidated with the leader");
+                    }
+                }
+            }
             let live = shared.tracker.lock().is_live(req.session_id);
             match known {
                 Some(passwd) if live && passwd == req.passwd => {
-                    if let Some(ensemble) = shared.ensemble.get() {
-                        if let Err(e) = ensemble.revalidate(req.session_id).await {
+                    if let (false, Some(ensemble)) = (revalidated, shared.ensemble.get()) {
+                        if let Err(e) = ensemble.revalidate(req.session_id, &req.passwd).await {
                             tracing::info!(peer = %self.conn.peer, "cannot take over session 0x{:x}: {e}", req.session_id);
+                            if e == RevalidateError::Expired {
+                                return self.session_expired(&req);
+                            }
                             return Err("session could not be revalidated with the leader");
                         }
                     }
@@ -590,16 +797,19 @@ impl Session {
                     }
                     self.established(req.session_id, timeout, passwd, read_only)
                 }
-                _ => {
-                    let mut out = Vec::new();
-                    frame::write(&mut out, |b| {
-                        ConnectResponse::expired(req.read_only).encode(b)
-                    });
-                    self.conn.send(out);
-                    Err("session expired or password wrong")
-                }
+                _ => self.session_expired(&req),
             }
         }
+    }
+
+    /// Tells the client its session expired (or its password is wrong), as Apache does.
+    fn session_expired(&mut self, req: &ConnectRequest) -> Result<(), Closing> {
+        let mut out = Vec::new();
+        frame::write(&mut out, |b| {
+            ConnectResponse::expired(req.read_only).encode(b)
+        });
+        self.conn.send(out);
+        Err("session expired or password wrong")
     }
 
     /// A session on a server cut off from the quorum: only for clients that allow read-only
@@ -695,28 +905,44 @@ impl Session {
                 return Err("undecodable request");
             }
         };
-        self.conn.stats.request_started(header.xid, received);
+        // An auth packet is answered with xid -4 whatever xid it came with, and is not timed,
+        // so it leaves nothing behind to match a reply.
+        if op != OpCode::Auth {
+            self.conn.stats.request_started(header.xid, received);
+        }
         *self.conn.stats.last_op.lock() = op_abbrev(op);
+        let size = payload.len();
         if !self.deferred.is_empty()
             || (self.conn.outstanding() > 0 && !goes_through_log(&self.shared, &request))
         {
-            self.deferred.push_back((header.xid, request, received));
+            self.deferred.push_back(Deferred {
+                xid: header.xid,
+                request,
+                received,
+                size,
+            });
             return Ok(());
         }
-        self.dispatch(header.xid, request, received)
+        self.dispatch(header.xid, request, received, size)
     }
 
     fn drain_deferred(&mut self) -> Result<(), Closing> {
-        while self.conn.outstanding() == 0 {
-            let Some((xid, request, received)) = self.deferred.pop_front() else {
+        while self.conn.outstanding() == 0 && !self.conn.backlog.is_full() {
+            let Some(next) = self.deferred.pop_front() else {
                 return Ok(());
             };
-            self.dispatch(xid, request, received)?;
+            self.dispatch(next.xid, next.request, next.received, next.size)?;
         }
         Ok(())
     }
 
-    fn dispatch(&mut self, xid: i32, request: Request, received: Instant) -> Result<(), Closing> {
+    fn dispatch(
+        &mut self,
+        xid: i32,
+        request: Request,
+        received: Instant,
+        size: usize,
+    ) -> Result<(), Closing> {
         let shared = &self.shared;
         match request {
             Request::Check(_) => {
@@ -731,13 +957,11 @@ impl Session {
                     packet.auth.as_deref().unwrap_or_default(),
                 ) {
                     Ok(ids) => {
-                        {
-                            let mut held = self.conn.ids.write();
-                            for id in ids {
-                                if !held.contains(&id) {
-                                    held.push(id);
-                                }
-                            }
+                        if let Err(why) = self.conn.add_auth_ids(ids, &shared.opts.limits) {
+                            tracing::warn!(peer = %self.conn.peer, "refusing addauth: {why}");
+                            shared.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
+                            self.conn.reply(AUTH_XID, 0, &Err(ErrorCode::AuthFailed));
+                            return Err("too many or too large auth ids");
                         }
                         self.conn.reply(AUTH_XID, 0, &Ok(Response::Empty));
                         Ok(())
@@ -761,7 +985,7 @@ impl Session {
             }
             Request::CloseSession => {
                 shared.tracker.lock().mark_closing(self.conn.session());
-                self.submit_write(xid, TxnBody::CloseSession, received);
+                self.submit_write(xid, TxnBody::CloseSession, received, size);
                 Ok(())
             }
             request if self.conn.read_only.load(Ordering::Acquire) && is_write(&request) => {
@@ -774,11 +998,20 @@ impl Session {
                 if goes_through_log(shared, &request)
                     && !self.conn.read_only.load(Ordering::Acquire) =>
             {
-                let body = TxnBody::Write {
-                    auth: self.conn.auth(),
-                    request,
-                };
-                self.submit_write(xid, body, received);
+                let auth = self.conn.auth();
+                let txn_bytes = TXN_OVERHEAD + size + auth_bytes(&auth);
+                if txn_bytes > LOGGABLE_TXN_BYTES {
+                    tracing::warn!(
+                        peer = %self.conn.peer,
+                        "refusing a write whose transaction would be {txn_bytes} bytes, over the log's record limit"
+                    );
+                    self.conn
+                        .reply(xid, shared.last_zxid(), &Err(ErrorCode::BadArguments));
+                    shared.stats.record_latency(received);
+                    return Ok(());
+                }
+                let body = TxnBody::Write { auth, request };
+                self.submit_write(xid, body, received, size);
                 Ok(())
             }
             request => {
@@ -790,8 +1023,8 @@ impl Session {
         }
     }
 
-    fn submit_write(&mut self, xid: i32, body: TxnBody, received: Instant) {
-        self.conn.inflight.fetch_add(1, Ordering::AcqRel);
+    fn submit_write(&mut self, xid: i32, body: TxnBody, received: Instant, size: usize) {
+        self.conn.write_started(size);
         self.shared.submit(WriteJob {
             session_id: self.conn.session(),
             body,
@@ -802,6 +1035,17 @@ impl Session {
             },
         });
     }
+}
+
+/// A txn's bytes besides its request and auth ids (header, tag, lengths), generously.
+const TXN_OVERHEAD: usize = 256;
+
+/// The largest txn the write path takes: the log's record limit, less room for the framing
+/// an ensemble's log entry adds around it.
+const LOGGABLE_TXN_BYTES: usize = super::persist::MAX_RECORD_BYTES - 64 * 1024;
+
+fn auth_bytes(ids: &[Id]) -> usize {
+    ids.iter().map(|id| id.scheme.len() + id.id.len() + 8).sum()
 }
 
 fn is_write(request: &Request) -> bool {

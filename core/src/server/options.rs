@@ -21,6 +21,8 @@ pub struct ServerOptions {
     pub max_session_timeout_ms: i32,
     /// Connections per client IP; 0 = unlimited.
     pub max_client_cnxns: usize,
+    /// What one client, or all of them, may make the server hold (see [`Limits`]).
+    pub limits: Limits,
     /// `jute.maxbuffer`.
     pub max_buffer: usize,
     /// Snapshot after about this many txns (`snapCount`; see `snapshotter`).
@@ -47,6 +49,64 @@ pub struct ServerOptions {
     pub secure_client_port: Option<u16>,
     /// The `server.N` lines when this server is an ensemble member; `None` standalone.
     pub ensemble: Option<EnsembleOptions>,
+}
+
+/// Bounds on what clients can make the server hold. Apache's settings where it has one
+/// (`maxCnxns`, `globalOutstandingLimit`, `nio.sessionlessCnxnTimeout`), zk's own otherwise;
+/// the byte budgets follow `jute.maxbuffer` so that one largest request or reply always fits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `maxCnxns`: client connections in total; 0 = unlimited.
+    pub max_cnxns: usize,
+    /// `globalOutstandingLimit`: writes in flight (received, not yet answered) before every
+    /// connection stops reading new requests.
+    pub global_outstanding: usize,
+    /// `nio.sessionlessCnxnTimeout`: a connection that has not sent its ConnectRequest (or a
+    /// four-letter word) by then is closed.
+    pub sessionless_timeout: Duration,
+    /// Reply and notification bytes queued for one connection's socket before that
+    /// connection stops reading requests (a slow reader).
+    pub conn_backlog_bytes: usize,
+    /// Queued bytes at which a connection that still does not read is dropped; only
+    /// notifications can push a paused connection this far.
+    pub conn_backlog_drop_bytes: usize,
+    /// Bytes of one connection's writes in flight before it stops reading.
+    pub conn_inflight_write_bytes: usize,
+    /// Requests of one connection waiting behind its own writes before it stops reading.
+    pub conn_deferred_requests: usize,
+    /// Auth ids one connection may hold, and their total size.
+    pub conn_auth_ids: usize,
+    pub conn_auth_bytes: usize,
+    /// `maxWatchesPerSession` (zk's own): watches one connection may hold; 0 = unlimited.
+    pub conn_watches: usize,
+    /// Bytes of watched paths one connection may hold.
+    pub conn_watch_path_bytes: usize,
+    /// A reply whose body would be larger is answered with BADARGUMENTS instead.
+    pub reply_bytes: usize,
+}
+
+impl Limits {
+    /// The defaults for a server whose `jute.maxbuffer` is `max_buffer`.
+    pub fn for_max_buffer(max_buffer: usize) -> Limits {
+        let one_record = max_buffer.max(64 * 1024);
+        Limits {
+            max_cnxns: super::config::DEFAULT_MAX_CNXNS as usize,
+            global_outstanding: super::config::DEFAULT_GLOBAL_OUTSTANDING_LIMIT as usize,
+            sessionless_timeout: Duration::from_millis(
+                super::config::DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
+            ),
+            conn_backlog_bytes: (2 * one_record).max(4 << 20),
+            conn_backlog_drop_bytes: (8 * one_record).max(64 << 20),
+            conn_inflight_write_bytes: (2 * one_record).max(4 << 20),
+            conn_deferred_requests: 4096,
+            conn_auth_ids: 32,
+            conn_auth_bytes: 16 * 1024,
+            conn_watches: super::config::DEFAULT_MAX_WATCHES_PER_SESSION as usize,
+            conn_watch_path_bytes: 64 << 20,
+            // Room for a reply's header and Stat around a value of the largest size.
+            reply_bytes: max_buffer + 1024,
+        }
+    }
 }
 
 /// What an ensemble member knows of its peers, from `server.N` lines and `myid`.
@@ -112,6 +172,7 @@ impl ServerOptions {
             min_session_timeout_ms: 4000,
             max_session_timeout_ms: 40000,
             max_client_cnxns: 60,
+            limits: Limits::for_max_buffer(crate::proto::DEFAULT_MAX_BUFFER),
             max_buffer: crate::proto::DEFAULT_MAX_BUFFER,
             snap_count: super::config::DEFAULT_SNAP_COUNT,
             snap_size_limit: Some(super::config::DEFAULT_SNAP_SIZE_LIMIT_KB * 1024),
@@ -193,6 +254,13 @@ impl ServerOptions {
         opts.max_session_timeout_ms = i32::try_from(cfg.max_session_timeout).unwrap_or(i32::MAX);
         opts.max_client_cnxns = cfg.max_client_cnxns as usize;
         opts.max_buffer = cfg.jute_max_buffer as usize;
+        opts.limits = Limits {
+            max_cnxns: cfg.max_cnxns as usize,
+            global_outstanding: (cfg.global_outstanding_limit as usize).max(1),
+            sessionless_timeout: Duration::from_millis(cfg.sessionless_cnxn_timeout_ms.max(1)),
+            conn_watches: cfg.max_watches_per_session as usize,
+            ..Limits::for_max_buffer(opts.max_buffer)
+        };
         opts.snap_count = cfg.snap_count.max(1);
         opts.snap_size_limit = cfg.snap_size_limit_kb.map(|kb| kb.saturating_mul(1024));
         opts.force_sync = cfg.force_sync;

@@ -46,14 +46,14 @@ impl ReadCtx<'_> {
                     self.check(&node, perms::READ)?;
                 }
                 if req.watch {
-                    self.watch(WatchKind::Data, &req.path);
+                    self.watch(WatchKind::Data, &req.path)?;
                 }
                 Ok(Response::Stat(self.node(&req.path)?.stat()))
             }
             Request::GetData(req) => {
                 let node = self.readable(&req.path)?;
                 if req.watch {
-                    self.watch(WatchKind::Data, &req.path);
+                    self.watch(WatchKind::Data, &req.path)?;
                 }
                 Ok(Response::GetData {
                     data: node.data().map(<[u8]>::to_vec),
@@ -63,7 +63,7 @@ impl ReadCtx<'_> {
             Request::GetChildren(req) | Request::GetChildren2(req) => {
                 let node = self.readable(&req.path)?;
                 if req.watch {
-                    self.watch(WatchKind::Child, &req.path);
+                    self.watch(WatchKind::Child, &req.path)?;
                 }
                 let children = node.sorted_child_names();
                 Ok(match request {
@@ -90,9 +90,7 @@ impl ReadCtx<'_> {
             Request::Sync(req) => Ok(Response::Sync {
                 path: req.path.clone(),
             }),
-            Request::MultiRead(ops) => Ok(Response::Multi(
-                ops.iter().map(|op| self.multi_read(op)).collect(),
-            )),
+            Request::MultiRead(ops) => self.multi_read_all(ops),
             Request::GetAllChildrenNumber(req) => {
                 self.readable(&req.path)?;
                 let count = self.state.tree.descendant_count(&req.path);
@@ -122,7 +120,7 @@ impl ReadCtx<'_> {
                     Some(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
                     None => return Err(ErrorCode::BadArguments),
                 };
-                self.watch(kind, &req.path);
+                self.watch(kind, &req.path)?;
                 Ok(Response::ErrorResponse(0))
             }
             Request::CheckWatches(req) | Request::RemoveWatches(req) => {
@@ -141,7 +139,7 @@ impl ReadCtx<'_> {
                 }
             }
             Request::SetWatches(sw) | Request::SetWatches2(sw) => {
-                self.set_watches(sw);
+                self.set_watches(sw)?;
                 Ok(Response::Empty)
             }
             Request::Sasl(_) => Err(ErrorCode::AuthFailed),
@@ -172,11 +170,41 @@ impl ReadCtx<'_> {
         self.conn.clone()
     }
 
-    fn watch(&self, kind: WatchKind, path: &str) {
+    fn watch(&self, kind: WatchKind, path: &str) -> Result<(), ErrorCode> {
         self.shared
             .watches
             .lock()
-            .add(self.conn.id, &self.sink(), kind, path);
+            .add(self.conn.id, &self.sink(), kind, path)
+            .map_err(refuse_watch)
+    }
+
+    /// A multiRead's results, given up as soon as they add up to more than a reply may
+    /// carry: a request of a few KiB naming one large node many times must not make the
+    /// server build a reply of gigabytes.
+    fn multi_read_all(&self, ops: &[MultiOp]) -> Result<Response, ErrorCode> {
+        let limit = self.shared.opts.limits.reply_bytes;
+        let mut size = 0usize;
+        let mut results = Vec::with_capacity(ops.len().min(1024));
+        for op in ops {
+            let result = self.multi_read(op);
+            size += match &result {
+                MultiResult::GetData { data, .. } => 96 + data.as_ref().map_or(0, Vec::len),
+                MultiResult::GetChildren(names) => {
+                    16 + names.iter().map(|n| n.len() + 4).sum::<usize>()
+                }
+                _ => 16,
+            };
+            if size > limit {
+                tracing::warn!(
+                    peer = %self.conn.peer,
+                    "a multiRead of {} ops would answer more than {limit} bytes (jute.maxbuffer); answering BADARGUMENTS",
+                    ops.len()
+                );
+                return Err(ErrorCode::BadArguments);
+            }
+            results.push(result);
+        }
+        Ok(Response::Multi(results))
     }
 
     fn multi_read(&self, op: &MultiOp) -> MultiResult {
@@ -195,27 +223,30 @@ impl ReadCtx<'_> {
 
     /// Re-registers a reconnecting client's watches, firing at once those whose node
     /// changed since `relative_zxid` (`DataTree.setWatches`).
-    fn set_watches(&self, sw: &SetWatches) {
+    /// Watches past the connection's limit are not registered and the whole request is
+    /// answered BADARGUMENTS.
+    fn set_watches(&self, sw: &SetWatches) -> Result<(), ErrorCode> {
         let sink = self.sink();
         let tree = &self.state.tree;
         let zxid = self.state.last_zxid;
         let mut watches = self.shared.watches.lock();
         let id = self.conn.id;
-        let register = |w: &mut WatchManager, kind, p: &str| w.add(id, &sink, kind, p);
+        let register =
+            |w: &mut WatchManager, kind, p: &str| w.add(id, &sink, kind, p).map_err(refuse_watch);
         for p in &sw.data_watches {
             match tree.get(p) {
                 None => sink.notify(zxid, EventType::NodeDeleted, p),
                 Some(n) if n.mzxid > sw.relative_zxid => {
                     sink.notify(zxid, EventType::NodeDataChanged, p)
                 }
-                Some(_) => register(&mut watches, WatchKind::Data, p),
+                Some(_) => register(&mut watches, WatchKind::Data, p)?,
             }
         }
         for p in &sw.exist_watches {
             if tree.contains(p) {
                 sink.notify(zxid, EventType::NodeCreated, p);
             } else {
-                register(&mut watches, WatchKind::Data, p);
+                register(&mut watches, WatchKind::Data, p)?;
             }
         }
         for p in &sw.child_watches {
@@ -224,14 +255,20 @@ impl ReadCtx<'_> {
                 Some(n) if n.pzxid > sw.relative_zxid => {
                     sink.notify(zxid, EventType::NodeChildrenChanged, p)
                 }
-                Some(_) => register(&mut watches, WatchKind::Child, p),
+                Some(_) => register(&mut watches, WatchKind::Child, p)?,
             }
         }
         for p in &sw.persistent_watches {
-            register(&mut watches, WatchKind::Persistent, p);
+            register(&mut watches, WatchKind::Persistent, p)?;
         }
         for p in &sw.persistent_recursive_watches {
-            register(&mut watches, WatchKind::PersistentRecursive, p);
+            register(&mut watches, WatchKind::PersistentRecursive, p)?;
         }
+        Ok(())
     }
+}
+
+fn refuse_watch(e: super::watch::TooManyWatches) -> ErrorCode {
+    tracing::warn!("refusing a watch: {e} (maxWatchesPerSession)");
+    ErrorCode::BadArguments
 }

@@ -184,7 +184,10 @@ impl Server {
             initial_session_id(opts.server_id, state.sessions.keys().max().copied());
         let shared = Arc::new(Shared {
             state: RwLock::new(state),
-            watches: Mutex::new(WatchManager::default()),
+            watches: Mutex::new(WatchManager::with_limits(super::watch::WatchLimits {
+                watches: opts.limits.conn_watches,
+                path_bytes: opts.limits.conn_watch_path_bytes,
+            })),
             conns: Mutex::new(HashMap::new()),
             tracker: Mutex::new(tracker),
             stats: ServerStats::default(),
@@ -361,7 +364,10 @@ fn initial_session_id(server_id: u64, max_existing: Option<i64>) -> i64 {
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    let per_ip: Arc<Mutex<HashMap<std::net::IpAddr, usize>>> = Arc::default();
+    let admission = Arc::new(Admission::new(
+        shared.opts.limits.max_cnxns,
+        shared.opts.max_client_cnxns,
+    ));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -374,29 +380,83 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             },
             () = wait_stopping(&shared) => return,
         };
-        let limit = shared.opts.max_client_cnxns;
-        {
-            let mut counts = per_ip.lock();
-            let count = counts.entry(peer.ip()).or_default();
-            if limit > 0 && *count >= limit {
-                tracing::warn!("Too many connections from /{} - max is {limit}", peer.ip());
-                drop(stream);
-                continue;
-            }
-            *count += 1;
-        }
+        let Some(ticket) = admission.admit(peer.ip()) else {
+            drop(stream);
+            continue;
+        };
         let shared = shared.clone();
-        let per_ip = per_ip.clone();
         tokio::spawn(async move {
             conn::serve(shared, stream, peer).await;
-            let mut counts = per_ip.lock();
-            if let Some(count) = counts.get_mut(&peer.ip()) {
-                *count -= 1;
-                if *count == 0 {
-                    counts.remove(&peer.ip());
-                }
-            }
+            drop(ticket);
         });
+    }
+}
+
+/// `maxCnxns` (all clients) and `maxClientCnxns` (per client address, an IPv4-mapped IPv6
+/// address counted as its IPv4 one), as Apache's connection factory counts them.
+struct Admission {
+    max_total: usize,
+    max_per_ip: usize,
+    counts: Mutex<(usize, HashMap<std::net::IpAddr, usize>)>,
+}
+
+/// One admitted connection; dropping it gives its place back.
+struct Ticket {
+    admission: Arc<Admission>,
+    ip: std::net::IpAddr,
+}
+
+impl Admission {
+    fn new(max_total: usize, max_per_ip: usize) -> Admission {
+        Admission {
+            max_total,
+            max_per_ip,
+            counts: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    fn admit(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<Ticket> {
+        let ip = ip.to_canonical();
+        let mut counts = self.counts.lock();
+        let (total, per_ip) = &mut *counts;
+        if self.max_total > 0 && *total >= self.max_total {
+            tracing::warn!(
+                "Too many connections: {total} - max is {} (maxCnxns); refusing /{ip}",
+                self.max_total
+            );
+            return None;
+        }
+        let count = per_ip.entry(ip).or_default();
+        if self.max_per_ip > 0 && *count >= self.max_per_ip {
+            tracing::warn!(
+                "Too many connections from /{ip} - max is {}",
+                self.max_per_ip
+            );
+            if *count == 0 {
+                per_ip.remove(&ip);
+            }
+            return None;
+        }
+        *count += 1;
+        *total += 1;
+        Some(Ticket {
+            admission: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut counts = self.admission.counts.lock();
+        let (total, per_ip) = &mut *counts;
+        *total -= 1;
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -467,7 +527,7 @@ async fn container_loop(shared: Arc<Shared>) {
 /// Containers that are empty and had children, and TTL nodes past their TTL.
 pub fn container_candidates(state: &State, now: i64) -> Vec<String> {
     let mut out = Vec::new();
-    for node in state.tree.iter() {
+    for node in state.tree.expirable() {
         if node.has_children() {
             continue;
         }

@@ -175,6 +175,11 @@ impl State {
         } else {
             self.last_zxid = txn.zxid;
             match &txn.body {
+                // A session id is never reused; a second CreateSession for a live session
+                // (a forged or replayed one) changes nothing, on every server alike.
+                TxnBody::CreateSession { .. } if self.sessions.contains_key(&txn.session_id) => {
+                    Outcome::Reply(Err(ErrorCode::BadArguments))
+                }
                 TxnBody::CreateSession { timeout, passwd } => {
                     self.sessions.insert(
                         txn.session_id,
@@ -208,6 +213,7 @@ impl State {
                     let ctx = Ctx::of(txn, auth);
                     Outcome::Reply(self.reconfig(&ctx, *cur_config_id, members, &mut triggers))
                 }
+                TxnBody::Refused { error, multi } => Outcome::Reply(refused(*error, *multi)),
             }
         };
         Applied {
@@ -231,17 +237,65 @@ impl State {
         }
     }
 
+    /// What applying the client write `txn` now would answer, found by applying it and
+    /// taking it back; `Some` holds the [`TxnBody::Refused`] to log instead when it would
+    /// fail. Writes speculated in one [`Speculation`] see each other, as a batch applied in
+    /// order would; [`State::end_speculation`] takes them all back. Only client writes can
+    /// be speculated (`None` for other txns).
+    pub(super) fn speculate(&mut self, txn: &Txn, spec: &mut Speculation) -> Option<TxnBody> {
+        let TxnBody::Write { auth, request } = &txn.body else {
+            return None;
+        };
+        let ctx = Ctx::of(txn, auth);
+        let mut triggers = Vec::new();
+        match self.apply_write_into(&ctx, request, &mut spec.undo, &mut triggers) {
+            Err(code) => Some(TxnBody::Refused {
+                error: code.as_i32(),
+                multi: None,
+            }),
+            Ok(Response::Multi(results)) => {
+                let failed = results
+                    .iter()
+                    .position(|r| matches!(r, MultiResult::Error(code) if *code != 0))?;
+                let error = match results[failed] {
+                    MultiResult::Error(code) => code,
+                    _ => return None,
+                };
+                Some(TxnBody::Refused {
+                    error,
+                    multi: Some((failed as u32, results.len() as u32)),
+                })
+            }
+            Ok(_) => None,
+        }
+    }
+
+    /// Takes back every write a [`Speculation`] applied.
+    pub(super) fn end_speculation(&mut self, spec: Speculation) {
+        self.roll_back(spec.undo);
+    }
+
     fn apply_write(
         &mut self,
         ctx: &Ctx<'_>,
         request: &Request,
         triggers: &mut Vec<Trigger>,
     ) -> Result<Response, ErrorCode> {
+        self.apply_write_into(ctx, request, &mut UndoLog::off(), triggers)
+    }
+
+    /// Applies a client write, recording how to take it back in `undo` when it records.
+    fn apply_write_into(
+        &mut self,
+        ctx: &Ctx<'_>,
+        request: &Request,
+        undo: &mut UndoLog,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Response, ErrorCode> {
         ctx.check_session(&self.sessions)?;
-        let mut undo = UndoLog::off();
         match request {
             Request::Create(kind, req) => {
-                let (path, stat) = self.create(ctx, *kind, req, &mut undo, triggers)?;
+                let (path, stat) = self.create(ctx, *kind, req, undo, triggers)?;
                 Ok(if kind.returns_stat() {
                     Response::Create2 { path, stat }
                 } else {
@@ -249,18 +303,16 @@ impl State {
                 })
             }
             Request::Delete(req) => {
-                self.delete(ctx, req, &mut undo, triggers)?;
+                self.delete(ctx, req, undo, triggers)?;
                 Ok(Response::Empty)
             }
             Request::DeleteContainer(req) => {
-                self.delete_container(ctx, &req.path, triggers)?;
+                self.delete_container(ctx, &req.path, undo, triggers)?;
                 Ok(Response::Empty)
             }
-            Request::SetData(req) => Ok(Response::Stat(
-                self.set_data(ctx, req, &mut undo, triggers)?,
-            )),
-            Request::SetAcl(req) => Ok(Response::Stat(self.set_acl(ctx, req, &mut undo)?)),
-            Request::Multi(ops) => Ok(Response::Multi(self.multi(ctx, ops, triggers))),
+            Request::SetData(req) => Ok(Response::Stat(self.set_data(ctx, req, undo, triggers)?)),
+            Request::SetAcl(req) => Ok(Response::Stat(self.set_acl(ctx, req, undo)?)),
+            Request::Multi(ops) => Ok(Response::Multi(self.multi(ctx, ops, undo, triggers))),
             Request::Reconfig(_) if !ctx.rules.reconfig_enabled => Err(ErrorCode::ReconfigDisabled),
             // Standalone has no membership to change; an ensemble's leader turns a client's
             // reconfig into a `TxnBody::Reconfig`.
@@ -269,8 +321,10 @@ impl State {
         }
     }
 
-    /// Whether a client with `auth` may reconfigure from `cur_config_id` (-1: any): what the
-    /// leader checks before changing the membership, and applying checks again.
+    /// Whether a client with `auth` may reconfigure from `cur_config_id` (-1: any), in
+    /// Apache's order: reconfigEnabled, then the version (BADVERSION), then the ACL of
+    /// `/zookeeper/config` (NOAUTH). The leader checks the session, a reconfig in progress and
+    /// the arguments in between (`quorum::reconfig`); applying checks these again.
     pub fn check_reconfig(
         &self,
         auth: &[crate::proto::Id],
@@ -280,12 +334,26 @@ impl State {
         if !rules.reconfig_enabled {
             return Err(ErrorCode::ReconfigDisabled);
         }
-        let node = self.node(CONFIG_PATH)?;
-        acl::check(rules.skip_acl, &self.tree.acl_of(&node), perms::WRITE, auth)?;
+        self.check_reconfig_version(cur_config_id)?;
+        self.check_reconfig_acl(auth, rules)
+    }
+
+    /// `fromConfig` against the current configuration's version (-1: any).
+    pub fn check_reconfig_version(&self, cur_config_id: i64) -> Result<(), ErrorCode> {
         if cur_config_id != -1 && cur_config_id != self.config_version() {
             return Err(ErrorCode::BadVersion);
         }
         Ok(())
+    }
+
+    /// WRITE on `/zookeeper/config`, the last check of a reconfig.
+    pub fn check_reconfig_acl(
+        &self,
+        auth: &[crate::proto::Id],
+        rules: Rules,
+    ) -> Result<(), ErrorCode> {
+        let node = self.node(CONFIG_PATH)?;
+        acl::check(rules.skip_acl, &self.tree.acl_of(&node), perms::WRITE, auth)
     }
 
     /// The text of `/zookeeper/config` (empty before an ensemble's first leader writes it).
@@ -316,9 +384,13 @@ impl State {
         members: &str,
         triggers: &mut Vec<Trigger>,
     ) -> Result<Response, ErrorCode> {
-        ctx.check_session(&self.sessions)?;
         if ctx.session != 0 {
-            self.check_reconfig(ctx.auth, ctx.rules, cur_config_id)?;
+            if !ctx.rules.reconfig_enabled {
+                return Err(ErrorCode::ReconfigDisabled);
+            }
+            ctx.check_session(&self.sessions)?;
+            self.check_reconfig_version(cur_config_id)?;
+            self.check_reconfig_acl(ctx.auth, ctx.rules)?;
         }
         let data = format!("{members}version={:x}", ctx.zxid).into_bytes();
         let config_ctx = Ctx {
@@ -341,10 +413,13 @@ impl State {
         })
     }
 
+    /// A multi: every op or none. Its own changes are recorded (to take them back if an op
+    /// fails) whether or not `outer` records; they stay in `outer` only if it does.
     fn multi(
         &mut self,
         ctx: &Ctx<'_>,
         ops: &[MultiOp],
+        outer: &mut UndoLog,
         triggers: &mut Vec<Trigger>,
     ) -> Vec<MultiResult> {
         let mut undo = UndoLog::on();
@@ -378,16 +453,12 @@ impl State {
                 Ok(result) => results.push(result),
                 Err(code) => {
                     self.roll_back(undo);
-                    let mut failed: Vec<MultiResult> =
-                        (0..i).map(|_| MultiResult::Error(0)).collect();
-                    failed.push(MultiResult::Error(code.as_i32()));
-                    failed.extend(
-                        (i + 1..ops.len())
-                            .map(|_| MultiResult::Error(ErrorCode::RuntimeInconsistency.as_i32())),
-                    );
-                    return failed;
+                    return failed_multi(i, ops.len(), code.as_i32());
                 }
             }
+        }
+        if outer.recording {
+            outer.steps.extend(undo.steps);
         }
         triggers.extend(pending);
         results
@@ -527,6 +598,7 @@ impl State {
         &mut self,
         ctx: &Ctx<'_>,
         p: &str,
+        undo: &mut UndoLog,
         triggers: &mut Vec<Trigger>,
     ) -> Result<(), ErrorCode> {
         path::validate(p, false).map_err(|_| ErrorCode::BadArguments)?;
@@ -539,7 +611,7 @@ impl State {
             NodeKind::Ttl(ttl) if ctx.time.saturating_sub(node.mtime) > ttl => {}
             _ => return Err(ErrorCode::BadArguments),
         }
-        self.delete_node(ctx, p, &mut UndoLog::off(), triggers);
+        self.delete_node(ctx, p, undo, triggers);
         Ok(())
     }
 
@@ -739,6 +811,42 @@ impl State {
                 }
             }
         }
+    }
+}
+
+/// Writes applied to find out what they would answer, to be taken back
+/// ([`State::speculate`]).
+pub(super) struct Speculation {
+    undo: UndoLog,
+}
+
+impl Default for Speculation {
+    fn default() -> Self {
+        Speculation {
+            undo: UndoLog::on(),
+        }
+    }
+}
+
+/// The answer of a multi whose op `index` of `count` failed with `error`, as Apache gives it.
+fn failed_multi(index: usize, count: usize, error: i32) -> Vec<MultiResult> {
+    let mut results: Vec<MultiResult> = (0..index).map(|_| MultiResult::Error(0)).collect();
+    results.push(MultiResult::Error(error));
+    results.extend(
+        (index + 1..count).map(|_| MultiResult::Error(ErrorCode::RuntimeInconsistency.as_i32())),
+    );
+    results
+}
+
+/// The answer a [`TxnBody::Refused`] stands for.
+fn refused(error: i32, multi: Option<(u32, u32)>) -> Result<Response, ErrorCode> {
+    match multi {
+        Some((index, count)) => Ok(Response::Multi(failed_multi(
+            index as usize,
+            count as usize,
+            error,
+        ))),
+        None => Err(ErrorCode::from_i32(error).unwrap_or(ErrorCode::SystemError)),
     }
 }
 

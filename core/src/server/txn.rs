@@ -11,7 +11,12 @@
 //! tag 2 CloseSession:  (no body)
 //! tag 3 Write:         vector<Id> auth | int opcode | buffer request-body (as on the wire)
 //! tag 4 Reconfig:      vector<Id> auth | long fromConfig | ustring members
+//! tag 5 Refused:       int error | int failed op index (-1: not a multi) | int op count
 //! ```
+//!
+//! A Refused txn stands for a write that was found, before it was logged, to fail (as
+//! Apache logs an error txn): applying it changes nothing but the zxid and gives the same
+//! answer the write would have, without the log holding the write's payload.
 //!
 //! A Reconfig txn is what an ensemble's leader proposes for a client's `reconfig` once it has
 //! changed the membership: `members` is every `server.N=` line of the new configuration.
@@ -50,12 +55,19 @@ pub enum TxnBody {
         cur_config_id: i64,
         members: String,
     },
+    Refused {
+        /// The error code the write failed with.
+        error: i32,
+        /// For a multi: which op failed, and how many ops it had.
+        multi: Option<(u32, u32)>,
+    },
 }
 
 const TAG_CREATE_SESSION: i32 = 1;
 const TAG_CLOSE_SESSION: i32 = 2;
 const TAG_WRITE: i32 = 3;
 const TAG_RECONFIG: i32 = 4;
+const TAG_REFUSED: i32 = 5;
 
 impl Txn {
     pub fn encode(&self) -> Vec<u8> {
@@ -87,6 +99,13 @@ impl Txn {
                 out.put_i64(*cur_config_id);
                 out.put_string(members);
             }
+            TxnBody::Refused { error, multi } => {
+                out.put_i32(TAG_REFUSED);
+                out.put_i32(*error);
+                let (index, count) = multi.map_or((-1, 0), |(i, n)| (i as i32, n as i32));
+                out.put_i32(index);
+                out.put_i32(count);
+            }
         }
         out
     }
@@ -117,6 +136,17 @@ impl Txn {
                 cur_config_id: r.read_i64()?,
                 members: r.read_string()?,
             },
+            TAG_REFUSED => {
+                let error = r.read_i32()?;
+                let index = r.read_i32()?;
+                let count = r.read_i32()?;
+                let multi = match (u32::try_from(index), u32::try_from(count)) {
+                    (Ok(index), Ok(count)) if index < count => Some((index, count)),
+                    (Err(_), _) => None,
+                    _ => return Err(DecodeError::Invalid("refused multi op out of range")),
+                };
+                TxnBody::Refused { error, multi }
+            }
             _ => return Err(DecodeError::Invalid("unknown txn tag")),
         };
         r.finish()?;
@@ -183,6 +213,14 @@ mod tests {
                         flags: 5,
                     },
                 ),
+            },
+            TxnBody::Refused {
+                error: -101,
+                multi: None,
+            },
+            TxnBody::Refused {
+                error: -103,
+                multi: Some((2, 5)),
             },
         ] {
             let txn = Txn {

@@ -90,14 +90,23 @@ impl Table {
     }
 
     /// The connections `event` on `path` notifies (`WatchManager.triggerWatch`); standard
-    /// watches on `path` itself are removed.
-    fn trigger(&mut self, path: &str, event: EventType, suppress: &[ConnId]) -> Vec<ConnId> {
+    /// watches on `path` itself are removed, and their connections added to `spent`.
+    fn trigger(
+        &mut self,
+        path: &str,
+        event: EventType,
+        suppress: &[ConnId],
+        spent: &mut Vec<ConnId>,
+    ) -> Vec<ConnId> {
         let mut fired = Vec::new();
         if let Some(watchers) = self.by_path.get_mut(path) {
             watchers.retain(|&conn, &mut mode| {
                 let fire = mode != Mode::Recursive || event != EventType::NodeChildrenChanged;
                 if fire && !suppress.contains(&conn) {
                     fired.push(conn);
+                }
+                if mode == Mode::Standard {
+                    spent.push(conn);
                 }
                 mode != Mode::Standard
             });
@@ -128,17 +137,110 @@ impl Table {
 }
 
 /// Every registered watch on this server: Apache's data and child tables, plus how to
-/// reach each watching connection.
+/// reach each watching connection and what each connection holds (so that closing one costs
+/// its own watches, not every watch on the server, and each is held within [`WatchLimits`]).
 #[derive(Default)]
 pub struct WatchManager {
     data: Table,
     child: Table,
     sinks: HashMap<ConnId, Arc<dyn WatchSink>>,
+    held: HashMap<ConnId, Held>,
+    limits: WatchLimits,
+}
+
+/// What one connection may register; zero means unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WatchLimits {
+    pub watches: usize,
+    pub path_bytes: usize,
+}
+
+/// A registration over a connection's [`WatchLimits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "connection {conn} holds {watches} watches on {path_bytes} bytes of paths, the most it may"
+)]
+pub struct TooManyWatches {
+    pub conn: ConnId,
+    pub watches: usize,
+    pub path_bytes: usize,
+}
+
+/// The watches of one connection: per path, which tables hold one.
+#[derive(Default)]
+struct Held {
+    paths: HashMap<String, u8>,
+    watches: usize,
+    path_bytes: usize,
+}
+
+const IN_DATA: u8 = 1;
+const IN_CHILD: u8 = 2;
+
+impl Held {
+    fn mark(&mut self, path: &str, tables: u8) {
+        let bits = self.paths.entry(path.to_owned()).or_insert(0);
+        let new = tables & !*bits;
+        if *bits == 0 {
+            self.path_bytes += path.len();
+        }
+        *bits |= tables;
+        self.watches += new.count_ones() as usize;
+    }
+
+    fn unmark(&mut self, path: &str, tables: u8) {
+        let Some(bits) = self.paths.get_mut(path) else {
+            return;
+        };
+        let gone = tables & *bits;
+        *bits &= !tables;
+        self.watches -= gone.count_ones() as usize;
+        if *bits == 0 {
+            self.paths.remove(path);
+            self.path_bytes -= path.len();
+        }
+    }
 }
 
 impl WatchManager {
-    /// Registers `conn` for `kind` events on `path`.
-    pub fn add(&mut self, conn: ConnId, sink: &Arc<dyn WatchSink>, kind: WatchKind, path: &str) {
+    pub fn with_limits(limits: WatchLimits) -> WatchManager {
+        WatchManager {
+            limits,
+            ..WatchManager::default()
+        }
+    }
+
+    /// Registers `conn` for `kind` events on `path`, unless that takes the connection over
+    /// its limits.
+    pub fn add(
+        &mut self,
+        conn: ConnId,
+        sink: &Arc<dyn WatchSink>,
+        kind: WatchKind,
+        path: &str,
+    ) -> Result<(), TooManyWatches> {
+        let tables = match kind {
+            WatchKind::Data => IN_DATA,
+            WatchKind::Child => IN_CHILD,
+            WatchKind::Persistent | WatchKind::PersistentRecursive => IN_DATA | IN_CHILD,
+        };
+        let held = self.held.entry(conn).or_default();
+        let bits = held.paths.get(path).copied().unwrap_or(0);
+        let new_watches = (tables & !bits).count_ones() as usize;
+        let new_bytes = if bits == 0 { path.len() } else { 0 };
+        let over = |limit: usize, have: usize, adding: usize| {
+            limit > 0 && adding > 0 && have + adding > limit
+        };
+        if over(self.limits.watches, held.watches, new_watches)
+            || over(self.limits.path_bytes, held.path_bytes, new_bytes)
+        {
+            return Err(TooManyWatches {
+                conn,
+                watches: held.watches,
+                path_bytes: held.path_bytes,
+            });
+        }
+        held.mark(path, tables);
         self.sinks.entry(conn).or_insert_with(|| sink.clone());
         match kind {
             WatchKind::Data => self.data.set(conn, path, Mode::Standard),
@@ -153,24 +255,38 @@ impl WatchManager {
                 self.child.set(conn, path, mode);
             }
         }
+        Ok(())
     }
 
     /// Sends the notifications `trigger` causes (`DataTree.createNode/deleteNode/setData`).
     pub fn trigger(&mut self, trigger: &Trigger, zxid: i64, skip_acl: bool) {
         let p = trigger.path.as_str();
+        let mut spent_data = Vec::new();
+        let mut spent_child = Vec::new();
         let fired = match trigger.event {
             EventType::NodeCreated | EventType::NodeDataChanged => {
-                self.data.trigger(p, trigger.event, &[])
+                self.data.trigger(p, trigger.event, &[], &mut spent_data)
             }
             EventType::NodeDeleted => {
-                let mut fired = self.data.trigger(p, trigger.event, &[]);
-                let more = self.child.trigger(p, trigger.event, &fired);
+                let mut fired = self.data.trigger(p, trigger.event, &[], &mut spent_data);
+                let more = self
+                    .child
+                    .trigger(p, trigger.event, &fired, &mut spent_child);
                 fired.extend(more);
                 fired
             }
-            EventType::NodeChildrenChanged => self.child.trigger(p, trigger.event, &[]),
+            EventType::NodeChildrenChanged => {
+                self.child.trigger(p, trigger.event, &[], &mut spent_child)
+            }
             _ => Vec::new(),
         };
+        for (spent, table) in [(spent_data, IN_DATA), (spent_child, IN_CHILD)] {
+            for conn in spent {
+                if let Some(held) = self.held.get_mut(&conn) {
+                    held.unmark(p, table);
+                }
+            }
+        }
         for conn in fired {
             if let Some(sink) = self.sinks.get(&conn) {
                 if can_read(skip_acl, &trigger.acl, sink.as_ref()) {
@@ -197,13 +313,22 @@ impl WatchManager {
             WatcherType::PersistentRecursive => (true, true, Some(Mode::Recursive)),
         };
         let mut found = false;
-        for (wanted, table) in [(data, &mut self.data), (child, &mut self.child)] {
-            if wanted {
-                found |= if remove {
-                    table.remove(conn, path, only)
-                } else {
-                    table.contains(conn, path, only)
-                };
+        for (wanted, table, bit) in [
+            (data, &mut self.data, IN_DATA),
+            (child, &mut self.child, IN_CHILD),
+        ] {
+            if !wanted {
+                continue;
+            }
+            if remove {
+                if table.remove(conn, path, only) {
+                    found = true;
+                    if let Some(held) = self.held.get_mut(&conn) {
+                        held.unmark(path, bit);
+                    }
+                }
+            } else {
+                found |= table.contains(conn, path, only);
             }
         }
         found
@@ -211,18 +336,16 @@ impl WatchManager {
 
     /// Drops every watch of a closed connection.
     pub fn remove_conn(&mut self, conn: ConnId) {
-        if self.sinks.remove(&conn).is_none() {
+        self.sinks.remove(&conn);
+        let Some(held) = self.held.remove(&conn) else {
             return;
-        }
-        for table in [&mut self.data, &mut self.child] {
-            let paths: Vec<String> = table
-                .by_path
-                .iter()
-                .filter(|(_, w)| w.contains_key(&conn))
-                .map(|(p, _)| p.clone())
-                .collect();
-            for p in paths {
-                table.remove(conn, &p, None);
+        };
+        for (path, bits) in held.paths {
+            if bits & IN_DATA != 0 {
+                self.data.remove(conn, &path, None);
+            }
+            if bits & IN_CHILD != 0 {
+                self.child.remove(conn, &path, None);
             }
         }
     }
@@ -311,10 +434,11 @@ mod tests {
         let rec = Arc::new(Recorder::default());
         let sink: Arc<dyn WatchSink> = rec.clone();
         let mut wm = WatchManager::default();
-        wm.add(1, &sink, WatchKind::Data, "/a");
-        wm.add(1, &sink, WatchKind::Child, "/a");
-        wm.add(2, &sink, WatchKind::PersistentRecursive, "/r");
-        wm.add(3, &sink, WatchKind::Persistent, "/p");
+        wm.add(1, &sink, WatchKind::Data, "/a").unwrap();
+        wm.add(1, &sink, WatchKind::Child, "/a").unwrap();
+        wm.add(2, &sink, WatchKind::PersistentRecursive, "/r")
+            .unwrap();
+        wm.add(3, &sink, WatchKind::Persistent, "/p").unwrap();
         fire(&mut wm, "/a", EventType::NodeDeleted);
         fire(&mut wm, "/a", EventType::NodeDeleted);
         fire(&mut wm, "/r/x/y", EventType::NodeCreated);
@@ -335,5 +459,44 @@ mod tests {
         assert!(!wm.find(2, "/r", WatcherType::Any, false));
         // The persistent watch on /p sits in both tables.
         assert_eq!(wm.summary(), (1, 1, 2));
+    }
+
+    #[test]
+    fn a_connection_holds_watches_within_its_limits_and_gets_them_back_when_they_fire() {
+        let sink: Arc<dyn WatchSink> = Arc::new(Recorder::default());
+        let mut wm = WatchManager::with_limits(WatchLimits {
+            watches: 3,
+            path_bytes: 0,
+        });
+        wm.add(1, &sink, WatchKind::Data, "/a").unwrap();
+        wm.add(1, &sink, WatchKind::Persistent, "/b").unwrap();
+        // The same watch again costs nothing.
+        wm.add(1, &sink, WatchKind::Data, "/a").unwrap();
+        let refused = wm.add(1, &sink, WatchKind::Child, "/c").unwrap_err();
+        assert_eq!(refused.watches, 3);
+        // Another connection has its own allowance.
+        wm.add(2, &sink, WatchKind::Child, "/c").unwrap();
+        // A one-shot watch that fired no longer counts.
+        fire(&mut wm, "/a", EventType::NodeDataChanged);
+        wm.add(1, &sink, WatchKind::Child, "/c").unwrap();
+        // Removing and closing give the rest back.
+        assert!(wm.find(1, "/b", WatcherType::Any, true));
+        wm.add(1, &sink, WatchKind::Persistent, "/d").unwrap();
+        wm.remove_conn(1);
+        assert_eq!(wm.summary(), (1, 1, 1));
+        wm.add(1, &sink, WatchKind::Persistent, "/e").unwrap();
+    }
+
+    #[test]
+    fn watched_path_bytes_are_bounded() {
+        let sink: Arc<dyn WatchSink> = Arc::new(Recorder::default());
+        let mut wm = WatchManager::with_limits(WatchLimits {
+            watches: 0,
+            path_bytes: 10,
+        });
+        wm.add(1, &sink, WatchKind::Data, "/abcd").unwrap();
+        wm.add(1, &sink, WatchKind::Child, "/abcd").unwrap();
+        assert!(wm.add(1, &sink, WatchKind::Data, "/efghijk").is_err());
+        wm.add(1, &sink, WatchKind::Data, "/efgh").unwrap();
     }
 }

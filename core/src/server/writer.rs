@@ -11,8 +11,8 @@ use super::conn::CorkedBatch;
 use super::persist::{LogEntryRef, Wal};
 use super::runtime::{now_millis, ReplyTo, Shared, WriteJob};
 use super::snapshotter::{Chain, SnapshotSchedule, Snapshotter};
-use super::state::Outcome;
-use super::txn::Txn;
+use super::state::{Outcome, Speculation};
+use super::txn::{Txn, TxnBody};
 
 const MAX_BATCH: usize = 2048;
 
@@ -48,38 +48,32 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<WriteJob>, resum
             }
         }
         last_time = last_time.max(now_millis());
-        let first_zxid = shared.state.read().last_zxid + 1;
-        let txns: Vec<Txn> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, job)| Txn {
-                zxid: first_zxid + i as i64,
-                time: last_time,
-                session_id: job.session_id,
-                rules: shared.opts.rules,
-                body: job.body.clone(),
-            })
-            .collect();
-        let encoded: Vec<Vec<u8>> = txns.iter().map(Txn::encode).collect();
-        let entries: Vec<LogEntryRef<'_>> = txns
-            .iter()
-            .zip(&encoded)
-            .map(|(t, bytes)| LogEntryRef {
-                zxid: t.zxid as u64,
-                payload: bytes,
-            })
-            .collect();
-        if let Err(e) = wal.append(&entries) {
-            shared.fail(format!("cannot write the transaction log: {e}"));
-            break;
+        let mut logged_txns = 0u64;
+        let mut logged_bytes = 0u64;
+        while !batch.is_empty() {
+            let (jobs, txns, encoded) = next_segment(&shared, &mut batch, last_time);
+            let entries: Vec<LogEntryRef<'_>> = txns
+                .iter()
+                .zip(&encoded)
+                .map(|(t, bytes)| LogEntryRef {
+                    zxid: t.zxid as u64,
+                    payload: bytes,
+                })
+                .collect();
+            if let Err(e) = wal.append(&entries) {
+                shared.fail(format!("cannot write the transaction log: {e}"));
+                snapshotter.finish();
+                return;
+            }
+            shared.stats.fsync_count.fetch_add(1, Ordering::Relaxed);
+            apply_txns(
+                &shared,
+                jobs.into_iter().map(|job| Some(job.reply)).zip(&txns),
+            );
+            logged_txns += txns.len() as u64;
+            logged_bytes += encoded.iter().map(|e| e.len() as u64).sum::<u64>();
         }
-        shared.stats.fsync_count.fetch_add(1, Ordering::Relaxed);
-        apply_txns(
-            &shared,
-            batch.drain(..).map(|job| Some(job.reply)).zip(&txns),
-        );
-        let logged_bytes = encoded.iter().map(|e| e.len() as u64).sum();
-        if schedule.logged(txns.len() as u64, logged_bytes) {
+        if schedule.logged(logged_txns, logged_bytes) {
             if snapshotter.busy() {
                 tracing::info!("the previous snapshot is still being written; skipping this one");
                 schedule.restart();
@@ -94,10 +88,69 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<WriteJob>, resum
     snapshotter.finish();
 }
 
+/// A client write whose payload is larger than this is applied speculatively before it is
+/// logged; if it would fail, only its error is logged (as Apache logs an error txn), so a
+/// client cannot fill the log with large writes it has no right to make.
+const SPECULATE_ABOVE_BYTES: usize = 16 * 1024;
+
+/// Takes the next run of jobs to log with one fsync, with their txns and encodings. When the
+/// batch holds a large write, the run ends before the first job that cannot be speculated
+/// (session and reconfig txns), so that every large write is checked against the state
+/// exactly as the txns before it will leave it.
+fn next_segment(
+    shared: &Shared,
+    batch: &mut Vec<WriteJob>,
+    time: i64,
+) -> (Vec<WriteJob>, Vec<Txn>, Vec<Vec<u8>>) {
+    let first_zxid = shared.state.read().last_zxid + 1;
+    let mut txns: Vec<Txn> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, job)| Txn {
+            zxid: first_zxid + i as i64,
+            time,
+            session_id: job.session_id,
+            rules: shared.opts.rules,
+            body: job.body.clone(),
+        })
+        .collect();
+    let mut encoded: Vec<Vec<u8>> = txns.iter().map(Txn::encode).collect();
+    let large = |t: &Txn, bytes: &Vec<u8>| {
+        bytes.len() > SPECULATE_ABOVE_BYTES && matches!(t.body, TxnBody::Write { .. })
+    };
+    if !txns.iter().zip(&encoded).any(|(t, e)| large(t, e)) {
+        return (std::mem::take(batch), txns, encoded);
+    }
+    let mut end = txns.len();
+    {
+        let mut state = shared.state.write();
+        let mut speculation = Speculation::default();
+        for i in 0..txns.len() {
+            let speculable =
+                matches!(txns[i].body, TxnBody::Write { .. }) && sync_barrier(&txns[i]).is_none();
+            if !speculable {
+                // Applied for real first; what follows is looked at in the next segment.
+                end = (i + usize::from(i == 0)).min(txns.len());
+                break;
+            }
+            let refused = state.speculate(&txns[i], &mut speculation);
+            if let Some(body) = refused.filter(|_| large(&txns[i], &encoded[i])) {
+                txns[i].body = body;
+                encoded[i] = txns[i].encode();
+            }
+        }
+        state.end_speculation(speculation);
+    }
+    txns.truncate(end);
+    encoded.truncate(end);
+    let jobs = batch.drain(..end).collect();
+    (jobs, txns, encoded)
+}
+
 /// The path of a sync barrier (an ensemble's `sync`, which is logged but changes nothing).
 fn sync_barrier(txn: &Txn) -> Option<&str> {
     match &txn.body {
-        super::txn::TxnBody::Write {
+        TxnBody::Write {
             request: crate::proto::Request::Sync(req),
             ..
         } => Some(&req.path),

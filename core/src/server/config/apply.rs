@@ -222,6 +222,12 @@ impl ServerConfig {
                 self.global_outstanding_limit = to_u32(key, decoded_int(key, value, at)?, at)?;
             }
             "maxCnxns" => self.max_cnxns = to_u32(key, decoded_int(key, value, at)?, at)?,
+            "nio.sessionlessCnxnTimeout" => {
+                self.sessionless_cnxn_timeout_ms = to_u64(key, decoded_int(key, value, at)?, at)?;
+            }
+            "maxWatchesPerSession" => {
+                self.max_watches_per_session = to_u64(key, decoded_int(key, value, at)?, at)?;
+            }
             "DigestAuthenticationProvider.superDigest" => {
                 if !value.contains(':') {
                     return Err(invalid(

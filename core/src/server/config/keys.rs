@@ -24,12 +24,19 @@ pub(super) fn classify(key: &str) -> ExtraKind {
         ExtraKind::JvmFlagOnly
     } else if JAVA_ONLY.contains(&key) || JAVA_ONLY_PREFIXES.iter().any(|p| key.starts_with(p)) {
         ExtraKind::JavaOnly
-    } else if DOCUMENTED.contains(&key) || DOCUMENTED_PREFIXES.iter().any(|p| key.starts_with(p)) {
+    } else if DOCUMENTED.contains(&key)
+        || DOCUMENTED_PREFIXES.iter().any(|p| key.starts_with(p))
+        || key == TEST_ZXID_COUNTER_LIMIT
+    {
         ExtraKind::Documented
     } else {
         ExtraKind::Unknown
     }
 }
+
+/// zk's own test-only key: the most txns one term logs before the ensemble moves to a new one
+/// (`-Dzookeeper.testZxidCounterLimit=N`), so a test can see a zxid counter roll over.
+pub(crate) const TEST_ZXID_COUNTER_LIMIT: &str = "testZxidCounterLimit";
 
 /// Un-prefixed JVM system properties (`-D<name>`) Apache reads.
 pub(super) const JVM_FLAG_ONLY: &[&str] = &[

@@ -62,6 +62,7 @@ mod values;
 
 pub use self::error::{ConfigError, ConfigWarning, Location};
 pub use self::jvm::{parse_jvm_flags, server_jvm_flags_from_env};
+pub(crate) use self::keys::TEST_ZXID_COUNTER_LIMIT;
 pub(crate) use self::quorum::bracketed;
 pub use self::quorum::{ClientAddress, PeerType, QuorumAddress, QuorumServer};
 
@@ -97,6 +98,12 @@ pub const MIN_SNAP_COUNT: u64 = 2;
 pub const DEFAULT_GLOBAL_OUTSTANDING_LIMIT: u32 = 1000;
 /// `maxCnxns`: total client connections; 0 = unlimited.
 pub const DEFAULT_MAX_CNXNS: u32 = 0;
+/// `nio.sessionlessCnxnTimeout` in ms: a connection that has not completed its handshake by
+/// then is closed.
+pub const DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS: u64 = 10_000;
+/// zk's own `maxWatchesPerSession` (Apache has no such limit): watches one connection may hold;
+/// more registrations get BADARGUMENTS. 0 = unlimited.
+pub const DEFAULT_MAX_WATCHES_PER_SESSION: u64 = 1_000_000;
 /// `preAllocSize` in KiB: txn log preallocation.
 pub const DEFAULT_PRE_ALLOC_SIZE_KB: u64 = 65_536;
 /// `snapSizeLimitInKb`: snapshot after this much logged data (≤ 0 disables).
@@ -225,6 +232,10 @@ pub struct ServerConfig {
     pub max_cnxns: u32,
     /// `globalOutstandingLimit` (1000).
     pub global_outstanding_limit: u32,
+    /// `nio.sessionlessCnxnTimeout` in ms (10000).
+    pub sessionless_cnxn_timeout_ms: u64,
+    /// `maxWatchesPerSession` (zk's own, 1,000,000; 0 = unlimited).
+    pub max_watches_per_session: u64,
 
     // --- time ---
     /// `tickTime` in ms (3000 when absent).
@@ -617,6 +628,8 @@ impl ServerConfig {
             max_client_cnxns: DEFAULT_MAX_CLIENT_CNXNS,
             max_cnxns: DEFAULT_MAX_CNXNS,
             global_outstanding_limit: DEFAULT_GLOBAL_OUTSTANDING_LIMIT,
+            sessionless_cnxn_timeout_ms: DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
+            max_watches_per_session: DEFAULT_MAX_WATCHES_PER_SESSION,
             tick_time: DEFAULT_TICK_TIME_MS,
             min_session_timeout: DEFAULT_TICK_TIME_MS * MIN_SESSION_TIMEOUT_TICKS,
             max_session_timeout: DEFAULT_TICK_TIME_MS * MAX_SESSION_TIMEOUT_TICKS,

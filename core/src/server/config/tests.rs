@@ -506,7 +506,8 @@ fn system_properties_fill_what_zoo_cfg_leaves_unset() {
          -Dzookeeper.snapCount=50 -Dzookeeper.4lw.commands.whitelist=* -Djute.maxbuffer=0x400000 \
          -Dznode.container.checkIntervalMs=1000 -Dznode.container.maxPerMinute=5 \
          -Dznode.container.maxNeverUsedIntervalMs=7 -Dzookeeper.commitLogCount=9 \
-         -Dzookeeper.admin.enableServer=false -Dzookeeper.snapCount=60",
+         -Dzookeeper.admin.enableServer=false -Dzookeeper.snapCount=60 \
+         -Dzookeeper.testZxidCounterLimit=100",
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.super_digest.as_deref(), Some("super:abc="));
@@ -518,6 +519,7 @@ fn system_properties_fill_what_zoo_cfg_leaves_unset() {
     assert_eq!(c.container_max_never_used_interval_ms, 7);
     assert_eq!(c.property("commitLogCount"), Some("9"));
     assert!(!c.admin.enable_server);
+    assert_eq!(c.property("testZxidCounterLimit"), Some("100"));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 

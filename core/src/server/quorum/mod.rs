@@ -6,35 +6,45 @@
 //! Leader ids are the standard kind (one leader per term, like a ZooKeeper epoch) and pre-vote
 //! is on. A write reaches the leader directly or forwarded over the quorum port; each member
 //! applies committed entries to its own tree, fires its own watches and answers the requests
-//! its own clients sent. The zxid of an entry is `(term << 32) | low 32 bits of its index`,
-//! equal everywhere and strictly increasing.
+//! its own clients sent. The zxid of a txn is `(term << 32) | counter`, the counter numbering
+//! the txns of the term from 1 (see `state_machine`): equal everywhere and strictly increasing.
 //!
 //! # Layout
 //!
 //! - `mod.rs`: the raft type configuration, [`Proposal`] (the log payload), [`Role`], timing
-//!   derived from `tickTime`, and [`start`], which wires the pieces to the server's [`Shared`].
-//! - `log_store.rs`: the raft log on the server's own CRC'd, group-committed [`Wal`], with
-//!   vote, commit point, truncation and purge as records, and checkpoints that drop old segments.
-//! - `state_machine.rs`: applying entries through the one apply path
-//!   (`writer::apply_txns`), and snapshots of the tree with their raft metadata.
-//! - `wire.rs`: the messages on the quorum and election ports and their framing.
-//! - `network.rs`: the peer-to-peer client (openraft's network) and the listeners.
-//! - `reconfig.rs`: the leader's side of `reconfig`: the next member list, the openraft
-//!   membership changes, and the txn that updates `/zookeeper/config`.
+//!   derived from `tickTime`, the zxid counter limit, and [`start`], which wires the pieces to
+//!   the server's [`Shared`].
+//! - `log_store.rs`: the raft log on the server's own CRC'd, group-committed [`Wal`], written
+//!   by a thread of its own: one record per entry, vote, truncation and purge as records,
+//!   checkpoints that drop old segments, and the byte budget of the entries held in memory.
+//! - `state_machine.rs`: applying entries through the one apply path (`writer::apply_txns`)
+//!   with zxids counted per term, the session holders, a fatal stop on an undecodable entry,
+//!   and snapshots of the tree with their raft metadata.
+//! - `wire.rs`: the messages on the quorum and election ports, their framing and the caps
+//!   per message kind.
+//! - `network.rs`: the peer-to-peer client (openraft's network: byte-bounded appends,
+//!   snapshots in pieces, leadership transfer) and the listeners (admission of members only,
+//!   connection caps, deadlines, snapshot assembly).
+//! - `reconfig.rs`: the leader's side of `reconfig`: its checks in Apache's order, the next
+//!   member list, the openraft membership changes, and the txn that updates
+//!   `/zookeeper/config`.
 //! - `proposer.rs`: turning client writes into entries: local proposal on the leader,
-//!   forwarding elsewhere, the requests waiting for their entry, session touches, and the
-//!   leader's duties (expiry, observers as learners).
+//!   forwarding elsewhere, what the leader checks in forwarded work, the requests waiting for
+//!   their entry, session touches and moves, the zxid counter's new terms, and the leader's
+//!   duties (expiry, observers as learners). The role watch stops the server when openraft's
+//!   core fails.
 //!
 //! [`Wal`]: super::persist::Wal
 
 mod log_store;
 mod network;
 mod proposer;
+pub use proposer::RevalidateError;
 mod reconfig;
 mod state_machine;
 mod wire;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,38 +67,111 @@ openraft::declare_raft_types!(
 
 type Raft = openraft::Raft<TypeConfig, state_machine::StateMachine>;
 
-/// One log entry's payload: a txn (encoded with zxid 0; the zxid comes from the entry's
-/// position) and who is waiting for it.
+/// The member holding each live session, as applied from the log (sessions are created and
+/// move through it), so that any leader can check who may write for a session.
+pub type Owners = Arc<parking_lot::Mutex<HashMap<i64, u64>>>;
+
+/// The most txns one term logs by default: a zxid's low half counts them, and Apache forces a
+/// new epoch before the counter reaches `0xffffffff` (ZOOKEEPER-1277).
+const ZXID_COUNTER_LIMIT: u64 = 0xffff_fffe;
+
+/// One log entry's payload, and who is waiting for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
-    /// The member holding the client connection that asked for it.
+    /// The member holding the client connection that asked for it. A forwarding member may
+    /// name only itself (the leader checks the connection's address).
     pub origin: u64,
     /// The origin's number for the waiting request; unique per origin process.
     pub request: u64,
-    /// The client session whose owner the leader checks; 0 for the server's own txns
-    /// (expiry, container cleanup, the first config), which act on any session.
-    pub session: i64,
     /// The origin process's incarnation, so a restarted origin never mistakes an old entry
     /// for one of its new requests.
     pub incarnation: u64,
-    /// The leader's clock when it accepted the proposal (the txn's time).
+    /// The leader's clock when it accepted the proposal (the txn's time); set by the leader.
     pub time: i64,
-    /// [`super::txn::Txn::encode`] bytes.
-    pub txn: Vec<u8>,
-    /// The txn is a client's `reconfig`, which the leader carries out before logging; marked
-    /// by the origin so no other txn needs decoding on the way.
-    pub reconfig: bool,
+    pub body: ProposalBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProposalBody {
+    /// [`super::txn::Txn::encode`] bytes, with zxid and time 0 (the entry gives both) and the
+    /// leader's validation rules.
+    Txn(#[serde(with = "as_bytes")] Vec<u8>),
+    /// The client of this session reconnected to `origin`, which holds it from this entry on
+    /// (logged by the leader when a session moves, so every member knows every owner).
+    Moved(i64),
+}
+
+impl Proposal {
+    /// The encoded txn, for what carries one.
+    pub fn txn(&self) -> Option<&[u8]> {
+        match &self.body {
+            ProposalBody::Txn(bytes) => Some(bytes),
+            ProposalBody::Moved(_) => None,
+        }
+    }
+
+    /// Bytes this proposal adds to a message or a log entry, roughly (its txn and a few
+    /// varints), for batching by size.
+    pub fn weight(&self) -> usize {
+        self.txn().map_or(0, <[u8]>::len) + 48
+    }
 }
 
 impl std::fmt::Display for Proposal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "proposal {}#{} ({} bytes)",
-            self.origin,
-            self.request,
-            self.txn.len()
-        )
+        match &self.body {
+            ProposalBody::Txn(txn) => write!(
+                f,
+                "proposal {}#{} ({} bytes)",
+                self.origin,
+                self.request,
+                txn.len()
+            ),
+            ProposalBody::Moved(session) => {
+                write!(f, "session 0x{session:x} moved to server.{}", self.origin)
+            }
+        }
+    }
+}
+
+/// `Vec<u8>` as one byte string for serde: postcard writes the same bytes as for a sequence of
+/// `u8` (a varint length, then the bytes), but copies them at once instead of one by one.
+pub(crate) mod as_bytes {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(bytes.to_vec())
+            }
+
+            fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(bytes)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Vec<u8>, A::Error> {
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some(byte) = seq.next_element()? {
+                    bytes.push(byte);
+                }
+                Ok(bytes)
+            }
+        }
+        input.deserialize_byte_buf(Bytes)
     }
 }
 
@@ -184,8 +267,14 @@ impl Ensemble {
 
     /// Makes this member the owner of `session` at the leader, before a client that reconnected
     /// here is answered; later writes from the session's old connection get SESSIONMOVED.
-    pub async fn revalidate(&self, session: i64) -> Result<(), String> {
-        self.proposer.revalidate(session).await
+    pub async fn revalidate(&self, session: i64, passwd: &[u8]) -> Result<(), RevalidateError> {
+        self.proposer.revalidate(session, passwd).await
+    }
+
+    /// The password of `session` once this member has applied it (up to two ticks), for a
+    /// client that reconnected here before this member caught up with the leader.
+    pub async fn applied_session(&self, session: i64) -> Option<Vec<u8>> {
+        self.proposer.applied_session(session).await
     }
 
     /// Stops the raft node (the listeners stop with the runtime).
@@ -241,6 +330,29 @@ fn node_of(peer: &super::options::Peer) -> BasicNode {
     }
 }
 
+/// The zxid counter limit: the default, or the test-only `-Dzookeeper.testZxidCounterLimit=N`
+/// (in `SERVER_JVMFLAGS` or `JVMFLAGS`), so that a test sees the ensemble move to a new term
+/// after N txns.
+fn zxid_counter_limit() -> u64 {
+    let property = format!("zookeeper.{}", super::config::TEST_ZXID_COUNTER_LIMIT);
+    let flags = super::config::server_jvm_flags_from_env();
+    let Some((_, value)) = flags.iter().rev().find(|(k, _)| *k == property) else {
+        return ZXID_COUNTER_LIMIT;
+    };
+    match value.parse::<u64>() {
+        Ok(limit) if (1..=ZXID_COUNTER_LIMIT).contains(&limit) => {
+            tracing::warn!(
+                "-D{property}={limit}: a term logs at most {limit} txns (for tests only)"
+            );
+            limit
+        }
+        _ => {
+            tracing::warn!("-D{property}={value} ignored: not a count in 1..={ZXID_COUNTER_LIMIT}");
+            ZXID_COUNTER_LIMIT
+        }
+    }
+}
+
 /// Starts this member: loads its snapshot and log, opens the quorum and election ports,
 /// forms the cluster from `server.N` lines on first start, and takes client writes from
 /// `writes` from then on.
@@ -253,21 +365,40 @@ pub async fn start(
         .me()
         .cloned()
         .ok_or_else(|| format!("there is no server.{} line", ensemble.my_id))?;
+    let caps = wire::Caps::for_max_buffer(shared.opts.max_buffer);
+    let deadlines = wire::Deadlines::new(shared.opts.tick_time, ensemble.sync_limit);
+    let links = network::LinkConfig::new(&me, caps, deadlines).await;
     // openraft snapshots every N entries; N drawn once per start as Apache draws its
     // snapshot points, so the members of an ensemble rarely snapshot at the same moment.
     let snap_every = crate::server::snapshotter::draw_goal(shared.opts.snap_count);
     let config = Arc::new(raft_config(shared.opts.tick_time, snap_every)?);
     let log_dir = shared.opts.log_dir().join("raft");
-    let log = log_store::LogStore::open(&log_dir, shared.opts.force_sync)
+    let log = log_store::LogStore::open(&log_dir, shared.opts.force_sync, caps.batch_bytes)
         .map_err(|e| format!("cannot open the raft log in {}: {e}", log_dir.display()))?;
-    let proposer = proposer::Proposer::new(shared.clone(), ensemble.my_id);
-    let machine = state_machine::StateMachine::open(shared.clone(), proposer.clone())
+    let owners = Owners::default();
+    let proposer = proposer::Proposer::new(
+        shared.clone(),
+        ensemble.my_id,
+        owners.clone(),
+        links.clone(),
+        zxid_counter_limit(),
+    );
+    let machine = state_machine::StateMachine::open(shared.clone(), proposer.clone(), owners)
         .map_err(|e| format!("cannot load the snapshot: {e}"))?;
-    let network = network::Network::new(ensemble.clone());
-    let raft = Raft::new(ensemble.my_id, config, network, log, machine)
+    let network = network::Network::new(ensemble.clone(), links.clone());
+    let raft = Raft::new(ensemble.my_id, config, network, log.clone(), machine)
         .await
         .map_err(|e| format!("cannot start raft: {e}"))?;
-    network::listen(&me, raft.clone(), proposer.clone()).await?;
+    let admission = Arc::new(network::Admission::new(ensemble.clone()));
+    network::listen(
+        &me,
+        raft.clone(),
+        proposer.clone(),
+        admission,
+        links,
+        ensemble.peers.len(),
+    )
+    .await?;
     if !raft.is_initialized().await.map_err(|e| e.to_string())? {
         let voters: BTreeMap<u64, BasicNode> = ensemble
             .voters()
@@ -281,6 +412,13 @@ pub async fn start(
             }
         }
     }
+    let budget = log_store::Budget::new(caps.max_txn, shared.opts.snap_size_limit);
+    tokio::spawn(log_store::keep_within_budget(
+        raft.clone(),
+        log,
+        budget,
+        shared.clone(),
+    ));
     proposer.start(raft.clone(), ensemble.clone(), writes);
     Ok(Arc::new(Ensemble { raft, proposer }))
 }

@@ -10,6 +10,14 @@
 //!
 //! Members report the sessions their clients touched to the leader every half tick; only the
 //! leader expires sessions, and a new leader gives every session a whole timeout.
+//!
+//! The leader trusts a forwarding member with no more than its own clients' requests: it
+//! refuses the server's internal txns (session 0, expiry, `/zookeeper/config`), sessions the
+//! sender does not hold (every member knows every session's holder: sessions are created, and
+//! move, through the log), a CreateSession for a live session, and overwrites the validation
+//! rules and the clock with its own. It also keeps the zxid counter of its term from wrapping:
+//! before a term's counter would reach its limit, it hands leadership to another voter so a new
+//! term (epoch) starts, and refuses the writes over the limit meanwhile.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,15 +29,30 @@ use openraft::{BasicNode, ServerState};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use super::network::{peer_address, PeerLink, Port};
-use super::wire::{PeerRequest, PeerResponse};
-use super::{node_of, reconfig, Proposal, Raft, Role};
-use crate::proto::ErrorCode;
+use super::network::{peer_address, LinkConfig, PeerLink, Port};
+use super::wire::{PeerRequest, PeerResponse, MAX_TOUCHED};
+use super::{node_of, reconfig, Owners, Proposal, ProposalBody, Raft, Role};
+use crate::proto::{ErrorCode, Request};
 use crate::server::options::EnsembleOptions;
 use crate::server::runtime::{now_millis, ReplyTo, Shared, WriteJob};
 use crate::server::txn::{Txn, TxnBody};
 
 const MAX_BATCH: usize = 512;
+
+/// Why a reconnecting session could not be taken over here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevalidateError {
+    /// The leader says the session is gone, or the password is not the session's.
+    #[error("the session expired (or the password is wrong)")]
+    Expired,
+    /// No leader answered; the client should try again, here or elsewhere.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The code a leader gives the requests it refused only for now (its term's zxid counter is
+/// spent): their connections are closed, and the client retries at the next leader.
+const RETRY_ELSEWHERE: ErrorCode = ErrorCode::ConnectionLoss;
 
 struct Waiting {
     reply: ReplyTo,
@@ -53,16 +76,31 @@ pub struct Proposer {
     asked_term: AtomicU64,
     /// A check whether the leader is gone is under way.
     probing: std::sync::atomic::AtomicBool,
-    /// On the leader: the member holding each session's connection, as last revalidated.
-    owners: Mutex<HashMap<i64, u64>>,
+    /// The member holding each session, as applied from the log.
+    owners: Owners,
     /// Links for one-off calls to the leader (revalidation).
     control_links: tokio::sync::Mutex<BTreeMap<u64, PeerLink>>,
+    links: LinkConfig,
+    /// The most txns one term may log: their zxids' low halves count up to this.
+    zxid_limit: u64,
+    /// On the leader: the term it proposes in, and how many txns it proposed in that term.
+    zxids: Mutex<(u64, u64)>,
+    /// A handover to start a new term is under way.
+    rolling_term: Arc<std::sync::atomic::AtomicBool>,
+    /// A client's reconfig is being carried out.
+    pub(super) reconfig_running: std::sync::atomic::AtomicBool,
     ensemble: OnceLock<EnsembleOptions>,
     raft: OnceLock<Raft>,
 }
 
 impl Proposer {
-    pub fn new(shared: Arc<Shared>, my_id: u64) -> Arc<Proposer> {
+    pub fn new(
+        shared: Arc<Shared>,
+        my_id: u64,
+        owners: Owners,
+        links: LinkConfig,
+        zxid_limit: u64,
+    ) -> Arc<Proposer> {
         Arc::new(Proposer {
             shared,
             my_id,
@@ -71,11 +109,16 @@ impl Proposer {
             waiting: Mutex::new(HashMap::new()),
             applied_term: AtomicU64::new(0),
             leader_contact: Mutex::new(Instant::now()),
-            owners: Mutex::new(HashMap::new()),
+            owners,
             leader_lost: Mutex::new(None),
             asked_term: AtomicU64::new(0),
             probing: std::sync::atomic::AtomicBool::new(false),
             control_links: tokio::sync::Mutex::new(BTreeMap::new()),
+            links,
+            zxid_limit,
+            zxids: Mutex::new((0, 0)),
+            rolling_term: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            reconfig_running: std::sync::atomic::AtomicBool::new(false),
             ensemble: OnceLock::new(),
             raft: OnceLock::new(),
         })
@@ -83,7 +126,10 @@ impl Proposer {
 
     /// The request waiting for `proposal`, if it came from this member in this incarnation.
     pub fn take_waiting(&self, proposal: &Proposal) -> Option<ReplyTo> {
-        if proposal.origin != self.my_id || proposal.incarnation != self.incarnation {
+        if proposal.origin != self.my_id
+            || proposal.incarnation != self.incarnation
+            || proposal.txn().is_none()
+        {
             return None;
         }
         self.waiting
@@ -116,6 +162,11 @@ impl Proposer {
         for w in failed {
             self.fail(w.reply);
         }
+    }
+
+    /// Gives up on a request whose entry cannot be applied: its connection closes.
+    pub fn fail_reply(&self, reply: ReplyTo) {
+        self.fail(reply);
     }
 
     fn fail(&self, reply: ReplyTo) {
@@ -157,97 +208,416 @@ impl Proposer {
         }
     }
 
-    /// Proposes entries on this member if it leads: `Accepted` with the term, or `NotLeader`.
+    /// Proposes another member's forwarded writes if this member leads: `Accepted` with the
+    /// term and the refused ones, or `NotLeader`. The sender was checked to be `origin`.
     pub async fn propose_forwarded(&self, proposals: Vec<Proposal>) -> PeerResponse {
+        let candidates = proposals
+            .into_iter()
+            .map(|p| (p, Source::Checked))
+            .collect();
+        self.propose(candidates).await
+    }
+
+    /// Proposes entries on this member if it leads: `Accepted` with the term and the refused
+    /// ones, or `NotLeader`.
+    async fn propose(&self, candidates: Vec<(Proposal, Source)>) -> PeerResponse {
         let Some(raft) = self.raft.get() else {
             return PeerResponse::NotLeader;
         };
         if self.shared.role.get() != Role::Leader {
             return PeerResponse::NotLeader;
         }
-        let term = raft.metrics().borrow_watched().current_term;
+        let Some(term) = self.applied_own_term(raft).await else {
+            return PeerResponse::NotLeader;
+        };
         let mut rejected = Vec::new();
-        for mut proposal in proposals {
-            if !self.owned_by_origin(&proposal) {
-                rejected.push((proposal.request, ErrorCode::SessionMoved.as_i32()));
+        let mut spent = false;
+        for (mut proposal, source) in candidates {
+            if let Err(code) = self.admit(raft, &mut proposal, source).await {
+                rejected.push((proposal.request, code.as_i32()));
                 continue;
             }
-            if let Some((auth, request)) = client_reconfig(&proposal) {
-                match reconfig::prepare(&self.shared, raft, auth, &request).await {
-                    Ok(body) => proposal.txn = replace_body(&proposal.txn, body),
-                    Err(code) => {
-                        rejected.push((proposal.request, code.as_i32()));
-                        continue;
-                    }
-                }
+            if !self.take_zxid(raft, term) {
+                spent = true;
+                rejected.push((proposal.request, RETRY_ELSEWHERE.as_i32()));
+                continue;
             }
             proposal.time = now_millis();
             if let Err(e) = raft.client_write_ff(proposal, None).await {
                 return PeerResponse::Failed(e.to_string());
             }
         }
+        if spent {
+            self.start_new_term(raft.clone());
+        }
         PeerResponse::Accepted { term, rejected }
     }
 
-    /// On the leader: whether the proposal's session belongs to the member that sent it. A
-    /// session seen for the first time (created, or known before this leader) belongs to its
-    /// sender from then on.
-    fn owned_by_origin(&self, proposal: &Proposal) -> bool {
-        if proposal.session == 0 {
-            return true;
+    /// Checks a proposal before the leader logs it, and sets what only the leader decides.
+    /// A forwarded txn is decoded whole: one that would not decode at apply must never reach
+    /// the log, where it would stop every member.
+    async fn admit(
+        &self,
+        raft: &Raft,
+        proposal: &mut Proposal,
+        source: Source,
+    ) -> Result<(), ErrorCode> {
+        let origin = proposal.origin;
+        let ProposalBody::Txn(bytes) = &mut proposal.body else {
+            // Session moves are logged by the leader itself, from a revalidation.
+            return Err(ErrorCode::BadArguments);
+        };
+        match source {
+            // The server's own txn, or one of this member's clients', built here with this
+            // member's rules: only where the session is held can have changed.
+            Source::Internal => return Ok(()),
+            Source::Local { creates: true, .. } => return Ok(()),
+            Source::Local { session, .. } => {
+                return self.check_owner(raft, session, self.my_id).await
+            }
+            Source::Checked => {}
         }
-        let mut owners = self.owners.lock();
-        let owner = owners.entry(proposal.session).or_insert(proposal.origin);
-        *owner == proposal.origin
+        if bytes.len() > self.links.caps.max_txn {
+            return Err(ErrorCode::BadArguments);
+        }
+        let mut txn = Txn::decode(bytes).map_err(|_| ErrorCode::MarshallingError)?;
+        // Only the leader decides the clock, the zxid and the rules a txn is applied under.
+        txn.zxid = 0;
+        txn.time = 0;
+        txn.rules = self.shared.opts.rules;
+        let session = txn.session_id;
+        match &mut txn.body {
+            // Only the leader writes a Reconfig txn, for a client's reconfig it carried out.
+            TxnBody::Reconfig { .. } => return Err(ErrorCode::BadArguments),
+            // Session 0 stands for the server's own txns, which act on any session.
+            _ if session == 0 => return Err(ErrorCode::BadArguments),
+            TxnBody::CreateSession { timeout, .. } => {
+                let exists = self.shared.state.read().sessions.contains_key(&session)
+                    || self.owners.lock().contains_key(&session);
+                if exists {
+                    return Err(ErrorCode::BadArguments);
+                }
+                *timeout = self.shared.opts.negotiate_timeout(*timeout);
+            }
+            TxnBody::Write {
+                auth,
+                request: Request::Reconfig(request),
+            } => {
+                let request = request.clone();
+                let auth = std::mem::take(auth);
+                let owned = self.check_owner(raft, session, origin).await;
+                txn.body = reconfig::prepare(
+                    &self.shared,
+                    raft,
+                    &self.reconfig_running,
+                    owned,
+                    auth,
+                    &request,
+                )
+                .await?;
+            }
+            TxnBody::CloseSession | TxnBody::Write { .. } => {
+                self.check_owner(raft, session, origin).await?
+            }
+            // Any other txn is the leader's own to make.
+            #[allow(unreachable_patterns)]
+            _ => return Err(ErrorCode::BadArguments),
+        }
+        *bytes = txn.encode();
+        Ok(())
     }
 
-    /// On the leader: a client reconnected to `origin` with `session`.
-    pub fn take_ownership(&self, session: i64, origin: u64) -> PeerResponse {
-        if self.shared.role.get() != Role::Leader {
+    /// The term this member leads, once it has applied an entry of that term (its first,
+    /// blank entry), so that every session created or moved before the term is known to the
+    /// checks here; `None` if it does not get there within a tick.
+    async fn applied_own_term(&self, raft: &Raft) -> Option<u64> {
+        let mut metrics = raft.metrics();
+        let deadline = tokio::time::Instant::now() + self.shared.opts.tick_time;
+        loop {
+            let now = metrics.borrow_watched().clone();
+            if now.state != ServerState::Leader {
+                return None;
+            }
+            let applied_term = now.last_applied.map(|id| id.committed_leader_id().term);
+            if applied_term == Some(now.current_term) {
+                return Some(now.current_term);
+            }
+            match tokio::time::timeout_at(deadline, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// Whether `session` is live and held by member `origin`. The member that asks may have
+    /// applied the session's creation (or move) before this leader did: when the answer is
+    /// no, it is asked again once this leader has applied everything committed.
+    async fn check_owner(&self, raft: &Raft, session: i64, origin: u64) -> Result<(), ErrorCode> {
+        let verdict = self.owner_verdict(session, origin);
+        if verdict.is_ok() {
+            return verdict;
+        }
+        self.apply_committed(raft).await;
+        self.owner_verdict(session, origin)
+    }
+
+    /// On the leader: waits (up to a tick) until it has applied every entry in its log when
+    /// the wait began, so what another member has applied, the leader then has too. Its log,
+    /// not its published commit index: a follower may apply an entry before the leader's
+    /// metrics say it is committed.
+    async fn apply_committed(&self, raft: &Raft) {
+        let mut metrics = raft.metrics();
+        let committed = {
+            let now = metrics.borrow_watched();
+            now.cluster_committed
+                .map(|id| id.index)
+                .max(now.last_log_index)
+        };
+        let deadline = tokio::time::Instant::now() + self.shared.opts.tick_time;
+        while metrics.borrow_watched().last_applied.map(|id| id.index) < committed {
+            match tokio::time::timeout_at(deadline, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+    }
+
+    fn owner_verdict(&self, session: i64, origin: u64) -> Result<(), ErrorCode> {
+        match self.owners.lock().get(&session) {
+            Some(owner) if *owner == origin => return Ok(()),
+            Some(_) => return Err(ErrorCode::SessionMoved),
+            None => {}
+        }
+        if self.shared.state.read().sessions.contains_key(&session) {
+            Err(ErrorCode::SessionMoved)
+        } else {
+            Err(ErrorCode::SessionExpired)
+        }
+    }
+
+    /// Counts one more txn of `term`; false once the term's zxid counter is spent.
+    fn take_zxid(&self, raft: &Raft, term: u64) -> bool {
+        let mut zxids = self.zxids.lock();
+        if zxids.0 != term {
+            *zxids = (term, self.txns_logged_in(raft, term));
+        }
+        if zxids.1 >= self.zxid_limit {
+            return false;
+        }
+        zxids.1 += 1;
+        true
+    }
+
+    /// How many txns of `term` the log may already hold when this member starts proposing in
+    /// it: none for a term it was just elected in, but a leader restored after a restart keeps
+    /// its term. The applied ones are the last zxid's counter; every entry not applied yet is
+    /// counted as one too (counting too many only starts the next term sooner).
+    fn txns_logged_in(&self, raft: &Raft, term: u64) -> u64 {
+        let last = self.shared.last_zxid().max(0) as u64;
+        let applied = if last >> 32 == term {
+            last & 0xffff_ffff
+        } else {
+            0
+        };
+        let metrics = raft.metrics().borrow_watched().clone();
+        let unapplied = metrics
+            .last_log_index
+            .unwrap_or(0)
+            .saturating_sub(metrics.last_applied.map_or(0, |id| id.index));
+        applied + unapplied
+    }
+
+    /// Hands leadership to the most up-to-date other voter, so the next term (and a fresh
+    /// zxid counter) starts, as Apache's leader forces a new epoch before the counter of
+    /// its own would roll over (ZOOKEEPER-1277). Retries with the next voter while this
+    /// member still leads the spent term.
+    fn start_new_term(&self, raft: Raft) {
+        if self.rolling_term.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let rolling = self.rolling_term.clone();
+        let tick = self.shared.opts.tick_time;
+        let my_id = self.my_id;
+        tokio::spawn(async move {
+            let mut tried = std::collections::BTreeSet::new();
+            loop {
+                let metrics = raft.metrics().borrow_watched().clone();
+                if metrics.state != ServerState::Leader {
+                    break;
+                }
+                let term = metrics.current_term;
+                let matched = metrics.replication.clone().unwrap_or_default();
+                let mut voters: Vec<(Option<u64>, u64)> = metrics
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .filter(|id| *id != my_id)
+                    .map(|id| {
+                        let index = matched.get(&id).cloned().flatten().map(|l| l.index);
+                        (index, id)
+                    })
+                    .collect();
+                voters.sort_unstable_by(|a, b| b.cmp(a));
+                let target = voters
+                    .iter()
+                    .map(|(_, id)| *id)
+                    .find(|id| !tried.contains(id))
+                    .or_else(|| {
+                        tried.clear();
+                        voters.first().map(|(_, id)| *id)
+                    });
+                let Some(target) = target else {
+                    tracing::error!(
+                        "the zxid counter of epoch {term} is spent and there is no other voter to lead the next epoch; refusing writes"
+                    );
+                    tokio::time::sleep(tick).await;
+                    continue;
+                };
+                tried.insert(target);
+                tracing::warn!(
+                    "the zxid counter of epoch {term} reached its limit; handing leadership to server.{target} so a new epoch starts"
+                );
+                if raft.trigger().transfer_leader(target).await.is_err() {
+                    break;
+                }
+                let mut watch = raft.metrics();
+                let deadline = tokio::time::Instant::now() + tick * 2;
+                loop {
+                    let now = watch.borrow_watched().clone();
+                    if now.current_term != term || now.state != ServerState::Leader {
+                        break;
+                    }
+                    if tokio::time::timeout_at(deadline, watch.changed())
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                let now = raft.metrics().borrow_watched().clone();
+                if now.current_term != term || now.state != ServerState::Leader {
+                    break;
+                }
+            }
+            rolling.store(false, Ordering::Release);
+        });
+    }
+
+    /// On the leader: a client reconnected to `origin` with `session` and `passwd`. A session
+    /// that moves is logged, so every member (and so any later leader) knows its holder; the
+    /// answer comes once the move is applied here, before the holder forwards the session's
+    /// writes. The leader has applied every committed session, so it is the one to say that
+    /// a session is gone or the password wrong (`origin` may not have applied it yet).
+    pub async fn take_ownership(&self, session: i64, origin: u64, passwd: &[u8]) -> PeerResponse {
+        let Some(raft) = self.raft.get() else {
+            return PeerResponse::NotLeader;
+        };
+        if self.shared.role.get() != Role::Leader || self.applied_own_term(raft).await.is_none() {
             return PeerResponse::NotLeader;
         }
-        self.owners.lock().insert(session, origin);
-        PeerResponse::Revalidated
-    }
-
-    /// A closed session has no owner any more.
-    pub fn session_closed(&self, session: i64) {
-        self.owners.lock().remove(&session);
+        let password_matches = |proposer: &Self| {
+            let state = proposer.shared.state.read();
+            state.sessions.get(&session).map(|s| s.passwd == passwd)
+        };
+        let mut verdict = password_matches(self);
+        if verdict.is_none() {
+            self.apply_committed(raft).await;
+            verdict = password_matches(self);
+        }
+        if verdict != Some(true) {
+            return PeerResponse::SessionExpired;
+        }
+        if self.owners.lock().get(&session) == Some(&origin) {
+            return PeerResponse::Revalidated;
+        }
+        let moved = Proposal {
+            origin,
+            request: 0,
+            incarnation: 0,
+            time: now_millis(),
+            body: ProposalBody::Moved(session),
+        };
+        match raft.client_write(moved).await {
+            Ok(_) => PeerResponse::Revalidated,
+            Err(e) => PeerResponse::Failed(e.to_string()),
+        }
     }
 
     /// Tells the leader (or this member, leading) that `session` is now held here.
-    pub async fn revalidate(&self, session: i64) -> Result<(), String> {
-        let raft = self.raft.get().ok_or("not started")?;
-        let ensemble = self.ensemble.get().ok_or("not started")?;
+    pub async fn revalidate(&self, session: i64, passwd: &[u8]) -> Result<(), RevalidateError> {
+        let unavailable = |reason: &str| RevalidateError::Unavailable(reason.to_string());
+        let raft = self.raft.get().ok_or_else(|| unavailable("not started"))?;
+        let ensemble = self
+            .ensemble
+            .get()
+            .ok_or_else(|| unavailable("not started"))?;
         let wait = self.shared.opts.tick_time * 2;
-        let leader = leader_within(raft, wait).await.ok_or("no leader")?;
-        if leader == self.my_id {
-            return match self.take_ownership(session, self.my_id) {
-                PeerResponse::Revalidated => Ok(()),
-                _ => Err("not leading any more".into()),
+        let leader = leader_within(raft, wait)
+            .await
+            .ok_or_else(|| unavailable("no leader"))?;
+        let answer = if leader == self.my_id {
+            self.take_ownership(session, self.my_id, passwd).await
+        } else {
+            let peer = peer_address(raft, ensemble, leader)
+                .ok_or_else(|| unavailable("the leader has no address"))?;
+            let mut links = self.control_links.lock().await;
+            let link = links
+                .entry(leader)
+                .or_insert_with(|| PeerLink::new(&peer, Port::Quorum, &self.links));
+            let request = PeerRequest::Revalidate {
+                session,
+                origin: self.my_id,
+                passwd: passwd.to_vec(),
             };
-        }
-        let peer = peer_address(raft, ensemble, leader).ok_or("the leader has no address")?;
-        let mut links = self.control_links.lock().await;
-        let link = links
-            .entry(leader)
-            .or_insert_with(|| PeerLink::new(&peer, Port::Quorum));
-        let request = PeerRequest::Revalidate {
-            session,
-            origin: self.my_id,
+            link.call_idempotent(&request, wait)
+                .await
+                .map_err(RevalidateError::Unavailable)?
         };
-        match link.call_idempotent(&request, wait).await? {
+        match answer {
             PeerResponse::Revalidated => Ok(()),
-            _ => Err(format!("server.{leader} is not leading")),
+            PeerResponse::SessionExpired => Err(RevalidateError::Expired),
+            PeerResponse::Failed(reason) => Err(RevalidateError::Unavailable(format!(
+                "server.{leader}: {reason}"
+            ))),
+            _ => Err(RevalidateError::Unavailable(format!(
+                "server.{leader} is not leading any more"
+            ))),
         }
     }
 
-    /// Answers requests the leader refused before logging them.
+    /// Waits (up to two ticks) until this member has applied `session`'s creation, which the
+    /// leader has committed; its password then, if it got here in time. The session tracker
+    /// learns of a session just after the tree does, so both are waited for.
+    pub async fn applied_session(&self, session: i64) -> Option<Vec<u8>> {
+        let raft = self.raft.get()?;
+        let mut metrics = raft.metrics();
+        let deadline = tokio::time::Instant::now() + self.shared.opts.tick_time * 2;
+        loop {
+            let known = {
+                let state = self.shared.state.read();
+                state.sessions.get(&session).map(|s| s.passwd.clone())
+            };
+            if known.is_some() && self.shared.tracker.lock().is_live(session) {
+                return known;
+            }
+            match tokio::time::timeout_at(deadline, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// Answers requests the leader refused before logging them; those it refused only for
+    /// now lose their connection, as with any leader change, and are retried by the client.
     fn rejected(&self, rejected: &[(u64, i32)]) {
         for (request, code) in rejected {
             let Some(waiting) = self.waiting.lock().remove(request) else {
                 continue;
             };
+            if *code == RETRY_ELSEWHERE.as_i32() {
+                self.fail(waiting.reply);
+                continue;
+            }
             self.shared
                 .stats
                 .outstanding
@@ -328,11 +698,12 @@ impl Proposer {
             .ensemble
             .get()
             .and_then(|ensemble| peer_address(&raft, ensemble, from));
+        let links = self.links.clone();
         tokio::spawn(async move {
             // A connection also closes when the leader merely dropped it (a timeout on its
             // side): only a leader whose port refuses connections is gone.
             let gone = match leader_address {
-                Some(peer) => leader_is_gone(&peer, tick_half).await,
+                Some(peer) => leader_is_gone(&peer, &links, tick_half).await,
                 None => false,
             };
             proposer.probing.store(false, Ordering::Release);
@@ -432,22 +803,47 @@ impl Proposer {
     ) {
         let mut links: BTreeMap<u64, PeerLink> = BTreeMap::new();
         let wait_for_leader = self.shared.opts.tick_time * 2;
-        while let Some(first) = writes.recv().await {
+        let mut carried: Option<Pending> = None;
+        loop {
+            let first = match carried.take() {
+                Some(pending) => pending,
+                None => match writes.recv().await {
+                    Some(job) => match self.prepare(job) {
+                        Some(pending) => pending,
+                        None => continue,
+                    },
+                    None => break,
+                },
+            };
             if self.shared.is_stopping() {
                 break;
             }
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match writes.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
+            // A batch is bounded in count and in bytes (what one forward may carry).
+            let mut batch = Batch::default();
+            batch.push(first);
+            while batch.requests.len() < MAX_BATCH && batch.bytes < self.links.caps.batch_bytes {
+                let Ok(job) = writes.try_recv() else {
+                    break;
+                };
+                let Some(pending) = self.prepare(job) else {
+                    continue;
+                };
+                if batch.bytes + pending.proposal.weight() > self.links.caps.batch_bytes {
+                    carried = Some(pending);
+                    break;
                 }
+                batch.push(pending);
             }
-            let (requests, proposals) = self.enqueue(jobs);
+            let Batch {
+                requests,
+                candidates,
+                reconfig,
+                ..
+            } = batch;
             let leader = leader_within(&raft, wait_for_leader).await;
             match leader {
                 None => self.fail_requests(&requests),
-                Some(id) if id == self.my_id => match self.propose_forwarded(proposals).await {
+                Some(id) if id == self.my_id => match self.propose(candidates).await {
                     PeerResponse::Accepted { term, rejected } => {
                         self.rejected(&rejected);
                         self.accepted(&requests, term);
@@ -461,13 +857,27 @@ impl Proposer {
                     };
                     let link = links
                         .entry(id)
-                        .or_insert_with(|| PeerLink::new(&peer, Port::Quorum));
+                        .or_insert_with(|| PeerLink::new(&peer, Port::Quorum, &self.links));
                     // A reconfig waits for new members to catch up before it is logged.
-                    let ttl = if proposals.iter().any(|p| p.reconfig) {
+                    let ttl = if reconfig {
                         self.shared.opts.tick_time * 25
                     } else {
                         wait_for_leader
                     };
+                    // The server's own txns are the leader's to make; a member that was leading
+                    // when it queued them drops them once another leads.
+                    let (internal, proposals): (Vec<_>, Vec<_>) = candidates
+                        .into_iter()
+                        .partition(|(_, source)| *source == Source::Internal);
+                    let dropped: Vec<u64> = internal.iter().map(|(p, _)| p.request).collect();
+                    self.fail_requests(&dropped);
+                    let proposals: Vec<Proposal> = proposals
+                        .into_iter()
+                        .map(|(proposal, _)| proposal)
+                        .collect();
+                    if proposals.is_empty() {
+                        continue;
+                    }
                     // A leader that hangs answers nothing; once another leads, stop waiting.
                     let request = PeerRequest::Forward(proposals);
                     let answered = tokio::select! {
@@ -496,47 +906,57 @@ impl Proposer {
         }
     }
 
-    fn enqueue(&self, jobs: Vec<WriteJob>) -> (Vec<u64>, Vec<Proposal>) {
-        let mut requests = Vec::with_capacity(jobs.len());
-        let mut proposals = Vec::with_capacity(jobs.len());
-        let mut waiting = self.waiting.lock();
-        for job in jobs {
-            let request = self.next_request.fetch_add(1, Ordering::Relaxed);
-            let reconfig = matches!(
-                job.body,
-                TxnBody::Write {
-                    request: crate::proto::Request::Reconfig(_),
-                    ..
-                }
+    /// Encodes a write as a proposal of this member and keeps its waiter. A txn too large for
+    /// any member to take is refused here.
+    fn prepare(&self, job: WriteJob) -> Option<Pending> {
+        let request = self.next_request.fetch_add(1, Ordering::Relaxed);
+        // The server's own txns (expiry, container cleanup) act on sessions they do not own;
+        // a client's reconfig is checked whole by the leader.
+        let source = match &job.body {
+            _ if matches!(job.reply, ReplyTo::Nobody) => Source::Internal,
+            TxnBody::Write {
+                request: Request::Reconfig(_),
+                ..
+            } => Source::Checked,
+            body => Source::Local {
+                session: job.session_id,
+                creates: matches!(body, TxnBody::CreateSession { .. }),
+            },
+        };
+        let txn = Txn {
+            zxid: 0,
+            time: 0,
+            session_id: job.session_id,
+            rules: self.shared.opts.rules,
+            body: job.body,
+        }
+        .encode();
+        self.waiting.lock().insert(
+            request,
+            Waiting {
+                reply: job.reply,
+                accepted_term: None,
+            },
+        );
+        if txn.len() > self.links.caps.max_txn {
+            tracing::warn!(
+                "refusing a write of {} bytes: over the {} bytes a txn may have",
+                txn.len(),
+                self.links.caps.max_txn
             );
-            let txn = Txn {
-                zxid: 0,
-                time: 0,
-                session_id: job.session_id,
-                rules: self.shared.opts.rules,
-                body: job.body,
-            };
-            // The server's own txns (expiry, container cleanup) act on sessions they do not own.
-            let internal = matches!(job.reply, ReplyTo::Nobody);
-            proposals.push(Proposal {
-                session: if internal { 0 } else { job.session_id },
+            self.rejected(&[(request, ErrorCode::BadArguments.as_i32())]);
+            return None;
+        }
+        Some(Pending {
+            proposal: Proposal {
                 origin: self.my_id,
                 request,
                 incarnation: self.incarnation,
                 time: 0,
-                txn: txn.encode(),
-                reconfig,
-            });
-            waiting.insert(
-                request,
-                Waiting {
-                    reply: job.reply,
-                    accepted_term: None,
-                },
-            );
-            requests.push(request);
-        }
-        (requests, proposals)
+                body: ProposalBody::Txn(txn),
+            },
+            source,
+        })
     }
 
     /// Every half tick, tells the leader which sessions this member's clients kept alive.
@@ -560,9 +980,21 @@ impl Proposer {
             };
             let link = links
                 .entry(leader)
-                .or_insert_with(|| PeerLink::new(&peer, Port::Quorum));
-            if let Err(e) = link.call(&PeerRequest::Touch(touched), period).await {
-                tracing::debug!("cannot report touched sessions: {e}");
+                .or_insert_with(|| PeerLink::new(&peer, Port::Quorum, &self.links));
+            // Reports stay small frames however many sessions this member holds. A report
+            // that does not get through is sent again with the next: a busy leader must not
+            // expire sessions whose clients are active.
+            let wait = self.shared.opts.tick_time.max(period);
+            for (i, part) in touched.chunks(MAX_TOUCHED).enumerate() {
+                if let Err(e) = link.call(&PeerRequest::Touch(part.to_vec()), wait).await {
+                    tracing::debug!("cannot report touched sessions: {e}");
+                    let now = Instant::now();
+                    let mut tracker = self.shared.tracker.lock();
+                    for id in touched.iter().skip(i * MAX_TOUCHED) {
+                        tracker.touch(*id, now);
+                    }
+                    break;
+                }
             }
         }
     }
@@ -576,6 +1008,14 @@ impl Proposer {
         let mut looking_since = Instant::now();
         loop {
             let current = metrics.borrow_watched().clone();
+            if let Err(fatal) = &current.running_state {
+                // Storage failed (a full disk, an fsync error) or an entry could not be
+                // applied: this member can no longer promise what it serves.
+                self.shared.fail(format!(
+                    "the ensemble member stopped: its consensus core failed: {fatal}"
+                ));
+                return;
+            }
             let mut role = match current.state {
                 // A leader that has not heard from a quorum for a lease (one tick) can commit
                 // nothing: it counts as looking, as a ZooKeeper leader that lost its quorum does.
@@ -612,7 +1052,6 @@ impl Proposer {
                     self.shared.close_all_connections();
                 }
                 if role == Role::Leader {
-                    self.owners.lock().clear();
                     self.shared.tracker.lock().refresh_all(Instant::now());
                     tokio::spawn(add_observers(raft.clone(), ensemble.clone(), tick));
                     self.write_first_config(&ensemble);
@@ -620,38 +1059,50 @@ impl Proposer {
             }
             was = role;
             match tokio::time::timeout(tick / 2, metrics.changed()).await {
-                Ok(Err(_)) => return,
                 _ if self.shared.is_stopping() => return,
+                Ok(Err(_)) => {
+                    self.shared
+                        .fail("the ensemble member stopped: its consensus core is gone".into());
+                    return;
+                }
                 _ => {}
             }
         }
     }
 }
 
-/// A client's `reconfig` inside a proposal, with the client's auth ids.
-fn client_reconfig(
-    proposal: &Proposal,
-) -> Option<(Vec<crate::proto::Id>, crate::proto::ReconfigRequest)> {
-    if !proposal.reconfig {
-        return None;
-    }
-    match Txn::decode(&proposal.txn).ok()?.body {
-        TxnBody::Write {
-            auth,
-            request: crate::proto::Request::Reconfig(request),
-        } => Some((auth, request)),
-        _ => None,
-    }
+/// Where a proposal comes from, which decides what the leader checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The leader's own duties (expiry, container cleanup, the first config).
+    Internal,
+    /// A client of this member: its session, and whether the txn creates it.
+    Local { session: i64, creates: bool },
+    /// Another member's (or a reconfig): decoded and checked whole.
+    Checked,
 }
 
-/// The encoded txn with its body replaced.
-fn replace_body(encoded: &[u8], body: TxnBody) -> Vec<u8> {
-    match Txn::decode(encoded) {
-        Ok(mut txn) => {
-            txn.body = body;
-            txn.encode()
-        }
-        Err(_) => encoded.to_vec(),
+/// Writes waiting to be proposed or forwarded together.
+#[derive(Default)]
+struct Batch {
+    requests: Vec<u64>,
+    candidates: Vec<(Proposal, Source)>,
+    bytes: usize,
+    reconfig: bool,
+}
+
+/// A write encoded as a proposal, waiting for its batch.
+struct Pending {
+    proposal: Proposal,
+    source: Source,
+}
+
+impl Batch {
+    fn push(&mut self, pending: Pending) {
+        self.bytes += pending.proposal.weight();
+        self.reconfig |= pending.source == Source::Checked;
+        self.requests.push(pending.proposal.request);
+        self.candidates.push((pending.proposal, pending.source));
     }
 }
 
@@ -697,8 +1148,12 @@ async fn add_observers(raft: Raft, ensemble: EnsembleOptions, tick: Duration) {
 /// Whether `peer` is gone: it does not answer a no-op request within `limit`. A dead process
 /// refuses the connection or resets it at once; a live leader that merely dropped a
 /// connection answers.
-async fn leader_is_gone(peer: &crate::server::options::Peer, limit: Duration) -> bool {
-    let mut link = PeerLink::new(peer, Port::Quorum);
+async fn leader_is_gone(
+    peer: &crate::server::options::Peer,
+    links: &LinkConfig,
+    limit: Duration,
+) -> bool {
+    let mut link = PeerLink::new(peer, Port::Quorum, links);
     !matches!(
         link.call(&PeerRequest::Touch(Vec::new()), limit).await,
         Ok(PeerResponse::Touched)

@@ -3,11 +3,29 @@
 //! Every member applies the same entries in the same order through `writer::apply_txns`, the
 //! same function standalone uses, so watches, replies and session bookkeeping behave alike.
 //!
+//! # zxids
+//!
+//! A txn's zxid is `(term << 32) | counter`: the counter starts at 1 with the first txn of a
+//! term and counts the txns of that term, so every member, applying the same entries in the
+//! same order from the same snapshot, derives the same zxid from the last one it applied (the
+//! raft index is not used: it never restarts, and its low half would wrap). Entries that carry
+//! no txn (blank, membership, session moves) and sync barriers take no zxid. The leader keeps
+//! a term's counter from reaching 2^32 - 1 by starting a new term (`proposer`); should a counter
+//! be spent anyway, the entry is refused here on every member alike rather than wrap.
+//!
+//! # Failure
+//!
+//! An entry that cannot be decoded is fatal: the member stops (and the server exits with the
+//! reason) rather than go on with a state that differs from the others'.
+//!
+//! # Snapshots
+//!
 //! A snapshot file is `snapshot.<zxid>` in the snapshot directory (written atomically by
-//! [`persist::snapshot`]) holding `u32 meta length | postcard(SnapshotMeta) | tree image`. The
-//! metadata is read under the same lock the image is written under, and is never ahead of the
-//! image; entries the image already holds are skipped on replay, because `State::apply` refuses
-//! a zxid it has passed without changing anything.
+//! [`persist::snapshot`]) holding `"ZKE2" | u32 header length | postcard(header) | tree image`,
+//! the header being openraft's metadata and the holder of every session. Files written before
+//! the holders were kept (`u32 meta length | postcard(meta) | image`) still load. The header
+//! and the image are taken under the same locks applying holds, so the image holds exactly the
+//! entries up to the metadata's last log id.
 
 use std::io::{self, Cursor, Write};
 use std::sync::Arc;
@@ -19,23 +37,42 @@ use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::EntryPayload;
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 
 use super::proposer::Proposer;
-use super::{to_io, TypeConfig};
+use super::{to_io, Owners, ProposalBody, TypeConfig};
 use crate::server::image;
 use crate::server::persist;
 use crate::server::runtime::Shared;
 use crate::server::state::State;
-use crate::server::txn::Txn;
+use crate::server::txn::{Txn, TxnBody};
 use crate::server::writer::apply_txns;
 
 type LogId = LogIdOf<TypeConfig>;
 type Membership = StoredMembershipOf<TypeConfig>;
 type Meta = SnapshotMetaOf<TypeConfig>;
 
-/// The zxid of the entry at `log_id`: its term in the high half, its index in the low half.
-pub fn zxid_of(log_id: &LogId) -> i64 {
-    ((log_id.committed_leader_id().term << 32) | (log_id.index() & 0xffff_ffff)) as i64
+/// The zxid of the next txn after `last` (the zxid applied last), in an entry of `term`; `None`
+/// if `term`'s counter is spent.
+pub fn next_zxid(last: i64, term: u64) -> Option<i64> {
+    let last = last.max(0) as u64;
+    if last >> 32 == term {
+        let counter = last & 0xffff_ffff;
+        (counter < 0xffff_ffff).then_some((last + 1) as i64)
+    } else {
+        Some(((term << 32) | 1) as i64)
+    }
+}
+
+/// The first bytes of a snapshot file written with session holders.
+const SNAPSHOT_MAGIC: &[u8; 4] = b"ZKE2";
+
+/// What an ensemble snapshot holds besides the tree image.
+#[derive(Serialize, Deserialize)]
+struct SnapshotHeader {
+    meta: Meta,
+    /// Each live session's holder.
+    owners: Vec<(i64, u64)>,
 }
 
 #[derive(Default, Clone)]
@@ -45,22 +82,30 @@ struct Applied {
 }
 
 /// The state machine openraft drives; cheap to clone (the snapshot builder is a clone).
+///
+/// Locks are taken in one order: `applied`, then the server's state, then `owners`.
 #[derive(Clone)]
 pub struct StateMachine {
     shared: Arc<Shared>,
     proposer: Arc<Proposer>,
     applied: Arc<Mutex<Applied>>,
+    owners: Owners,
 }
 
 impl StateMachine {
-    /// Loads the newest snapshot into the server's state, if there is one.
-    pub fn open(shared: Arc<Shared>, proposer: Arc<Proposer>) -> Result<StateMachine, String> {
+    /// Loads the newest snapshot into the server's state and `owners`, if there is one.
+    pub fn open(
+        shared: Arc<Shared>,
+        proposer: Arc<Proposer>,
+        owners: Owners,
+    ) -> Result<StateMachine, String> {
         let mut applied = Applied::default();
         if let Some((zxid, bytes)) =
             persist::snapshot::load_latest(&shared.opts.snap_dir()).map_err(|e| e.to_string())?
         {
-            let (meta, image_bytes) =
+            let (header, image_bytes) =
                 split_snapshot(&bytes).map_err(|e| format!("snapshot 0x{zxid:x}: {e}"))?;
+            let meta = header.meta;
             let mut state = State::default();
             image::read(&mut state, image_bytes)
                 .map_err(|e| format!("snapshot 0x{zxid:x}: {e}"))?;
@@ -74,11 +119,13 @@ impl StateMachine {
                 membership: meta.last_membership.clone(),
             };
             replace_state(&shared, state);
+            *owners.lock() = header.owners.into_iter().collect();
         }
         Ok(StateMachine {
             shared,
             proposer,
             applied: Arc::new(Mutex::new(applied)),
+            owners,
         })
     }
 
@@ -96,16 +143,23 @@ impl StateMachine {
     /// Freezes the state (a moment under the write lock), then encodes it a chunk at a time
     /// while entries go on being applied (see `image`).
     fn snapshot_now(&self) -> io::Result<(Meta, Vec<u8>)> {
-        let (image, meta) = {
+        let (image, header) = {
+            let applied = self.applied.lock();
             let mut state = self.shared.state.write();
-            let applied = self.applied.lock().clone();
-            let meta = Meta {
-                last_log_id: applied.last,
-                last_membership: applied.membership,
+            let mut owners: Vec<(i64, u64)> =
+                self.owners.lock().iter().map(|(s, o)| (*s, *o)).collect();
+            owners.sort_unstable();
+            let header = SnapshotHeader {
+                meta: Meta {
+                    last_log_id: applied.last,
+                    last_membership: applied.membership.clone(),
+                },
+                owners,
             };
-            (image::freeze(&mut state), meta)
+            (image::freeze(&mut state), header)
         };
-        let mut bytes = encode_meta(&meta)?;
+        let meta = header.meta.clone();
+        let mut bytes = encode_header(&header)?;
         if let Err(e) = image.write_to(&self.shared.state, &mut bytes) {
             image.abandon(&mut self.shared.state.write());
             return Err(e);
@@ -115,25 +169,88 @@ impl StateMachine {
     }
 }
 
-fn encode_meta(meta: &Meta) -> io::Result<Vec<u8>> {
-    let encoded = postcard::to_stdvec(meta).map_err(to_io)?;
+impl StateMachine {
+    /// Applies one txn of an entry of `term`, with the zxid that follows the last one, and
+    /// keeps the sessions' holders: a session created is held by the member that asked.
+    /// Called with `applied` locked.
+    fn apply_txn(&self, proposal: &super::Proposal, mut txn: Txn, term: u64) {
+        let reply = self.proposer.take_waiting(proposal);
+        let is_sync = matches!(
+            txn.body,
+            TxnBody::Write {
+                request: crate::proto::Request::Sync(_),
+                ..
+            }
+        );
+        let last = self.shared.state.read().last_zxid;
+        if is_sync {
+            txn.zxid = last;
+        } else {
+            let Some(zxid) = next_zxid(last, term) else {
+                tracing::error!(
+                    "the zxid counter of term {term} is spent; a txn of that term is refused"
+                );
+                if let Some(reply) = reply {
+                    self.proposer.fail_reply(reply);
+                }
+                return;
+            };
+            txn.zxid = zxid;
+        }
+        match txn.body {
+            TxnBody::CreateSession { .. } => {
+                let new = !self
+                    .shared
+                    .state
+                    .read()
+                    .sessions
+                    .contains_key(&txn.session_id);
+                if new {
+                    self.owners.lock().insert(txn.session_id, proposal.origin);
+                }
+            }
+            TxnBody::CloseSession => {
+                self.owners.lock().remove(&txn.session_id);
+            }
+            _ => {}
+        }
+        apply_txns(&self.shared, [(reply, &txn)]);
+    }
+}
+
+fn encode_header(header: &SnapshotHeader) -> io::Result<Vec<u8>> {
+    let encoded = postcard::to_stdvec(header).map_err(to_io)?;
     let len = u32::try_from(encoded.len()).map_err(to_io)?;
-    let mut out = Vec::with_capacity(4 + encoded.len());
+    let mut out = Vec::with_capacity(8 + encoded.len());
+    out.extend_from_slice(SNAPSHOT_MAGIC);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&encoded);
     Ok(out)
 }
 
-/// Splits a snapshot file's payload into its raft metadata and its tree image.
-fn split_snapshot(bytes: &[u8]) -> Result<(Meta, &[u8]), String> {
-    let len_bytes: [u8; 4] = bytes
+/// Splits a snapshot file's payload into its header and its tree image.
+fn split_snapshot(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), String> {
+    let (with_owners, rest) = match bytes.strip_prefix(SNAPSHOT_MAGIC.as_slice()) {
+        Some(rest) => (true, rest),
+        None => (false, bytes),
+    };
+    let len_bytes: [u8; 4] = rest
         .get(..4)
         .and_then(|b| b.try_into().ok())
         .ok_or("too short for its metadata")?;
     let len = u32::from_be_bytes(len_bytes) as usize;
-    let meta_bytes = bytes.get(4..4 + len).ok_or("metadata runs past the end")?;
-    let meta: Meta = postcard::from_bytes(meta_bytes).map_err(|e| e.to_string())?;
-    Ok((meta, &bytes[4 + len..]))
+    let header_bytes = rest
+        .get(4..4usize.saturating_add(len))
+        .ok_or("metadata runs past the end")?;
+    let header = if with_owners {
+        postcard::from_bytes(header_bytes).map_err(|e| e.to_string())?
+    } else {
+        SnapshotHeader {
+            meta: postcard::from_bytes(header_bytes).map_err(|e| e.to_string())?,
+            owners: Vec::new(),
+        }
+    };
+    Ok((header, &rest[4 + len..]))
 }
 
 /// Installs a whole new tree (a snapshot from disk or from the leader) and brings the session
@@ -193,35 +310,44 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         while let Some((entry, responder)) = entries.try_next().await? {
             let log_id = entry.log_id();
-            match &entry.payload {
-                EntryPayload::Normal(proposal) => match Txn::decode(&proposal.txn) {
-                    Ok(mut txn) => {
-                        txn.zxid = zxid_of(&log_id);
-                        txn.time = proposal.time;
-                        let reply = self.proposer.take_waiting(proposal);
-                        if matches!(txn.body, crate::server::txn::TxnBody::CloseSession) {
-                            self.proposer.session_closed(txn.session_id);
+            let term = log_id.committed_leader_id().term;
+            {
+                let mut applied = self.applied.lock();
+                match &entry.payload {
+                    EntryPayload::Normal(proposal) => match &proposal.body {
+                        ProposalBody::Txn(bytes) => {
+                            let mut txn = Txn::decode(bytes).map_err(|e| {
+                                let reason = format!(
+                                    "the ensemble member stopped: log entry {} (term {term}) holds a txn that cannot be decoded ({e}); stopping rather than diverge from the other members",
+                                    log_id.index()
+                                );
+                                self.shared.fail(reason.clone());
+                                io::Error::new(io::ErrorKind::InvalidData, reason)
+                            })?;
+                            txn.time = proposal.time;
+                            self.apply_txn(proposal, txn, term);
                         }
-                        apply_txns(&self.shared, [(reply, &txn)]);
+                        ProposalBody::Moved(session) => {
+                            let live = self.shared.state.read().sessions.contains_key(session);
+                            if live {
+                                self.owners.lock().insert(*session, proposal.origin);
+                            }
+                        }
+                    },
+                    EntryPayload::Membership(membership) => {
+                        applied.membership = Membership::new(Some(log_id), membership.clone());
                     }
-                    Err(e) => tracing::error!(index = log_id.index(), "cannot decode a txn: {e}"),
-                },
-                EntryPayload::Membership(membership) => {
-                    self.applied.lock().membership =
-                        Membership::new(Some(log_id), membership.clone());
+                    EntryPayload::Blank => {}
                 }
-                EntryPayload::Blank => {}
+                applied.last = Some(log_id);
             }
-            self.applied.lock().last = Some(log_id);
-            self.proposer
-                .applied_term(log_id.committed_leader_id().term);
+            self.proposer.applied_term(term);
             if let Some(responder) = responder {
                 responder.send(());
             }
         }
         Ok(())
     }
-
     async fn get_snapshot_builder(&mut self) -> StateMachine {
         self.clone()
     }
@@ -232,7 +358,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Cursor<Vec<u8>>,
     ) -> Result<(), io::Error> {
         let bytes = snapshot.into_inner();
-        let (_, image_bytes) = split_snapshot(&bytes).map_err(to_io)?;
+        let (header, image_bytes) = split_snapshot(&bytes).map_err(to_io)?;
         let mut state = State::default();
         image::read(&mut state, image_bytes).map_err(to_io)?;
         let zxid = state.last_zxid.max(0) as u64;
@@ -241,8 +367,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             zxid = format!("0x{zxid:x}"),
             "installed a snapshot from the leader"
         );
+        let mut applied = self.applied.lock();
         replace_state(&self.shared, state);
-        *self.applied.lock() = Applied {
+        *self.owners.lock() = header.owners.into_iter().collect();
+        *applied = Applied {
             last: meta.last_log_id,
             membership: meta.last_membership.clone(),
         };
@@ -257,10 +385,74 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         else {
             return Ok(None);
         };
-        let (meta, _) = split_snapshot(&bytes).map_err(to_io)?;
+        let (header, _) = split_snapshot(&bytes).map_err(to_io)?;
         Ok(Some(openraft::Snapshot {
-            meta,
+            meta: header.meta,
             snapshot: Cursor::new(bytes),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::state::Outcome;
+
+    #[test]
+    fn zxids_count_the_txns_of_each_term_and_never_wrap() {
+        assert_eq!(next_zxid(0, 1), Some(0x1_0000_0001));
+        assert_eq!(next_zxid(0x1_0000_0001, 1), Some(0x1_0000_0002));
+        // A new term starts its counter again, however far the index went.
+        assert_eq!(next_zxid(0x1_0000_0002, 3), Some(0x3_0000_0001));
+        assert_eq!(next_zxid(0x3_ffff_fffe, 3), Some(0x3_ffff_ffff));
+        assert_eq!(next_zxid(0x3_ffff_ffff, 3), None, "spent, never wrapped");
+        assert_eq!(next_zxid(0x3_ffff_ffff, 4), Some(0x4_0000_0001));
+    }
+
+    #[test]
+    fn snapshots_with_and_without_session_holders_load() {
+        let meta = Meta::default();
+        let header = SnapshotHeader {
+            meta: meta.clone(),
+            owners: vec![(5, 2), (9, 3)],
+        };
+        let mut bytes = encode_header(&header).unwrap();
+        bytes.extend_from_slice(b"image");
+        let (read, image) = split_snapshot(&bytes).unwrap();
+        assert_eq!(read.owners, vec![(5, 2), (9, 3)]);
+        assert_eq!(read.meta, meta);
+        assert_eq!(image, b"image");
+        // As written before the holders were kept: the meta alone.
+        let encoded = postcard::to_stdvec(&meta).unwrap();
+        let mut legacy = (encoded.len() as u32).to_be_bytes().to_vec();
+        legacy.extend_from_slice(&encoded);
+        legacy.extend_from_slice(b"image");
+        let (read, image) = split_snapshot(&legacy).unwrap();
+        assert!(read.owners.is_empty());
+        assert_eq!(image, b"image");
+        assert!(split_snapshot(b"ZKE2\xff\xff\xff\xff").is_err());
+    }
+
+    #[test]
+    fn a_second_create_session_for_a_live_session_changes_nothing() {
+        let mut state = State::default();
+        let create = |zxid: i64, passwd: u8| Txn {
+            zxid,
+            time: 0,
+            session_id: 77,
+            rules: Default::default(),
+            body: TxnBody::CreateSession {
+                timeout: 4000,
+                passwd: vec![passwd; 16],
+            },
+        };
+        assert!(matches!(
+            state.apply(&create(1, 1)).outcome,
+            Outcome::SessionCreated { .. }
+        ));
+        let again = state.apply(&create(2, 2));
+        assert!(matches!(again.outcome, Outcome::Reply(Err(_))));
+        assert_eq!(state.sessions[&77].passwd, vec![1; 16]);
+        assert_eq!(state.last_zxid, 2, "the refused txn still took its zxid");
     }
 }

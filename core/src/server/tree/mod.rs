@@ -98,6 +98,11 @@ impl Meta {
     pub fn kind(&self) -> NodeKind {
         NodeKind::from_owner(self.ephemeral_owner)
     }
+
+    /// Containers and TTL nodes, which the server deletes on its own.
+    pub fn is_expirable(&self) -> bool {
+        matches!(self.kind(), NodeKind::Container | NodeKind::Ttl(_))
+    }
 }
 
 /// A znode outside the tree: what it holds, not where it is. What [`DataTree::insert`] takes
@@ -223,6 +228,8 @@ pub struct DataTree {
     frozen: Option<Box<frozen::Frozen>>,
     /// What changed since the last snapshot, once tracked (see `changes`).
     changes: Option<Box<changes::Changes>>,
+    /// The slots of container and TTL nodes, the only ones cleanup looks at.
+    expirable: std::collections::HashSet<NodeId>,
 }
 
 impl std::fmt::Debug for DataTree {
@@ -338,6 +345,7 @@ impl DataTree {
         if let Some(id) = self.find(path) {
             self.replace_content(id, data);
             self.slots[id as usize].meta = meta;
+            self.index_expirable(id);
             return true;
         }
         let Some(parent) = self.find(path::parent(path)) else {
@@ -364,6 +372,7 @@ impl DataTree {
         self.unlink_child(parent, position);
         let slot = std::mem::replace(&mut self.slots[id as usize], Slot::vacant());
         self.free.push(id);
+        self.expirable.remove(&id);
         self.data_size = self.data_size.saturating_sub(slot.bytes.len() as u64);
         Some(Node {
             data: slot.data().map(Box::from),
@@ -397,6 +406,21 @@ impl DataTree {
             .map(|(_, id)| self.at(id))
     }
 
+    /// Every container and TTL node, in no particular order: what cleanup looks at, without
+    /// visiting the rest of the tree.
+    pub fn expirable(&self) -> impl Iterator<Item = NodeRef<'_>> {
+        self.expirable.iter().map(|&id| self.at(id))
+    }
+
+    /// Keeps slot `id` in the expirable index exactly when its node is one.
+    fn index_expirable(&mut self, id: NodeId) {
+        if self.slots[id as usize].meta.is_expirable() {
+            self.expirable.insert(id);
+        } else {
+            self.expirable.remove(&id);
+        }
+    }
+
     /// Visits the node at `path` and every node below it, parents before children.
     pub fn visit_subtree(&self, path: &str, mut visit: impl FnMut(NodeRef<'_>)) {
         let Some(top) = self.find(path) else {
@@ -426,6 +450,7 @@ impl DataTree {
             data_size: 0,
             frozen: None,
             changes: None,
+            expirable: std::collections::HashSet::new(),
         }
     }
 
@@ -472,6 +497,7 @@ impl DataTree {
             siblings.push(id);
         }
         self.slots[id as usize] = slot;
+        self.index_expirable(id);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.by_path.insert_unique(hash, id, |&other| {
             hasher.hash_one(slots[other as usize].path())

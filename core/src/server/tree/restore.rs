@@ -164,6 +164,7 @@ impl Rebuilder<'_> {
         slot.parent = parent;
         tree.data_size += slot.bytes.len() as u64;
         tree.slots[id as usize] = slot;
+        tree.index_expirable(id);
         Ok(())
     }
 
