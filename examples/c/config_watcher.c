@@ -4,7 +4,11 @@
  *
  * Creates /example-config (if missing), then re-reads it and re-arms the watch every
  * time it changes. To be self-contained it also publishes UPDATES new values (default 3)
- * from a second handle, and exits once it has seen the last one. */
+ * from a second handle, and exits once it has seen the last one.
+ *
+ * Also shows the process-wide calls: zk_version, zk_set_log_fn (libzk prints nothing
+ * itself; here its warnings and errors go to stderr) and zk_open_with with a
+ * zk_options started from ZK_OPTIONS_INIT. */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,14 +38,22 @@ static void load_config(zk_handle *zh) {
     __atomic_store_n(&seen_version, st.version, __ATOMIC_SEQ_CST);
 }
 
-/* Runs on the handle's dispatch thread; synchronous calls are allowed here. */
+/* Runs on the handle's dispatch thread; synchronous calls are allowed here. The last
+ * call of a watch that never fired is a session event (ZK_STATE_CLOSED at close). */
 static void on_change(zk_handle *zh, int type, int state, const char *path, void *ctx) {
-    (void)state;
     (void)ctx;
     if (type == ZK_CHANGED_EVENT || type == ZK_CREATED_EVENT) {
         printf("event %d on %s\n", type, path);
         load_config(zh);
+    } else if (type == ZK_SESSION_EVENT && state == ZK_STATE_CLOSED) {
+        printf("watch ended: handle closed\n");
     }
+}
+
+/* Runs on libzk's log thread. */
+static void on_log(int level, const char *target, const char *message, void *ctx) {
+    (void)ctx;
+    fprintf(stderr, "[libzk %s] %s: %s\n", level == ZK_LOG_ERROR ? "error" : "warn", target, message);
 }
 
 int main(int argc, char **argv) {
@@ -52,7 +64,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: config_watcher HOST:PORT [UPDATES]\n");
         return 2;
     }
-    if (zk_open(&zh, hosts, 10000, 0, NULL, 0, NULL, NULL) != ZK_OK ||
+    printf("libzk %s\n", zk_version());
+    zk_set_log_level(ZK_LOG_WARN);
+    zk_set_log_fn(on_log, NULL);
+    zk_options options = ZK_OPTIONS_INIT;
+    options.session_timeout_ms = 10000;
+    options.request_timeout_ms = 10000; /* fail a request rather than wait forever */
+    if (zk_open_with(&zh, hosts, &options, NULL, NULL) != ZK_OK ||
         zk_wait_connected(zh, 10000) != ZK_OK) {
         fprintf(stderr, "cannot connect to %s\n", hosts);
         zk_close(zh);
@@ -79,6 +97,7 @@ int main(int argc, char **argv) {
     int ok = __atomic_load_n(&seen_version, __ATOMIC_SEQ_CST) == start + updates;
     zk_close(writer);
     zk_close(zh);
+    zk_set_log_fn(NULL, NULL);
     printf("%s\n", ok ? "config_watcher: ok" : "config_watcher: missed updates");
     return ok ? 0 : 1;
 }

@@ -51,8 +51,10 @@ static void *worker(void *arg) {
         char text[32];
         int n = snprintf(text, sizeof text, "%ld", value + 1);
         if (zk_set(zh, COUNTER, (const uint8_t *)text, (size_t)n, -1, NULL) != ZK_OK) failures++;
-        printf("worker %ld holds the lock (token %lld): counter %ld -> %ld\n", id,
-               (long long)zk_lock_fencing_token(lock), value, value + 1);
+        int64_t token = -1;
+        zk_lock_fencing_token(lock, &token); /* getters return zk_rc, value via out-pointer */
+        printf("worker %ld holds the lock (token %lld): counter %ld -> %ld\n", id, (long long)token,
+               value, value + 1);
         zk_lock_release(lock);
     }
     zk_lock_free(lock);

@@ -7,8 +7,13 @@
  * ERRORS. Every call returning zk_rc returns ZK_OK (0) or a negative ZooKeeper error
  * code with Apache's numbers (ZK_NONODE = -101, ...); zk_error_string() names it.
  * NULL or out-of-range arguments give ZK_BADARGUMENTS; a fault inside the library gives
- * ZK_SYSTEMERROR. No call aborts the process or lets a Rust panic cross into C.
- * (Wild, non-NULL pointers cannot be detected; pass NULL or valid memory.)
+ * ZK_SYSTEMERROR. No call aborts the process or lets a Rust panic cross into C, and
+ * nothing is printed: logs go only to a function set with zk_set_log_fn().
+ * Handles (zk_handle, zk_lock, zk_leader, zk_elector) are opaque ids that the library
+ * looks up before any use: one that was freed (double close, use after close), or never
+ * issued, gives ZK_BADARGUMENTS and no memory is touched. Other wild, non-NULL pointers
+ * (strings, buffers, out-pointers) cannot be detected; pass NULL or valid memory.
+ * Getters return zk_rc too and write their value through an out-pointer (on ZK_OK only).
  *
  * OWNERSHIP (one rule for every call). Fixed-size results (zk_stat, integers) are
  * written into storage the caller passes (any such pointer may be NULL: "not wanted").
@@ -20,8 +25,9 @@
  * In asynchronous completions the same values are only lent: they are valid until the
  * completion returns and are freed by the library; copy what you keep.
  * Inputs are only read during the call; the library keeps its own copies.
- * Every handle type (zk_handle, zk_lock, zk_leader) is freed by exactly one call
- * (zk_close, zk_lock_free, zk_leader_close) that accepts NULL.
+ * Every handle type (zk_handle, zk_lock, zk_leader, zk_elector) is freed by exactly one
+ * call (zk_close, zk_lock_free, zk_leader_close, zk_elector_close) that accepts NULL; a
+ * second call is ZK_BADARGUMENTS.
  *
  * THREADS. A zk_handle may be used from any number of threads at once. The network IO
  * runs on the library's own runtime threads and never runs user code. Every callback
@@ -31,14 +37,29 @@
  * function of this API, including zk_close() on its own handle (which closes the
  * session but does not wait for the dispatch thread: the handle is freed after the
  * callback returns) and synchronous operations (which delay only this handle's later
- * callbacks while they wait). Do not use a zk_handle after zk_close() has returned.
- * Once zk_close() has started no state or watch callback is delivered; every async
- * operation still pending completes with its result or ZK_CLOSING before the handle
- * is freed.
+ * callbacks while they wait). The log function (zk_set_log_fn) runs on the library's
+ * log thread. A zk_elector owns its sessions and has its own dispatch thread, where its
+ * callbacks run the same way (see zk_elector_config for the calls allowed in them).
+ *
+ * CLOSE. zk_close() delivers everything it owes before it returns (or, called from a
+ * callback, right after that callback returns), however long the server takes: every
+ * accepted async operation's completion (its result, or ZK_CLOSING), one last
+ * ZK_SESSION_EVENT with ZK_STATE_CLOSED for every watch still set, ZK_STATE_CLOSED for
+ * the state callback, and a loss of leadership for a zk_leader that led. After that no
+ * callback of the handle runs, so their contexts may be freed. A call on the handle
+ * after zk_close() has started returns ZK_BADARGUMENTS (ZK_CLOSING if it raced with it).
  *
  * ASYNC CALLS (zk_a*, zk_async) return ZK_OK when the operation was accepted: its
- * completion (may be NULL) is then called exactly once. Any other return value means the
- * completion will never be called.
+ * completion (may be NULL) is then called exactly once, with ZK_CLOSING at worst. Any
+ * other return value means the completion will never be called.
+ *
+ * WATCHES end with exactly one last call: a one-shot watch's event, a removal event
+ * (zk_remove_watches), a session event whose state is terminal (ZK_STATE_EXPIRED,
+ * ZK_STATE_AUTH_FAILED; a persistent watch also sees the non-terminal session events),
+ * or ZK_STATE_CLOSED at close.
+ *
+ * VERSIONS. zk_version() names the library. Structs that may grow (zk_options) start
+ * with their size: initialise them with their *_INIT macro.
  *
  * DISCONNECTS. Operations issued while the client is connecting or reconnecting wait for
  * the session to be re-established and then run; they fail with ZK_SESSIONEXPIRED if it
@@ -54,6 +75,42 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Initialises a zk_options: `zk_options o = ZK_OPTIONS_INIT;` sets `size` to the
+ * struct as this header defines it and every other field to 0 (its default). */
+#ifdef __cplusplus
+#define ZK_OPTIONS_INIT { sizeof(zk_options), 0, 0, 0, NULL, 0, 0, 0 }
+#else
+#define ZK_OPTIONS_INIT { .size = sizeof(zk_options) }
+#endif
+
+/* Initialises a zk_elector_config the same way: `zk_elector_config c = ZK_ELECTOR_CONFIG_INIT;`. */
+#ifdef __cplusplus
+#define ZK_ELECTOR_CONFIG_INIT { sizeof(zk_elector_config), NULL, NULL, 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL }
+#else
+#define ZK_ELECTOR_CONFIG_INIT { .size = sizeof(zk_elector_config) }
+#endif
+
+
+// Elector states (`zk_elector_state`), Hadoop's `ActiveStandbyElector.State`.
+#define ZK_ELECTOR_INIT 0
+
+#define ZK_ELECTOR_ACTIVE 1
+
+#define ZK_ELECTOR_STANDBY 2
+
+#define ZK_ELECTOR_NEUTRAL 3
+
+// `zk_set_log_level` levels (the Apache C client's numbers, plus TRACE).
+#define ZK_LOG_ERROR 1
+
+#define ZK_LOG_WARN 2
+
+#define ZK_LOG_INFO 3
+
+#define ZK_LOG_DEBUG 4
+
+#define ZK_LOG_TRACE 5
 
 // Create modes (`zk_create` `mode`), ZooKeeper's numbers.
 #define ZK_PERSISTENT 0
@@ -141,8 +198,11 @@
 
 #define ZK_WATCHER_PERSISTENT_RECURSIVE 5
 
-// A connection to a ZooKeeper ensemble (opaque). Open with `zk_open`, free with
-// `zk_close`.
+// An elector (opaque): `zk_elector_open` ... `zk_elector_close`.
+typedef struct zk_elector zk_elector;
+
+// A connection to a ZooKeeper ensemble (opaque: the library never dereferences the
+// pointer, it looks it up). Open with `zk_open`, free with `zk_close`.
 typedef struct zk_handle zk_handle;
 
 // A participant in a leader election (opaque): `zk_leader_start` ... `zk_leader_close`.
@@ -157,14 +217,21 @@ typedef struct zk_lock zk_lock;
 // A result code: `ZK_OK` (0) or a negative ZooKeeper error code.
 typedef int zk_rc;
 
-// Called on the dispatch thread with each connection state (`ZK_STATE_*`).
-typedef void (*zk_state_fn)(struct zk_handle *zh, int state, void *ctx);
-
-// Settings for `zk_open_with`. Zero is "the default" for every field except
-// `session_timeout_ms`, so `zk_options o = {0}; o.session_timeout_ms = 10000;` is complete.
+// Settings for `zk_open_with`. Start from `ZK_OPTIONS_INIT` (which sets `size`; every
+// other field 0 means "the default"), then set `session_timeout_ms`:
+// `zk_options o = ZK_OPTIONS_INIT; o.session_timeout_ms = 10000;`.
+//
+// Fields are only ever added at the end. The library reads the fields that lie within
+// `size` bytes (a program built against an older zk.h passes a smaller struct; the
+// missing fields take their defaults) and refuses (ZK_BADARGUMENTS) a larger struct
+// whose fields beyond its own are not all zero (a setting this library does not have).
 typedef struct zk_options {
+  // `sizeof(zk_options)` as the caller compiled it (ZK_OPTIONS_INIT sets it).
+  size_t size;
   // Requested session timeout (the server clamps it); must be > 0.
   int session_timeout_ms;
+  // Non-zero: accept a read-only server (ZK_STATE_CONNECTED_READONLY).
+  int can_be_read_only;
   // Resume this session (0 for a new one) with `passwd`/`passwd_len`.
   int64_t session_id;
   const uint8_t *passwd;
@@ -174,8 +241,6 @@ typedef struct zk_options {
   int64_t request_timeout_ms;
   // Per-host connect timeout (0: session timeout / number of hosts).
   int64_t connect_timeout_ms;
-  // Non-zero: accept a read-only server (ZK_STATE_CONNECTED_READONLY).
-  int can_be_read_only;
 } zk_options;
 
 // One ACL entry: `perms` (ZK_PERM_* bits) for `scheme:id` (`world:anyone`,
@@ -185,6 +250,73 @@ typedef struct zk_acl {
   const char *scheme;
   const char *id;
 } zk_acl;
+
+// What `zk_elector_open` needs besides the connection. Start from
+// `ZK_ELECTOR_CONFIG_INIT` (sets `size`; every other field 0 means "the default" or
+// "none"), as with `zk_options`: fields are only ever added at the end.
+//
+// The callbacks run on the elector's dispatch thread with `ctx`. Those returning `int`
+// return non-zero for "done" and 0 for "failed":
+//
+// - `become_active` (required): make the service active. 0 (Hadoop's
+//   ServiceFailedException) makes the elector release the lock, pause 1 s and join again.
+// - `become_standby`: make the service standby. Its result matters only during
+//   `zk_elector_cede`: 0 keeps the breadcrumb, so the next active fences this one.
+// - `enter_neutral`: the connection is lost; who is active is unknown. An active
+//   should stop acting as one unless it knows its session is alive.
+// - `fence_old_active` (required): the breadcrumb names another instance (`data`, lent
+//   for the call; an ActiveNodeInfo from HDFS controllers, see
+//   `zk_active_node_info_decode`) that may still act as active: fence it, return non-zero
+//   only once it can no longer act. 0 stops this takeover.
+// - `fatal_error`: the elector gave up (retries exhausted, no session, unexpected
+//   errors) and left the election; `message` is lent for the call.
+//
+// Inside a callback, `zk_elector_join`, `_quit`, `_cede` and `_close` may be called on
+// the same elector: they take effect after the callback returns. The calls that wait
+// for the elector (`_ensure_parent`, `_parent_exists`, `_format`, `_active_data`)
+// return ZK_INVALIDSTATE there, since the elector may be waiting for that callback.
+typedef struct zk_elector_config {
+  // `sizeof(zk_elector_config)` as the caller compiled it.
+  size_t size;
+  // The parent znode, `<root>/<nameservice>` (Hadoop: `/hadoop-ha/<nameservice>`).
+  const char *parent_znode;
+  // The ACL of every node the elector creates; NULL/0: world:anyone:rwcda.
+  const struct zk_acl *acl;
+  size_t acl_len;
+  // Attempts of an operation failing with ZK_CONNECTIONLOSS or ZK_OPERATIONTIMEOUT,
+  // and of opening a session; 0: Hadoop's 3.
+  int max_retries;
+  // Credentials sent on every session the elector opens (`auth_scheme` NULL: none),
+  // e.g. "digest" and "user:password".
+  const char *auth_scheme;
+  const uint8_t *auth;
+  size_t auth_len;
+  int (*become_active)(void *ctx);
+  int (*become_standby)(void *ctx);
+  void (*enter_neutral)(void *ctx);
+  int (*fence_old_active)(const uint8_t *data, size_t len, void *ctx);
+  void (*fatal_error)(const char *message, void *ctx);
+  void *ctx;
+} zk_elector_config;
+
+// Hadoop's `ActiveNodeInfo` (HAZKInfo.proto). Given to `zk_active_node_info_encode`;
+// returned by `zk_active_node_info_decode` (free with `zk_free_active_node_info`).
+typedef struct zk_active_node_info {
+  const char *nameservice_id;
+  const char *namenode_id;
+  const char *hostname;
+  int32_t port;
+  int32_t zkfc_port;
+} zk_active_node_info;
+
+// Called on the dispatch thread with each connection state (`ZK_STATE_*`). The last
+// call is a terminal state: ZK_STATE_EXPIRED, ZK_STATE_AUTH_FAILED or ZK_STATE_CLOSED.
+typedef void (*zk_state_fn)(struct zk_handle *zh, int state, void *ctx);
+
+// Receives libzk's log lines: `level` is a ZK_LOG_*, `target` the module that logged
+// ("zk_core::client::actor", ...), `message` the text with its fields ("connect failed:
+// ... addr=127.0.0.1:2181"). Both strings are lent for the call.
+typedef void (*zk_log_fn)(int level, const char *target, const char *message, void *ctx);
 
 // A znode's metadata.
 typedef struct zk_stat {
@@ -299,7 +431,9 @@ typedef struct zk_client_infos {
 typedef void (*zk_whoami_completion)(zk_rc rc, const struct zk_client_infos *infos, void *ctx);
 
 // Called on the dispatch thread when this participant gains (`is_leader` 1, with the
-// fencing token) or loses (0, token -1) leadership.
+// fencing token) or loses (0, token -1) leadership. A gain is always followed by a loss
+// before the last call, also when the handle closes or the session ends; after
+// `zk_leader_close` returns there is no further call.
 typedef void (*zk_leader_fn)(int is_leader, int64_t fencing_token, void *ctx);
 
 #define ZK_OK 0
@@ -378,6 +512,81 @@ typedef void (*zk_leader_fn)(int is_leader, int64_t fencing_token, void *ctx);
 extern "C" {
 #endif // __cplusplus
 
+// Opens an elector for the parent znode in `config`, connecting to `hosts`
+// ("host:port,...[/chroot]") with `options` (`ZK_OPTIONS_INIT` and a session timeout;
+// Hadoop's ZKFC uses 10000 ms). Nothing is sent before the first call that needs a
+// session. `config` is read during the call only (its callbacks and `ctx` are kept).
+// Free with `zk_elector_close`.
+zk_rc zk_elector_open(struct zk_elector **out,
+                      const char *hosts,
+                      const struct zk_options *options,
+                      const struct zk_elector_config *config);
+
+// Joins the election with `data` (stored in the lock, and in the breadcrumb once
+// active; HDFS controllers store an encoded ActiveNodeInfo). Returns at once; the
+// outcome comes through the callbacks. Already in the election: nothing changes.
+zk_rc zk_elector_join(struct zk_elector *e, const uint8_t *data, size_t len);
+
+// Leaves the election, releasing the lock. An active leaving with `need_fence` 0 first
+// deletes its breadcrumb (it has stopped acting as active: nobody needs to fence it);
+// with `need_fence` non-zero the breadcrumb stays and the next active fences it.
+// From outside a callback this returns once done; from inside one it returns at once
+// and takes effect after the callback returns.
+zk_rc zk_elector_quit(struct zk_elector *e, int need_fence);
+
+// A graceful handover (ZKFC's cedeActive): an active is told to become standby, quits
+// (deleting its breadcrumb if `become_standby` returned non-zero) and stays out of the
+// election for `ms`, then joins again with its last data; a standby just stays out.
+// `ms` 0 ends a running cede at once. Waits like `zk_elector_quit`.
+zk_rc zk_elector_cede(struct zk_elector *e, int64_t ms);
+
+// Creates the parent znode and its ancestors (giving existing ones the configured ACL,
+// as Hadoop does). Not while in the election (ZK_BADARGUMENTS); not from a callback
+// (ZK_INVALIDSTATE: the elector waits for its callbacks).
+zk_rc zk_elector_ensure_parent(struct zk_elector *e);
+
+// Writes 1 to `*exists` if the parent znode exists, 0 if not. Not from a callback.
+zk_rc zk_elector_parent_exists(struct zk_elector *e, int *exists);
+
+// `hdfs zkfc -formatZK`: an existing parent znode is deleted with everything below it
+// only when `force` is non-zero; then the parent is created. `*formatted` (may be
+// NULL) is 1 when the parent is fresh now, 0 when it existed and `force` was 0 (nothing
+// changed: `hdfs zkfc` exits with 2 then). Not while in the election, not from a
+// callback; only safe while no controller of this nameservice runs.
+zk_rc zk_elector_format(struct zk_elector *e, int force, int *formatted);
+
+// The data in the lock, i.e. the active's (library-allocated; free with
+// `zk_free_bytes`). ZK_NONODE when nobody is active. Not from a callback.
+zk_rc zk_elector_active_data(struct zk_elector *e, uint8_t **data, size_t *len);
+
+// Writes the elector's state (`ZK_ELECTOR_*`) to `*state`.
+zk_rc zk_elector_state(struct zk_elector *e, int *state);
+
+// Writes the id of the elector's current session to `*session_id` (0 while it has
+// none).
+zk_rc zk_elector_session_id(struct zk_elector *e, int64_t *session_id);
+
+// Ends the elector: closes its session (the lock goes, the breadcrumb stays, as with
+// `zk_elector_quit(e, 1)`; quit with 0 first to leave gracefully) and frees it. NULL is
+// a no-op (ZK_OK); one closed already is ZK_BADARGUMENTS. When it returns, no callback
+// is running (unless this is called from inside one, which returns at once) and none
+// will be called again, so `ctx` may be freed.
+zk_rc zk_elector_close(struct zk_elector *e);
+
+// Encodes `info` as Hadoop's ActiveNodeInfo protobuf (the bytes HDFS controllers store;
+// library-allocated, free with `zk_free_bytes`). Every string is required.
+zk_rc zk_active_node_info_encode(const struct zk_active_node_info *info,
+                                 uint8_t **data,
+                                 size_t *len);
+
+// Decodes Hadoop's ActiveNodeInfo protobuf (e.g. the `data` of `fence_old_active`)
+// into a library-allocated struct (free with `zk_free_active_node_info`).
+// ZK_MARSHALLINGERROR when the bytes are not one.
+zk_rc zk_active_node_info_decode(const uint8_t *data, size_t len, struct zk_active_node_info **out);
+
+// Frees a `zk_active_node_info` from `zk_active_node_info_decode`. NULL is a no-op.
+void zk_free_active_node_info(struct zk_active_node_info *info);
+
 // A static, NUL-terminated description of a `zk_rc` ("unknown error" for numbers
 // ZooKeeper does not define). Never NULL; never free it.
 const char *zk_error_string(zk_rc rc);
@@ -410,27 +619,56 @@ zk_rc zk_open_with(struct zk_handle **out,
                    void *ctx);
 
 // Closes the session (the server deletes its ephemeral nodes) and frees the handle.
-// NULL is a no-op. Safe from any thread and from inside any callback of this handle:
-// there it returns at once and the handle is freed after that callback returns.
-// Pending async operations complete (ZK_CLOSING at worst) before the handle is freed.
+// NULL is a no-op (ZK_OK); a handle that is not open (closed already, or never
+// returned by `zk_open`) is ZK_BADARGUMENTS, and from the moment close starts every
+// other call on the handle returns ZK_BADARGUMENTS too.
+//
+// Every async operation accepted before gets its completion exactly once (its result,
+// or ZK_CLOSING), every watch still set gets one last ZK_SESSION_EVENT with
+// ZK_STATE_CLOSED, and the state callback ends with ZK_STATE_CLOSED: all of that before
+// `zk_close` returns, however long the server takes to answer (at most the connect
+// timeout, 5 s by default), so the contexts may be freed then. Safe from any thread
+// and from inside any callback of this handle: there it returns once the session is
+// closed, and the owed callbacks run after the current one returns.
 zk_rc zk_close(struct zk_handle *zh);
 
 // Waits until the session is connected, at most `timeout_ms`. ZK_OK, or
 // ZK_OPERATIONTIMEOUT, ZK_SESSIONEXPIRED, ZK_AUTHFAILED, ZK_CLOSING.
 zk_rc zk_wait_connected(struct zk_handle *zh, int64_t timeout_ms);
 
-// The current connection state (`ZK_STATE_*`); ZK_BADARGUMENTS for a bad handle.
-int zk_state(struct zk_handle *zh);
+// Writes the current connection state (`ZK_STATE_*`) to `*state`.
+zk_rc zk_state(struct zk_handle *zh, int *state);
 
-// The session id (0 before the first connect or for a bad handle).
-int64_t zk_session_id(struct zk_handle *zh);
+// Writes the session id to `*session_id` (0 before the first connect).
+zk_rc zk_session_id(struct zk_handle *zh, int64_t *session_id);
 
-// The negotiated session timeout in ms (0 before the first connect).
-int64_t zk_session_timeout_ms(struct zk_handle *zh);
+// Writes the negotiated session timeout in ms to `*timeout_ms` (0 before the first
+// connect).
+zk_rc zk_session_timeout_ms(struct zk_handle *zh, int64_t *timeout_ms);
 
 // The session password (library-allocated; free with `zk_free_bytes`), to resume the
 // session from another handle with `zk_open`.
 zk_rc zk_session_password(struct zk_handle *zh, uint8_t **passwd, size_t *passwd_len);
+
+// The library version ("0.1.0"): a static string, never freed.
+const char *zk_version(void);
+
+// Sends libzk's log lines to `log_fn` (NULL: stop; nothing is logged by default) with
+// `ctx`, from the library's own log thread ("zk-log"), one line at a time, in order,
+// never from the network threads. Lines at ZK_LOG_INFO and above are sent unless
+// `zk_set_log_level` says otherwise. If `log_fn` falls behind, lines are dropped and a
+// warning says how many.
+//
+// When this returns, the previous function is no longer running and will not be called
+// again (unless this is called from inside it). It may call any function of this API.
+//
+// ZK_INVALIDSTATE: the process already has a global `tracing` subscriber (a Rust program
+// that links libzk statically and installed its own): libzk's events go to that one.
+zk_rc zk_set_log_fn(zk_log_fn log_fn, void *ctx);
+
+// The most verbose level sent to the log function: ZK_LOG_ERROR ... ZK_LOG_TRACE
+// (default ZK_LOG_INFO). ZK_BADARGUMENTS for anything else.
+zk_rc zk_set_log_level(int level);
 
 // Creates a node in any of the seven modes (ZK_PERSISTENT ... ZK_PERSISTENT_SEQUENTIAL_WITH_TTL).
 // `acl` NULL with `acl_len` 0 means open (world:anyone, ZK_PERM_ALL). `ttl_ms` must be
@@ -624,15 +862,17 @@ zk_rc zk_lock_acquire(struct zk_lock *lock, int64_t timeout_ms, int *acquired);
 // Releases the lock (deletes our node). Not holding it is ZK_OK.
 zk_rc zk_lock_release(struct zk_lock *lock);
 
-// 1 while the lock is held and not lost (a disconnect, session expiry or deletion of
-// our node loses it), 0 otherwise; ZK_BADARGUMENTS for a bad lock.
-int zk_lock_is_held(struct zk_lock *lock);
+// Writes 1 to `*held` while the lock is held and not lost (a disconnect, session
+// expiry or deletion of our node loses it), 0 otherwise.
+zk_rc zk_lock_is_held(struct zk_lock *lock, int *held);
 
-// The fencing token of the current hold (larger for every later holder); -1 when not held.
-int64_t zk_lock_fencing_token(struct zk_lock *lock);
+// Writes the fencing token of the current hold to `*token` (larger for every later
+// holder), or -1 when the lock is not held.
+zk_rc zk_lock_fencing_token(struct zk_lock *lock, int64_t *token);
 
-// Releases the lock if held and frees it. NULL is a no-op.
-void zk_lock_free(struct zk_lock *lock);
+// Releases the lock if held and frees it. NULL is a no-op (ZK_OK); a lock freed
+// already is ZK_BADARGUMENTS. Waits for a `zk_lock_acquire` running on another thread.
+zk_rc zk_lock_free(struct zk_lock *lock);
 
 // Joins the election at `path` as participant `id` (stored in our node, as Curator
 // does) and stays a candidate until `zk_leader_close`. `cb` (may be NULL) hears every
@@ -644,19 +884,21 @@ zk_rc zk_leader_start(struct zk_handle *zh,
                       void *ctx,
                       struct zk_leader **out);
 
-// 1 while this participant leads, 0 otherwise; ZK_BADARGUMENTS for a bad handle.
-int zk_leader_is_leader(struct zk_leader *leader);
+// Writes 1 to `*is_leader` while this participant leads, 0 otherwise.
+zk_rc zk_leader_is_leader(struct zk_leader *leader, int *is_leader);
 
 // Waits until leading or `timeout_ms` passes (< 0: no limit). ZK_OK with `*is_leader`
 // (may be NULL) 1 or 0; ZK_CLOSING once the election ended.
 zk_rc zk_leader_wait(struct zk_leader *leader, int64_t timeout_ms, int *is_leader);
 
-// The fencing token while leading, -1 otherwise.
-int64_t zk_leader_fencing_token(struct zk_leader *leader);
+// Writes the fencing token to `*token` while leading, -1 otherwise.
+zk_rc zk_leader_fencing_token(struct zk_leader *leader, int64_t *token);
 
-// Leaves the election (deletes our node), stops the callbacks and frees the handle.
-// NULL is a no-op. Safe from inside the leadership callback.
-void zk_leader_close(struct zk_leader *leader);
+// Leaves the election (deletes our node), stops the callbacks and frees the
+// participant. NULL is a no-op (ZK_OK); one closed already is ZK_BADARGUMENTS. When it
+// returns, the leadership callback is not running (unless this is called from inside
+// it) and will not be called again.
+zk_rc zk_leader_close(struct zk_leader *leader);
 
 // Frees a string the library returned. NULL is a no-op.
 void zk_free_string(char *s);

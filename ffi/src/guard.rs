@@ -16,6 +16,8 @@ const MAX_ITEMS: usize = 1 << 20;
 
 /// Runs `body`, turning a panic into `ZK_SYSTEMERROR`.
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), zk_rc>) -> zk_rc {
+    crate::library::route_panics();
+    let _in_call = crate::library::InCall::enter();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => crate::error::ZK_OK,
         Ok(Err(rc)) => rc,
@@ -25,6 +27,8 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), zk_rc>) -> zk_rc {
 
 /// Runs `body`, turning a panic into `fallback`.
 pub(crate) fn guard_or<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    crate::library::route_panics();
+    let _in_call = crate::library::InCall::enter();
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 

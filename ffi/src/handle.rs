@@ -1,160 +1,264 @@
-//! `zk_handle`: a core [`Client`] plus the dispatch thread that runs the caller's
+//! `zk_handle`: a core [`Client`] plus the [`Dispatcher`] that runs the caller's
 //! callbacks, and the calls that open, inspect and close it.
+//!
+//! Close has one rule for every callback source (async completions, the state callback,
+//! watches, leadership): each holds a [`Live`] ticket until it has queued its last
+//! callback, and `zk_close` stops the dispatcher only when no ticket is left, so every
+//! callback that is owed is delivered, however long close takes. Close first lets the
+//! core end the session (pending requests fail with `Error::Closed`, watches get a
+//! Closed session event, the state stream ends with Closed), then signals `closed`, which
+//! ends whatever is still waiting (ZK_CLOSING, or a Closed event) so close never waits
+//! on the network beyond the core's own close.
 
-use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{c_char, c_int, c_void};
 use std::future::Future;
+use std::mem::{offset_of, size_of};
+use std::ops::Deref;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use zk_core::client::{runtime, Client, ClientOptions, SessionState};
+use tokio::sync::{watch, Notify};
+use zk_core::client::dispatch::Dispatcher;
+use zk_core::client::{runtime, Client, ClientOptions, Error, SessionState};
+use zk_core::proto::ErrorCode;
 
 use crate::error::*;
-use crate::guard::{bytes, guard, guard_or, opt_text, put, required_out, text, Ctx};
+use crate::guard::{bytes, guard, opt_text, put, required_out, text, Ctx};
+use crate::registry::{as_pointer, Registry};
 use crate::types::*;
 
-/// Called on the dispatch thread with each connection state (`ZK_STATE_*`).
+/// Called on the dispatch thread with each connection state (`ZK_STATE_*`). The last
+/// call is a terminal state: ZK_STATE_EXPIRED, ZK_STATE_AUTH_FAILED or ZK_STATE_CLOSED.
 pub type zk_state_fn =
     Option<unsafe extern "C" fn(zh: *mut zk_handle, state: c_int, ctx: *mut c_void)>;
 
-/// A connection to a ZooKeeper ensemble (opaque). Open with `zk_open`, free with
-/// `zk_close`.
+/// A connection to a ZooKeeper ensemble (opaque: the library never dereferences the
+/// pointer, it looks it up). Open with `zk_open`, free with `zk_close`.
 pub struct zk_handle {
-    magic: u64,
-    pub(crate) inner: Arc<Inner>,
+    _opaque: [u8; 0],
 }
 
-const MAGIC: u64 = 0x7a6b_5f68_616e_646c; // "zk_handl"
-
-impl Drop for zk_handle {
-    fn drop(&mut self) {
-        // SAFETY: a plain write to our own field; volatile so it is not optimised away,
-        // which lets a second zk_close on freed-but-unreused memory fail cleanly.
-        unsafe { std::ptr::write_volatile(&mut self.magic, 0) }
-    }
-}
+/// Every open handle, by the id C holds.
+static HANDLES: Registry<Inner> = Registry::new();
 
 /// What the handle, its tasks and its recipes share.
 pub(crate) struct Inner {
+    /// The id the caller holds (given back to its callbacks).
+    id: usize,
     pub(crate) client: Client,
-    pub(crate) closing: AtomicBool,
-    dispatch: Dispatcher,
-    /// Async operations submitted and not yet handed to the dispatch thread.
-    in_flight: AtomicUsize,
+    closing: AtomicBool,
+    dispatcher: Dispatcher,
+    /// Tickets out (see [`Live`]).
+    live: AtomicUsize,
+    /// Notified when the last ticket is returned.
+    idle: Notify,
+    /// Set once the core has closed the session: everything still waiting ends now.
+    closed: watch::Sender<bool>,
+    /// Async operations in submission order (see [`Live::submit`]).
+    order: Mutex<Order>,
     /// Watches this handle set, by id, so they can be removed (see `watches.rs`).
     pub(crate) watches: Mutex<HashMap<u64, crate::watches::Entry>>,
     pub(crate) next_watch: AtomicU64,
-    state_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Puts async completions back in submission order: the network answers a session's
+/// requests in order, but each operation's task wakes on its own.
+#[derive(Default)]
+struct Order {
+    /// The number the next submitted operation gets.
+    next_submitted: u64,
+    /// The number whose completion is queued next.
+    next_completed: u64,
+    /// Completions that came before an earlier one.
+    early: BTreeMap<u64, Job>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
 
-enum Msg {
-    Job(Job),
-    /// Ends the thread after the jobs before it; frees the handle if one is given
-    /// (close from inside a callback).
-    Stop(Option<HandlePtr>),
-}
+/// A ticket: while one is out, `zk_close` does not stop the dispatcher. Held by every
+/// call in progress and by every task that still owes the caller a callback; it derefs to
+/// the handle.
+pub(crate) struct Live(Arc<Inner>);
 
-struct HandlePtr(*mut zk_handle);
-// SAFETY: the pointer is only turned back into its Box, once, on the dispatch thread.
-unsafe impl Send for HandlePtr {}
-
-/// Runs callbacks on one thread per handle.
-struct Dispatcher {
-    tx: Mutex<Option<mpsc::Sender<Msg>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    /// Identifies this dispatcher to `on_dispatch_thread`.
-    id: usize,
-}
-
-thread_local! {
-    /// The id of the dispatcher whose thread this is (0 elsewhere).
-    static DISPATCHER: Cell<usize> = const { Cell::new(0) };
-}
-
-static NEXT_DISPATCHER: AtomicUsize = AtomicUsize::new(1);
-
-impl Dispatcher {
-    fn start() -> std::io::Result<Dispatcher> {
-        let id = NEXT_DISPATCHER.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let thread = std::thread::Builder::new()
-            .name("zk-dispatch".into())
-            .spawn(move || {
-                DISPATCHER.with(|d| d.set(id));
-                for msg in rx {
-                    match msg {
-                        Msg::Job(job) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                        }
-                        Msg::Stop(handle) => {
-                            if let Some(HandlePtr(zh)) = handle {
-                                // SAFETY: zk_close handed us the Box it would have freed.
-                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                                    || unsafe { drop(Box::from_raw(zh)) },
-                                ));
-                            }
-                            break;
-                        }
-                    }
-                }
-            })?;
-        Ok(Dispatcher {
-            tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-            id,
-        })
+impl Deref for Live {
+    type Target = Arc<Inner>;
+    fn deref(&self) -> &Arc<Inner> {
+        &self.0
     }
+}
 
-    fn on_own_thread(&self) -> bool {
-        DISPATCHER.with(|d| d.get()) == self.id
-    }
-
-    fn send(&self, msg: Msg) {
-        if let Some(tx) = self.tx.lock().as_ref() {
-            let _ = tx.send(msg);
+impl Drop for Live {
+    fn drop(&mut self) {
+        if self.0.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
         }
     }
 }
 
 impl Inner {
-    /// Queues `job` for the dispatch thread (dropped if the handle is gone).
-    pub(crate) fn dispatch(&self, job: impl FnOnce() + Send + 'static) {
-        self.dispatch.send(Msg::Job(Box::new(job)));
+    /// The handle pointer the caller holds, for its callbacks.
+    pub(crate) fn handle_ptr(&self) -> *mut zk_handle {
+        as_pointer(self.id)
     }
 
-    /// Runs an async operation on the client runtime; `done` (given the result) is then
-    /// queued for the dispatch thread. Counted, so close can wait for it; refused with
-    /// ZK_CLOSING once close has begun (the count and the flag are checked in opposite
-    /// orders here and in `zk_close`, both SeqCst, so an accepted operation is always
-    /// waited for).
+    /// A ticket for a task that owes callbacks. Only taken while another ticket is out
+    /// (the call that starts the task holds one), so close cannot have passed its wait.
+    pub(crate) fn ticket(self: &Arc<Self>) -> Live {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Live(self.clone())
+    }
+
+    /// A ticket for a new call, refused (ZK_CLOSING) once close has begun. The count
+    /// and the flag are touched in opposite orders here and in `zk_close`, both SeqCst:
+    /// either the call sees the flag or close sees the ticket and waits for it.
+    fn admit(self: &Arc<Self>) -> Result<Live, zk_rc> {
+        let ticket = self.ticket();
+        if self.closing.load(Ordering::SeqCst) {
+            return Err(ZK_CLOSING);
+        }
+        Ok(ticket)
+    }
+
+    /// Queues `job` for the dispatch thread (dropped once the dispatcher has stopped,
+    /// which only happens when no ticket is out).
+    pub(crate) fn dispatch(&self, job: impl FnOnce() + Send + 'static) {
+        self.dispatcher.dispatch(job);
+    }
+
+    /// Whether the caller is on this handle's dispatch thread (inside one of its
+    /// callbacks).
+    pub(crate) fn on_dispatch_thread(&self) -> bool {
+        self.dispatcher.on_own_thread()
+    }
+
+    /// Resolves once the session is closed and pending work must end.
+    pub(crate) fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closed = self.closed.subscribe();
+        async move {
+            let _ = closed.wait_for(|closed| *closed).await;
+        }
+    }
+
+    async fn until_idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.live.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+impl Live {
+    /// Runs an async operation and queues `done` with its result for the dispatch
+    /// thread: exactly once, with `Error::Closed` (ZK_CLOSING) at worst, and in the order
+    /// the operations were submitted, as Apache's C client does.
+    ///
+    /// The operation is polled once here, on the caller's thread, which hands its request
+    /// to the connection task, so operations reach the server in the order they were
+    /// called; the rest runs on the client runtime. The ticket goes with the operation
+    /// and is returned after `done` is queued.
     pub(crate) fn submit<T, F>(
-        self: &Arc<Self>,
+        self,
         op: F,
-        done: impl FnOnce(T) + Send + 'static,
+        done: impl FnOnce(Result<T, Error>) + Send + 'static,
     ) -> Result<(), zk_rc>
     where
         T: Send + 'static,
-        F: Future<Output = T> + Send + 'static,
+        F: Future<Output = Result<T, Error>> + Send + 'static,
     {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        if self.closing.load(Ordering::SeqCst) {
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            return Err(ZK_CLOSING);
+        let mut op = Box::pin(op);
+        let (number, first) = {
+            let mut order = self.order.lock();
+            let number = order.next_submitted;
+            order.next_submitted += 1;
+            let runtime = runtime::handle();
+            let _entered = runtime.enter();
+            // A later poll (on the runtime) registers the waker that matters.
+            let first = catch_unwind(AssertUnwindSafe(|| {
+                op.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+            }))
+            .unwrap_or(Poll::Ready(Err(internal_error())));
+            (number, first)
+        };
+        let owed = Owed {
+            live: self,
+            number,
+            done: Some(Box::new(done)),
+        };
+        match first {
+            Poll::Ready(result) => owed.pay(result),
+            Poll::Pending => {
+                runtime::handle().spawn(async move {
+                    let closed = owed.live.closed();
+                    let result = tokio::select! {
+                        biased;
+                        result = op => result,
+                        () = closed => Err(Error::Closed),
+                    };
+                    owed.pay(result);
+                });
+            }
         }
-        let inner = self.clone();
-        runtime::handle().spawn(async move {
-            let result = op.await;
-            inner.dispatch(move || done(result));
-            inner.in_flight.fetch_sub(1, Ordering::SeqCst);
-        });
         Ok(())
     }
+
+    /// Queues the completion of operation `number` once every earlier one is queued.
+    fn complete(&self, number: u64, done: Job) {
+        let mut order = self.order.lock();
+        order.early.insert(number, done);
+        loop {
+            let next = order.next_completed;
+            let Some(done) = order.early.remove(&next) else {
+                break;
+            };
+            order.next_completed += 1;
+            self.dispatch(done);
+        }
+    }
+
+    /// The handle itself, for futures that outlive this ticket's borrow.
+    pub(crate) fn shared(&self) -> Arc<Inner> {
+        self.0.clone()
+    }
+}
+
+/// A completion still to be queued. Dropped unpaid (a panic in the operation: a libzk
+/// bug), it is paid with ZK_SYSTEMERROR, so exactly-once and the order hold regardless.
+struct Owed<T: Send + 'static> {
+    live: Live,
+    number: u64,
+    done: Option<Box<dyn FnOnce(Result<T, Error>) + Send>>,
+}
+
+impl<T: Send + 'static> Owed<T> {
+    fn pay(mut self, result: Result<T, Error>) {
+        if let Some(done) = self.done.take() {
+            self.live
+                .complete(self.number, Box::new(move || done(result)));
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Owed<T> {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            self.live
+                .complete(self.number, Box::new(move || done(Err(internal_error()))));
+        }
+    }
+}
+
+fn internal_error() -> Error {
+    Error::Server(ErrorCode::SystemError)
 }
 
 /// Blocks on a core future from a C thread.
@@ -162,16 +266,16 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     runtime::handle().block_on(future)
 }
 
-/// The live handle behind a caller's pointer, or `ZK_BADARGUMENTS`.
-pub(crate) unsafe fn inner_of(zh: *mut zk_handle) -> Result<Arc<Inner>, zk_rc> {
-    if zh.is_null() || !zh.is_aligned() || (*zh).magic != MAGIC {
-        return Err(ZK_BADARGUMENTS);
-    }
-    let inner = (*zh).inner.clone();
-    if inner.closing.load(Ordering::Acquire) {
-        return Err(ZK_CLOSING);
-    }
-    Ok(inner)
+/// The live handle behind a caller's pointer with a ticket for one call:
+/// ZK_BADARGUMENTS for anything but an open handle (NULL, garbage, closed),
+/// ZK_CLOSING while `zk_close` of it runs.
+pub(crate) unsafe fn inner_of(zh: *mut zk_handle) -> Result<Live, zk_rc> {
+    HANDLES.get(zh).ok_or(ZK_BADARGUMENTS)?.admit()
+}
+
+/// The open handle behind a caller's pointer, for getters (no ticket needed).
+fn handle_of(zh: *mut zk_handle) -> Result<Arc<Inner>, zk_rc> {
+    HANDLES.get(zh).ok_or(ZK_BADARGUMENTS)
 }
 
 pub(crate) fn state_number(state: SessionState) -> c_int {
@@ -186,13 +290,23 @@ pub(crate) fn state_number(state: SessionState) -> c_int {
     }
 }
 
-/// Settings for `zk_open_with`. Zero is "the default" for every field except
-/// `session_timeout_ms`, so `zk_options o = {0}; o.session_timeout_ms = 10000;` is complete.
+/// Settings for `zk_open_with`. Start from `ZK_OPTIONS_INIT` (which sets `size`; every
+/// other field 0 means "the default"), then set `session_timeout_ms`:
+/// `zk_options o = ZK_OPTIONS_INIT; o.session_timeout_ms = 10000;`.
+///
+/// Fields are only ever added at the end. The library reads the fields that lie within
+/// `size` bytes (a program built against an older zk.h passes a smaller struct; the
+/// missing fields take their defaults) and refuses (ZK_BADARGUMENTS) a larger struct
+/// whose fields beyond its own are not all zero (a setting this library does not have).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct zk_options {
+    /// `sizeof(zk_options)` as the caller compiled it (ZK_OPTIONS_INIT sets it).
+    pub size: usize,
     /// Requested session timeout (the server clamps it); must be > 0.
     pub session_timeout_ms: c_int,
+    /// Non-zero: accept a read-only server (ZK_STATE_CONNECTED_READONLY).
+    pub can_be_read_only: c_int,
     /// Resume this session (0 for a new one) with `passwd`/`passwd_len`.
     pub session_id: i64,
     pub passwd: *const u8,
@@ -202,8 +316,93 @@ pub struct zk_options {
     pub request_timeout_ms: i64,
     /// Per-host connect timeout (0: session timeout / number of hosts).
     pub connect_timeout_ms: i64,
-    /// Non-zero: accept a read-only server (ZK_STATE_CONNECTED_READONLY).
-    pub can_be_read_only: c_int,
+}
+
+/// The largest `size` taken for a `zk_options` from a newer zk.h.
+const MAX_OPTIONS_SIZE: usize = 4096;
+
+impl zk_options {
+    fn defaults() -> zk_options {
+        zk_options {
+            size: size_of::<zk_options>(),
+            session_timeout_ms: 0,
+            can_be_read_only: 0,
+            session_id: 0,
+            passwd: std::ptr::null(),
+            passwd_len: 0,
+            request_timeout_ms: 0,
+            connect_timeout_ms: 0,
+        }
+    }
+
+    /// The caller's options as this library knows them (see the type's documentation).
+    unsafe fn read(from: *const zk_options) -> Result<zk_options, zk_rc> {
+        if from.is_null() || !from.is_aligned() {
+            return Err(ZK_BADARGUMENTS);
+        }
+        let size = from.cast::<usize>().read();
+        let ours = size_of::<zk_options>();
+        let required = offset_of!(zk_options, session_timeout_ms) + size_of::<c_int>();
+        if !(required..=MAX_OPTIONS_SIZE).contains(&size) {
+            return Err(ZK_BADARGUMENTS);
+        }
+        if size > ours {
+            let newer = std::slice::from_raw_parts(from.cast::<u8>().add(ours), size - ours);
+            if newer.iter().any(|&b| b != 0) {
+                return Err(ZK_BADARGUMENTS);
+            }
+        }
+        let base = from.cast::<u8>();
+        let mut o = zk_options::defaults();
+        macro_rules! take {
+            ($($field:ident),*) => {$(
+                let offset = offset_of!(zk_options, $field);
+                if offset + std::mem::size_of_val(&o.$field) <= size {
+                    // SAFETY: within the `size` bytes the caller vouches for, aligned as
+                    // the field is (the struct pointer is aligned).
+                    o.$field = read_like(base.add(offset), &o.$field);
+                }
+            )*};
+        }
+        take!(
+            session_timeout_ms,
+            can_be_read_only,
+            session_id,
+            passwd,
+            passwd_len,
+            request_timeout_ms,
+            connect_timeout_ms
+        );
+        Ok(o)
+    }
+}
+
+/// Reads a `T` (the type of `_like`) at `at`.
+unsafe fn read_like<T: Copy>(at: *const u8, _like: &T) -> T {
+    at.cast::<T>().read()
+}
+
+/// The client settings a caller's `zk_options` asks for (ZK_BADARGUMENTS for bad values).
+pub(crate) unsafe fn client_options(options: *const zk_options) -> Result<ClientOptions, zk_rc> {
+    let o = zk_options::read(options)?;
+    if o.session_timeout_ms <= 0 || o.request_timeout_ms < 0 || o.connect_timeout_ms < 0 {
+        return Err(ZK_BADARGUMENTS);
+    }
+    let passwd = bytes(o.passwd, o.passwd_len)?;
+    let ms = |v: i64| Duration::from_millis(v as u64);
+    let mut options = ClientOptions::default()
+        .session_timeout(ms(i64::from(o.session_timeout_ms)))
+        .read_only(o.can_be_read_only != 0);
+    if o.session_id != 0 {
+        options = options.resume(o.session_id, passwd.to_vec());
+    }
+    if o.request_timeout_ms > 0 {
+        options = options.request_timeout(ms(o.request_timeout_ms));
+    }
+    if o.connect_timeout_ms > 0 {
+        options = options.connect_timeout(ms(o.connect_timeout_ms));
+    }
+    Ok(options)
 }
 
 /// Opens a handle and starts connecting in the background (operations issued before the
@@ -233,9 +432,7 @@ pub unsafe extern "C" fn zk_open(
         session_id,
         passwd,
         passwd_len,
-        request_timeout_ms: 0,
-        connect_timeout_ms: 0,
-        can_be_read_only: 0,
+        ..zk_options::defaults()
     };
     zk_open_with(out, hosts, &options, state_cb, ctx)
 }
@@ -252,158 +449,106 @@ pub unsafe extern "C" fn zk_open_with(
     guard(|| {
         required_out(out)?;
         let hosts = text(hosts)?;
-        if options.is_null() || !options.is_aligned() {
-            return Err(ZK_BADARGUMENTS);
-        }
-        let o = *options;
-        if o.session_timeout_ms <= 0 || o.request_timeout_ms < 0 || o.connect_timeout_ms < 0 {
-            return Err(ZK_BADARGUMENTS);
-        }
-        let passwd = bytes(o.passwd, o.passwd_len)?;
-        let ms = |v: i64| Duration::from_millis(v as u64);
-        let mut options = ClientOptions::default()
-            .session_timeout(ms(i64::from(o.session_timeout_ms)))
-            .read_only(o.can_be_read_only != 0);
-        if o.session_id != 0 {
-            options = options.resume(o.session_id, passwd.to_vec());
-        }
-        if o.request_timeout_ms > 0 {
-            options = options.request_timeout(ms(o.request_timeout_ms));
-        }
-        if o.connect_timeout_ms > 0 {
-            options = options.connect_timeout(ms(o.connect_timeout_ms));
-        }
+        let options = client_options(options)?;
         // Client::start spawns on the client runtime: enter it so it need not look.
         let client = {
             let rt = runtime::handle();
             let _entered = rt.enter();
             Client::start(hosts, options).map_err(|e| rc_of(&e))?
         };
-        let dispatch = Dispatcher::start().map_err(|_| ZK_SYSTEMERROR)?;
-        let inner = Arc::new(Inner {
-            client,
-            closing: AtomicBool::new(false),
-            dispatch,
-            in_flight: AtomicUsize::new(0),
-            watches: Mutex::new(HashMap::new()),
-            next_watch: AtomicU64::new(1),
-            state_task: Mutex::new(None),
+        let dispatcher = Dispatcher::spawn("zk-dispatch", |run| run()).map_err(|_| {
+            // Nothing will use this client: end its connection task.
+            let client = client.clone();
+            runtime::handle().spawn(async move { client.close().await });
+            ZK_SYSTEMERROR
+        })?;
+        let (zh, inner) = HANDLES.insert::<zk_handle>(|id| {
+            Arc::new(Inner {
+                id,
+                client,
+                closing: AtomicBool::new(false),
+                dispatcher,
+                live: AtomicUsize::new(0),
+                idle: Notify::new(),
+                closed: watch::Sender::new(false),
+                order: Mutex::new(Order::default()),
+                watches: Mutex::new(HashMap::new()),
+                next_watch: AtomicU64::new(1),
+            })
         });
-        let zh = Box::into_raw(Box::new(zk_handle {
-            magic: MAGIC,
-            inner: inner.clone(),
-        }));
         if let Some(cb) = state_cb {
-            let task = runtime::handle().spawn(forward_states(
-                inner.clone(),
-                HandleAddr(zh),
-                cb,
-                Ctx(ctx),
-            ));
-            *inner.state_task.lock() = Some(task);
+            runtime::handle().spawn(forward_states(inner.ticket(), cb, Ctx(ctx)));
         }
+        tracing::debug!(handle = zh.addr(), "opened a handle for {hosts}");
         out.write(zh);
         Ok(())
     })
 }
 
-/// Hands every state change to `cb` on the dispatch thread, skipping repeats.
+/// Hands every state change to `cb` on the dispatch thread; the last is terminal (the
+/// core's, or CLOSED if close ends the stream first).
 async fn forward_states(
-    inner: Arc<Inner>,
-    zh: HandleAddr,
+    live: Live,
     cb: unsafe extern "C" fn(*mut zk_handle, c_int, *mut c_void),
     ctx: Ctx,
 ) {
-    let mut events = inner.client.state_events();
-    let mut last = SessionState::Connecting;
-    // A state reached before we subscribed is reported first.
-    let now = inner.client.state();
-    let mut pending = (now != last).then_some(now);
+    let mut changes = live.client.state_changes();
+    let closed = live.closed();
+    tokio::pin!(closed);
+    let zh = live.id;
+    let send = |state: SessionState| {
+        // SAFETY: the caller's callback with its context, on the dispatch thread; `zh`
+        // is only handed back, never dereferenced.
+        live.dispatch(move || unsafe { cb(as_pointer(zh), state_number(state), ctx.get()) });
+    };
     loop {
-        let state = match pending.take() {
-            Some(state) => state,
-            None => match events.recv().await {
-                Ok(event) => event.state,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => inner.client.state(),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            },
+        let next = tokio::select! {
+            biased;
+            next = changes.next() => next,
+            () = &mut closed => None,
         };
-        if state == last {
-            continue;
-        }
-        last = state;
-        let gate = inner.clone();
-        inner.dispatch(move || {
-            if !gate.closing.load(Ordering::Acquire) {
-                // SAFETY: jobs run before the handle is freed (see zk_close).
-                unsafe { cb(zh.get(), state_number(state), ctx.get()) }
+        match next {
+            Some(state) => {
+                send(state);
+                if state.is_terminal() {
+                    return;
+                }
             }
-        });
-        if state.is_terminal() {
-            return;
+            None => break,
         }
     }
-}
-
-/// A handle's address carried into a job (only used on the dispatch thread).
-#[derive(Clone, Copy)]
-pub(crate) struct HandleAddr(pub(crate) *mut zk_handle);
-// SAFETY: only dereferenced by the caller's callback, on the dispatch thread, while the
-// handle is alive.
-unsafe impl Send for HandleAddr {}
-impl HandleAddr {
-    pub(crate) fn get(self) -> *mut zk_handle {
-        self.0
-    }
+    send(SessionState::Closed);
 }
 
 /// Closes the session (the server deletes its ephemeral nodes) and frees the handle.
-/// NULL is a no-op. Safe from any thread and from inside any callback of this handle:
-/// there it returns at once and the handle is freed after that callback returns.
-/// Pending async operations complete (ZK_CLOSING at worst) before the handle is freed.
+/// NULL is a no-op (ZK_OK); a handle that is not open (closed already, or never
+/// returned by `zk_open`) is ZK_BADARGUMENTS, and from the moment close starts every
+/// other call on the handle returns ZK_BADARGUMENTS too.
+///
+/// Every async operation accepted before gets its completion exactly once (its result,
+/// or ZK_CLOSING), every watch still set gets one last ZK_SESSION_EVENT with
+/// ZK_STATE_CLOSED, and the state callback ends with ZK_STATE_CLOSED: all of that before
+/// `zk_close` returns, however long the server takes to answer (at most the connect
+/// timeout, 5 s by default), so the contexts may be freed then. Safe from any thread
+/// and from inside any callback of this handle: there it returns once the session is
+/// closed, and the owed callbacks run after the current one returns.
 #[no_mangle]
 pub unsafe extern "C" fn zk_close(zh: *mut zk_handle) -> zk_rc {
     guard(|| {
         if zh.is_null() {
             return Ok(());
         }
-        if !zh.is_aligned() || (*zh).magic != MAGIC {
-            return Err(ZK_BADARGUMENTS);
-        }
-        let inner = (*zh).inner.clone();
-        if inner.closing.swap(true, Ordering::SeqCst) {
-            return Err(ZK_CLOSING);
-        }
+        let inner = HANDLES.remove(zh).ok_or(ZK_BADARGUMENTS)?;
+        inner.closing.store(true, Ordering::SeqCst);
         block_on(async {
             inner.client.close().await;
-            // Completions of requests that were pending are queued by now or soon.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            while inner.in_flight.load(Ordering::SeqCst) > 0
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            inner.closed.send_replace(true);
+            inner.until_idle().await;
         });
-        if let Some(task) = inner.state_task.lock().take() {
-            task.abort();
-        }
-        crate::watches::drop_all(&inner);
-        let tx = inner.dispatch.tx.lock().take();
-        let Some(tx) = tx else { return Ok(()) };
-        if inner.dispatch.on_own_thread() {
-            // We are inside a callback: the thread frees the handle when it gets here.
-            let _ = tx.send(Msg::Stop(Some(HandlePtr(zh))));
-            drop(inner.dispatch.thread.lock().take());
-        } else {
-            let _ = tx.send(Msg::Stop(None));
-            drop(tx);
-            let thread = inner.dispatch.thread.lock().take();
-            if let Some(thread) = thread {
-                let _ = thread.join();
-            }
-            drop(inner);
-            drop(Box::from_raw(zh));
-        }
+        // Runs what is queued, then ends the thread (after the current callback, when
+        // called from one).
+        inner.dispatcher.stop(None);
+        tracing::debug!(handle = zh.addr(), "closed");
         Ok(())
     })
 }
@@ -419,30 +564,36 @@ pub unsafe extern "C" fn zk_wait_connected(zh: *mut zk_handle, timeout_ms: i64) 
     })
 }
 
-/// The current connection state (`ZK_STATE_*`); ZK_BADARGUMENTS for a bad handle.
+/// Writes the current connection state (`ZK_STATE_*`) to `*state`.
 #[no_mangle]
-pub unsafe extern "C" fn zk_state(zh: *mut zk_handle) -> c_int {
-    guard_or(ZK_SYSTEMERROR, || match inner_of(zh) {
-        Ok(inner) => state_number(inner.client.state()),
-        Err(rc) => rc,
+pub unsafe extern "C" fn zk_state(zh: *mut zk_handle, state: *mut c_int) -> zk_rc {
+    getter(zh, state, |inner| state_number(inner.client.state()))
+}
+
+/// Writes the session id to `*session_id` (0 before the first connect).
+#[no_mangle]
+pub unsafe extern "C" fn zk_session_id(zh: *mut zk_handle, session_id: *mut i64) -> zk_rc {
+    getter(zh, session_id, |inner| inner.client.session_id())
+}
+
+/// Writes the negotiated session timeout in ms to `*timeout_ms` (0 before the first
+/// connect).
+#[no_mangle]
+pub unsafe extern "C" fn zk_session_timeout_ms(zh: *mut zk_handle, timeout_ms: *mut i64) -> zk_rc {
+    getter(zh, timeout_ms, |inner| {
+        i64::try_from(inner.client.session_timeout().as_millis()).unwrap_or(i64::MAX)
     })
 }
 
-/// The session id (0 before the first connect or for a bad handle).
-#[no_mangle]
-pub unsafe extern "C" fn zk_session_id(zh: *mut zk_handle) -> i64 {
-    guard_or(0, || {
-        inner_of(zh).map_or(0, |inner| inner.client.session_id())
-    })
-}
-
-/// The negotiated session timeout in ms (0 before the first connect).
-#[no_mangle]
-pub unsafe extern "C" fn zk_session_timeout_ms(zh: *mut zk_handle) -> i64 {
-    guard_or(0, || {
-        inner_of(zh).map_or(0, |inner| {
-            i64::try_from(inner.client.session_timeout().as_millis()).unwrap_or(i64::MAX)
-        })
+/// A getter: ZK_BADARGUMENTS for a bad handle or a NULL `out`; `*out` written on ZK_OK only.
+unsafe fn getter<T>(zh: *mut zk_handle, out: *mut T, value: impl FnOnce(&Inner) -> T) -> zk_rc {
+    guard(|| {
+        let inner = handle_of(zh)?;
+        if out.is_null() || !out.is_aligned() {
+            return Err(ZK_BADARGUMENTS);
+        }
+        out.write(value(&inner));
+        Ok(())
     })
 }
 
@@ -457,7 +608,7 @@ pub unsafe extern "C" fn zk_session_password(
     guard(|| {
         crate::guard::clear(passwd);
         put(passwd_len, 0);
-        let inner = inner_of(zh)?;
+        let inner = handle_of(zh)?;
         if passwd.is_null() {
             return Err(ZK_BADARGUMENTS);
         }

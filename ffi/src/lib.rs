@@ -7,10 +7,17 @@
 //!   `ZK_*` error constants.
 //! - `types.rs`: the C structs (`zk_stat`, `zk_acl`, lists) and every `zk_free_*`.
 //! - `guard.rs`: `catch_unwind` around each extern function and checked argument reading.
-//! - `handle.rs`: `zk_handle`, its dispatch thread, open/close and session getters.
+//! - `registry.rs`: the ids C holds for handles, locks and leaders, looked up before
+//!   any use (a closed or made-up one is ZK_BADARGUMENTS, never a read of freed memory).
+//! - `handle.rs`: `zk_handle`, its dispatcher (the core's), open/close (every owed
+//!   callback delivered exactly once) and session getters.
 //! - `ops.rs`: every operation, synchronous and asynchronous.
 //! - `watches.rs`: one-shot, persistent and recursive watches and their removal.
 //! - `recipes.rs`: `zk_lock` and `zk_leader` over the core's recipes.
+//! - `elector.rs`: `zk_elector` (Hadoop's active/standby elector, for HA failover
+//!   controllers) and Hadoop's `ActiveNodeInfo` protobuf.
+//! - `library.rs`: process-wide: `zk_version`, the log callback (libzk's `tracing`
+//!   events forwarded to C), panics reported as log events instead of stderr.
 //!
 //! No protocol or session logic lives here: each function converts its arguments, calls
 //! `zk_core::client`, and maps the result.
@@ -21,16 +28,21 @@
 // the handle with an `impl Future`, which no type alias can name.
 #![allow(clippy::too_many_arguments, clippy::type_complexity)]
 
+mod elector;
 mod error;
 mod guard;
 mod handle;
+mod library;
 mod ops;
 mod recipes;
+mod registry;
 mod types;
 mod watches;
 
+pub use elector::*;
 pub use error::*;
 pub use handle::*;
+pub use library::*;
 pub use ops::*;
 pub use recipes::*;
 pub use types::*;

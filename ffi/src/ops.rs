@@ -5,7 +5,6 @@
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::ptr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use zk_core::client::{Error, Op};
@@ -13,7 +12,7 @@ use zk_core::proto::{Acl, CreateMode, ErrorCode, Stat};
 
 use crate::error::*;
 use crate::guard::{acl_list, bytes, clear, guard, items, path_arg, put, put_with, text, Ctx};
-use crate::handle::{block_on, inner_of, opt_path, zk_handle, HandleAddr, Inner};
+use crate::handle::{block_on, inner_of, opt_path, zk_handle, Live};
 use crate::types::*;
 use crate::watches::{arm_once, zk_watcher_fn, OnceKind};
 
@@ -78,13 +77,7 @@ unsafe fn create_op(
     acl_len: usize,
     mode: c_int,
     ttl_ms: i64,
-) -> Result<
-    (
-        Arc<Inner>,
-        impl std::future::Future<Output = Res<(String, Stat)>>,
-    ),
-    zk_rc,
-> {
+) -> Result<(Live, impl std::future::Future<Output = Res<(String, Stat)>>), zk_rc> {
     let inner = inner_of(zh)?;
     let mode = CreateMode::from_i32(mode).ok_or(ZK_BADARGUMENTS)?;
     let path = path_arg(path, mode.is_sequential())?.to_owned();
@@ -195,7 +188,7 @@ pub unsafe extern "C" fn zk_adelete(
         let path = path_arg(path, false)?.to_owned();
         let client = inner.client.clone();
         void_submit(
-            &inner,
+            inner,
             async move { client.delete(&path, version).await },
             completion,
             ctx,
@@ -205,7 +198,7 @@ pub unsafe extern "C" fn zk_adelete(
 }
 
 fn void_submit(
-    inner: &Arc<Inner>,
+    inner: Live,
     future: impl std::future::Future<Output = Res<()>> + Send + 'static,
     completion: zk_void_completion,
     ctx: *mut c_void,
@@ -227,17 +220,11 @@ unsafe fn exists_op(
     path: *const c_char,
     watcher: zk_watcher_fn,
     watcher_ctx: *mut c_void,
-) -> Result<
-    (
-        Arc<Inner>,
-        impl std::future::Future<Output = Res<Option<Stat>>>,
-    ),
-    zk_rc,
-> {
+) -> Result<(Live, impl std::future::Future<Output = Res<Option<Stat>>>), zk_rc> {
     let inner = inner_of(zh)?;
     let path = path_arg(path, false)?.to_owned();
-    let shared = inner.clone();
-    let (zh, wctx) = (HandleAddr(zh), Ctx(watcher_ctx));
+    let shared = inner.shared();
+    let wctx = Ctx(watcher_ctx);
     let future = async move {
         match watcher {
             None => shared.client.exists(&path).await,
@@ -248,7 +235,7 @@ unsafe fn exists_op(
                 } else {
                     OnceKind::Exist
                 };
-                arm_once(&shared, zh, path, kind, watcher, wctx, watch);
+                arm_once(&shared, path, kind, watcher, wctx, watch);
                 Ok(stat)
             }
         }
@@ -297,13 +284,13 @@ pub unsafe extern "C" fn zk_aexists(
                 Err(e) => Err(e),
             }
         };
-        stat_submit(&inner, future, completion, ctx)?;
+        stat_submit(inner, future, completion, ctx)?;
         Ok(())
     })
 }
 
 fn stat_submit(
-    inner: &Arc<Inner>,
+    inner: Live,
     future: impl std::future::Future<Output = Res<Stat>> + Send + 'static,
     completion: zk_stat_completion,
     ctx: *mut c_void,
@@ -330,21 +317,21 @@ unsafe fn get_op(
     watcher_ctx: *mut c_void,
 ) -> Result<
     (
-        Arc<Inner>,
+        Live,
         impl std::future::Future<Output = Res<(Vec<u8>, Stat)>>,
     ),
     zk_rc,
 > {
     let inner = inner_of(zh)?;
     let path = path_arg(path, false)?.to_owned();
-    let shared = inner.clone();
-    let (zh, wctx) = (HandleAddr(zh), Ctx(watcher_ctx));
+    let shared = inner.shared();
+    let wctx = Ctx(watcher_ctx);
     let future = async move {
         match watcher {
             None => shared.client.get_data(&path).await,
             Some(watcher) => {
                 let (data, stat, watch) = shared.client.get_data_watch(&path).await?;
-                arm_once(&shared, zh, path, OnceKind::Data, watcher, wctx, watch);
+                arm_once(&shared, path, OnceKind::Data, watcher, wctx, watch);
                 Ok((data, stat))
             }
         }
@@ -413,7 +400,7 @@ unsafe fn set_op(
     data: *const u8,
     data_len: usize,
     version: i32,
-) -> Result<(Arc<Inner>, impl std::future::Future<Output = Res<Stat>>), zk_rc> {
+) -> Result<(Live, impl std::future::Future<Output = Res<Stat>>), zk_rc> {
     let inner = inner_of(zh)?;
     let path = path_arg(path, false)?.to_owned();
     let data = bytes(data, data_len)?.to_vec();
@@ -454,7 +441,7 @@ pub unsafe extern "C" fn zk_aset(
 ) -> zk_rc {
     guard(|| {
         let (inner, future) = set_op(zh, path, data, data_len, version)?;
-        stat_submit(&inner, future, completion, ctx)?;
+        stat_submit(inner, future, completion, ctx)?;
         Ok(())
     })
 }
@@ -514,7 +501,7 @@ unsafe fn set_acl_op(
     acl: *const zk_acl,
     acl_len: usize,
     version: i32,
-) -> Result<(Arc<Inner>, impl std::future::Future<Output = Res<Stat>>), zk_rc> {
+) -> Result<(Live, impl std::future::Future<Output = Res<Stat>>), zk_rc> {
     let inner = inner_of(zh)?;
     let path = path_arg(path, false)?.to_owned();
     if acl.is_null() {
@@ -559,7 +546,7 @@ pub unsafe extern "C" fn zk_aset_acl(
 ) -> zk_rc {
     guard(|| {
         let (inner, future) = set_acl_op(zh, path, acl, acl_len, version)?;
-        stat_submit(&inner, future, completion, ctx)?;
+        stat_submit(inner, future, completion, ctx)?;
         Ok(())
     })
 }
@@ -573,21 +560,21 @@ unsafe fn children_op(
     watcher_ctx: *mut c_void,
 ) -> Result<
     (
-        Arc<Inner>,
+        Live,
         impl std::future::Future<Output = Res<(Vec<String>, Stat)>>,
     ),
     zk_rc,
 > {
     let inner = inner_of(zh)?;
     let path = path_arg(path, false)?.to_owned();
-    let shared = inner.clone();
-    let (zh, wctx) = (HandleAddr(zh), Ctx(watcher_ctx));
+    let shared = inner.shared();
+    let wctx = Ctx(watcher_ctx);
     let future = async move {
         match watcher {
             None => shared.client.get_children2(&path).await,
             Some(watcher) => {
                 let (children, stat, watch) = shared.client.get_children_watch(&path).await?;
-                arm_once(&shared, zh, path, OnceKind::Child, watcher, wctx, watch);
+                arm_once(&shared, path, OnceKind::Child, watcher, wctx, watch);
                 Ok((children, stat))
             }
         }
@@ -629,13 +616,13 @@ pub unsafe extern "C" fn zk_aget_children(
     guard(|| {
         let (inner, future) = children_op(zh, path, watcher, watcher_ctx)?;
         let future = async move { future.await.map(|(list, st)| (list, Some(st))) };
-        strings_submit(&inner, future, completion, ctx)?;
+        strings_submit(inner, future, completion, ctx)?;
         Ok(())
     })
 }
 
 fn strings_submit(
-    inner: &Arc<Inner>,
+    inner: Live,
     future: impl std::future::Future<Output = Res<(Vec<String>, Option<Stat>)>> + Send + 'static,
     completion: zk_strings_completion,
     ctx: *mut c_void,
@@ -684,7 +671,7 @@ pub unsafe extern "C" fn zk_async(
         let path = path_arg(path, false)?.to_owned();
         let client = inner.client.clone();
         void_submit(
-            &inner,
+            inner,
             async move { client.sync(&path).await },
             completion,
             ctx,
@@ -809,7 +796,7 @@ pub unsafe extern "C" fn zk_aadd_auth(
         let cert = bytes(cert, cert_len)?.to_vec();
         let client = inner.client.clone();
         void_submit(
-            &inner,
+            inner,
             async move { client.add_auth(&scheme, &cert).await },
             completion,
             ctx,
@@ -849,7 +836,7 @@ pub unsafe extern "C" fn zk_aget_ephemerals(
         let prefix = opt_path(prefix)?;
         let client = inner.client.clone();
         let future = async move { client.get_ephemerals(&prefix).await.map(|l| (l, None)) };
-        strings_submit(&inner, future, completion, ctx)?;
+        strings_submit(inner, future, completion, ctx)?;
         Ok(())
     })
 }

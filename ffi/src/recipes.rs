@@ -12,48 +12,62 @@ use zk_core::client::runtime;
 use zk_core::recipes::{self, LeaderLatch, Leadership, LockGuard};
 
 use crate::error::*;
-use crate::guard::{guard, guard_or, path_arg, put, required_out, text, Ctx};
-use crate::handle::{block_on, inner_of, zk_handle, Inner};
+use crate::guard::{guard, path_arg, put, required_out, text, Ctx};
+use crate::handle::{block_on, inner_of, zk_handle, Inner, Live};
+use crate::registry::Registry;
 
 /// An exclusive distributed lock (opaque): `zk_lock_new`, `zk_lock_acquire`,
 /// `zk_lock_release`, `zk_lock_free`. Not re-entrant. One zk_lock is meant for one thread
 /// at a time (calls on the same zk_lock wait for a running `zk_lock_acquire`); take one
 /// zk_lock per thread, on one handle or several, to contend from several threads.
 pub struct zk_lock {
-    magic: u64,
+    _opaque: [u8; 0],
+}
+
+/// A participant in a leader election (opaque): `zk_leader_start` ... `zk_leader_close`.
+pub struct zk_leader {
+    _opaque: [u8; 0],
+}
+
+struct Lock {
     _inner: Arc<Inner>,
     mutex: recipes::Mutex,
     held: Mutex<Option<LockGuard>>,
 }
 
-/// A participant in a leader election (opaque): `zk_leader_start` ... `zk_leader_close`.
-pub struct zk_leader {
-    magic: u64,
+struct Leader {
+    inner: Arc<Inner>,
     latch: Mutex<Option<LeaderLatch>>,
+    /// Cleared by `zk_leader_close`: queued leadership callbacks are skipped after it.
     alive: Arc<AtomicBool>,
-    follower: Option<tokio::task::JoinHandle<()>>,
+    follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Called on the dispatch thread when this participant gains (`is_leader` 1, with the
-/// fencing token) or loses (0, token -1) leadership.
+/// fencing token) or loses (0, token -1) leadership. A gain is always followed by a loss
+/// before the last call, also when the handle closes or the session ends; after
+/// `zk_leader_close` returns there is no further call.
 pub type zk_leader_fn =
     Option<unsafe extern "C" fn(is_leader: c_int, fencing_token: i64, ctx: *mut c_void)>;
 
-const LOCK_MAGIC: u64 = 0x7a6b_5f6c_6f63_6b21;
-const LEADER_MAGIC: u64 = 0x7a6b_5f6c_6561_6421;
+static LOCKS: Registry<Lock> = Registry::new();
+static LEADERS: Registry<Leader> = Registry::new();
 
-unsafe fn lock_of<'a>(lock: *mut zk_lock) -> Result<&'a zk_lock, zk_rc> {
-    if lock.is_null() || !lock.is_aligned() || (*lock).magic != LOCK_MAGIC {
-        return Err(ZK_BADARGUMENTS);
-    }
-    Ok(&*lock)
+fn lock_of(lock: *mut zk_lock) -> Result<Arc<Lock>, zk_rc> {
+    LOCKS.get(lock).ok_or(ZK_BADARGUMENTS)
 }
 
-unsafe fn leader_of<'a>(leader: *mut zk_leader) -> Result<&'a zk_leader, zk_rc> {
-    if leader.is_null() || !leader.is_aligned() || (*leader).magic != LEADER_MAGIC {
+fn leader_of(leader: *mut zk_leader) -> Result<Arc<Leader>, zk_rc> {
+    LEADERS.get(leader).ok_or(ZK_BADARGUMENTS)
+}
+
+/// Writes `value` through a getter's out-pointer: ZK_BADARGUMENTS for NULL.
+unsafe fn out<T>(to: *mut T, value: T) -> Result<(), zk_rc> {
+    if to.is_null() || !to.is_aligned() {
         return Err(ZK_BADARGUMENTS);
     }
-    Ok(&*leader)
+    to.write(value);
+    Ok(())
 }
 
 fn timeout_of(ms: i64) -> Option<Duration> {
@@ -72,12 +86,14 @@ pub unsafe extern "C" fn zk_lock_new(
         let inner = inner_of(zh)?;
         let path = path_arg(path, false)?;
         let mutex = recipes::Mutex::new(&inner.client, path);
-        out.write(Box::into_raw(Box::new(zk_lock {
-            magic: LOCK_MAGIC,
-            _inner: inner,
-            mutex,
-            held: Mutex::new(None),
-        })));
+        let (lock, _) = LOCKS.insert(|_| {
+            Arc::new(Lock {
+                _inner: inner.shared(),
+                mutex,
+                held: Mutex::new(None),
+            })
+        });
+        out.write(lock);
         Ok(())
     })
 }
@@ -127,42 +143,47 @@ pub unsafe extern "C" fn zk_lock_release(lock: *mut zk_lock) -> zk_rc {
     })
 }
 
-/// 1 while the lock is held and not lost (a disconnect, session expiry or deletion of
-/// our node loses it), 0 otherwise; ZK_BADARGUMENTS for a bad lock.
+/// Writes 1 to `*held` while the lock is held and not lost (a disconnect, session
+/// expiry or deletion of our node loses it), 0 otherwise.
 #[no_mangle]
-pub unsafe extern "C" fn zk_lock_is_held(lock: *mut zk_lock) -> c_int {
-    guard_or(ZK_SYSTEMERROR, || match lock_of(lock) {
-        Ok(lock) => c_int::from(lock.held.lock().as_ref().is_some_and(|g| !g.is_lost())),
-        Err(rc) => rc,
+pub unsafe extern "C" fn zk_lock_is_held(lock: *mut zk_lock, held: *mut c_int) -> zk_rc {
+    guard(|| {
+        let lock = lock_of(lock)?;
+        let now = lock.held.lock().as_ref().is_some_and(|g| !g.is_lost());
+        out(held, c_int::from(now))
     })
 }
 
-/// The fencing token of the current hold (larger for every later holder); -1 when not held.
+/// Writes the fencing token of the current hold to `*token` (larger for every later
+/// holder), or -1 when the lock is not held.
 #[no_mangle]
-pub unsafe extern "C" fn zk_lock_fencing_token(lock: *mut zk_lock) -> i64 {
-    guard_or(-1, || {
-        lock_of(lock).map_or(-1, |lock| {
-            lock.held
-                .lock()
-                .as_ref()
-                .map_or(-1, LockGuard::fencing_token)
-        })
+pub unsafe extern "C" fn zk_lock_fencing_token(lock: *mut zk_lock, token: *mut i64) -> zk_rc {
+    guard(|| {
+        let lock = lock_of(lock)?;
+        let now = lock
+            .held
+            .lock()
+            .as_ref()
+            .map_or(-1, LockGuard::fencing_token);
+        out(token, now)
     })
 }
 
-/// Releases the lock if held and frees it. NULL is a no-op.
+/// Releases the lock if held and frees it. NULL is a no-op (ZK_OK); a lock freed
+/// already is ZK_BADARGUMENTS. Waits for a `zk_lock_acquire` running on another thread.
 #[no_mangle]
-pub unsafe extern "C" fn zk_lock_free(lock: *mut zk_lock) {
-    guard_or((), || {
-        if lock_of(lock).is_err() {
-            return;
+pub unsafe extern "C" fn zk_lock_free(lock: *mut zk_lock) -> zk_rc {
+    guard(|| {
+        if lock.is_null() {
+            return Ok(());
         }
-        let mut lock = Box::from_raw(lock);
-        lock.magic = 0;
+        let lock = LOCKS.remove(lock).ok_or(ZK_BADARGUMENTS)?;
         let held = lock.held.lock().take();
         if let Some(guard) = held {
+            // The node goes with the session anyway; a failure here loses nothing.
             let _ = block_on(guard.release());
         }
+        Ok(())
     })
 }
 
@@ -187,26 +208,42 @@ pub unsafe extern "C" fn zk_leader_start(
         let alive = Arc::new(AtomicBool::new(true));
         let follower = cb.map(|cb| {
             let changes = latch.changes();
-            runtime::handle().spawn(follow(inner.clone(), changes, alive.clone(), cb, Ctx(ctx)))
+            runtime::handle().spawn(follow(inner.ticket(), changes, alive.clone(), cb, Ctx(ctx)))
         });
-        out.write(Box::into_raw(Box::new(zk_leader {
-            magic: LEADER_MAGIC,
-            latch: Mutex::new(Some(latch)),
-            alive,
-            follower,
-        })));
+        let (leader, _) = LEADERS.insert(|_| {
+            Arc::new(Leader {
+                inner: inner.shared(),
+                latch: Mutex::new(Some(latch)),
+                alive,
+                follower: Mutex::new(follower),
+            })
+        });
+        out.write(leader);
         Ok(())
     })
 }
 
+/// Reports leadership changes until the election ends; a participant reported leading
+/// is reported not leading before the end (also when the handle closes).
 async fn follow(
-    inner: Arc<Inner>,
+    live: Live,
     mut changes: tokio::sync::watch::Receiver<Leadership>,
     alive: Arc<AtomicBool>,
     cb: unsafe extern "C" fn(c_int, i64, *mut c_void),
     ctx: Ctx,
 ) {
+    let closed = live.closed();
+    tokio::pin!(closed);
     let mut leading = false;
+    let report = |is_leader: bool, token: i64| {
+        let alive = alive.clone();
+        live.dispatch(move || {
+            if alive.load(Ordering::Acquire) {
+                // SAFETY: the caller's callback with its context, on the dispatch thread.
+                unsafe { cb(c_int::from(is_leader), token, ctx.get()) }
+            }
+        });
+    };
     loop {
         let now = *changes.borrow_and_update();
         let (is_leader, token) = match now {
@@ -215,31 +252,36 @@ async fn follow(
         };
         if is_leader != leading {
             leading = is_leader;
-            let (alive, gate) = (alive.clone(), inner.clone());
-            inner.dispatch(move || {
-                if alive.load(Ordering::Acquire) && !gate.closing.load(Ordering::Acquire) {
-                    // SAFETY: the caller's callback with its context, on the dispatch thread.
-                    unsafe { cb(c_int::from(is_leader), token, ctx.get()) }
-                }
-            });
+            report(is_leader, token);
         }
-        if now == Leadership::Closed || changes.changed().await.is_err() {
+        if now == Leadership::Closed {
             return;
         }
+        tokio::select! {
+            biased;
+            changed = changes.changed() => if changed.is_err() { break },
+            () = &mut closed => break,
+        }
+    }
+    if leading {
+        report(false, -1);
     }
 }
 
-/// 1 while this participant leads, 0 otherwise; ZK_BADARGUMENTS for a bad handle.
+/// Writes 1 to `*is_leader` while this participant leads, 0 otherwise.
 #[no_mangle]
-pub unsafe extern "C" fn zk_leader_is_leader(leader: *mut zk_leader) -> c_int {
-    guard_or(ZK_SYSTEMERROR, || match leader_of(leader) {
-        Ok(l) => c_int::from(
-            l.latch
-                .lock()
-                .as_ref()
-                .is_some_and(LeaderLatch::has_leadership),
-        ),
-        Err(rc) => rc,
+pub unsafe extern "C" fn zk_leader_is_leader(
+    leader: *mut zk_leader,
+    is_leader: *mut c_int,
+) -> zk_rc {
+    guard(|| {
+        let leader = leader_of(leader)?;
+        let now = leader
+            .latch
+            .lock()
+            .as_ref()
+            .is_some_and(LeaderLatch::has_leadership);
+        out(is_leader, c_int::from(now))
     })
 }
 
@@ -280,37 +322,47 @@ pub unsafe extern "C" fn zk_leader_wait(
     })
 }
 
-/// The fencing token while leading, -1 otherwise.
+/// Writes the fencing token to `*token` while leading, -1 otherwise.
 #[no_mangle]
-pub unsafe extern "C" fn zk_leader_fencing_token(leader: *mut zk_leader) -> i64 {
-    guard_or(-1, || {
-        leader_of(leader).map_or(-1, |l| {
-            l.latch
-                .lock()
-                .as_ref()
-                .and_then(LeaderLatch::fencing_token)
-                .unwrap_or(-1)
-        })
+pub unsafe extern "C" fn zk_leader_fencing_token(leader: *mut zk_leader, token: *mut i64) -> zk_rc {
+    guard(|| {
+        let leader = leader_of(leader)?;
+        let now = leader
+            .latch
+            .lock()
+            .as_ref()
+            .and_then(LeaderLatch::fencing_token)
+            .unwrap_or(-1);
+        out(token, now)
     })
 }
 
-/// Leaves the election (deletes our node), stops the callbacks and frees the handle.
-/// NULL is a no-op. Safe from inside the leadership callback.
+/// Leaves the election (deletes our node), stops the callbacks and frees the
+/// participant. NULL is a no-op (ZK_OK); one closed already is ZK_BADARGUMENTS. When it
+/// returns, the leadership callback is not running (unless this is called from inside
+/// it) and will not be called again.
 #[no_mangle]
-pub unsafe extern "C" fn zk_leader_close(leader: *mut zk_leader) {
-    guard_or((), || {
-        if leader_of(leader).is_err() {
-            return;
+pub unsafe extern "C" fn zk_leader_close(leader: *mut zk_leader) -> zk_rc {
+    guard(|| {
+        if leader.is_null() {
+            return Ok(());
         }
-        let mut leader = Box::from_raw(leader);
-        leader.magic = 0;
+        let leader = LEADERS.remove(leader).ok_or(ZK_BADARGUMENTS)?;
         leader.alive.store(false, Ordering::Release);
-        if let Some(task) = leader.follower.take() {
+        if let Some(task) = leader.follower.lock().take() {
             task.abort();
         }
         let latch = leader.latch.lock().take();
         if let Some(latch) = latch {
             block_on(latch.close());
         }
+        if !leader.inner.on_dispatch_thread() {
+            // A callback that started before `alive` was cleared may still be running:
+            // wait for the dispatch thread to get past it.
+            let (passed, wait) = std::sync::mpsc::channel::<()>();
+            leader.inner.dispatch(move || drop(passed));
+            let _ = wait.recv();
+        }
+        Ok(())
     })
 }

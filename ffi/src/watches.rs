@@ -1,8 +1,10 @@
 //! Watches: one-shot (set by `zk_exists`/`zk_get`/`zk_get_children` with a watcher),
 //! persistent and persistent-recursive (`zk_add_watch`), and their removal
 //! (`zk_remove_watches`). Each is a core watch handle held by a task that hands its
-//! event to the dispatch thread; removing it drops the handle, and the core sends
-//! removeWatches.
+//! events to the dispatch thread; removing it drops the handle, and the core sends
+//! removeWatches. Every watch ends with exactly one last call (its event, its removal, a
+//! terminal session event, or a Closed session event at close), and the task holds a
+//! ticket until that call is queued, so `zk_close` delivers it.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::atomic::Ordering;
@@ -10,11 +12,11 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use zk_core::client::{runtime, PersistentWatch, Watch, WatchedEvent};
-use zk_core::proto::{AddWatchMode, EventType};
+use zk_core::proto::{AddWatchMode, EventType, KeeperState};
 
 use crate::error::*;
 use crate::guard::{guard, path_arg, Ctx};
-use crate::handle::{block_on, inner_of, state_number, zk_handle, HandleAddr, Inner};
+use crate::handle::{block_on, inner_of, state_number, zk_handle, Inner, Live};
 use crate::types::*;
 
 /// Called on the dispatch thread when a watch fires: `type` is a ZK_*_EVENT, `state` a
@@ -58,20 +60,20 @@ enum Kind {
     Recursive,
 }
 
-/// A watch this handle set.
+/// A watch this handle set. Whoever takes it out of the handle's map (the event, the
+/// removal, or close) makes its last call, so that call happens exactly once.
 pub(crate) struct Entry {
     path: String,
     kind: Kind,
     cancel: oneshot::Sender<()>,
-    zh: HandleAddr,
     watcher: Watcher,
     ctx: Ctx,
 }
 
-/// Keeps a one-shot watch and delivers its event to `watcher`.
+/// Keeps a one-shot watch and delivers its event to `watcher`: its one call is the event,
+/// the removal (`zk_remove_watches`) or a Closed session event when the handle closes.
 pub(crate) fn arm_once(
     inner: &Arc<Inner>,
-    zh: HandleAddr,
     path: String,
     kind: OnceKind,
     watcher: Watcher,
@@ -81,26 +83,22 @@ pub(crate) fn arm_once(
     if !watch.is_registered() {
         return;
     }
-    let (id, cancelled) = register(inner, zh, path, Kind::Once(kind), watcher, ctx);
-    let shared = inner.clone();
+    let (id, cancelled) = register(inner, path, Kind::Once(kind), watcher, ctx);
+    let live = inner.ticket();
+    let closed = inner.closed();
     runtime::handle().spawn(async move {
-        tokio::select! {
-            event = watch.changed() => {
-                if shared.watches.lock().remove(&id).is_none() {
-                    return; // removed meanwhile
-                }
-                if let Ok(event) = event {
-                    deliver(&shared, zh, watcher, ctx, &event);
-                }
-            }
-            _ = cancelled => {} // dropping the watch removes it
-        }
+        let event = tokio::select! {
+            biased;
+            event = watch.changed() => event.unwrap_or_else(|_| closed_event()),
+            _ = cancelled => return, // removed: zk_remove_watches made the last call
+            () = closed => closed_event(),
+        };
+        finish(&live, id, &event);
     });
 }
 
 fn register(
     inner: &Arc<Inner>,
-    zh: HandleAddr,
     path: String,
     kind: Kind,
     watcher: Watcher,
@@ -112,7 +110,6 @@ fn register(
         path,
         kind,
         cancel,
-        zh,
         watcher,
         ctx,
     };
@@ -120,29 +117,67 @@ fn register(
     (id, cancelled)
 }
 
-fn deliver(inner: &Arc<Inner>, zh: HandleAddr, watcher: Watcher, ctx: Ctx, event: &WatchedEvent) {
-    let kind = event.event_type.as_i32();
-    let state = event_state(event);
-    send_event(inner, zh, watcher, ctx, kind, state, &event.path);
+/// The event a watch ends with when its handle closes before it fires.
+fn closed_event() -> WatchedEvent {
+    WatchedEvent {
+        event_type: EventType::None,
+        state: KeeperState::Closed,
+        path: String::new(),
+        zxid: -1,
+    }
 }
 
-fn send_event(
-    inner: &Arc<Inner>,
-    zh: HandleAddr,
-    watcher: Watcher,
-    ctx: Ctx,
-    kind: c_int,
-    state: c_int,
-    path: &str,
-) {
+/// Makes the last call of watch `id` with `event`, unless another path made it already.
+fn finish(inner: &Inner, id: u64, event: &WatchedEvent) {
+    let mut watches = inner.watches.lock();
+    if let Some(entry) = watches.remove(&id) {
+        send_event(
+            inner,
+            entry.watcher,
+            entry.ctx,
+            event.event_type.as_i32(),
+            event_state(event),
+            &event.path,
+        );
+    }
+}
+
+/// Delivers a persistent watch's event if the watch is still set. Under the map's lock,
+/// so a removal's last call is never followed by another event.
+fn deliver_if_set(inner: &Inner, id: u64, kind: c_int, state: c_int, path: &str) {
+    let watches = inner.watches.lock();
+    if let Some(entry) = watches.get(&id) {
+        send_event(inner, entry.watcher, entry.ctx, kind, state, path);
+    }
+}
+
+fn send_event(inner: &Inner, watcher: Watcher, ctx: Ctx, kind: c_int, state: c_int, path: &str) {
     let path = CString::new(path.replace('\0', "")).unwrap_or_default();
-    let gate = inner.clone();
+    let zh = HandleAddr(inner.handle_ptr());
     inner.dispatch(move || {
-        if !gate.closing.load(Ordering::Acquire) {
-            // SAFETY: the caller's watcher, on the dispatch thread, handle alive.
-            unsafe { watcher(zh.get(), kind, state, path.as_ptr(), ctx.get()) }
-        }
+        // SAFETY: the caller's watcher with its context, on the dispatch thread; the
+        // handle pointer is only handed back.
+        unsafe { watcher(zh.get(), kind, state, path.as_ptr(), ctx.get()) }
     });
+}
+
+/// The caller's handle pointer carried into a job (never dereferenced).
+#[derive(Clone, Copy)]
+struct HandleAddr(*mut zk_handle);
+// SAFETY: an opaque id, only handed back to the caller's callback.
+unsafe impl Send for HandleAddr {}
+impl HandleAddr {
+    fn get(self) -> *mut zk_handle {
+        self.0
+    }
+}
+
+fn is_terminal(event: &WatchedEvent) -> bool {
+    event.event_type == EventType::None
+        && matches!(
+            event.state,
+            KeeperState::Expired | KeeperState::Closed | KeeperState::AuthFailed
+        )
 }
 
 /// Adds a persistent watch (`ZK_ADD_WATCH_PERSISTENT`: data and children changes of
@@ -169,46 +204,39 @@ pub unsafe extern "C" fn zk_add_watch(
             _ => return Err(ZK_BADARGUMENTS),
         };
         let stream = block_on(inner.client.add_watch(&path, mode)).map_err(|e| rc_of(&e))?;
-        let zh = HandleAddr(zh);
-        let ctx = Ctx(watcher_ctx);
-        let (id, cancelled) = register(&inner, zh, path, kind, watcher, ctx);
-        runtime::handle().spawn(follow(
-            inner.clone(),
-            id,
-            stream,
-            cancelled,
-            zh,
-            watcher,
-            ctx,
-        ));
+        let (id, cancelled) = register(&inner, path, kind, watcher, Ctx(watcher_ctx));
+        runtime::handle().spawn(follow(inner.ticket(), id, stream, cancelled));
         Ok(())
     })
 }
 
+/// Delivers a persistent watch's events until it is removed or the session ends; its
+/// last call is the removal event, the session's terminal event, or a Closed session
+/// event when the handle closes.
 async fn follow(
-    inner: Arc<Inner>,
+    live: Live,
     id: u64,
     mut stream: PersistentWatch,
     mut cancelled: oneshot::Receiver<()>,
-    zh: HandleAddr,
-    watcher: Watcher,
-    ctx: Ctx,
 ) {
+    let closed = live.closed();
+    tokio::pin!(closed);
     loop {
         tokio::select! {
+            biased;
             next = stream.next() => match next {
-                Some(Ok(event)) => deliver(&inner, zh, watcher, ctx, &event),
-                // Events were dropped: the watcher learns through a session event.
-                Some(Err(_overflow)) => send_event(
-                    &inner, zh, watcher, ctx, ZK_SESSION_EVENT,
-                    state_number(inner.client.state()), "",
+                Some(Ok(event)) if is_terminal(&event) => return finish(&live, id, &event),
+                Some(Ok(event)) => deliver_if_set(
+                    &live, id, event.event_type.as_i32(), event_state(&event), &event.path,
                 ),
-                None => {
-                    inner.watches.lock().remove(&id);
-                    return;
-                }
+                // Events were dropped: the watcher learns through a session event.
+                Some(Err(_overflow)) => deliver_if_set(
+                    &live, id, ZK_SESSION_EVENT, state_number(live.client.state()), "",
+                ),
+                None => return finish(&live, id, &closed_event()),
             },
             _ = &mut cancelled => return,
+            () = &mut closed => return finish(&live, id, &closed_event()),
         }
     }
 }
@@ -237,20 +265,17 @@ pub unsafe extern "C" fn zk_remove_watches(
         if !(ZK_WATCHER_CHILDREN..=ZK_WATCHER_PERSISTENT_RECURSIVE).contains(&r#type) {
             return Err(ZK_BADARGUMENTS);
         }
-        let removed: Vec<Entry> = {
-            let mut watches = inner.watches.lock();
-            let ids: Vec<u64> = watches
-                .iter()
-                .filter(|(_, e)| e.path == path && wanted(e.kind))
-                .map(|(&id, _)| id)
-                .collect();
-            ids.iter().filter_map(|id| watches.remove(id)).collect()
-        };
-        if removed.is_empty() {
+        let state = state_number(inner.client.state());
+        let mut watches = inner.watches.lock();
+        let ids: Vec<u64> = watches
+            .iter()
+            .filter(|(_, e)| e.path == path && wanted(e.kind))
+            .map(|(&id, _)| id)
+            .collect();
+        if ids.is_empty() {
             return Err(ZK_NOWATCHER);
         }
-        let state = state_number(inner.client.state());
-        for entry in removed {
+        for entry in ids.iter().filter_map(|id| watches.remove(id)) {
             let _ = entry.cancel.send(());
             let event = match entry.kind {
                 Kind::Once(OnceKind::Child) => EventType::ChildWatchRemoved,
@@ -259,7 +284,6 @@ pub unsafe extern "C" fn zk_remove_watches(
             };
             send_event(
                 &inner,
-                entry.zh,
                 entry.watcher,
                 entry.ctx,
                 event.as_i32(),
@@ -269,12 +293,4 @@ pub unsafe extern "C" fn zk_remove_watches(
         }
         Ok(())
     })
-}
-
-/// Drops every watch (zk_close): no event is delivered.
-pub(crate) fn drop_all(inner: &Arc<Inner>) {
-    let all: Vec<Entry> = inner.watches.lock().drain().map(|(_, e)| e).collect();
-    for entry in all {
-        let _ = entry.cancel.send(());
-    }
 }

@@ -40,6 +40,8 @@ unsafe fn every_op(zh: *mut zk_handle, expect: zk_rc) {
     let mut infos: *mut zk_client_infos = null_mut();
     let mut results: *mut zk_op_results = null_mut();
     let mut st = zk_stat::default();
+    let mut state: c_int = 77;
+    let mut id: i64 = 77;
     let open = zk_acl {
         perms: ZK_PERM_ALL,
         scheme: s(c"world"),
@@ -132,7 +134,9 @@ unsafe fn every_op(zh: *mut zk_handle, expect: zk_rc) {
         ),
         ("remove_watches", zk_remove_watches(zh, p, ZK_WATCHER_ANY)),
         ("wait_connected", zk_wait_connected(zh, 0)),
-        ("state", zk_state(zh)),
+        ("state", zk_state(zh, &mut state)),
+        ("session_id", zk_session_id(zh, &mut id)),
+        ("session_timeout_ms", zk_session_timeout_ms(zh, &mut id)),
         (
             "session_password",
             zk_session_password(zh, &mut out_b, &mut len),
@@ -143,8 +147,7 @@ unsafe fn every_op(zh: *mut zk_handle, expect: zk_rc) {
     }
     assert!(out_s.is_null() && out_b.is_null() && list.is_null() && acl.is_null());
     assert!(infos.is_null() && results.is_null());
-    assert_eq!(zk_session_id(zh), 0);
-    assert_eq!(zk_session_timeout_ms(zh), 0);
+    assert_eq!((state, id), (77, 77), "getters write nothing on error");
     let mut lock: *mut zk_lock = null_mut();
     assert_eq!(zk_lock_new(zh, p, &mut lock), expect);
     assert!(lock.is_null());
@@ -178,17 +181,24 @@ fn null_and_garbage_recipe_handles() {
             assert_eq!(zk_lock_acquire(lock, 0, &mut got), BAD);
             assert_eq!(got, 0);
             assert_eq!(zk_lock_release(lock), BAD);
-            assert_eq!(zk_lock_is_held(lock), BAD);
-            assert_eq!(zk_lock_fencing_token(lock), -1);
-            zk_lock_free(lock);
+            let (mut held, mut token) = (7, 7);
+            assert_eq!(zk_lock_is_held(lock, &mut held), BAD);
+            assert_eq!(zk_lock_fencing_token(lock, &mut token), BAD);
+            assert_eq!((held, token), (7, 7));
+            assert_eq!(zk_lock_free(lock), if lock.is_null() { ZK_OK } else { BAD });
         }
         for leader in [null_mut(), garbage_handle(&mut words).cast::<zk_leader>()] {
             let mut is: c_int = 7;
             assert_eq!(zk_leader_wait(leader, 0, &mut is), BAD);
             assert_eq!(is, 0);
-            assert_eq!(zk_leader_is_leader(leader), BAD);
-            assert_eq!(zk_leader_fencing_token(leader), -1);
-            zk_leader_close(leader);
+            let (mut leading, mut token) = (7, 7);
+            assert_eq!(zk_leader_is_leader(leader, &mut leading), BAD);
+            assert_eq!(zk_leader_fencing_token(leader, &mut token), BAD);
+            assert_eq!((leading, token), (7, 7));
+            assert_eq!(
+                zk_leader_close(leader),
+                if leader.is_null() { ZK_OK } else { BAD }
+            );
         }
     }
 }
@@ -280,13 +290,14 @@ fn open_rejects_bad_arguments() {
         );
         assert!(zh.is_null());
         let good = zk_options {
+            size: std::mem::size_of::<zk_options>(),
             session_timeout_ms: 1000,
+            can_be_read_only: 0,
             session_id: 0,
             passwd: null(),
             passwd_len: 0,
             request_timeout_ms: 0,
             connect_timeout_ms: 0,
-            can_be_read_only: 0,
         };
         assert_eq!(zk_open_with(&mut zh, hosts, null(), None, null_mut()), BAD);
         assert_eq!(
@@ -309,6 +320,12 @@ fn open_rejects_bad_arguments() {
             },
             zk_options {
                 passwd_len: 16,
+                ..good
+            },
+            zk_options { size: 0, ..good },
+            zk_options { size: 8, ..good },
+            zk_options {
+                size: usize::MAX,
                 ..good
             },
         ] {
@@ -503,7 +520,90 @@ fn live_handle_with_garbage_arguments() {
             zk_leader_start(zh, p, null(), None, null_mut(), &mut leader),
             BAD
         );
-        assert_eq!(zk_state(zh), ZK_STATE_CONNECTING);
+        let mut state = -1;
+        assert_eq!(zk_state(zh, &mut state), ZK_OK);
+        assert_eq!(state, ZK_STATE_CONNECTING);
+        assert_eq!(zk_state(zh, null_mut()), BAD);
+        assert_eq!(zk_session_id(zh, null_mut()), BAD);
+        assert_eq!(zk_session_timeout_ms(zh, null_mut()), BAD);
         assert_eq!(zk_close(zh), ZK_OK);
     }
+}
+
+/// A closed handle is unknown to every call: double close and use after close are
+/// ZK_BADARGUMENTS and read no memory (the handle is an id; valgrind and the C suite's
+/// ASan run check the same from C).
+#[test]
+fn closed_handles_locks_and_leaders_are_refused() {
+    unsafe {
+        let mut zh: *mut zk_handle = null_mut();
+        let hosts = s(c"127.0.0.1:1");
+        assert_eq!(
+            zk_open(&mut zh, hosts, 2000, 0, null(), 0, None, null_mut()),
+            ZK_OK
+        );
+        let mut lock: *mut zk_lock = null_mut();
+        assert_eq!(zk_lock_new(zh, s(c"/lock"), &mut lock), ZK_OK);
+        assert_eq!(zk_close(zh), ZK_OK);
+        assert_eq!(zk_close(zh), BAD, "double close");
+        every_op(zh, BAD);
+        // A lock outlives its handle's close: its calls fail, its free works once.
+        let mut held = 7;
+        assert_eq!(zk_lock_is_held(lock, &mut held), ZK_OK);
+        assert_eq!(held, 0);
+        assert_eq!(zk_lock_acquire(lock, 0, &mut held), ZK_CLOSING);
+        assert_eq!(zk_lock_free(lock), ZK_OK);
+        assert_eq!(zk_lock_free(lock), BAD, "double free");
+        assert_eq!(zk_lock_is_held(lock, &mut held), BAD);
+        // A handle id is not a lock id and the other way round.
+        let mut other: *mut zk_handle = null_mut();
+        assert_eq!(
+            zk_open(&mut other, hosts, 2000, 0, null(), 0, None, null_mut()),
+            ZK_OK
+        );
+        assert_eq!(zk_lock_free(other.cast()), BAD);
+        assert_eq!(zk_leader_close(other.cast()), BAD);
+        assert_eq!(zk_close(lock.cast()), BAD);
+        assert_eq!(zk_close(other), ZK_OK);
+    }
+}
+
+#[test]
+fn options_of_other_sizes() {
+    let hosts = s(c"127.0.0.1:1");
+    let size = std::mem::size_of::<zk_options>();
+    unsafe {
+        // An older, smaller struct: only the fields within `size` are read.
+        let mut words = [u64::MAX; 64];
+        let short = words.as_mut_ptr().cast::<zk_options>();
+        let until = std::mem::offset_of!(zk_options, session_id);
+        (*short).size = until;
+        (*short).session_timeout_ms = 3000;
+        (*short).can_be_read_only = 0;
+        let mut zh: *mut zk_handle = null_mut();
+        assert_eq!(zk_open_with(&mut zh, hosts, short, None, null_mut()), ZK_OK);
+        assert_eq!(zk_close(zh), ZK_OK);
+        // The same garbage read as fields is refused.
+        (*short).size = size;
+        assert_eq!(zk_open_with(&mut zh, hosts, short, None, null_mut()), BAD);
+        // A newer, larger struct: fine while the fields this library lacks are zero.
+        words.fill(0);
+        let long = words.as_mut_ptr().cast::<zk_options>();
+        (*long).size = size + 16;
+        (*long).session_timeout_ms = 3000;
+        assert_eq!(zk_open_with(&mut zh, hosts, long, None, null_mut()), ZK_OK);
+        assert_eq!(zk_close(zh), ZK_OK);
+        long.cast::<u64>().add(size / 8 + 1).write(1);
+        assert_eq!(zk_open_with(&mut zh, hosts, long, None, null_mut()), BAD);
+        assert!(zh.is_null());
+    }
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    let version = unsafe { CStr::from_ptr(zk_version()) };
+    assert_eq!(version.to_str(), Ok(env!("CARGO_PKG_VERSION")));
+    assert_eq!(zk_set_log_level(0), BAD);
+    assert_eq!(zk_set_log_level(ZK_LOG_TRACE + 1), BAD);
+    assert_eq!(zk_set_log_level(ZK_LOG_INFO), ZK_OK);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Controls the zk-server the C tests run against.
-#   server.sh DIR PORT start|stop|crash|restart
+#   server.sh DIR PORT start|stop|crash|restart|pause|resume
 # DIR holds zoo.cfg, the data directory, server.log and server.pid. ZK_SERVER_BIN names the
 # binary (default: target/debug/zk-server of this repository).
 set -euo pipefail
@@ -40,6 +40,7 @@ stop() {
     [ -f "$dir/server.pid" ] || return 0
     local pid
     pid=$(cat "$dir/server.pid")
+    kill -CONT "$pid" 2>/dev/null || true # a paused server cannot act on SIGTERM
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
         kill -0 "$pid" 2>/dev/null || break
@@ -63,10 +64,18 @@ crash() {
     rm -f "$dir/server.pid"
 }
 
+# A pause: SIGSTOP, so connections stay open and nothing is answered until resume.
+signal() {
+    [ -f "$dir/server.pid" ] || { echo "no server running" >&2; exit 1; }
+    kill "-$1" "$(cat "$dir/server.pid")"
+}
+
 case "$cmd" in
     start) start ;;
     stop) stop ;;
     crash) crash ;;
     restart) stop; start ;;
-    *) echo "usage: server.sh DIR PORT start|stop|restart" >&2; exit 2 ;;
+    pause) signal STOP ;;
+    resume) signal CONT ;;
+    *) echo "usage: server.sh DIR PORT start|stop|crash|restart|pause|resume" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
  * Run one test with: test_zk NAME. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,16 +113,19 @@ static void test_bad_arguments(void) {
     CHECK_RC(zk_delete(NULL, "/a", -1), ZK_BADARGUMENTS);
     CHECK_RC(zk_exists(NULL, "/a", NULL, NULL, NULL), ZK_BADARGUMENTS);
     CHECK_RC(zk_get(NULL, "/a", NULL, NULL, NULL, NULL, NULL), ZK_BADARGUMENTS);
-    CHECK_RC(zk_state(NULL), ZK_BADARGUMENTS);
-    CHECK(zk_session_id(NULL) == 0);
+    int state = 77;
+    int64_t sid = 77;
+    CHECK_RC(zk_state(NULL, &state), ZK_BADARGUMENTS);
+    CHECK_RC(zk_session_id(NULL, &sid), ZK_BADARGUMENTS);
+    CHECK(state == 77 && sid == 77);
     zk_free_string(NULL);
     zk_free_bytes(NULL);
     zk_free_strings(NULL);
     zk_free_acl_list(NULL);
     zk_free_client_infos(NULL);
     zk_free_op_results(NULL);
-    zk_lock_free(NULL);
-    zk_leader_close(NULL);
+    CHECK_RC(zk_lock_free(NULL), ZK_OK);
+    CHECK_RC(zk_leader_close(NULL), ZK_OK);
 
     zh = open_handle();
     CHECK(zh != NULL);
@@ -148,8 +152,8 @@ static void test_bad_arguments(void) {
 }
 
 static void test_open_with_options(void) {
-    zk_options o;
-    memset(&o, 0, sizeof o);
+    zk_options o = ZK_OPTIONS_INIT;
+    CHECK(o.size == sizeof(zk_options) && o.session_id == 0 && o.passwd == NULL);
     o.session_timeout_ms = 10000;
     zk_handle *zh = NULL;
     CHECK_RC(zk_open_with(&zh, hosts, &o, NULL, NULL), ZK_OK);
@@ -165,7 +169,9 @@ static void test_open_with_options(void) {
     CHECK_RC(zk_exists(zh, "/", NULL, NULL, NULL), ZK_OPERATIONTIMEOUT);
     CHECK(now_ms() - t0 < 5000);
     CHECK_RC(zk_wait_connected(zh, 100), ZK_OPERATIONTIMEOUT);
-    CHECK(zk_state(zh) == ZK_STATE_CONNECTING);
+    int state = -1;
+    CHECK_RC(zk_state(zh, &state), ZK_OK);
+    CHECK(state == ZK_STATE_CONNECTING);
     CHECK_RC(zk_close(zh), ZK_OK);
     CHECK_RC(zk_open_with(&zh, hosts, NULL, NULL, NULL), ZK_BADARGUMENTS);
 }
@@ -175,7 +181,9 @@ static void test_open_with_options(void) {
 static void test_create_modes(zk_handle *zh) {
     char *created = NULL;
     zk_stat st;
-    int64_t sid = zk_session_id(zh);
+    int64_t sid = 0;
+    CHECK_RC(zk_session_id(zh, &sid), ZK_OK);
+    CHECK(sid != 0);
 
     CHECK_RC(zk_create(zh, path_of("p"), (const uint8_t *)"v", 1, NULL, 0, ZK_PERSISTENT, 0, &created, &st), ZK_OK);
     CHECK(strcmp(created, path_of("p")) == 0);
@@ -343,11 +351,15 @@ static void test_session_resume(zk_handle *zh) {
     zk_handle *again = NULL;
     CHECK_RC(zk_session_password(zh, &pw, &pw_len), ZK_OK);
     CHECK(pw_len > 0);
-    CHECK(zk_session_timeout_ms(zh) > 0);
-    CHECK_RC(zk_open(&again, hosts, 10000, zk_session_id(zh), pw, pw_len, NULL, NULL), ZK_OK);
+    int64_t timeout = 0, sid = 0, sid_again = 0;
+    CHECK_RC(zk_session_timeout_ms(zh, &timeout), ZK_OK);
+    CHECK(timeout > 0);
+    CHECK_RC(zk_session_id(zh, &sid), ZK_OK);
+    CHECK_RC(zk_open(&again, hosts, 10000, sid, pw, pw_len, NULL, NULL), ZK_OK);
     zk_free_bytes(pw);
     CHECK_RC(zk_wait_connected(again, 10000), ZK_OK);
-    CHECK(zk_session_id(again) == zk_session_id(zh));
+    CHECK_RC(zk_session_id(again, &sid_again), ZK_OK);
+    CHECK(sid_again == sid);
     /* No check of zk_state(again) here: the server closed zh's connection when again took the
        session over, and zh reconnecting takes it back (as with Apache's server), so again may
        already be reconnecting; zk_wait_connected returning ZK_OK is the resume. */
@@ -538,6 +550,7 @@ typedef struct {
     int state;
     char path[256];
     int types[16];
+    int states[16];
 } watch_log;
 
 static void on_watch(zk_handle *zh, int type, int state, const char *path, void *ctx) {
@@ -545,6 +558,7 @@ static void on_watch(zk_handle *zh, int type, int state, const char *path, void 
     (void)zh;
     int n = load(&w->fired);
     if (n < 16) w->types[n] = type;
+    if (n < 16) w->states[n] = state;
     w->type = type;
     w->state = state;
     snprintf(w->path, sizeof w->path, "%s", path);
@@ -660,12 +674,14 @@ static void test_persistent_watches(zk_handle *zh) {
     CHECK_RC(zk_remove_watches(other, path_of("pw"), ZK_WATCHER_ANY), ZK_OK);
     CHECK(wait_for(&rw.fired, 6));
     CHECK(rw.types[5] == ZK_PERSISTENT_WATCH_REMOVED_EVENT);
-    /* a watch still set when its handle closes is dropped without a callback */
+    /* a watch still set when its handle closes ends with one Closed session event,
+       delivered before zk_close returns */
     watch_log late;
     memset(&late, 0, sizeof late);
     CHECK_RC(zk_add_watch(other, path_of("pw"), ZK_ADD_WATCH_PERSISTENT_RECURSIVE, on_watch, &late), ZK_OK);
     CHECK_RC(zk_close(other), ZK_OK);
-    CHECK(load(&late.fired) == 0);
+    CHECK(load(&late.fired) == 1);
+    CHECK(late.type == ZK_SESSION_EVENT && late.state == ZK_STATE_CLOSED && late.path[0] == 0);
 }
 
 /* ---------------------------------------------------------------- threads and close */
@@ -710,11 +726,16 @@ static void close_in_watch(zk_handle *zh, int type, int state, const char *path,
 static volatile int go_close;
 
 /* Holds the dispatch thread until the test has queued more work, then closes. */
+static volatile int second_close_rc, use_after_close_rc;
+
 static void close_in_completion(int rc, void *ctx) {
     zk_handle *zh = ctx;
     (void)rc;
     wait_for(&go_close, 1);
     if (zk_close(zh) == ZK_OK) bump(&closed_in_cb);
+    /* the handle is gone for every call from here on, also inside its own callback */
+    second_close_rc = zk_close(zh);
+    use_after_close_rc = zk_aexists(zh, "/", NULL, NULL, NULL, NULL);
 }
 
 static void close_in_state(zk_handle *zh, int state, void *ctx) {
@@ -743,6 +764,7 @@ static void test_close_from_callbacks(zk_handle *zh) {
     bump(&go_close);
     CHECK(accepted == 10);
     CHECK(wait_for(&closed_in_cb, 2));
+    CHECK(second_close_rc == ZK_BADARGUMENTS && use_after_close_rc == ZK_BADARGUMENTS);
     for (int i = 0; i < 10; i++) CHECK(wait_for(&after[i].done, 1));
     usleep(50000);
     for (int i = 0; i < 10; i++) CHECK(load(&after[i].done) == 1);
@@ -861,8 +883,11 @@ static void test_states_across_restart(void) {
     CHECK_RC(zk_open(&zh, hosts, 15000, 0, NULL, 0, on_state, NULL), ZK_OK);
     int at = wait_state(ZK_STATE_CONNECTED, 0);
     CHECK(at);
-    CHECK(zk_state(zh) == ZK_STATE_CONNECTED);
-    int64_t sid = zk_session_id(zh);
+    int state = -1;
+    CHECK_RC(zk_state(zh, &state), ZK_OK);
+    CHECK(state == ZK_STATE_CONNECTED);
+    int64_t sid = 0, sid_after = 0;
+    CHECK_RC(zk_session_id(zh, &sid), ZK_OK);
     snprintf(root, sizeof root, "/ctest-%d-restart", (int)getpid());
     CHECK_RC(zk_create(zh, root, NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
     watch_log w;
@@ -870,7 +895,8 @@ static void test_states_across_restart(void) {
     CHECK_RC(zk_get(zh, root, on_watch, &w, NULL, NULL, NULL), ZK_OK);
     int crashed = server_ctl("crash");
     int down = wait_state(ZK_STATE_SUSPENDED, at);
-    int state_down = zk_state(zh);
+    int state_down = -1;
+    zk_state(zh, &state_down);
     /* a request made while down waits for the reconnect (the session is still alive) */
     result pending;
     memset(&pending, 0, sizeof pending);
@@ -887,13 +913,17 @@ static void test_states_across_restart(void) {
     CHECK(wait_for(&pending.done, 1));
     CHECK(pending.rc == ZK_OK || pending.rc == ZK_CONNECTIONLOSS);
     CHECK_RC(zk_wait_connected(zh, 10000), ZK_OK);
-    CHECK(zk_session_id(zh) == sid);
+    CHECK_RC(zk_session_id(zh, &sid_after), ZK_OK);
+    CHECK(sid_after == sid);
     CHECK_RC(zk_exists(zh, "/", NULL, NULL, NULL), ZK_OK);
     /* the watch set before the crash was re-registered on the new connection */
     CHECK_RC(zk_set(zh, root, (const uint8_t *)"after", 5, -1, NULL), ZK_OK);
     CHECK(wait_for(&w.fired, 1));
     CHECK(w.type == ZK_CHANGED_EVENT);
+    int closed_from = load(&n_states);
     CHECK_RC(zk_close(zh), ZK_OK);
+    /* the state callback's last call is CLOSED, made before zk_close returned */
+    CHECK(load(&n_states) == closed_from + 1 && states[closed_from] == ZK_STATE_CLOSED);
 }
 
 /* ---------------------------------------------------------------- recipes */
@@ -908,22 +938,33 @@ static void test_lock(zk_handle *zh) {
     CHECK_RC(zk_lock_new(zh, "relative", &bad), ZK_BADARGUMENTS);
     CHECK(bad == NULL);
     CHECK_RC(zk_lock_new(other, path_of("lock"), &b), ZK_OK);
+    int held = -1;
+    int64_t token = 0, token_b = 0;
     CHECK_RC(zk_lock_acquire(a, -1, &got), ZK_OK);
-    CHECK(got == 1 && zk_lock_is_held(a) == 1);
-    int64_t token = zk_lock_fencing_token(a);
+    CHECK_RC(zk_lock_is_held(a, &held), ZK_OK);
+    CHECK(got == 1 && held == 1);
+    CHECK_RC(zk_lock_fencing_token(a, &token), ZK_OK);
     CHECK(token > 0);
     CHECK_RC(zk_lock_acquire(b, 0, &got), ZK_OK);
-    CHECK(got == 0 && zk_lock_is_held(b) == 0 && zk_lock_fencing_token(b) == -1);
+    CHECK_RC(zk_lock_is_held(b, &held), ZK_OK);
+    CHECK_RC(zk_lock_fencing_token(b, &token_b), ZK_OK);
+    CHECK(got == 0 && held == 0 && token_b == -1);
+    CHECK_RC(zk_lock_is_held(b, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_lock_fencing_token(b, NULL), ZK_BADARGUMENTS);
     CHECK_RC(zk_lock_acquire(b, 200, &got), ZK_OK);
     CHECK(got == 0);
     CHECK_RC(zk_lock_release(a), ZK_OK);
-    CHECK(zk_lock_is_held(a) == 0);
+    CHECK_RC(zk_lock_is_held(a, &held), ZK_OK);
+    CHECK(held == 0);
     CHECK_RC(zk_lock_acquire(b, 5000, &got), ZK_OK);
-    CHECK(got == 1 && zk_lock_fencing_token(b) > token);
-    zk_lock_free(b); /* releases */
+    CHECK_RC(zk_lock_fencing_token(b, &token_b), ZK_OK);
+    CHECK(got == 1 && token_b > token);
+    CHECK_RC(zk_lock_free(b), ZK_OK); /* releases */
+    CHECK_RC(zk_lock_free(b), ZK_BADARGUMENTS);
+    CHECK_RC(zk_lock_is_held(b, &held), ZK_BADARGUMENTS);
     CHECK_RC(zk_lock_acquire(a, 5000, &got), ZK_OK);
     CHECK(got == 1);
-    zk_lock_free(a);
+    CHECK_RC(zk_lock_free(a), ZK_OK);
     zk_close(other);
 }
 
@@ -944,18 +985,451 @@ static void test_leader(zk_handle *zh) {
     int is = -1;
     lead_events = 0;
     CHECK_RC(zk_leader_start(zh, path_of("election"), "first", NULL, NULL, &first), ZK_OK);
+    int leads = -1;
+    int64_t token = 0;
     CHECK_RC(zk_leader_wait(first, 5000, &is), ZK_OK);
-    CHECK(is == 1 && zk_leader_is_leader(first) == 1 && zk_leader_fencing_token(first) > 0);
+    CHECK_RC(zk_leader_is_leader(first, &leads), ZK_OK);
+    CHECK_RC(zk_leader_fencing_token(first, &token), ZK_OK);
+    CHECK(is == 1 && leads == 1 && token > 0);
     CHECK_RC(zk_leader_start(other, path_of("election"), "second", on_leader, NULL, &second), ZK_OK);
     CHECK_RC(zk_leader_wait(second, 300, &is), ZK_OK);
-    CHECK(is == 0 && zk_leader_is_leader(second) == 0 && zk_leader_fencing_token(second) == -1);
-    zk_leader_close(first);
+    CHECK_RC(zk_leader_is_leader(second, &leads), ZK_OK);
+    CHECK_RC(zk_leader_fencing_token(second, &token), ZK_OK);
+    CHECK(is == 0 && leads == 0 && token == -1);
+    CHECK_RC(zk_leader_is_leader(second, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_leader_close(first), ZK_OK);
+    CHECK_RC(zk_leader_close(first), ZK_BADARGUMENTS);
+    CHECK_RC(zk_leader_is_leader(first, &leads), ZK_BADARGUMENTS);
     CHECK(wait_for(&lead_events, 1));
     CHECK(load(&leading) == 1);
     CHECK_RC(zk_leader_wait(second, 5000, &is), ZK_OK);
     CHECK(is == 1);
-    zk_leader_close(second);
+    /* closing the handle under a leader that leads: it hears the loss before zk_close
+       returns, and nothing after */
     CHECK_RC(zk_close(other), ZK_OK);
+    CHECK(load(&lead_events) == 2 && load(&leading) == 0);
+    CHECK_RC(zk_leader_close(second), ZK_OK);
+    CHECK(load(&lead_events) == 2);
+}
+
+/* ---------------------------------------------------------------- close semantics */
+
+/* Counts every call of a completion: exactly-once means 1 for every accepted op. */
+typedef struct {
+    volatile int calls;
+    volatile int rc;
+} once;
+
+static void once_stat(int rc, const zk_stat *st, void *ctx) {
+    once *o = ctx;
+    (void)st;
+    o->rc = rc;
+    bump(&o->calls);
+}
+
+static void once_void(int rc, void *ctx) {
+    once *o = ctx;
+    o->rc = rc;
+    bump(&o->calls);
+}
+
+static void once_create(int rc, const char *path, const zk_stat *st, void *ctx) {
+    (void)path;
+    once_stat(rc, st, ctx);
+}
+
+static void once_data(int rc, const uint8_t *data, size_t len, const zk_stat *st, void *ctx) {
+    (void)data;
+    (void)len;
+    once_stat(rc, st, ctx);
+}
+
+static void test_double_close_and_use_after_close(void) {
+    zk_handle *zh = open_handle();
+    CHECK(zh != NULL);
+    zk_lock *lock = NULL;
+    CHECK_RC(zk_lock_new(zh, "/ctest-lock", &lock), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_BADARGUMENTS);
+    /* every kind of call on the closed handle: refused, nothing called back */
+    once o;
+    memset(&o, 0, sizeof o);
+    int state = -1;
+    int64_t sid = -1;
+    uint8_t *pw = NULL;
+    size_t pw_len = 0;
+    zk_strings *kids = NULL;
+    CHECK_RC(zk_exists(zh, "/", NULL, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_get_children(zh, "/", NULL, NULL, &kids, NULL), ZK_BADARGUMENTS);
+    CHECK(kids == NULL);
+    CHECK_RC(zk_aexists(zh, "/", NULL, NULL, once_stat, &o), ZK_BADARGUMENTS);
+    CHECK_RC(zk_acreate(zh, "/x", NULL, 0, NULL, 0, ZK_PERSISTENT, 0, once_create, &o), ZK_BADARGUMENTS);
+    CHECK_RC(zk_async(zh, "/", once_void, &o), ZK_BADARGUMENTS);
+    CHECK_RC(zk_wait_connected(zh, 0), ZK_BADARGUMENTS);
+    CHECK_RC(zk_state(zh, &state), ZK_BADARGUMENTS);
+    CHECK_RC(zk_session_id(zh, &sid), ZK_BADARGUMENTS);
+    CHECK_RC(zk_session_password(zh, &pw, &pw_len), ZK_BADARGUMENTS);
+    CHECK(state == -1 && sid == -1 && pw == NULL);
+    CHECK_RC(zk_add_watch(zh, "/", ZK_ADD_WATCH_PERSISTENT, on_watch, NULL), ZK_BADARGUMENTS);
+    zk_lock *late = NULL;
+    CHECK_RC(zk_lock_new(zh, "/ctest-lock", &late), ZK_BADARGUMENTS);
+    CHECK(late == NULL);
+    CHECK(load(&o.calls) == 0);
+    /* a lock made before the close: its calls fail, it frees once */
+    int held = -1;
+    CHECK_RC(zk_lock_is_held(lock, &held), ZK_OK);
+    CHECK(held == 0);
+    CHECK_RC(zk_lock_acquire(lock, 0, &held), ZK_CLOSING);
+    CHECK_RC(zk_lock_free(lock), ZK_OK);
+    CHECK_RC(zk_lock_free(lock), ZK_BADARGUMENTS);
+    /* ids of one kind are not ids of another */
+    CHECK_RC(zk_close((zk_handle *)lock), ZK_BADARGUMENTS);
+    /* a pointer that never was a handle */
+    uint64_t fake[16];
+    memset(fake, 0xab, sizeof fake);
+    CHECK_RC(zk_close((zk_handle *)fake), ZK_BADARGUMENTS);
+    CHECK_RC(zk_exists((zk_handle *)fake, "/", NULL, NULL, NULL), ZK_BADARGUMENTS);
+}
+
+/* An op issued just before close: its completion comes exactly once, before zk_close
+   returns, with its real result or ZK_CLOSING. Repeated to land in every window. */
+static void test_completion_just_before_close(void) {
+    for (int round = 0; round < 40; round++) {
+        zk_handle *zh = open_handle();
+        CHECK(zh != NULL);
+        once create, set, get, sync_;
+        memset(&create, 0, sizeof create);
+        memset(&set, 0, sizeof set);
+        memset(&get, 0, sizeof get);
+        memset(&sync_, 0, sizeof sync_);
+        watch_log w;
+        memset(&w, 0, sizeof w);
+        char path[160];
+        snprintf(path, sizeof path, "%s-%d", root, round);
+        CHECK_RC(zk_acreate(zh, path, NULL, 0, NULL, 0, ZK_EPHEMERAL, 0, once_create, &create), ZK_OK);
+        CHECK_RC(zk_aset(zh, path, NULL, 0, -1, once_stat, &set), ZK_OK);
+        CHECK_RC(zk_aget(zh, "/", on_watch, &w, once_data, &get), ZK_OK);
+        if (round % 2) usleep(200 * round); /* vary where close lands, not a wait */
+        CHECK_RC(zk_async(zh, "/", once_void, &sync_), ZK_OK);
+        CHECK_RC(zk_close(zh), ZK_OK);
+        CHECK(create.calls == 1 && set.calls == 1 && get.calls == 1 && sync_.calls == 1);
+        CHECK(create.rc == ZK_OK || create.rc == ZK_CLOSING);
+        if (!(set.rc == ZK_OK || set.rc == ZK_CLOSING || (set.rc == ZK_NONODE && create.rc != ZK_OK))) fprintf(stderr, "  round %d: create %d, set %d\n", round, create.rc, set.rc);
+        CHECK(set.rc == ZK_OK || set.rc == ZK_CLOSING || (set.rc == ZK_NONODE && create.rc != ZK_OK));
+        CHECK(get.rc == ZK_OK || get.rc == ZK_CLOSING);
+        CHECK(sync_.rc == ZK_OK || sync_.rc == ZK_CLOSING);
+        /* the get's watch, if it was set, ended with the close */
+        CHECK(load(&w.fired) <= 1);
+        CHECK(get.rc != ZK_OK || (w.fired == 1 && w.type == ZK_SESSION_EVENT && w.state == ZK_STATE_CLOSED));
+    }
+}
+
+/* Threads issue async ops as fast as they can while another thread closes the handle:
+   every op that was accepted (ZK_OK) is completed exactly once by the time zk_close
+   returns, every refused one (ZK_BADARGUMENTS/ZK_CLOSING) never. */
+#define RACE_OPS 3000
+typedef struct {
+    zk_handle *volatile *zh;
+    once slots[RACE_OPS];
+    int accepted[RACE_OPS];
+    int issued;
+    int bad_rc;
+    volatile int *started;
+} racer;
+
+static void *race_thread(void *arg) {
+    racer *r = arg;
+    for (int i = 0; i < RACE_OPS; i++) {
+        int rc = zk_aexists(*r->zh, "/", NULL, NULL, once_stat, &r->slots[i]);
+        r->issued = i + 1;
+        if (rc == ZK_OK) {
+            r->accepted[i] = 1;
+            if (i == 20) bump(r->started);
+        } else if (rc == ZK_BADARGUMENTS || rc == ZK_CLOSING) {
+            break;
+        } else {
+            r->bad_rc = rc;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int check_racers(racer *r, int n, const char *what) {
+    int ok = 1, accepted = 0;
+    for (int t = 0; t < n; t++) {
+        if (r[t].bad_rc) {
+            fprintf(stderr, "  %s: an op returned %d\n", what, r[t].bad_rc);
+            ok = 0;
+        }
+        for (int i = 0; i < r[t].issued; i++) {
+            int want = r[t].accepted[i];
+            accepted += want;
+            if (load(&r[t].slots[i].calls) != want) {
+                fprintf(stderr, "  %s: op %d of thread %d: %d completion(s), want %d\n", what, i, t,
+                        load(&r[t].slots[i].calls), want);
+                ok = 0;
+            }
+        }
+    }
+    printf("    %s: %d ops accepted, each completed once\n", what, accepted);
+    return ok;
+}
+
+static void test_close_races_with_ops(void) {
+    static racer r[3];
+    memset(r, 0, sizeof r);
+    zk_handle *volatile zh = open_handle();
+    CHECK(zh != NULL);
+    volatile int started = 0;
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        r[i].zh = &zh;
+        r[i].started = &started;
+        pthread_create(&t[i], NULL, race_thread, &r[i]);
+    }
+    int running = wait_for(&started, 3);
+    int rc = zk_close(zh);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    CHECK(running);
+    CHECK_RC(rc, ZK_OK);
+    CHECK(check_racers(r, 3, "close during ops"));
+}
+
+/* Close while the server is paused (SIGSTOP) with many ops and watches outstanding:
+   close waits for the server's answer to closeSession until the connect timeout, and
+   every completion and watch still gets exactly one call. Then the same with the server
+   gone (SIGKILL): the ops wait for a reconnect that close ends. */
+#define PAUSED_OPS 300
+
+static void close_with_server(const char *down, const char *up, const char *what) {
+    static once ops[PAUSED_OPS];
+    static watch_log watches[3];
+    memset(ops, 0, sizeof ops);
+    memset(watches, 0, sizeof watches);
+    n_states = 0;
+    zk_options o = ZK_OPTIONS_INIT;
+    o.session_timeout_ms = 20000;
+    o.connect_timeout_ms = 1500;
+    zk_handle *zh = NULL;
+    CHECK_RC(zk_open_with(&zh, hosts, &o, on_state, NULL), ZK_OK);
+    CHECK_RC(zk_wait_connected(zh, 10000), ZK_OK);
+    int created = zk_create(zh, root, NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL);
+    CHECK(created == ZK_OK || created == ZK_NODEEXISTS);
+    CHECK_RC(zk_get(zh, root, on_watch, &watches[0], NULL, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get_children(zh, root, on_watch, &watches[1], NULL, NULL), ZK_OK);
+    CHECK_RC(zk_add_watch(zh, root, ZK_ADD_WATCH_PERSISTENT, on_watch, &watches[2]), ZK_OK);
+    int stopped = server_ctl(down);
+    int accepted = 0;
+    for (int i = 0; i < PAUSED_OPS; i++) {
+        int rc;
+        switch (i % 3) {
+        case 0: rc = zk_aexists(zh, "/", NULL, NULL, once_stat, &ops[i]); break;
+        case 1: rc = zk_aset(zh, root, (const uint8_t *)"x", 1, -1, once_stat, &ops[i]); break;
+        default: rc = zk_aget(zh, root, NULL, NULL, once_data, &ops[i]); break;
+        }
+        accepted += rc == ZK_OK;
+    }
+    int64_t t0 = now_ms();
+    int close_rc = zk_close(zh);
+    int64_t took = now_ms() - t0;
+    int restarted = server_ctl(up);
+    CHECK(stopped == 0 && restarted == 0);
+    CHECK_RC(close_rc, ZK_OK);
+    CHECK(accepted == PAUSED_OPS);
+    int calls_ok = 1, closing = 0;
+    for (int i = 0; i < PAUSED_OPS; i++) {
+        if (ops[i].calls != 1) calls_ok = 0;
+        closing += ops[i].rc == ZK_CLOSING;
+    }
+    CHECK(calls_ok);
+    CHECK(closing > 0);
+    for (int i = 0; i < 3; i++) {
+        /* one-shot: only the Closed event; persistent: maybe a Suspended session event
+           first (server killed), and exactly one Closed, last */
+        int fired = load(&watches[i].fired), closed = 0;
+        for (int e = 0; e < fired && e < 16; e++) closed += watches[i].states[e] == ZK_STATE_CLOSED;
+        CHECK(i == 2 ? fired >= 1 : fired == 1);
+        CHECK(closed == 1);
+        CHECK(watches[i].type == ZK_SESSION_EVENT && watches[i].state == ZK_STATE_CLOSED);
+    }
+    int n = load(&n_states);
+    CHECK(n > 0 && states[n - 1] == ZK_STATE_CLOSED);
+    printf("    %s: close took %lld ms; %d of %d ops ended with ZK_CLOSING\n", what, (long long)took,
+           closing, PAUSED_OPS);
+}
+
+static void test_close_while_server_down(void) {
+    if (!getenv("ZK_TEST_SERVER_CTL")) {
+        fprintf(stderr, "  (skipped: ZK_TEST_SERVER_CTL not set)\n");
+        return;
+    }
+    int before = failures;
+    close_with_server("pause", "resume", "server paused");
+    if (failures != before) return;
+    close_with_server("crash", "start", "server killed");
+    /* the server answers the rest of the suite again */
+    zk_handle *zh = open_handle();
+    CHECK(zh != NULL);
+    CHECK_RC(zk_delete(zh, root, -1), ZK_OK);
+    zk_close(zh);
+}
+
+/* Async operations reach the server in the order they were called and complete in that
+   order, as in Apache's C client: a create, sets on what it created, a delete. */
+#define ORDERED_OPS 200
+static int order_seen[ORDERED_OPS];
+static volatile int order_n;
+static int order_rc[ORDERED_OPS];
+
+static void in_order(int rc, const zk_stat *st, void *ctx) {
+    (void)st;
+    int n = load(&order_n);
+    if (n < ORDERED_OPS) {
+        order_seen[n] = (int)(intptr_t)ctx;
+        order_rc[n] = rc;
+    }
+    bump(&order_n);
+}
+
+static void in_order_create(int rc, const char *path, const zk_stat *st, void *ctx) {
+    (void)path;
+    in_order(rc, st, ctx);
+}
+
+static void in_order_void(int rc, void *ctx) { in_order(rc, NULL, ctx); }
+
+static void test_async_order(zk_handle *zh) {
+    order_n = 0;
+    const char *node = path_of("ordered");
+    CHECK_RC(zk_acreate(zh, node, NULL, 0, NULL, 0, ZK_PERSISTENT, 0, in_order_create, (void *)0), ZK_OK);
+    for (int i = 1; i < ORDERED_OPS - 1; i++) {
+        if (i % 3 == 0)
+            CHECK_RC(zk_aexists(zh, node, NULL, NULL, in_order, (void *)(intptr_t)i), ZK_OK);
+        else
+            CHECK_RC(zk_aset(zh, node, (const uint8_t *)"v", 1, -1, in_order, (void *)(intptr_t)i), ZK_OK);
+    }
+    CHECK_RC(zk_adelete(zh, node, -1, in_order_void, (void *)(intptr_t)(ORDERED_OPS - 1)), ZK_OK);
+    CHECK(wait_for(&order_n, ORDERED_OPS));
+    for (int i = 0; i < ORDERED_OPS; i++) {
+        CHECK(order_seen[i] == i);
+        CHECK(order_rc[i] == ZK_OK);
+    }
+}
+
+/* ---------------------------------------------------------------- getters, options, version, logs */
+
+static void test_getters(zk_handle *zh) {
+    int state = -1;
+    int64_t sid = 0, timeout = 0;
+    CHECK_RC(zk_state(zh, &state), ZK_OK);
+    CHECK(state == ZK_STATE_CONNECTED);
+    CHECK_RC(zk_session_id(zh, &sid), ZK_OK);
+    CHECK(sid != 0);
+    CHECK_RC(zk_session_timeout_ms(zh, &timeout), ZK_OK);
+    CHECK(timeout >= 1000 && timeout <= 60000);
+    CHECK_RC(zk_state(zh, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_session_id(zh, NULL), ZK_BADARGUMENTS);
+    CHECK_RC(zk_session_timeout_ms(zh, NULL), ZK_BADARGUMENTS);
+    /* before the first connect */
+    zk_handle *never = NULL;
+    CHECK_RC(zk_open(&never, "127.0.0.1:1", 2000, 0, NULL, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_state(never, &state), ZK_OK);
+    CHECK_RC(zk_session_id(never, &sid), ZK_OK);
+    CHECK_RC(zk_session_timeout_ms(never, &timeout), ZK_OK);
+    CHECK(state == ZK_STATE_CONNECTING && sid == 0 && timeout == 0);
+    CHECK_RC(zk_close(never), ZK_OK);
+}
+
+static void test_options_size(void) {
+    zk_handle *zh = NULL;
+    /* an older, smaller struct: only the fields within `size` are read (here the
+       timeout and read-only flag; the bytes after are garbage and must not be used) */
+    union {
+        zk_options o;
+        unsigned char bytes[sizeof(zk_options) + 64];
+    } u;
+    memset(&u, 0xff, sizeof u);
+    u.o.size = offsetof(zk_options, session_id);
+    u.o.session_timeout_ms = 10000;
+    u.o.can_be_read_only = 0;
+    CHECK_RC(zk_open_with(&zh, hosts, &u.o, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_wait_connected(zh, 10000), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_OK);
+    /* read as the full struct, the same garbage is refused */
+    u.o.size = sizeof(zk_options);
+    CHECK_RC(zk_open_with(&zh, hosts, &u.o, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK(zh == NULL);
+    /* too small to hold the timeout, or no size at all */
+    u.o.size = 0;
+    CHECK_RC(zk_open_with(&zh, hosts, &u.o, NULL, NULL), ZK_BADARGUMENTS);
+    u.o.size = offsetof(zk_options, session_timeout_ms);
+    CHECK_RC(zk_open_with(&zh, hosts, &u.o, NULL, NULL), ZK_BADARGUMENTS);
+    /* a newer, larger struct: accepted while the fields this library lacks are zero */
+    memset(&u, 0, sizeof u);
+    u.o.size = sizeof u.bytes;
+    u.o.session_timeout_ms = 10000;
+    CHECK_RC(zk_open_with(&zh, hosts, &u.o, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_OK);
+    u.bytes[sizeof(zk_options) + 3] = 1;
+    CHECK_RC(zk_open_with(&zh, hosts, &u.o, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK(zh == NULL);
+}
+
+static void test_version(void) {
+    CHECK(zk_version() != NULL);
+    CHECK(strcmp(zk_version(), ZK_TEST_VERSION) == 0);
+    CHECK(zk_version() == zk_version());
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    int lines, debug_lines, connect_failed;
+    char thread[32];
+    char target[128];
+} log_sink;
+
+static void on_log(int level, const char *target, const char *message, void *ctx) {
+    log_sink *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->lines++;
+    if (level == ZK_LOG_DEBUG) s->debug_lines++;
+    if (strstr(message, "connect failed") && strstr(message, "127.0.0.1:1")) {
+        s->connect_failed++;
+        snprintf(s->target, sizeof s->target, "%s", target);
+        pthread_getname_np(pthread_self(), s->thread, sizeof s->thread);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int log_count(log_sink *s, int *field) {
+    pthread_mutex_lock(&s->mu);
+    int n = *field;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static void test_log_fn(void) {
+    static log_sink sink = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    CHECK_RC(zk_set_log_level(0), ZK_BADARGUMENTS);
+    CHECK_RC(zk_set_log_level(ZK_LOG_DEBUG), ZK_OK);
+    CHECK_RC(zk_set_log_fn(on_log, &sink), ZK_OK);
+    zk_handle *zh = NULL;
+    /* nothing listens on port 1: each failed attempt is a debug line */
+    CHECK_RC(zk_open(&zh, "127.0.0.1:1", 2000, 0, NULL, 0, NULL, NULL), ZK_OK);
+    int64_t deadline = now_ms() + 20000;
+    while (log_count(&sink, &sink.connect_failed) == 0 && now_ms() < deadline) usleep(2000);
+    CHECK_RC(zk_close(zh), ZK_OK);
+    CHECK_RC(zk_set_log_fn(NULL, NULL), ZK_OK);
+    /* after zk_set_log_fn returns the old function is never called again */
+    int lines = log_count(&sink, &sink.lines);
+    CHECK_RC(zk_open(&zh, "127.0.0.1:1", 2000, 0, NULL, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_OK);
+    CHECK(log_count(&sink, &sink.lines) == lines);
+    CHECK(sink.connect_failed > 0 && sink.debug_lines > 0);
+    CHECK(strncmp(sink.target, "zk_core::client", 15) == 0);
+    CHECK(strcmp(sink.thread, "zk-log") == 0);
+    CHECK_RC(zk_set_log_level(ZK_LOG_INFO), ZK_OK);
 }
 
 /* ---------------------------------------------------------------- runner */
@@ -968,6 +1442,10 @@ typedef struct {
 
 static const test_case tests[] = {
     {"error_strings", NULL, test_error_strings},
+    {"version", NULL, test_version},
+    {"getters", test_getters, NULL},
+    {"options_size", NULL, test_options_size},
+    {"log_fn", NULL, test_log_fn},
     {"bad_arguments", NULL, test_bad_arguments},
     {"open_with_options", NULL, test_open_with_options},
     {"create_modes", test_create_modes, NULL},
@@ -978,6 +1456,7 @@ static const test_case tests[] = {
     {"multi", test_multi, NULL},
     {"session_resume", test_session_resume, NULL},
     {"async_ops", test_async_ops, NULL},
+    {"async_order", test_async_order, NULL},
     {"watches", test_watches, NULL},
     {"persistent_watches", test_persistent_watches, NULL},
     {"callback_thread", test_callback_thread, NULL},
@@ -986,6 +1465,10 @@ static const test_case tests[] = {
     {"concurrent_use", test_concurrent_use, NULL},
     {"lock", test_lock, NULL},
     {"leader", test_leader, NULL},
+    {"double_close_and_use_after_close", NULL, test_double_close_and_use_after_close},
+    {"completion_just_before_close", NULL, test_completion_just_before_close},
+    {"close_races_with_ops", NULL, test_close_races_with_ops},
+    {"close_while_server_down", NULL, test_close_while_server_down},
     {"states_across_restart", NULL, test_states_across_restart},
 };
 
