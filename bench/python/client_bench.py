@@ -1,0 +1,174 @@
+"""One benchmark run of one Python client in its own process; prints one JSON line.
+
+    client_bench.py --lib zk|kazoo --mode MODE --server HOST:PORT [--ops N]
+                    [--inflight K] [--path P] [--warmup W]
+
+Modes (all on one node holding 100 bytes, made by run.py):
+  roundtrip   `get`, one call at a time;
+  pipelined   `get_async` with a window of K calls in flight (issue until K are out, then
+              wait for the oldest, take the finished ones after it and refill), the same
+              code for both clients;
+  asyncio     (zk only) K asyncio tasks calling `await client.get()` in a loop under
+              `asyncio.run`, i.e. K in flight;
+  set         `set`, one call at a time.
+
+CPU per call is the process's user+sys time over the timed phase (`/proc/self/stat`,
+every thread of the client included: IO threads, callback threads) divided by the calls.
+Latency is per call from issue to result (pipelined: including the wait behind the others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import sys
+import time
+from typing import Any, Callable, List, Tuple
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> float:
+    """user + sys of this process (all threads), from /proc/self/stat."""
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def connect(lib: str, server: str) -> Any:
+    if lib == "zk":
+        import zk
+
+        client = zk.Client(server, timeout=30.0)
+    else:
+        from kazoo.client import KazooClient
+
+        client = KazooClient(hosts=server, timeout=30.0)
+    client.start(timeout=60)
+    return client
+
+
+def sequential(call: Callable[[], Any], ops: int) -> List[int]:
+    clock = time.perf_counter
+    lat = [0] * ops
+    for i in range(ops):
+        t = clock()
+        call()
+        lat[i] = int((clock() - t) * 1e6)
+    return lat
+
+
+def windowed(issue: Callable[[], Any], ops: int, inflight: int) -> List[int]:
+    clock = time.perf_counter
+    lat = [0] * ops
+    window: "collections.deque[Tuple[int, float, Any]]" = collections.deque()
+    for i in range(ops):
+        if len(window) >= inflight:
+            j, t, result = window.popleft()
+            result.get()
+            lat[j] = int((clock() - t) * 1e6)
+            # Take every other call that has finished too, so the window refills in bursts.
+            while window and window[0][2].ready():
+                j, t, result = window.popleft()
+                result.get()
+                lat[j] = int((clock() - t) * 1e6)
+        window.append((i, clock(), issue()))
+    while window:
+        j, t, result = window.popleft()
+        result.get()
+        lat[j] = int((clock() - t) * 1e6)
+    return lat
+
+
+def run_asyncio(server: str, path: str, ops: int, inflight: int, warmup: int) -> Tuple[List[int], float, float]:
+    import zk
+
+    clock = time.perf_counter
+
+    async def main() -> Tuple[List[int], float, float]:
+        async with zk.AsyncClient(server, timeout=30.0) as client:
+            async def worker(count: int, lat: List[int]) -> None:
+                for _ in range(count):
+                    t = clock()
+                    await client.get(path)
+                    lat.append(int((clock() - t) * 1e6))
+
+            async def phase(total: int) -> List[int]:
+                lat: List[int] = []
+                per, extra = divmod(total, inflight)
+                await asyncio.gather(*[worker(per + (1 if i < extra else 0), lat)
+                                       for i in range(inflight)])
+                return lat
+
+            if warmup:
+                await phase(warmup)
+            cpu0, t0 = cpu_seconds(), clock()
+            lat = await phase(ops)
+            return lat, clock() - t0, cpu_seconds() - cpu0
+
+    return asyncio.run(main())
+
+
+def percentile(sorted_lat: List[int], p: int) -> int:
+    if not sorted_lat:
+        return 0
+    return sorted_lat[min(len(sorted_lat) - 1, len(sorted_lat) * p // 100)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lib", choices=["zk", "kazoo"], required=True)
+    parser.add_argument("--mode", choices=["roundtrip", "pipelined", "asyncio", "set"],
+                        required=True)
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--ops", type=int, default=20000)
+    parser.add_argument("--inflight", type=int, default=64)
+    parser.add_argument("--path", default="/bench")
+    parser.add_argument("--warmup", type=int, default=None)
+    args = parser.parse_args()
+    warmup = args.ops // 10 if args.warmup is None else args.warmup
+
+    if args.mode == "asyncio":
+        if args.lib != "zk":
+            parser.error("asyncio mode is for zk only (kazoo has no asyncio API)")
+        lat, seconds, cpu = run_asyncio(args.server, args.path, args.ops, args.inflight,
+                                        warmup)
+    else:
+        client = connect(args.lib, args.server)
+        value = b"x" * 100
+        if args.mode == "roundtrip":
+            def phase(n: int) -> List[int]:
+                return sequential(lambda: client.get(args.path), n)
+        elif args.mode == "set":
+            def phase(n: int) -> List[int]:
+                return sequential(lambda: client.set(args.path, value), n)
+        else:
+            def phase(n: int) -> List[int]:
+                return windowed(lambda: client.get_async(args.path), n, args.inflight)
+        if warmup:
+            phase(warmup)
+        cpu0, t0 = cpu_seconds(), time.perf_counter()
+        lat = phase(args.ops)
+        seconds, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+        client.stop()
+        client.close()
+    lat.sort()
+    print(json.dumps({
+        "lib": args.lib,
+        "mode": args.mode,
+        "ops": args.ops,
+        "seconds": round(seconds, 4),
+        "ops_per_sec": round(args.ops / seconds, 1),
+        "cpu_us_per_call": round(cpu / args.ops * 1e6, 2),
+        "p50_us": percentile(lat, 50),
+        "p99_us": percentile(lat, 99),
+    }, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

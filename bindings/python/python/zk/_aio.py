@@ -1,0 +1,50 @@
+"""How an ``AsyncResult`` is awaited: each event loop gets one completion queue whose
+eventfd the loop watches (``add_reader``); the IO threads append finished calls to it and
+the loop completes their futures in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any, Callable, Optional, Tuple
+
+from zk import _zk
+
+_completions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _zk.Completions]" = (
+    weakref.WeakKeyDictionary()
+)
+# The loop used last and its queue: most programs run one loop, and this skips the
+# dictionary (which makes a weak reference per lookup) on every call.
+_last: "Tuple[Callable[[], Optional[asyncio.AbstractEventLoop]], Optional[_zk.Completions]]" = (
+    lambda: None,
+    None,
+)
+_running_loop = asyncio.get_running_loop
+
+
+def completions_for(loop: asyncio.AbstractEventLoop) -> _zk.Completions:
+    """The completion queue of ``loop`` (made and watched on first use)."""
+    global _last
+    ref, queue = _last
+    if queue is not None and ref() is loop:
+        return queue
+    queue = _completions.get(loop)
+    if queue is None:
+        queue = _zk.Completions()
+        loop.add_reader(queue.fileno(), queue.drain)
+        _completions[loop] = queue
+    _last = (weakref.ref(loop), queue)
+    return queue
+
+
+async def wait_result(result: _zk.AsyncResult) -> Any:
+    """Awaits ``result`` without blocking the loop. Cancelling the awaiting task cancels
+    the call (a write may still be applied by the server)."""
+    loop = _running_loop()
+    future = loop.create_future()
+    result._notify(completions_for(loop), future)
+    try:
+        return await future
+    except asyncio.CancelledError:
+        result.cancel()
+        raise

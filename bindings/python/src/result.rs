@@ -1,0 +1,553 @@
+//! `AsyncResult`, what every `*_async` method returns (kazoo's `IAsyncResult`): `get()`
+//! waits for it with the GIL released; callbacks given to `rawlink` run on the client's
+//! dispatch thread; `await` works under asyncio.
+//!
+//! A call is polled once where it is made, which queues its request on the connection (so
+//! calls keep the order they were made in). From then on whoever waits for it polls it:
+//! its waker (the [`Slot`]) wakes a thread blocked in `get()`, or hands the call to its
+//! event loop's `Completions` queue, and only when nobody waits is it handed to the
+//! runtime (spawned), so that it still completes on its own. The IO threads never take
+//! the GIL.
+//!
+//! For asyncio, the IO thread appends the call to its loop's `Completions` and writes an
+//! eventfd only when the queue was empty; the loop (watching the eventfd with
+//! `add_reader`) polls the calls and sets their futures in one batch.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use tokio::task::AbortHandle;
+
+use crate::dispatch::Callbacks;
+use crate::runtime;
+
+/// Turns a finished call into its Python value or exception, with the GIL held.
+pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+type Call = Pin<Box<dyn Future<Output = Convert> + Send>>;
+
+/// A call and where its outcome lands; also the call's waker.
+struct Slot {
+    state: Mutex<SlotState>,
+    done: Condvar,
+    /// The call while it runs; `None` once finished or handed to the runtime.
+    call: Mutex<Option<Call>>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    outcome: Option<Convert>,
+    finished: bool,
+    /// Woken since a waiting thread last polled.
+    woken: bool,
+    /// Threads blocked in `get()`/`wait()`.
+    waiters: usize,
+    /// Handed to the runtime (nobody waited when it was woken): only the task polls.
+    spawned: Option<AbortHandle>,
+    /// `rawlink` callbacks with the result object they are given.
+    links: Vec<(Py<PyAny>, Py<AsyncResult>)>,
+    /// An asyncio future waiting (through a loop's `Completions`).
+    notify: Option<(Arc<SinkShared>, u64)>,
+    callbacks: Option<Arc<Callbacks>>,
+}
+
+impl Wake for Slot {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut state = self.state.lock();
+        if state.finished || state.spawned.is_some() {
+            return;
+        }
+        if let Some((sink, token)) = &state.notify {
+            sink.push(*token);
+            return;
+        }
+        if state.waiters > 0 {
+            state.woken = true;
+            drop(state);
+            self.done.notify_all();
+            return;
+        }
+        // Nobody waits: the runtime drives it to the end.
+        let slot = self.clone();
+        let task = runtime::handle().spawn(std::future::poll_fn(move |cx| slot.poll_call(cx)));
+        state.spawned = Some(task.abort_handle());
+    }
+}
+
+impl Slot {
+    /// Polls the call once (with `cx`'s waker); finishes the slot when it is done.
+    fn poll_call(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut call = self.call.lock();
+        let Some(running) = call.as_mut() else {
+            return Poll::Ready(());
+        };
+        let outcome = {
+            let handle = runtime::handle();
+            let _context = handle.enter();
+            running.as_mut().poll(cx)
+        };
+        match outcome {
+            Poll::Ready(outcome) => {
+                *call = None;
+                drop(call);
+                self.finish(outcome);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Polls the call here with the slot as its waker, unless the runtime owns it.
+    fn poll_here(self: &Arc<Self>) {
+        if self.state.lock().spawned.is_some() {
+            return;
+        }
+        let waker = Waker::from(self.clone());
+        let _ = self.poll_call(&mut Context::from_waker(&waker));
+    }
+
+    fn finish(&self, outcome: Convert) {
+        let (links, notify, callbacks) = {
+            let mut state = self.state.lock();
+            if state.finished {
+                return;
+            }
+            state.finished = true;
+            state.outcome = Some(outcome);
+            (
+                std::mem::take(&mut state.links),
+                state.notify.take(),
+                state.callbacks.clone(),
+            )
+        };
+        self.done.notify_all();
+        if let Some((sink, token)) = notify {
+            sink.push(token);
+        }
+        if !links.is_empty() {
+            if let Some(callbacks) = callbacks {
+                callbacks.call(move |py| run_links(py, links));
+            }
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.state.lock().finished
+    }
+}
+
+fn run_links(py: Python<'_>, links: Vec<(Py<PyAny>, Py<AsyncResult>)>) -> PyResult<()> {
+    for (callback, result) in links {
+        if let Err(error) = callback.call1(py, (result,)) {
+            crate::dispatch::log_callback_error(py, error);
+        }
+    }
+    Ok(())
+}
+
+/// The result of an asynchronous call (kazoo's `IAsyncResult`).
+#[pyclass(module = "zk", frozen)]
+pub struct AsyncResult {
+    slot: Arc<Slot>,
+    /// The converted outcome, once asked for.
+    value: Mutex<Option<Result<Py<PyAny>, PyErr>>>,
+}
+
+/// Starts `fut` (see the module doc); the returned `AsyncResult` completes with what it
+/// gives.
+pub fn spawn<F>(
+    py: Python<'_>,
+    callbacks: Option<Arc<Callbacks>>,
+    fut: F,
+) -> PyResult<Py<AsyncResult>>
+where
+    F: Future<Output = Convert> + Send + 'static,
+{
+    let slot = Arc::new(Slot {
+        state: Mutex::new(SlotState {
+            callbacks,
+            ..SlotState::default()
+        }),
+        done: Condvar::new(),
+        call: Mutex::new(Some(Box::pin(fut))),
+    });
+    slot.poll_here();
+    Py::new(
+        py,
+        AsyncResult {
+            slot,
+            value: Mutex::new(None),
+        },
+    )
+}
+
+impl AsyncResult {
+    /// The outcome if the call has finished (converted on first use, then kept).
+    fn outcome(&self, py: Python<'_>) -> Option<Result<Py<PyAny>, PyErr>> {
+        let mut value = self.value.lock();
+        if value.is_none() {
+            let convert = {
+                let mut state = self.slot.state.lock();
+                if !state.finished {
+                    return None;
+                }
+                state.outcome.take()
+            };
+            let converted = match convert {
+                Some(convert) => convert(py),
+                None => Err(PyRuntimeError::new_err("zk: result already consumed")),
+            };
+            *value = Some(converted);
+        }
+        value.as_ref().map(|v| match v {
+            Ok(v) => Ok(v.clone_ref(py)),
+            Err(e) => Err(e.clone_ref(py)),
+        })
+    }
+
+    /// Waits until finished or `timeout` passes, polling the call when it is woken;
+    /// Ctrl-C interrupts it on the main thread.
+    fn wait_finished(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<bool> {
+        if self.slot.is_finished() {
+            return Ok(true);
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let main = runtime::on_main_thread();
+        let slot = &self.slot;
+        loop {
+            let slice = match deadline {
+                Some(at) => at.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            let slice = if main {
+                slice.min(runtime::SIGNAL_CHECK)
+            } else {
+                slice
+            };
+            let finished = py.detach(|| {
+                slot.state.lock().waiters += 1;
+                // Woken before we counted as a waiter: poll once first.
+                slot.poll_here();
+                let mut state = slot.state.lock();
+                while !state.finished {
+                    if std::mem::take(&mut state.woken) {
+                        drop(state);
+                        slot.poll_here();
+                        state = slot.state.lock();
+                        continue;
+                    }
+                    if slot.done.wait_for(&mut state, slice).timed_out() {
+                        break;
+                    }
+                }
+                state.waiters -= 1;
+                state.finished
+            });
+            if finished {
+                return Ok(true);
+            }
+            if main {
+                py.check_signals()?;
+            }
+            if deadline.is_some_and(|at| Instant::now() >= at) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Completes an asyncio future with this result (unless it was cancelled).
+    fn deliver(&self, py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("done")?.is_truthy()? {
+            return Ok(());
+        }
+        match self.outcome(py) {
+            Some(Ok(value)) => future.call_method1("set_result", (value,))?,
+            Some(Err(error)) => future.call_method1("set_exception", (error.value(py),))?,
+            None => return Ok(()),
+        };
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl AsyncResult {
+    /// Whether the call has finished.
+    fn ready(&self) -> bool {
+        self.slot.is_finished()
+    }
+
+    /// Whether the call finished without an error.
+    fn successful(&self, py: Python<'_>) -> bool {
+        matches!(self.outcome(py), Some(Ok(_)))
+    }
+
+    /// The exception the call failed with; `None` while running or if it succeeded.
+    #[getter]
+    fn exception(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match self.outcome(py) {
+            Some(Err(error)) => Some(error.value(py).clone().into_any().unbind()),
+            _ => None,
+        }
+    }
+
+    /// The value (raises the call's exception, or `TimeoutError` while it runs).
+    #[getter]
+    fn value(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.get_nowait(py)
+    }
+
+    /// Waits for the outcome (at most `timeout` seconds) and returns the value or raises
+    /// the call's exception. With `block=False`, or when the timeout passes, raises
+    /// `zk.OperationTimeoutError` (a `TimeoutError`) while the call is still running.
+    #[pyo3(signature = (block = true, timeout = None))]
+    fn get(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        let timeout = crate::types::seconds(timeout, "timeout")?;
+        if block {
+            self.wait_finished(py, timeout)?;
+        }
+        match self.outcome(py) {
+            Some(result) => result,
+            None => Err(crate::error::with_code(
+                py,
+                zk_core::proto::ErrorCode::OperationTimeout,
+                "the call has not finished",
+            )),
+        }
+    }
+
+    /// `get(block=False)`.
+    fn get_nowait(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.get(py, false, None)
+    }
+
+    /// Waits up to `timeout` seconds (forever with `None`); whether the call finished.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let timeout = crate::types::seconds(timeout, "timeout")?;
+        self.wait_finished(py, timeout)
+    }
+
+    /// Calls `callback(self)` on the client's dispatch thread once the call finishes (at
+    /// once if it has).
+    fn rawlink(slf: &Bound<'_, Self>, callback: Bound<'_, PyAny>) -> PyResult<()> {
+        let this = slf.get();
+        let link = (callback.unbind(), slf.clone().unbind());
+        let mut state = this.slot.state.lock();
+        if !state.finished {
+            state.links.push(link);
+            return Ok(());
+        }
+        match state.callbacks.clone() {
+            Some(callbacks) => {
+                drop(state);
+                callbacks.call(move |py| run_links(py, vec![link]));
+                Ok(())
+            }
+            None => {
+                drop(state);
+                run_links(slf.py(), vec![link])
+            }
+        }
+    }
+
+    /// Forgets a callback given to `rawlink` (if it has not run yet).
+    fn unlink(&self, callback: &Bound<'_, PyAny>) {
+        self.slot
+            .state
+            .lock()
+            .links
+            .retain(|(linked, _)| !linked.bind(callback.py()).is(callback));
+    }
+
+    /// Stops waiting for the call: the request is abandoned (a write may still be applied
+    /// by the server) and the result becomes `zk.CancelledError`. `False` if it had
+    /// already finished.
+    fn cancel(&self) -> bool {
+        if self.slot.is_finished() {
+            return false;
+        }
+        if let Some(task) = self.slot.state.lock().spawned.as_ref() {
+            task.abort();
+        }
+        // Dropping the call abandons its request.
+        drop(self.slot.call.lock().take());
+        let convert: Convert =
+            Box::new(|py| Err(crate::error::cancelled(py, "the call was cancelled")));
+        self.slot.finish(convert);
+        true
+    }
+
+    /// Awaitable under asyncio (`await client.get_async(path)`).
+    fn __await__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let waiter = py
+            .import("zk._aio")?
+            .getattr("wait_result")?
+            .call1((slf,))?;
+        Ok(waiter.call_method0("__await__")?.unbind())
+    }
+
+    /// Completes the asyncio `future` through `completions` when the call finishes.
+    fn _notify(
+        slf: &Bound<'_, Self>,
+        completions: &Bound<'_, Completions>,
+        future: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let sink = completions.get();
+        {
+            let mut state = this.slot.state.lock();
+            if !state.finished {
+                let token = sink.next.fetch_add(1, Ordering::Relaxed);
+                sink.waiting
+                    .lock()
+                    .insert(token, (slf.clone().unbind(), future.unbind()));
+                state.notify = Some((sink.shared.clone(), token));
+                return Ok(());
+            }
+        }
+        this.deliver(slf.py(), &future)
+    }
+}
+
+/// The completions of one asyncio event loop (see the module doc).
+#[pyclass(module = "zk._zk", frozen)]
+pub struct Completions {
+    shared: Arc<SinkShared>,
+    /// token -> (the result, the asyncio future awaiting it)
+    waiting: Mutex<HashMap<u64, Waiter>>,
+    next: AtomicU64,
+}
+
+type Waiter = (Py<AsyncResult>, Py<PyAny>);
+
+struct SinkShared {
+    fd: libc::c_int,
+    armed: AtomicBool,
+    tokens: Mutex<Vec<u64>>,
+}
+
+impl SinkShared {
+    fn push(&self, token: u64) {
+        self.tokens.lock().push(token);
+        if !self.armed.swap(true, Ordering::AcqRel) {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a valid u64 to our eventfd. EAGAIN (counter full)
+            // cannot lose a wake-up: the counter is non-zero then.
+            unsafe { libc::write(self.fd, (&one as *const u64).cast(), 8) };
+        }
+    }
+}
+
+impl Drop for SinkShared {
+    fn drop(&mut self) {
+        // SAFETY: our own descriptor, closed once.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+#[pymethods]
+impl Completions {
+    #[new]
+    fn new() -> PyResult<Completions> {
+        // SAFETY: plain syscall; the descriptor is owned by SinkShared.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(Completions {
+            shared: Arc::new(SinkShared {
+                fd,
+                armed: AtomicBool::new(false),
+                tokens: Mutex::new(Vec::new()),
+            }),
+            waiting: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+        })
+    }
+
+    /// The eventfd the loop watches.
+    fn fileno(&self) -> i32 {
+        self.shared.fd
+    }
+
+    /// Completes the futures whose calls finished (the loop's reader callback).
+    fn drain(&self, py: Python<'_>) -> PyResult<()> {
+        let mut counter: u64 = 0;
+        // SAFETY: reads 8 bytes into a valid u64 from our non-blocking eventfd.
+        unsafe { libc::read(self.shared.fd, (&mut counter as *mut u64).cast(), 8) };
+        self.shared.armed.store(false, Ordering::Release);
+        let tokens = std::mem::take(&mut *self.shared.tokens.lock());
+        for token in tokens {
+            let entry = self
+                .waiting
+                .lock()
+                .get(&token)
+                .map(|(result, future)| (result.clone_ref(py), future.clone_ref(py)));
+            let Some((result, future)) = entry else {
+                continue;
+            };
+            let result = result.get();
+            result.slot.poll_here();
+            if result.slot.is_finished() {
+                self.waiting.lock().remove(&token);
+                if let Err(error) = result.deliver(py, future.bind(py)) {
+                    crate::dispatch::log_callback_error(py, error);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many futures are waiting (for tests).
+    fn __len__(&self) -> usize {
+        self.waiting.lock().len()
+    }
+}
+
+/// Wraps a value conversion as the `Convert` of a finished call.
+pub fn convert<T, E>(
+    result: Result<T, E>,
+    ok: impl FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+    err: impl FnOnce(Python<'_>, E) -> PyErr + Send + 'static,
+) -> Convert
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    Box::new(move |py| match result {
+        Ok(value) => ok(py, value),
+        Err(error) => Err(err(py, error)),
+    })
+}
+
+/// `None` as a Python value.
+pub fn none(py: Python<'_>) -> Py<PyAny> {
+    py.None()
+}
+
+/// `True` as a Python value.
+pub fn true_(py: Python<'_>) -> Py<PyAny> {
+    pyo3::types::PyBool::new(py, true)
+        .to_owned()
+        .into_any()
+        .unbind()
+}
+
+/// A tuple of values.
+pub fn tuple(py: Python<'_>, items: Vec<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    Ok(PyTuple::new(py, items)?.into_any().unbind())
+}

@@ -1,0 +1,166 @@
+"""AsyncClient under asyncio: asyncio.run, several clients per loop, gather, cancellation
+by asyncio.timeout / wait_for / task.cancel, callbacks on the loop, AsyncLock."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import List
+
+import pytest
+
+import zk
+from servers import Server
+
+
+def run(coro: object) -> object:
+    return asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
+
+
+def test_several_clients_share_a_loop(server: Server, path: str) -> None:
+    async def main() -> List[bytes]:
+        async with zk.AsyncClient(server.address) as a, zk.AsyncClient(server.address) as b:
+            assert a.connected and a.state is zk.State.CONNECTED
+            assert a.client_id != b.client_id and a.session_timeout > 0
+            await a.create(path, b"shared")
+            values = await asyncio.gather(*[(a if i % 2 else b).get(path) for i in range(200)])
+            assert all(v == b"shared" for v, _ in values)
+            created, stat = await b.create(path + "/x", b"", include_data=True)
+            assert created == path + "/x" and isinstance(stat, zk.ZnodeStat)
+            return [v for v, _ in values[:2]]
+
+    assert run(main()) == [b"shared", b"shared"]
+
+
+def test_awaiting_async_results_of_the_sync_client(client: zk.Client, path: str) -> None:
+    client.create(path, b"v")
+
+    async def main() -> object:
+        return await client.get_async(path)
+
+    data, stat = run(main())  # type: ignore[misc]
+    assert data == b"v"
+
+
+def test_cancelling_a_call_stops_the_wait(server: Server, path: str) -> None:
+    async def main() -> None:
+        async with zk.AsyncClient(server.address) as holder, \
+                zk.AsyncClient(server.address) as waiter:
+            lock = holder.Lock(path, "holder")
+            assert await lock.acquire()
+            waiting = waiter.Lock(path, "waiter")
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(waiting.acquire(), 0.3)
+            task = asyncio.ensure_future(waiting.acquire())
+            while len(lock.lock.contenders()) < 2:  # type: ignore[union-attr]
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # The cancelled acquire's node is removed: only the holder is left.
+            for _ in range(3000):
+                if lock.lock.contenders() == ["holder"]:  # type: ignore[union-attr]
+                    break
+                await asyncio.sleep(0.01)
+            assert lock.lock.contenders() == ["holder"]  # type: ignore[union-attr]
+            await lock.release()
+            async with waiting:
+                assert waiting.is_acquired and waiting.fencing_token is not None
+            assert not waiting.is_acquired
+
+    run(main())
+
+
+def test_timeout_context_cancels(server: Server, path: str) -> None:
+    if not hasattr(asyncio, "timeout"):
+        pytest.skip("asyncio.timeout needs Python 3.11")
+
+    async def main() -> None:
+        async with zk.AsyncClient(server.address) as client:
+            await client.create(path)
+            watch = await client.add_watch(path)
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):  # type: ignore[attr-defined]
+                    await watch.__anext__()
+            await client.set(path, b"after the timeout")
+            event = await watch.__anext__()
+            assert event.type is zk.EventType.CHANGED
+            assert await client.remove_watches(path) == 1
+
+    run(main())
+
+
+def test_callbacks_run_on_the_loop(server: Server, path: str) -> None:
+    async def main() -> None:
+        loop_thread = threading.current_thread()
+        seen: List[object] = []
+        got = asyncio.Event()
+
+        async with zk.AsyncClient(server.address) as client:
+            async def on_event(event: zk.WatchedEvent) -> None:
+                seen.append((threading.current_thread() is loop_thread, event.type))
+                got.set()
+
+            states: List[object] = []
+            client.add_listener(lambda s: states.append((threading.current_thread()
+                                                         is loop_thread, s)))
+            await client.create(path)
+            await client.get(path, watch=on_event)
+            await client.set(path, b"x")
+            await asyncio.wait_for(got.wait(), 30)
+            assert seen == [(True, zk.EventType.CHANGED)]
+            await client.stop()
+            for _ in range(3000):
+                if (True, zk.State.CLOSED) in states:
+                    break
+                await asyncio.sleep(0.01)
+            assert states[-1] == (True, zk.State.CLOSED)
+            assert all(on_loop for on_loop, _ in states)
+
+    run(main())
+
+
+def test_every_async_operation(server: Server, path: str) -> None:
+    async def main() -> None:
+        async with zk.AsyncClient(server.address) as client:
+            assert await client.ensure_path(path + "/a") is True
+            assert await client.exists(path + "/a") is not None
+            assert await client.get_children(path) == ["a"]
+            children, stat = await client.get_children(path, include_data=True)
+            assert stat.numChildren == 1
+            acls, _ = await client.get_acls(path)
+            assert acls == zk.OPEN_ACL_UNSAFE
+            await client.set_acls(path, zk.OPEN_ACL_UNSAFE)
+            assert await client.sync(path) == path
+            assert await client.add_auth("digest", "u:p") is True
+            assert zk.ClientInfo("digest", "u") in await client.whoami()
+            await client.create(path + "/e", ephemeral=True)
+            assert await client.get_ephemerals(path) == [path + "/e"]
+            async with client.transaction() as t:
+                t.check(path, 0)
+                t.set_data(path, b"t")
+            assert (await client.get(path))[0] == b"t"
+            t = client.transaction()
+            t.delete(path + "/missing")
+            with pytest.raises(zk.NoNodeError) as error:
+                await t.commit()
+            assert error.value.op == "delete"
+            assert await client.delete(path, recursive=True) is True
+            with pytest.raises(zk.NoNodeError):
+                await client.get(path)
+            await client.restart()
+            assert client.connected
+
+    run(main())
+
+
+def test_start_failure_raises(server: Server) -> None:
+    from servers import free_port
+
+    async def main() -> None:
+        client = zk.AsyncClient(f"127.0.0.1:{free_port()}")
+        with pytest.raises(zk.OperationTimeoutError, match="connection time-out"):
+            await client.start(timeout=0.3)
+        await client.close()
+
+    run(main())
