@@ -1,0 +1,97 @@
+package io.zk.client;
+
+import io.zk.Watcher;
+import io.zk.ZooKeeper;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+
+/**
+ * Every option of a {@link ZooKeeper}, named as in Apache's {@code org.apache.zookeeper.client.ZooKeeperBuilder},
+ * plus where callbacks run ({@link #withExecutor}) and when a slow one is reported.
+ */
+public class ZooKeeperBuilder {
+    private final String connectString;
+    private final Duration sessionTimeout;
+    private Watcher defaultWatcher;
+    private boolean canBeReadOnly;
+    private long sessionId;
+    private byte[] sessionPasswd;
+    private Executor executor;
+    private long slowCallbackMillis = ZooKeeper.DEFAULT_SLOW_CALLBACK_MILLIS;
+
+    public ZooKeeperBuilder(String connectString, Duration sessionTimeout) {
+        this.connectString = Objects.requireNonNull(connectString, "connectString");
+        this.sessionTimeout = Objects.requireNonNull(sessionTimeout, "sessionTimeout");
+    }
+
+    /** The watcher of state changes and of {@code boolean watch} calls. */
+    public ZooKeeperBuilder withDefaultWatcher(Watcher watcher) {
+        this.defaultWatcher = watcher;
+        return this;
+    }
+
+    /** Accept a read-only server (one cut off from its quorum). */
+    public ZooKeeperBuilder withCanBeReadOnly(boolean canBeReadOnly) {
+        this.canBeReadOnly = canBeReadOnly;
+        return this;
+    }
+
+    /** Resume this session instead of creating one. */
+    public ZooKeeperBuilder withSession(long sessionId, byte[] sessionPasswd) {
+        this.sessionId = sessionId;
+        this.sessionPasswd = sessionPasswd == null ? null : sessionPasswd.clone();
+        return this;
+    }
+
+    /**
+     * Run watchers and callbacks on {@code executor} instead of the client's event thread; they
+     * still run one at a time and in order, even on an executor with many threads.
+     */
+    public ZooKeeperBuilder withExecutor(Executor executor) {
+        this.executor = executor;
+        return this;
+    }
+
+    /** Report (in the log) watchers and callbacks that run longer than this. */
+    public ZooKeeperBuilder withSlowCallbackThreshold(Duration threshold) {
+        this.slowCallbackMillis = threshold.toMillis();
+        return this;
+    }
+
+    public ZooKeeper build() {
+        return new ZooKeeper(this);
+    }
+
+    public String connectString() {
+        return connectString;
+    }
+
+    public int sessionTimeoutMillis() {
+        return (int) Math.min(Integer.MAX_VALUE, sessionTimeout.toMillis());
+    }
+
+    public Watcher defaultWatcher() {
+        return defaultWatcher;
+    }
+
+    public boolean canBeReadOnly() {
+        return canBeReadOnly;
+    }
+
+    public long sessionId() {
+        return sessionId;
+    }
+
+    public byte[] sessionPasswd() {
+        return sessionPasswd == null ? null : sessionPasswd.clone();
+    }
+
+    public Executor executor() {
+        return executor;
+    }
+
+    public long slowCallbackMillis() {
+        return slowCallbackMillis;
+    }
+}
