@@ -41,8 +41,15 @@ def make_zk_ensemble(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ensemble.close()
 
 
+# How long one request may wait for its reply. An ensemble moving 1 MB values snapshots
+# every few seconds; on a slow CI disk a member's fsyncs then wait behind the snapshots'
+# writeback for many seconds, which is slow, not wrong.
+IO_TIMEOUT = 60.0
+
+
 def session_to(ensemble: Ensemble, member: int, timeout_ms: int = 30000) -> jute.Session:
-    return jute.connect_session(HOST, ensemble.servers[member].client_port, timeout_ms)
+    return jute.connect_session(HOST, ensemble.servers[member].client_port, timeout_ms,
+                                io_timeout=IO_TIMEOUT)
 
 
 def data_on(ensemble: Ensemble, member: int, path: str) -> Optional[bytes]:

@@ -10,6 +10,7 @@ import hashlib
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional
 
@@ -52,32 +53,81 @@ def wipe(ensemble, member: int) -> None:
 
 
 def check_values(ensemble, member: int, values: Dict[str, bytes]) -> None:
-    session = session_to(ensemble, member)
-    try:
-        session.sync("/")
-        for path, value in values.items():
-            reply = session.get_data(path)
-            assert reply.err == 0, f"{path} missing on server {member}: {reply.err}"
-            assert reply.body[0] == value, f"{path} differs on server {member}"
-    finally:
-        session.close_socket()
+    """Every value is on `member` after a sync. A connection the member closes (see
+    `create_acknowledged`) is opened again; a value missing or different fails at once."""
+
+    def read_all() -> bool:
+        session = session_to(ensemble, member)
+        try:
+            session.sync("/")
+            for path, value in values.items():
+                reply = session.get_data(path)
+                assert reply.err == 0, f"{path} missing on server {member}: {reply.err}"
+                assert reply.body[0] == value, f"{path} differs on server {member}"
+        finally:
+            session.close_socket()
+        return True
+
+    retry_connection_loss(read_all, f"the values on server {member}")
+
+
+def retry_connection_loss(attempt: Callable[[], bool], what: str,
+                          timeout: float = 120.0) -> bool:
+    """Runs `attempt` until it returns, trying again while the connection is lost or refused
+    (any other error fails at once)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except (jute.ConnectionClosed, OSError) as error:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{what}: the connection kept failing ({error!r})") from error
+            time.sleep(0.2)
+
+
+def create_acknowledged(ensemble, member: int, sessions: Dict[int, jute.Session], path: str,
+                        value: bytes) -> None:
+    """Creates `path` through `member` until the create is acknowledged. Under this much
+    disk load a leader can miss its quorum's acks for a tick; it then counts as looking and
+    closes its clients' connections (they reconnect, as a real client's would), so a create
+    whose connection closed is sent again, and NODEEXISTS then means the first one landed."""
+    retried = False
+
+    def attempt() -> bool:
+        nonlocal retried
+        session = sessions.get(member)
+        if session is None:
+            session = sessions[member] = session_to(ensemble, member)
+        try:
+            reply = session.create(path, value)
+        except (jute.ConnectionClosed, OSError):
+            sessions.pop(member).close_socket()
+            retried = True
+            raise
+        if retried and reply.err == jute.Err.NODE_EXISTS:
+            data = session.get_data(path)
+            assert data.err == 0 and data.body[0] == value, f"{path} holds other data"
+            return True
+        assert reply.err == 0, f"create {path} ({len(value)} bytes): {reply.err}"
+        return True
+
+    retry_connection_loss(attempt, f"create {path} through server {member}")
 
 
 def write_values(ensemble, members: List[int], count: int, size: int,
                  prefix: str) -> Dict[str, bytes]:
     """Writes `count` values of `size` bytes, alternating between the members' clients
     (forwarded and local writes alike); returns what was acknowledged."""
-    sessions = [session_to(ensemble, m) for m in members]
+    sessions: Dict[int, jute.Session] = {}
     written: Dict[str, bytes] = {}
     try:
         for i in range(count):
             path = f"{prefix}{i:04d}"
             value = value_of(i, size)
-            reply = sessions[i % len(sessions)].create(path, value)
-            assert reply.err == 0, f"create {path} ({size} bytes): {reply.err}"
+            create_acknowledged(ensemble, members[i % len(members)], sessions, path, value)
             written[path] = value
     finally:
-        for session in sessions:
+        for session in sessions.values():
             session.close_socket()
     return written
 

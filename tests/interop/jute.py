@@ -609,8 +609,9 @@ class Session:
         return reply
 
 
-def connect_session(host: str, port: int, timeout_ms: int = 30000) -> Session:
-    session = Session(host, port)
+def connect_session(host: str, port: int, timeout_ms: int = 30000,
+                    io_timeout: float = 15.0) -> Session:
+    session = Session(host, port, io_timeout=io_timeout)
     response = session.connect(timeout_ms=timeout_ms)
     if response.timeout <= 0:
         session.close_socket()
