@@ -18,7 +18,7 @@
 
 static const char *hosts;
 static char dir[64];
-static volatile int wakeups, leader = -1, resign = -1;
+static volatile int wakeups, leader = -1, resign = -1, in_line;
 static volatile int gone[MAX]; /* set by contender i's watch (which may fire up to close) */
 
 static int load(volatile int *v) { return __atomic_load_n(v, __ATOMIC_SEQ_CST); }
@@ -42,6 +42,7 @@ static void *contend(void *arg) {
         return (void *)1;
     }
     const char *me = strrchr(path, '/') + 1;
+    int placed = 0; /* counted in in_line: leading or watching its predecessor */
     for (;;) {
         zk_strings *line = NULL;
         if (zk_get_children(zh, dir, NULL, NULL, &line, NULL) != ZK_OK) break;
@@ -51,6 +52,7 @@ static void *contend(void *arg) {
         if (pos == 0) {
             printf("contender %ld (%s) leads\n", id, me);
             zk_free_strings(line);
+            if (!placed++) __atomic_add_fetch(&in_line, 1, __ATOMIC_SEQ_CST);
             __atomic_store_n(&leader, (int)id, __ATOMIC_SEQ_CST);
             while (load(&resign) != id && load(&resign) != -2) usleep(2000);
             break; /* stepping down: closing the session deletes our node */
@@ -63,6 +65,7 @@ static void *contend(void *arg) {
         int rc = zk_exists(zh, before, on_change, (void *)&gone[id], NULL);
         if (rc == ZK_NONODE) continue; /* already gone */
         if (rc != ZK_OK) break;
+        if (!placed++) __atomic_add_fetch(&in_line, 1, __ATOMIC_SEQ_CST);
         while (!load(&gone[id])) usleep(2000);
         __atomic_add_fetch(&wakeups, 1, __ATOMIC_SEQ_CST);
         printf("contender %ld woke up: %s is gone\n", id, before);
@@ -91,6 +94,12 @@ int main(int argc, char **argv) {
     }
     pthread_t threads[MAX];
     for (long i = 0; i < n; i++) pthread_create(&threads[i], NULL, contend, (void *)i);
+    /* Nobody steps down before every contender leads or watches its predecessor. */
+    for (int t = 0; t < 3000 && load(&in_line) < n; t++) usleep(10000);
+    if (load(&in_line) < n) {
+        printf("election: FAILED (the contenders did not get in line)\n");
+        return 1;
+    }
     for (int round = 0; round < n && ok; round++) {
         int who = -1;
         for (int t = 0; t < 3000 && (who = load(&leader)) < 0; t++) usleep(10000);

@@ -25,17 +25,31 @@ async fn main() {
     recipes::ensure_path(&admin, &dir).await.unwrap();
     let wakeups = Arc::new(AtomicUsize::new(0));
     let (leader_tx, mut leaders) = mpsc::unbounded_channel();
+    let (in_line_tx, mut in_line) = mpsc::unbounded_channel();
     let mut resign = Vec::new();
     for id in 0..CONTENDERS {
         let (tx, rx) = oneshot::channel();
         resign.push(Some(tx));
-        let (hosts, dir, wakeups, leader_tx) = (
+        let (hosts, dir, wakeups, leader_tx, in_line_tx) = (
             hosts.clone(),
             dir.clone(),
             wakeups.clone(),
             leader_tx.clone(),
+            in_line_tx.clone(),
         );
-        tokio::spawn(async move { contend(id, &hosts, &dir, &wakeups, leader_tx, rx).await });
+        tokio::spawn(async move {
+            let channels = (leader_tx, in_line_tx);
+            contend(id, &hosts, &dir, &wakeups, channels, rx).await
+        });
+    }
+    // Nobody steps down before every contender leads or watches its predecessor.
+    for _ in 0..CONTENDERS {
+        if !matches!(
+            tokio::time::timeout(Duration::from_secs(30), in_line.recv()).await,
+            Ok(Some(()))
+        ) {
+            verdict("election", false, "the contenders did not get in line");
+        }
     }
     let mut ok = true;
     for round in 0..CONTENDERS {
@@ -64,7 +78,7 @@ async fn contend(
     hosts: &str,
     dir: &str,
     wakeups: &AtomicUsize,
-    leaders: mpsc::UnboundedSender<usize>,
+    (leaders, in_line): (mpsc::UnboundedSender<usize>, mpsc::UnboundedSender<()>),
     resign: oneshot::Receiver<()>,
 ) {
     let client = connect(hosts).await;
@@ -78,12 +92,16 @@ async fn contend(
         .await
         .unwrap();
     let me = path.rsplit('/').next().unwrap().to_owned();
+    let mut placed = Some(in_line);
     loop {
         let mut line = client.get_children(dir).await.unwrap();
         line.sort(); // the ten-digit suffix sorts as text
         let position = line.iter().position(|n| *n == me).unwrap();
         if position == 0 {
             println!("contender {id} ({me}) leads");
+            if let Some(in_line) = placed.take() {
+                let _ = in_line.send(());
+            }
             let _ = leaders.send(id);
             let _ = resign.await;
             client.close().await;
@@ -95,6 +113,9 @@ async fn contend(
             .exists_watch(&format!("{dir}/{before}"))
             .await
             .unwrap();
+        if let Some(in_line) = placed.take() {
+            let _ = in_line.send(());
+        }
         if exists.is_some() {
             let _ = watch.changed().await;
             wakeups.fetch_add(1, Ordering::SeqCst);
