@@ -20,30 +20,18 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/java"
+BENCH=java
 REPS=${REPS:-3}
 RT_OPS=${RT_OPS:-20000}
 PL_OPS=${PL_OPS:-200000}
 SET_OPS=${SET_OPS:-5000}
 INFLIGHT=${INFLIGHT:-64}
 IDLE=${IDLE:-10000}
-PYTHON=${PYTHON:-"$ROOT/bench/.venv/bin/python"}
-APACHE_SERVER_CP=/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar:/usr/share/java/slf4j-simple.jar
 JVM_FLAGS=(-Xmx512m)
 IDLE_FLAGS=(-Xmx2g)
-ZK_SERVER="$ROOT/target/release/zk-server"
 JAR="$ROOT/bindings/java/target/zk-java-0.1.0.jar"
-
-WORK=$(mktemp -d /tmp/zk-java-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-log() { echo "[java-bench] $*" >&2; }
+# shellcheck source=../clients.sh
+source "$ROOT/bench/clients.sh"
 
 # ---- build ----------------------------------------------------------------------------
 log "building zk-server (release) and the jar"
@@ -57,35 +45,8 @@ javac -cp "$JAR" -d "$WORK/zk" "$WORK/zk-src/bench/ClientBench.java"
 declare -A CLASSPATH=([apache]="$WORK/apache:$APACHE_CP" [zk]="$WORK/zk:$JAR")
 
 # ---- servers --------------------------------------------------------------------------
-free_port() {
-    local port
-    for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 10000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    return 1
-}
-start_server() { # kind port -> pid
-    local kind=$1 port=$2 dir="$WORK/server-$1"
-    mkdir -p "$dir/data"
-    printf 'tickTime=2000\ndataDir=%s\nclientPort=%s\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n' \
-        "$dir/data" "$port" > "$dir/zoo.cfg"
-    if [[ $kind == zk ]]; then
-        "$ZK_SERVER" start-foreground "$dir/zoo.cfg" > "$dir/log" 2>&1 &
-    else
-        java -Xmx512m -cp "$APACHE_SERVER_CP" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" > "$dir/log" 2>&1 &
-    fi
-    PIDS+=($!)
-    SERVER_PID[$kind]=$!
-}
-declare -A PORT SERVER_PID
-for kind in zk apache; do
-    PORT[$kind]=$(free_port)
-    start_server "$kind" "${PORT[$kind]}"
-done
+start_server zk
+start_server apache
 
 run() { # client server mode ops [inflight]
     local client=$1 server=$2
@@ -94,13 +55,12 @@ run() { # client server mode ops [inflight]
         | sed "s/^{/{\"client\":\"$client\",\"server\":\"$server\",/"
 }
 
-ALL_CPUS=$(printf '%x' $(( (1 << $(nproc)) - 1 )))
 run_on_cpu0() { # client server ops: the round trip with the server's threads and the client on CPU 0
     local client=$1 server=$2 ops=$3
-    taskset -a -p 1 "${SERVER_PID[$server]}" > /dev/null
+    pin_server "$server"
     taskset -c 0 java "${JVM_FLAGS[@]}" -cp "${CLASSPATH[$client]}" bench.ClientBench "127.0.0.1:${PORT[$server]}" \
         roundtrip "$ops" | sed "s/^{/{\"client\":\"$client\",\"server\":\"$server\",/; s/\"mode\":\"roundtrip\"/\"mode\":\"roundtrip-1cpu\"/"
-    taskset -a -p "$ALL_CPUS" "${SERVER_PID[$server]}" > /dev/null
+    unpin_server "$server"
 }
 
 RESULTS="$WORK/results.jsonl"
@@ -136,13 +96,5 @@ done
 for pid in "${idle_pids[@]}"; do wait "$pid"; done
 cat "$WORK"/idle-apache-*.json >> "$RESULTS"
 
-cp "$RESULTS" "$HERE/last-results.jsonl"
-if [[ ! -x "$PYTHON" ]]; then
-    log "no $PYTHON: python3 -m venv bench/.venv && bench/.venv/bin/pip install matplotlib"
-    PYTHON=python3
-fi
-args=()
-[[ -n "${NO_DOCS:-}" ]] && args+=(--no-docs)
-"$PYTHON" "$HERE/report.py" "$RESULTS" "${args[@]}" \
-    --when "$WHEN" --meta "reps=$REPS rt=$RT_OPS pl=$PL_OPS inflight=$INFLIGHT set=$SET_OPS idle=$IDLE" \
-    --versions "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- core bindings/java || echo ' + uncommitted changes')"
+report "$RESULTS" "$WHEN" "reps=$REPS rt=$RT_OPS pl=$PL_OPS inflight=$INFLIGHT set=$SET_OPS idle=$IDLE" \
+    core bindings/java

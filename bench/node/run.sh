@@ -17,26 +17,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/node"
+BENCH=node
 REPS=${REPS:-3}
 RT_OPS=${RT_OPS:-20000}
 PL_OPS=${PL_OPS:-200000}
 SET_OPS=${SET_OPS:-5000}
 SETPL_OPS=${SETPL_OPS:-50000}
-PYTHON=${PYTHON:-"$ROOT/bench/.venv/bin/python"}
-APACHE_SERVER_CP=/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar:/usr/share/java/slf4j-simple.jar
-ZK_SERVER="$ROOT/target/release/zk-server"
-
-WORK=$(mktemp -d /tmp/zk-node-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-log() { echo "[node-bench] $*" >&2; }
+# shellcheck source=../clients.sh
+source "$ROOT/bench/clients.sh"
 
 # ---- build ----------------------------------------------------------------------------
 log "building zk-server (release), the addon (release) and installing the clients"
@@ -45,32 +33,6 @@ log "building zk-server (release), the addon (release) and installing the client
 (cd "$HERE" && npm ci --ignore-scripts --no-audit --no-fund)
 
 # ---- servers --------------------------------------------------------------------------
-free_port() {
-    local port
-    for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 10000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    return 1
-}
-declare -A PORT SERVER_PID
-start_server() { # kind
-    local kind=$1 dir="$WORK/server-$1"
-    PORT[$kind]=$(free_port)
-    mkdir -p "$dir/data"
-    printf 'tickTime=2000\ndataDir=%s\nclientPort=%s\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n' \
-        "$dir/data" "${PORT[$kind]}" > "$dir/zoo.cfg"
-    if [[ $kind == zk ]]; then
-        "$ZK_SERVER" start-foreground "$dir/zoo.cfg" > "$dir/log" 2>&1 &
-    else
-        java -Xmx512m -cp "$APACHE_SERVER_CP" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" > "$dir/log" 2>&1 &
-    fi
-    PIDS+=($!)
-    SERVER_PID[$kind]=$!
-}
 start_server zk
 start_server apache
 
@@ -81,12 +43,11 @@ run() { # client server workload ops [taskset-prefix...]
         | sed "s/^{/{\"server\":\"$server\",/"
 }
 
-ALL_CPUS=$(printf '%x' $(( (1 << $(nproc)) - 1 )))
 run_on_cpu0() { # client server ops
     local client=$1 server=$2 ops=$3
-    taskset -a -p 1 "${SERVER_PID[$server]}" > /dev/null
+    pin_server "$server"
     run "$client" "$server" get "$ops" taskset -c 0 | sed 's/"workload":"get"/"workload":"get-1cpu"/'
-    taskset -a -p "$ALL_CPUS" "${SERVER_PID[$server]}" > /dev/null
+    unpin_server "$server"
 }
 
 wait_for() { # server: until a client gets an answer (a JVM takes a while to start)
@@ -118,13 +79,5 @@ for rep in $(seq 1 "$REPS"); do
     done
 done
 
-cp "$RESULTS" "$HERE/last-results.jsonl"
-if [[ ! -x "$PYTHON" ]]; then
-    log "no $PYTHON: python3 -m venv bench/.venv && bench/.venv/bin/pip install matplotlib"
-    PYTHON=python3
-fi
-args=()
-[[ -n "${NO_DOCS:-}" ]] && args+=(--no-docs)
-"$PYTHON" "$HERE/report.py" "$RESULTS" "${args[@]}" \
-    --when "$WHEN" --meta "reps=$REPS rt=$RT_OPS pl=$PL_OPS set=$SET_OPS setpl=$SETPL_OPS inflight=64" \
-    --versions "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- core bindings/node || echo ' + uncommitted changes')"
+report "$RESULTS" "$WHEN" "reps=$REPS rt=$RT_OPS pl=$PL_OPS set=$SET_OPS setpl=$SETPL_OPS inflight=64" \
+    core bindings/node
