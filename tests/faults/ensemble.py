@@ -25,11 +25,59 @@ import struct
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from netproxy import Handshake, PeerNetwork, recv_exact
 from waits import HOST, free_port, wait_until
 from peers import APACHE_CLASSPATH, APACHE_MAIN, zk_server_bin  # noqa: E402 - waits puts it on the path
+
+SESSION_TIMEOUT_MS = 10_000
+GET_DATA = 4
+
+
+def handshake(address: str, session_id: int = 0, passwd: bytes = b"\0" * 16,
+              timeout: float = 5.0) -> Tuple[Optional[socket.socket], Optional[Tuple[int, int, bytes]]]:
+    """Sends a ConnectRequest; the open socket and (timeout, session id, password) answered,
+    or (None, None) when the server closed the connection without answering."""
+    host, port = address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=timeout)
+    body = struct.pack(">iqiqi", 0, 0, SESSION_TIMEOUT_MS, session_id, len(passwd)) + passwd
+    body += b"\0"  # readOnly = false
+    try:
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        header = recv_exact(sock, 4)
+        reply = recv_exact(sock, struct.unpack(">i", header)[0])
+    except (ConnectionError, OSError):
+        sock.close()
+        return None, None
+    _, negotiated, answered_id, length = struct.unpack(">iiqi", reply[:20])
+    return sock, (negotiated, answered_id, reply[20:20 + max(length, 0)])
+
+
+def serves_now(address: str, timeout: float = 0.5) -> bool:
+    """One raw attempt: a new session and a getData of `/`, each answered within `timeout`.
+    A refused or dropped handshake fails at once (kazoo's start, its retries spent, waits out
+    its whole timeout), so polling this times when a server serves again."""
+    try:
+        sock, answer = handshake(address, timeout=timeout)
+    except OSError:
+        return False
+    if sock is None or answer is None or answer[0] <= 0:
+        if sock is not None:
+            sock.close()
+        return False
+    try:
+        path = b"/"
+        request = struct.pack(">ii", 1, GET_DATA) + struct.pack(">i", len(path)) + path + b"\0"
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        header = recv_exact(sock, 4)
+        reply = recv_exact(sock, struct.unpack(">i", header)[0])
+        xid, _, err = struct.unpack(">iqi", reply[:16])
+        return xid == 1 and err == 0
+    except (ConnectionError, OSError, struct.error):
+        return False
+    finally:
+        sock.close()
 
 # Small heaps and C1 only: three JVMs plus the test share two cores.
 APACHE_JVM_FLAGS = ["-XX:+UseSerialGC", "-Xms32m", "-Xmx256m", "-XX:TieredStopAtLevel=1",
@@ -341,6 +389,11 @@ class Ensemble:
 
     def followers(self) -> List[int]:
         return [i for i, mode in self.modes().items() if mode == "follower"]
+
+    def wait_serves(self, i: int, timeout: float = SERVING_TIMEOUT) -> None:
+        """Polls server i with raw one-shot probes (`serves_now`) until one is answered."""
+        wait_until(lambda: serves_now(self.servers[i].address), timeout,
+                   f"server {i} to serve a new session's read", interval=0.02)
 
     def read_ok(self, i: int, timeout: float = 2.0) -> bool:
         """True when a kazoo session to server i can be opened and `/` read.

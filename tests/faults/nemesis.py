@@ -153,7 +153,7 @@ class Nemesis:
         self.note("heal partition")
         healed = time.monotonic()
         self.ensemble.heal()
-        self.ensemble.wait_serving([leader])
+        self.ensemble.wait_serves(leader)
         took = time.monotonic() - healed
         self.heal_to_serving.append(took)
         self.note(f"  old leader {leader} serving {took:.2f}s after the heal")

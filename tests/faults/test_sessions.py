@@ -8,44 +8,10 @@ knows every committed session, and the password decides.
 
 from __future__ import annotations
 
-import socket
-import struct
 import time
-from typing import Optional, Tuple
 
+from ensemble import handshake
 from waits import wait_until
-
-SESSION_TIMEOUT_MS = 10_000
-
-
-def handshake(address: str, session_id: int = 0, passwd: bytes = b"\0" * 16,
-              timeout: float = 5.0) -> Tuple[Optional[socket.socket], Optional[Tuple[int, int, bytes]]]:
-    """Sends a ConnectRequest; the open socket and (timeout, session id, password) answered,
-    or (None, None) when the server closed the connection without answering."""
-    host, port = address.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)), timeout=timeout)
-    body = struct.pack(">iqiqi", 0, 0, SESSION_TIMEOUT_MS, session_id, len(passwd)) + passwd
-    body += b"\0"  # readOnly = false
-    sock.sendall(struct.pack(">i", len(body)) + body)
-    try:
-        header = recv_exact(sock, 4)
-        reply = recv_exact(sock, struct.unpack(">i", header)[0])
-    except (ConnectionError, OSError):
-        sock.close()
-        return None, None
-    _, negotiated, answered_id, length = struct.unpack(">iiqi", reply[:20])
-    return sock, (negotiated, answered_id, reply[20:20 + max(length, 0)])
-
-
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = sock.recv(n - len(out))
-        if not chunk:
-            raise ConnectionError("closed")
-        out += chunk
-    return out
-
 
 def answered_handshake(address: str, session_id: int, passwd: bytes):
     """Retries until the member answers a handshake (it refuses while it catches up)."""
