@@ -30,9 +30,9 @@ from typing import Dict, List, Optional, Tuple
 from netproxy import Handshake, PeerNetwork, recv_exact
 from waits import HOST, free_port, wait_until
 from peers import APACHE_CLASSPATH, APACHE_MAIN, zk_server_bin  # noqa: E402 - waits puts it on the path
+import jute  # noqa: E402 - waits puts tests/interop on the path
 
 SESSION_TIMEOUT_MS = 10_000
-GET_DATA = 4
 
 
 def handshake(address: str, session_id: int = 0, passwd: bytes = b"\0" * 16,
@@ -55,29 +55,22 @@ def handshake(address: str, session_id: int = 0, passwd: bytes = b"\0" * 16,
 
 
 def serves_now(address: str, timeout: float = 0.5) -> bool:
-    """One raw attempt: a new session and a getData of `/`, each answered within `timeout`.
-    A refused or dropped handshake fails at once (kazoo's start, its retries spent, waits out
-    its whole timeout), so polling this times when a server serves again."""
+    """One raw attempt (the interop suite's jute client): a new session and a getData of `/`,
+    each answered within `timeout`. A refused or dropped handshake fails at once (kazoo's
+    start, its retries spent, waits out its whole timeout), so polling this times when a
+    server serves again."""
+    host, port = address.rsplit(":", 1)
     try:
-        sock, answer = handshake(address, timeout=timeout)
-    except OSError:
-        return False
-    if sock is None or answer is None or answer[0] <= 0:
-        if sock is not None:
-            sock.close()
+        session = jute.connect_session(host, int(port), SESSION_TIMEOUT_MS, io_timeout=timeout)
+    except (jute.ConnectionClosed, OSError, ValueError):
         return False
     try:
-        path = b"/"
-        request = struct.pack(">ii", 1, GET_DATA) + struct.pack(">i", len(path)) + path + b"\0"
-        sock.sendall(struct.pack(">i", len(request)) + request)
-        header = recv_exact(sock, 4)
-        reply = recv_exact(sock, struct.unpack(">i", header)[0])
-        xid, _, err = struct.unpack(">iqi", reply[:16])
-        return xid == 1 and err == 0
-    except (ConnectionError, OSError, struct.error):
+        return session.get_data("/").err == 0
+    except (jute.ConnectionClosed, OSError, ValueError):
         return False
     finally:
-        sock.close()
+        session.close_socket()
+
 
 # Small heaps and C1 only: three JVMs plus the test share two cores.
 APACHE_JVM_FLAGS = ["-XX:+UseSerialGC", "-Xms32m", "-Xmx256m", "-XX:TieredStopAtLevel=1",
