@@ -52,6 +52,16 @@ fn requests_fail_with_timeout_instead_of_hanging() {
 }
 
 #[test]
+fn an_unanswered_reconnect_is_given_up_before_the_session_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(dir.path(), |o| o.max_session_timeout_ms = 60_000);
+    server.runtime.block_on(
+        faults::an_unanswered_reconnect_is_given_up_before_the_session_expires(server.addr),
+    );
+    server.stop();
+}
+
+#[test]
 fn close_from_inside_a_watch_handler_does_not_deadlock() {
     let dir = tempfile::tempdir().unwrap();
     let server = fast_server(dir.path());

@@ -239,7 +239,8 @@ typedef struct zk_options {
   // Fail an operation with ZK_OPERATIONTIMEOUT after this long (0: wait as long as
   // the session lives).
   int64_t request_timeout_ms;
-  // Per-host connect timeout (0: session timeout / number of hosts).
+  // Fixed wait for each connect attempt's answer (0: 2 s at first, doubled after
+  // unanswered rounds up to session timeout / number of hosts).
   int64_t connect_timeout_ms;
 } zk_options;
 

@@ -314,7 +314,8 @@ pub struct zk_options {
     /// Fail an operation with ZK_OPERATIONTIMEOUT after this long (0: wait as long as
     /// the session lives).
     pub request_timeout_ms: i64,
-    /// Per-host connect timeout (0: session timeout / number of hosts).
+    /// Fixed wait for each connect attempt's answer (0: 2 s at first, doubled after
+    /// unanswered rounds up to session timeout / number of hosts).
     pub connect_timeout_ms: i64,
 }
 

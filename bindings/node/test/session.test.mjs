@@ -36,7 +36,11 @@ describe('server restart', () => {
     const pending = client.exists(path)
     pending.catch(() => {}) // awaited below; never an unhandled rejection meanwhile
     await server.start()
-    await waitFor(() => client.state === 'connected', 'the client to reconnect', 90_000)
+    await waitFor(() => client.state === 'connected', 'the client to reconnect', 90_000).catch((error) => {
+      error.message += `; client state ${client.state}, states seen ${JSON.stringify(states)}; ` +
+        `server log:\n${server.tail(60)}`
+      throw error
+    })
     assert.ok(await within(pending, 'the call made while disconnected'))
     assert.deepEqual(states, ['disconnected', 'connected'])
     assert.equal(client.sessionId, session, 'the session survived the restart')

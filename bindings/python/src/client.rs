@@ -571,8 +571,9 @@ impl PyClient {
     /// `timeout` is the session timeout in seconds; `client_id=(session_id, password)`
     /// resumes a session; `read_only` accepts read-only servers; `auth_data` is a list of
     /// `(scheme, credential)` sent on every connect; `request_timeout` fails any call
-    /// after that many seconds (`OperationTimeoutError`); `connect_timeout` bounds each
-    /// connection attempt.
+    /// after that many seconds (`OperationTimeoutError`); `connect_timeout` fixes how long each
+    /// connection attempt waits for an answer (default: 2 s, doubling after unanswered
+    /// rounds up to the session timeout divided among the hosts).
     #[new]
     #[pyo3(
         text_signature = "(hosts='127.0.0.1:2181', timeout=10.0, client_id=None, read_only=False, auth_data=None, request_timeout=None, connect_timeout=None)"

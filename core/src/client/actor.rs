@@ -27,6 +27,13 @@ use crate::proto::{
     AUTH_XID, NOTIFICATION_XID, PING_XID, SET_WATCHES_XID,
 };
 
+/// How long the first handshake of a series waits for its answer when no `connect_timeout` is
+/// set. A server that accepted the connection but never answers (a process stopping or
+/// starting, a half-dead host) must not hold a resuming session for its whole timeout, while a
+/// slow server still gets longer and longer waits: each round that saw an attempt time out
+/// doubles the wait, up to the session timeout divided among the hosts (Apache's bound).
+pub(crate) const FIRST_HANDSHAKE_WAIT: Duration = Duration::from_secs(2);
+
 /// A reply as it came off the wire: header and undecoded body.
 #[derive(Debug)]
 pub(crate) struct RawReply {
@@ -128,6 +135,8 @@ pub(crate) struct Actor {
     pub preferred: Option<(String, u16)>,
     /// A binding's state callback, called in order with watch callbacks.
     pub on_state: Option<StateCallback>,
+    /// How long the next handshake waits for its answer (see [`FIRST_HANDSHAKE_WAIT`]).
+    pub handshake_wait: Duration,
 }
 
 /// A binding's state callback (see [`Client::start_with_state_callback`]): called on the
@@ -237,10 +246,18 @@ impl Actor {
             hosts.retain(|h| *h != preferred);
             hosts.insert(0, preferred);
         }
-        let per_host = self.options.connect_timeout.unwrap_or_else(|| {
-            (self.options.session_timeout / hosts.len().max(1) as u32)
-                .max(Duration::from_millis(100))
+        let session_timeout = match self.session.timeout_ms.load(Ordering::Acquire) {
+            negotiated if negotiated > 0 => Duration::from_millis(negotiated as u64),
+            _ => self.options.session_timeout,
+        };
+        let longest_wait = self.options.connect_timeout.unwrap_or_else(|| {
+            (session_timeout / hosts.len().max(1) as u32).max(Duration::from_millis(100))
         });
+        let per_host = match self.options.connect_timeout {
+            Some(chosen) => chosen,
+            None => self.handshake_wait.min(longest_wait),
+        };
+        let mut timed_out = false;
         for (host, port) in hosts {
             for addr in resolve(&host, port) {
                 if self.session_expired_locally(last_contact) {
@@ -268,10 +285,19 @@ impl Actor {
                         drop((stream, buf));
                         return Err(Ended::Expired);
                     }
-                    Ok(ok) => return Ok(Some(ok)),
-                    Err(e) => tracing::debug!(%addr, "connect failed: {e}"),
+                    Ok(ok) => {
+                        self.handshake_wait = FIRST_HANDSHAKE_WAIT;
+                        return Ok(Some(ok));
+                    }
+                    Err(e) => {
+                        timed_out |= e.kind() == std::io::ErrorKind::TimedOut;
+                        tracing::debug!(%addr, "connect failed: {e}");
+                    }
                 }
             }
+        }
+        if timed_out {
+            self.handshake_wait = (per_host * 2).min(longest_wait);
         }
         // Back off a little before the next round, still answering commands.
         let wake = Instant::now() + Duration::from_millis(rand::random::<u64>() % 500 + 50);

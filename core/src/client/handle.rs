@@ -8,7 +8,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::actor::{Actor, Command, RawReply, ReplyTo, Session, StateCallback, WatchRequest};
+use super::actor::{
+    Actor, Command, RawReply, ReplyTo, Session, StateCallback, WatchRequest, FIRST_HANDSHAKE_WAIT,
+};
 use super::connect_string::ConnectString;
 use super::error::{Error, Result};
 use super::event::{SessionState, StateEvent, WatchedEvent};
@@ -128,6 +130,7 @@ impl Client {
             seen_read_write: resume_id != 0,
             preferred: None,
             on_state,
+            handshake_wait: FIRST_HANDSHAKE_WAIT,
         };
         super::runtime::spawn(actor.run());
         Ok(Client {

@@ -7,7 +7,10 @@ use std::time::Duration;
 pub struct ClientOptions {
     /// Requested session timeout; the server clamps it into its min/max.
     pub session_timeout: Duration,
-    /// Per-host connect timeout; `None` = session timeout / number of hosts, as Apache's.
+    /// How long each connect attempt waits for the server's answer. `None`: 2 s at first,
+    /// doubled after every round in which an attempt went unanswered, up to the session
+    /// timeout / number of hosts (Apache's fixed wait), so a server that accepts but never
+    /// answers cannot hold a reconnecting session until it expires.
     pub connect_timeout: Option<Duration>,
     /// Fail a request with [`Error::Timeout`](super::Error::Timeout) after this long;
     /// `None` waits as long as the session lives.

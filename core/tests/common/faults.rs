@@ -171,3 +171,42 @@ pub async fn close_from_inside_a_watch_handler_does_not_deadlock(addr: SocketAdd
     assert_eq!(client.state(), SessionState::Closed);
     other.close().await;
 }
+
+/// A reconnect that reaches a server which accepts the connection and never answers (a
+/// process starting or stopping, a hung host) is given up in time to resume the session on
+/// the next attempt; waiting the whole session timeout on it would expire the session.
+pub async fn an_unanswered_reconnect_is_given_up_before_the_session_expires(addr: SocketAddr) {
+    let proxy = Proxy::start(addr).await;
+    let client = Client::connect(&proxy.addr.to_string(), options(20_000))
+        .await
+        .unwrap();
+    let session = client.session_id();
+    let mut events = client.state_events();
+
+    proxy.swallow_new(true);
+    proxy.cut();
+    timeout(DEADLINE, async {
+        while proxy.swallowed() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the client never tried to reconnect");
+    proxy.swallow_new(false);
+
+    let outcome = timeout(Duration::from_secs(60), async {
+        loop {
+            let state = client.state();
+            if matches!(state, SessionState::Connected | SessionState::Expired) {
+                return state;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await
+    .expect("the client neither reconnected nor expired");
+    assert_eq!(outcome, SessionState::Connected);
+    assert_eq!(client.session_id(), session, "the session was resumed");
+    client.get_data("/").await.unwrap();
+    client.close().await;
+}

@@ -1,7 +1,7 @@
 //! A loopback TCP proxy the fault tests control: forward, stall, or cut every connection.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,8 @@ use tokio::sync::watch;
 pub struct Proxy {
     pub addr: SocketAddr,
     stalled: Arc<AtomicBool>,
+    swallowing: Arc<AtomicBool>,
+    swallowed: Arc<AtomicUsize>,
     generation: watch::Sender<u64>,
 }
 
@@ -21,14 +23,24 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stalled = Arc::new(AtomicBool::new(false));
+        let swallowing = Arc::new(AtomicBool::new(false));
+        let swallowed = Arc::new(AtomicUsize::new(0));
         let (generation, _) = watch::channel(0u64);
         let proxy = Proxy {
             addr,
             stalled: stalled.clone(),
+            swallowing: swallowing.clone(),
+            swallowed: swallowed.clone(),
             generation: generation.clone(),
         };
+        let mut held = Vec::new();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                if swallowing.load(Ordering::SeqCst) {
+                    held.push(client);
+                    swallowed.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
                 let stalled = stalled.clone();
                 let cut = generation.subscribe();
                 tokio::spawn(async move {
@@ -48,6 +60,17 @@ impl Proxy {
 
     pub fn resume(&self) {
         self.stalled.store(false, Ordering::SeqCst);
+    }
+
+    /// From now on, accepts new connections and holds them, never answering, for as long as
+    /// the proxy lives (a server that accepted and then hung); `false` serves new ones again.
+    pub fn swallow_new(&self, on: bool) {
+        self.swallowing.store(on, Ordering::SeqCst);
+    }
+
+    /// How many connections were swallowed so far.
+    pub fn swallowed(&self) -> usize {
+        self.swallowed.load(Ordering::SeqCst)
     }
 
     /// Closes every connection open now.
