@@ -1,6 +1,5 @@
 //! [`Client`]: a cloneable async handle over one connection task.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,15 +7,14 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::actor::{
-    Actor, Command, RawReply, ReplyTo, Session, StateCallback, WatchRequest, FIRST_HANDSHAKE_WAIT,
-};
+use super::actor::{Actor, Command, RawReply, ReplyTo, StateCallback, WatchRequest};
 use super::connect_string::ConnectString;
 use super::error::{Error, Result};
 use super::event::{SessionState, StateEvent, WatchedEvent};
 use super::multi::{Op, OpResult, ReadOp, ReadResult};
 use super::options::ClientOptions;
-use super::watches::{Registry, Slot, WatchKind};
+use super::session::{Session, SessionMachine};
+use super::watches::{Slot, WatchKind};
 use crate::proto::{
     path, Acl, AddWatchMode, AddWatchRequest, ClientInfo, CreateKind, CreateMode, CreateRequest,
     DeleteRequest, ErrorCode, MultiResult, OpCode, PathRequest, PathWatchRequest, ReconfigRequest,
@@ -116,21 +114,17 @@ impl Client {
         let (state_tx, state) = watch::channel(initial);
         let (transitions, _) = broadcast::channel(256);
         let actor = Actor {
-            connect: connect.clone(),
-            options: options.clone(),
-            session: session.clone(),
+            machine: SessionMachine::new(
+                connect.clone(),
+                options.clone(),
+                session.clone(),
+                state_tx,
+                transitions.clone(),
+                on_state,
+                std::time::Instant::now(),
+            ),
             commands: rx,
-            state: state_tx,
-            transitions: transitions.clone(),
-            registry: Registry::default(),
-            outgoing: VecDeque::new(),
-            auth: options.auth.clone(),
-            next_xid: 0,
-            ever_connected: resume_id != 0,
-            seen_read_write: resume_id != 0,
             preferred: None,
-            on_state,
-            handshake_wait: FIRST_HANDSHAKE_WAIT,
         };
         super::runtime::spawn(actor.run());
         Ok(Client {

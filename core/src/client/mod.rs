@@ -4,8 +4,11 @@
 //!
 //! - [`Client`] (`handle.rs`): the cloneable async handle and every operation; [`Watch`]
 //!   and [`PersistentWatch`] handles; [`Transaction`].
-//! - `actor.rs`: the connection task — host selection, handshake and session resume,
-//!   pipelining with in-order replies, pings, reconnects, client-side expiry.
+//! - `session.rs`: the session's rules without IO — the handshake's request and wait,
+//!   resume with credentials and SetWatches2, in-order reply matching, pings, read
+//!   timeouts, client-side expiry — a state machine driven by bytes and instants.
+//! - `actor.rs`: the connection task, its IO driver — host selection, dialing, the socket,
+//!   sleeping until the machine's next deadline, read-only probing.
 //! - `watches.rs`: the client's watch registry and SetWatches2 after reconnect.
 //! - `multi.rs`: [`Op`]/[`OpResult`] for multi, [`ReadOp`]/[`ReadResult`] for multiRead.
 //! - `connect_string.rs`, `options.rs`, `event.rs`, `error.rs`: inputs and outputs.
@@ -27,6 +30,7 @@ mod multi;
 mod options;
 mod ordered;
 pub mod runtime;
+mod session;
 mod watches;
 
 pub use connect_string::ConnectString;
