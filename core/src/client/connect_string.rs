@@ -92,6 +92,12 @@ fn parse_host(item: &str) -> Option<(String, u16)> {
     }
 }
 
+/// A client path checked as Apache's client checks it (BADARGUMENTS otherwise).
+pub(crate) fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
+    crate::proto::path::validate(path, sequential)
+        .map_err(|e| Error::BadArguments(format!("{path:?}: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::actor::{Actor, Command, RawReply, ReplyTo, StateCallback, WatchRequest};
-use super::connect_string::ConnectString;
+use super::actor::Actor;
+use super::command::{Command, RawReply, ReplyTo, StateCallback, WatchRequest};
+use super::connect_string::{check_path, ConnectString};
 use super::error::{Error, Result};
 use super::event::{SessionState, StateEvent, WatchedEvent};
 use super::multi::{Op, OpResult, ReadOp, ReadResult};
@@ -16,7 +17,7 @@ use super::options::ClientOptions;
 use super::session::{Session, SessionMachine};
 use super::watches::{Slot, WatchKind};
 use crate::proto::{
-    path, Acl, AddWatchMode, AddWatchRequest, ClientInfo, CreateKind, CreateMode, CreateRequest,
+    Acl, AddWatchMode, AddWatchRequest, ClientInfo, CreateKind, CreateMode, CreateRequest,
     DeleteRequest, ErrorCode, MultiResult, OpCode, PathRequest, PathWatchRequest, ReconfigRequest,
     Request, Response, SetAclRequest, SetDataRequest, Stat,
 };
@@ -464,7 +465,7 @@ impl Client {
         let paths: Vec<String> = ops.iter().map(|op| op.path().to_owned()).collect();
         let mut wire = Vec::with_capacity(ops.len());
         for op in ops {
-            wire.push(op.into_wire(self)?);
+            wire.push(op.into_wire(&self.inner.connect)?);
         }
         Ok((Request::Multi(wire), paths))
     }
@@ -496,7 +497,7 @@ impl Client {
         }
         Ok(results
             .into_iter()
-            .map(|r| OpResult::from_wire(r, self))
+            .map(|r| OpResult::from_wire(r, &self.inner.connect))
             .collect())
     }
 
@@ -512,7 +513,7 @@ impl Client {
     pub async fn multi_read(&self, ops: Vec<ReadOp>) -> Result<Vec<Result<ReadResult>>> {
         let wire = ops
             .iter()
-            .map(|op| op.to_wire(self))
+            .map(|op| op.to_wire(&self.inner.connect))
             .collect::<Result<Vec<_>>>()?;
         match self.call(Request::MultiRead(wire)).await? {
             Response::Multi(results) => {
@@ -639,6 +640,10 @@ impl Client {
         self.inner.connect.to_client_path(path)
     }
 
+    pub(crate) fn connect_string(&self) -> &ConnectString {
+        &self.inner.connect
+    }
+
     pub(crate) fn send(&self, cmd: Command) -> Result<()> {
         self.inner
             .commands
@@ -649,7 +654,7 @@ impl Client {
     /// Sends `cmd`; if the session has ended, answers it with the reason at once.
     pub(crate) fn send_or_fail(&self, cmd: Command) {
         if let Err(mpsc::error::SendError(cmd)) = self.inner.commands.send(cmd) {
-            super::actor::fail_command(cmd, &self.ended_error());
+            super::command::fail_command(cmd, &self.ended_error());
         }
     }
 
@@ -822,10 +827,6 @@ impl Transaction {
     pub async fn commit(self) -> Result<Vec<OpResult>> {
         self.client.multi(self.ops).await
     }
-}
-
-pub(crate) fn check_path(path: &str, sequential: bool) -> Result<()> {
-    path::validate(path, sequential).map_err(|e| Error::BadArguments(format!("{path:?}: {e}")))
 }
 
 /// Decodes a reply to a request of type `op`, mapping a non-zero error code.

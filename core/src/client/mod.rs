@@ -21,6 +21,7 @@
 
 mod actor;
 pub mod blocking;
+mod command;
 mod connect_string;
 pub mod dispatch;
 mod error;

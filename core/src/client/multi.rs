@@ -1,7 +1,7 @@
 //! Ops for `multi` and `multiRead`, and their results.
 
+use super::connect_string::{check_path, ConnectString};
 use super::error::{Error, Result};
-use super::handle::{check_path, Client};
 use crate::proto::{
     Acl, CheckVersionRequest, CreateKind, CreateMode, CreateRequest, DeleteRequest, ErrorCode,
     MultiOp, MultiResult, PathRequest, SetDataRequest, Stat,
@@ -84,10 +84,10 @@ impl Op {
         }
     }
 
-    pub(crate) fn into_wire(self, client: &Client) -> Result<MultiOp> {
+    pub(crate) fn into_wire(self, paths: &ConnectString) -> Result<MultiOp> {
         let sequential = matches!(&self, Op::Create { mode, .. } if mode.is_sequential());
         check_path(self.path(), sequential)?;
-        let path = client.server_path(self.path());
+        let path = paths.to_server_path(self.path());
         Ok(match self {
             Op::Create {
                 data,
@@ -136,14 +136,14 @@ pub enum OpResult {
 }
 
 impl OpResult {
-    pub(crate) fn from_wire(result: MultiResult, client: &Client) -> OpResult {
+    pub(crate) fn from_wire(result: MultiResult, paths: &ConnectString) -> OpResult {
         match result {
             MultiResult::Create { path } => OpResult::Create {
-                path: client.client_path(&path),
+                path: paths.to_client_path(&path),
                 stat: None,
             },
             MultiResult::Create2 { path, stat } => OpResult::Create {
-                path: client.client_path(&path),
+                path: paths.to_client_path(&path),
                 stat: Some(stat),
             },
             MultiResult::SetData(stat) => OpResult::SetData(stat),
@@ -161,18 +161,18 @@ pub enum ReadOp {
 }
 
 impl ReadOp {
-    pub(crate) fn to_wire(&self, client: &Client) -> Result<MultiOp> {
+    pub(crate) fn to_wire(&self, paths: &ConnectString) -> Result<MultiOp> {
         Ok(match self {
             ReadOp::GetData(p) => {
                 check_path(p, false)?;
                 MultiOp::GetData(PathRequest {
-                    path: client.server_path(p),
+                    path: paths.to_server_path(p),
                 })
             }
             ReadOp::GetChildren(p) => {
                 check_path(p, false)?;
                 MultiOp::GetChildren(PathRequest {
-                    path: client.server_path(p),
+                    path: paths.to_server_path(p),
                 })
             }
         })

@@ -13,12 +13,11 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::actor::{Command, ReplyTo, StateCallback, WatchRequest};
+use super::command::{Command, ReplyTo, StateCallback, WatchRequest};
+use super::connect_string::check_path;
 use super::error::{Error, Result};
 use super::event::StateEvent;
-use super::handle::{
-    check_path, children_of, nullable_data_of, response_of, stat_or_none, unexpected, Client,
-};
+use super::handle::{children_of, nullable_data_of, response_of, stat_or_none, unexpected, Client};
 use super::multi::{Op, OpResult, ReadOp, ReadResult};
 use super::options::ClientOptions;
 use super::watches::{Slot, WatchCallback, WatchKind};
@@ -332,7 +331,7 @@ impl Client {
             Call::MultiRead(ops) => {
                 let wire = ops
                     .iter()
-                    .map(|op| op.to_wire(self))
+                    .map(|op| op.to_wire(self.connect_string()))
                     .collect::<Result<Vec<_>>>()?;
                 Prepared::new(Request::MultiRead(wire), None, |_, r| match r? {
                     Response::Multi(results) => Ok(Reply::MultiRead(

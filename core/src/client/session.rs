@@ -14,7 +14,7 @@ use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, oneshot, watch};
 
-use super::actor::{Command, RawReply, ReplyTo, StateCallback, WatchRequest};
+use super::command::{Command, RawReply, ReplyTo, StateCallback, WatchRequest};
 use super::connect_string::ConnectString;
 use super::error::Error;
 use super::event::{SessionState, StateEvent, WatchedEvent};
@@ -514,7 +514,7 @@ impl SessionMachine {
         self.set_state(state);
         self.registry.fail_all(watch_state);
         for cmd in self.outgoing.drain(..) {
-            super::actor::fail_command(cmd, error);
+            super::command::fail_command(cmd, error);
         }
     }
 
