@@ -2,22 +2,36 @@
 //!
 //! # Layout
 //!
+//! The modules form layers; each uses only those on its left (no import cycles:
+//! `../shared/tools/modcycles.py core/src server` prints 1):
+//!
+//! config/options → tree, acl → txn → state → image, persist, watch, sessions, stats, role,
+//! clock → conn::handle → shared → snapshotter → writer, quorum → reads, fourlw → conn →
+//! runtime.
+//!
 //! - `config`: zoo.cfg, JVM-style `-D` properties and defaults; `options`: the resolved
 //!   knobs the runtime reads.
 //! - `tree`: znodes, Stat bookkeeping, the ACL cache. `acl`: ACL checks and auth schemes.
-//! - `txn`: the logged transaction record. `state`: the deterministic state machine
-//!   (tree + sessions) that applies txns; `quota` keeps quota usage. `image`: the state as
-//!   written into snapshots.
+//! - `txn`: the logged transaction record and the rules it was proposed under. `state`: the
+//!   deterministic state machine (tree + sessions + quota usage) that applies txns. `image`:
+//!   the state as written into snapshots.
 //! - `persist`: the write-ahead log, snapshot files and purge.
-//! - `runtime`: start-up, recovery, the listener and background tasks; `writer`: the write
-//!   path (batch → log → apply → reply); `snapshotter`: when and how it snapshots; `conn`: one client connection; `reads`: requests
-//!   served from the local tree; `watch`: the watch manager; `sessions`: session deadlines.
-//! - `quorum`: the replicated ensemble on openraft (instead of `writer` when `server.N`
-//!   lines are configured): proposing, forwarding, the raft log and state machine, roles,
-//!   reconfig.
-//! - `fourlw`: four-letter words; `stats`: counters.
+//! - `watch`: the watch manager; `sessions`: session deadlines; `stats`: counters; `role`:
+//!   what this server is now; `clock`: wall-clock milliseconds.
+//! - `conn::handle`: a client connection's shared handle (reply queue, corking, backlog,
+//!   counters), what the write path and the watch manager reach a client through.
+//! - `shared`: what every part shares ([`shared::Shared`]: state, watches, connections,
+//!   sessions, counters, role; the write queue's jobs), with its lock rules.
+//! - `snapshotter`: when and how the state is snapshotted.
+//! - `writer`: the standalone write path (batch → log → apply → reply); `quorum`: the
+//!   replicated ensemble on openraft in its place when `server.N` lines are configured
+//!   (proposing, forwarding, the raft log and state machine, reconfig).
+//! - `reads`: requests served from the local tree; `fourlw`: four-letter words.
+//! - `conn`: serving one client connection (handshake, requests in order, throttling).
+//! - `runtime`: start-up, recovery, the listener and background tasks.
 
 pub mod acl;
+pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod fourlw;
@@ -25,10 +39,11 @@ pub mod image;
 pub mod options;
 pub mod persist;
 pub mod quorum;
-pub mod quota;
 pub mod reads;
+pub mod role;
 pub mod runtime;
 pub mod sessions;
+pub mod shared;
 pub mod snapshotter;
 pub mod state;
 pub mod stats;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::acl::AclPolicy;
-use super::state::Rules;
+use super::txn::Rules;
 
 /// Everything the runtime needs to serve clients.
 #[derive(Debug, Clone)]
@@ -268,7 +268,7 @@ impl ServerOptions {
             skip_acl: cfg.skip_acl,
             super_digest: cfg.super_digest.clone(),
         };
-        opts.rules = super::state::Rules {
+        opts.rules = super::txn::Rules {
             skip_acl: cfg.skip_acl,
             extended_types: cfg.extended_types_enabled,
             enforce_quota: cfg.enforce_quota,

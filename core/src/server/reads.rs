@@ -9,8 +9,8 @@ use crate::proto::{
 };
 
 use super::acl;
-use super::conn::Conn;
-use super::runtime::Shared;
+use super::conn::handle::Conn;
+use super::shared::Shared;
 use super::state::State;
 use super::tree::{Meta, NodeRef};
 use super::watch::{WatchKind, WatchManager, WatchSink};

@@ -3,26 +3,29 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
 
 use crate::proto::{PathRequest, Request};
 
-use super::conn::{self, Conn};
+use super::clock::now_millis;
+use super::conn::{self};
 use super::options::ServerOptions;
 use super::persist::{self, Wal, WalOptions};
+use super::quorum::Ensemble;
 use super::sessions::SessionTracker;
+use super::shared::{ReplyTo, Shared, WriteJob};
 use super::snapshotter;
-use super::state::{Outcome, State};
+use super::state::State;
 use super::stats::ServerStats;
 use super::tree::NodeKind;
 use super::txn::{Txn, TxnBody};
-use super::watch::{ConnId, WatchManager};
+use super::watch::WatchManager;
 use super::writer;
 
 /// Why the server could not start or had to stop.
@@ -43,110 +46,6 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("cannot join the ensemble: {0}")]
     Quorum(String),
-}
-
-/// A write waiting for the writer thread, and who gets the answer.
-pub struct WriteJob {
-    pub session_id: i64,
-    pub body: TxnBody,
-    pub reply: ReplyTo,
-}
-
-pub enum ReplyTo {
-    /// A client request: reply on the connection with this xid.
-    Conn {
-        conn: Arc<Conn>,
-        xid: i32,
-        received: Instant,
-    },
-    /// A session being created during a handshake.
-    Handshake(oneshot::Sender<Outcome>),
-    /// Internal: expiry, container cleanup.
-    Nobody,
-}
-
-/// State shared by every connection, the writer and the background tasks.
-pub struct Shared {
-    pub opts: ServerOptions,
-    pub state: RwLock<State>,
-    pub watches: Mutex<WatchManager>,
-    pub conns: Mutex<HashMap<ConnId, Arc<Conn>>>,
-    pub tracker: Mutex<SessionTracker>,
-    pub stats: ServerStats,
-    pub local_addr: SocketAddr,
-    writes: mpsc::UnboundedSender<WriteJob>,
-    next_conn: AtomicU64,
-    next_session: AtomicI64,
-    pub(super) stopping: AtomicBool,
-    pub(super) stopped: Notify,
-    pub(super) failure: Mutex<Option<String>>,
-    /// Standalone, or this member's place in the ensemble.
-    pub role: super::quorum::RoleCell,
-    /// The ensemble member, once started; unset standalone.
-    pub ensemble: std::sync::OnceLock<Arc<super::quorum::Ensemble>>,
-}
-
-impl Shared {
-    pub fn submit(&self, job: WriteJob) {
-        self.stats.outstanding.fetch_add(1, Ordering::Relaxed);
-        if self.writes.send(job).is_err() {
-            tracing::error!("write path is gone; dropping a write");
-        }
-    }
-
-    pub fn last_zxid(&self) -> i64 {
-        self.state.read().last_zxid
-    }
-
-    pub fn next_conn_id(&self) -> ConnId {
-        self.next_conn.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub fn next_session_id(&self) -> i64 {
-        self.next_session.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Stops the server because durability can no longer be promised.
-    pub fn fail(&self, reason: String) {
-        tracing::error!("{reason}; shutting down");
-        *self.failure.lock() = Some(reason);
-        self.stop();
-    }
-
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Release);
-        self.stopped.notify_waiters();
-        self.close_all_connections();
-    }
-
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
-    }
-
-    /// Closes every client connection; sessions live on.
-    pub fn close_all_connections(&self) {
-        for conn in self.conns.lock().values() {
-            conn.close();
-        }
-    }
-
-    /// Closes every connection whose session was established in read-only mode.
-    pub fn close_read_only_connections(&self) {
-        for conn in self.conns.lock().values() {
-            if conn.read_only.load(Ordering::Acquire) {
-                conn.close();
-            }
-        }
-    }
-
-    /// Whether this server decides session expiry and container cleanup: standalone, or the
-    /// ensemble's leader.
-    pub fn decides_expiry(&self) -> bool {
-        matches!(
-            self.role.get(),
-            super::quorum::Role::Standalone | super::quorum::Role::Leader
-        )
-    }
 }
 
 /// A started server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -199,28 +98,25 @@ impl Server {
             stopped: Notify::new(),
             failure: Mutex::new(None),
             role: Default::default(),
-            ensemble: std::sync::OnceLock::new(),
             opts,
         });
-        let writer = match recovered {
+        let (writer, member) = match recovered {
             Recovered::Standalone(resume) => {
                 let shared = shared.clone();
-                Some(
-                    std::thread::Builder::new()
-                        .name("zk-writer".into())
-                        .spawn(move || writer::run(shared, rx, resume))?,
-                )
+                let writer = std::thread::Builder::new()
+                    .name("zk-writer".into())
+                    .spawn(move || writer::run(shared, rx, resume))?;
+                (Some(writer), None)
             }
             Recovered::Ensemble(ensemble) => {
-                shared.role.set(super::quorum::Role::Looking);
+                shared.role.set(super::role::Role::Looking);
                 let member = super::quorum::start(shared.clone(), ensemble, rx)
                     .await
                     .map_err(ServerError::Quorum)?;
-                let _ = shared.ensemble.set(member);
-                None
+                (None, Some(member))
             }
         };
-        tokio::spawn(accept_loop(shared.clone(), listener));
+        tokio::spawn(accept_loop(shared.clone(), member, listener));
         tokio::spawn(expiry_loop(shared.clone()));
         tokio::spawn(container_loop(shared.clone()));
         if !shared.opts.purge_interval.is_zero() {
@@ -363,7 +259,7 @@ fn initial_session_id(server_id: u64, max_existing: Option<i64>) -> i64 {
     }
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+async fn accept_loop(shared: Arc<Shared>, member: Option<Arc<Ensemble>>, listener: TcpListener) {
     let admission = Arc::new(Admission::new(
         shared.opts.limits.max_cnxns,
         shared.opts.max_client_cnxns,
@@ -385,8 +281,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             continue;
         };
         let shared = shared.clone();
+        let member = member.clone();
         tokio::spawn(async move {
-            conn::serve(shared, stream, peer).await;
+            conn::serve(shared, member, stream, peer).await;
             drop(ticket);
         });
     }
@@ -561,11 +458,4 @@ async fn purge_loop(shared: Arc<Shared>) {
             Err(e) => tracing::warn!("autopurge task failed: {e}"),
         }
     }
-}
-
-/// Wall-clock milliseconds, the time txns carry.
-pub fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

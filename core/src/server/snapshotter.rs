@@ -41,7 +41,7 @@ use rand::Rng;
 
 use super::image::{self, FrozenImage, ImageKind};
 use super::persist::{self, Wal};
-use super::runtime::Shared;
+use super::shared::Shared;
 use super::state::State;
 
 /// Deltas are written while they add up to less than this fraction of the last full image.

@@ -26,7 +26,19 @@ use bytes::BufMut;
 use crate::proto::codec::JuteWrite;
 use crate::proto::{Decode, DecodeError, Encode, Id, Reader, Request};
 
-use super::state::Rules;
+/// The settings that decide how a write is validated. Each txn carries the rules it was
+/// proposed under, so replaying the log after a config change gives the same results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// `skipACL`: every ACL check passes.
+    pub skip_acl: bool,
+    /// `extendedTypesEnabled`: TTL nodes allowed.
+    pub extended_types: bool,
+    /// `enforceQuota`: hard quota limits refuse writes.
+    pub enforce_quota: bool,
+    /// `reconfigEnabled`: the reconfig operation is allowed.
+    pub reconfig_enabled: bool,
+}
 
 /// One logged state change.
 #[derive(Debug, Clone, PartialEq, Eq)]

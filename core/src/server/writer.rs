@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::conn::CorkedBatch;
+use super::clock::now_millis;
+use super::conn::handle::CorkedBatch;
 use super::persist::{LogEntryRef, Wal};
-use super::runtime::{now_millis, ReplyTo, Shared, WriteJob};
+use super::shared::{ReplyTo, Shared, WriteJob};
 use super::snapshotter::{Chain, SnapshotSchedule, Snapshotter};
 use super::state::{Outcome, Speculation};
 use super::txn::{Txn, TxnBody};

@@ -14,9 +14,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::Conn;
+use super::clock::now_millis;
+use super::conn::handle::Conn;
 use super::options::ServerOptions;
-use super::runtime::{now_millis, Shared};
+use super::quorum::Ensemble;
+use super::shared::Shared;
 
 pub use system::full_version;
 
@@ -78,7 +80,7 @@ fn is_read_only(shared: &Shared) -> bool {
 }
 
 /// Runs a command and returns its text (`mask`: the value that followed `stmk`).
-pub fn run(shared: &Shared, cmd: &str, mask: Option<i64>) -> String {
+pub fn run(shared: &Shared, member: Option<&Ensemble>, cmd: &str, mask: Option<i64>) -> String {
     if !is_enabled(&shared.opts, cmd) {
         return format!("{cmd} is not executed because it is not in the whitelist.\n");
     }
@@ -128,7 +130,7 @@ pub fn run(shared: &Shared, cmd: &str, mask: Option<i64>) -> String {
         }
         "wchc" => wchc(shared),
         "wchp" => wchp(shared),
-        "mntr" => mntr(shared),
+        "mntr" => mntr(shared, member),
         _ => String::new(),
     }
 }
@@ -383,7 +385,7 @@ fn wchp(shared: &Shared) -> String {
     format::watches_by_path(&by_path)
 }
 
-fn mntr(shared: &Shared) -> String {
+fn mntr(shared: &Shared, member: Option<&Ensemble>) -> String {
     use format::Metric::{Float, Int, Text};
     let int = |n: u64| Int(i64::try_from(n).unwrap_or(i64::MAX));
     let (min, avg, max) = latency_ms(shared);
@@ -432,11 +434,7 @@ fn mntr(shared: &Shared) -> String {
         // zk has no local sessions (`localSessionsEnabled`).
         ("local_sessions", Int(0)),
     ];
-    if let Some(counts) = shared
-        .ensemble
-        .get()
-        .and_then(|e| e.follower_counts(shared.opts.tick_time))
-    {
+    if let Some(counts) = member.and_then(|e| e.follower_counts(shared.opts.tick_time)) {
         lines.push(("learners", int(counts.learners as u64)));
         lines.push(("synced_followers", int(counts.synced_followers as u64)));
         lines.push(("synced_non_voting_followers", Int(0)));

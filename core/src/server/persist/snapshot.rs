@@ -4,7 +4,7 @@
 //!
 //! `snapshot.<zxid>` in the snapshot directory (the server passes `<dataDir>/version-2`), named by
 //! the zxid the snapshot was taken at, in lowercase hex as Apache names them. While being written
-//! a snapshot is `snapshot.<zxid>.tmp`; that name is never read, and [`super::purge()`] removes
+//! a snapshot is `snapshot.<zxid>.tmp`; that name is never read, and purge (`persist::purge`) removes
 //! leftovers older than the snapshots it keeps. A delta (a snapshot of what changed since an
 //! earlier one, see `server::image`) is `snapshot.<zxid>.delta`, written and checked the same
 //! way. [`write()`] writes the temp file, fsyncs it, renames
@@ -57,7 +57,7 @@ pub fn write(
     write_named(dir, zxid, "", fill)
 }
 
-/// [`write`] of a delta: `snapshot.<zxid hex>.delta`, whose payload says which snapshot it
+/// [`write()`] of a delta: `snapshot.<zxid hex>.delta`, whose payload says which snapshot it
 /// follows (the files layer does not read it).
 pub fn write_delta(
     dir: &Path,

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{to_io, Raft, TypeConfig};
 use crate::server::persist::{LogEntryRef, Wal, WalOptions};
-use crate::server::runtime::Shared;
+use crate::server::shared::Shared;
 
 type Entry = EntryOf<TypeConfig>;
 type LogId = LogIdOf<TypeConfig>;

@@ -1,6 +1,6 @@
 //! The replicated ensemble: every `server.N` member runs one openraft node, and every write
 //! becomes a log entry that all members apply in the same order. This is the only module that
-//! names openraft (DESIGN.md section 4); the rest of the server sees [`Role`] and [`Ensemble`].
+//! names openraft (DESIGN.md section 4); the rest of the server sees [`Ensemble`] and sets the [`Role`](super::role::Role).
 //!
 //! Participants are voters and `:observer` servers are learners; `myid` is the raft node id.
 //! Leader ids are the standard kind (one leader per term, like a ZooKeeper epoch) and pre-vote
@@ -11,7 +11,7 @@
 //!
 //! # Layout
 //!
-//! - `mod.rs`: the raft type configuration, [`Proposal`] (the log payload), [`Role`], timing
+//! - `mod.rs`: the raft type configuration, [`Proposal`] (the log payload), timing
 //!   derived from `tickTime`, the zxid counter limit, and [`start`], which wires the pieces to
 //!   the server's [`Shared`].
 //! - `log_store.rs`: the raft log on the server's own CRC'd, group-committed [`Wal`], written
@@ -23,8 +23,10 @@
 //! - `wire.rs`: the messages on the quorum and election ports, their framing and the caps
 //!   per message kind.
 //! - `network.rs`: the peer-to-peer client (openraft's network: byte-bounded appends,
-//!   snapshots in pieces, leadership transfer) and the listeners (admission of members only,
-//!   connection caps, deadlines, snapshot assembly).
+//!   snapshots in pieces, leadership transfer) and the links to peers' ports.
+//! - `listener.rs`: the quorum and election listeners (admission of members only,
+//!   connection caps, deadlines, snapshot assembly), handing requests to raft and the
+//!   proposer.
 //! - `reconfig.rs`: the leader's side of `reconfig`: its checks in Apache's order, the next
 //!   member list, the openraft membership changes, and the txn that updates
 //!   `/zookeeper/config`.
@@ -36,6 +38,7 @@
 //!
 //! [`Wal`]: super::persist::Wal
 
+mod listener;
 mod log_store;
 mod network;
 mod proposer;
@@ -45,7 +48,6 @@ mod state_machine;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::options::EnsembleOptions;
-use super::runtime::{Shared, WriteJob};
+use super::shared::{Shared, WriteJob};
 
 openraft::declare_raft_types!(
     /// The ensemble's raft types: proposals in, nothing out (replies come from applying).
@@ -172,58 +174,6 @@ pub(crate) mod as_bytes {
             }
         }
         input.deserialize_byte_buf(Bytes)
-    }
-}
-
-/// What this server is, as `srvr`, `stat`, `mntr` and `zk-server status` report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Role {
-    Standalone = 0,
-    Leader = 1,
-    Follower = 2,
-    Observer = 3,
-    /// An ensemble member that knows no leader (electing, or cut off from the quorum).
-    Looking = 4,
-    /// Cut off from the quorum with `readonlymode.enabled`: serves reads to clients that allow it.
-    ReadOnly = 5,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Standalone => "standalone",
-            Role::Leader => "leader",
-            Role::Follower => "follower",
-            Role::Observer => "observer",
-            Role::Looking => "looking",
-            Role::ReadOnly => "read-only",
-        }
-    }
-
-    fn from_u8(value: u8) -> Role {
-        match value {
-            1 => Role::Leader,
-            2 => Role::Follower,
-            3 => Role::Observer,
-            4 => Role::Looking,
-            5 => Role::ReadOnly,
-            _ => Role::Standalone,
-        }
-    }
-}
-
-/// The role cell the server reads without locking.
-#[derive(Debug, Default)]
-pub struct RoleCell(AtomicU8);
-
-impl RoleCell {
-    pub fn get(&self) -> Role {
-        Role::from_u8(self.0.load(Ordering::Acquire))
-    }
-
-    pub(crate) fn set(&self, role: Role) {
-        self.0.store(role as u8, Ordering::Release);
     }
 }
 
@@ -389,8 +339,8 @@ pub async fn start(
     let raft = Raft::new(ensemble.my_id, config, network, log.clone(), machine)
         .await
         .map_err(|e| format!("cannot start raft: {e}"))?;
-    let admission = Arc::new(network::Admission::new(ensemble.clone()));
-    network::listen(
+    let admission = Arc::new(listener::Admission::new(ensemble.clone()));
+    listener::listen(
         &me,
         raft.clone(),
         proposer.clone(),

@@ -31,10 +31,12 @@ use tokio::sync::mpsc;
 
 use super::network::{peer_address, LinkConfig, PeerLink, Port};
 use super::wire::{PeerRequest, PeerResponse, MAX_TOUCHED};
-use super::{node_of, reconfig, Owners, Proposal, ProposalBody, Raft, Role};
+use super::{node_of, reconfig, Owners, Proposal, ProposalBody, Raft};
 use crate::proto::{ErrorCode, Request};
+use crate::server::clock::now_millis;
 use crate::server::options::EnsembleOptions;
-use crate::server::runtime::{now_millis, ReplyTo, Shared, WriteJob};
+use crate::server::role::Role;
+use crate::server::shared::{ReplyTo, Shared, WriteJob};
 use crate::server::txn::{Txn, TxnBody};
 
 const MAX_BATCH: usize = 512;

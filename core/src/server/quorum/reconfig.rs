@@ -23,8 +23,9 @@ use super::Raft;
 use crate::proto::{ErrorCode, Id, ReconfigRequest};
 use crate::server::config::{PeerType, QuorumServer};
 use crate::server::options::{EnsembleOptions, Peer};
-use crate::server::runtime::Shared;
-use crate::server::state::{Rules, State};
+use crate::server::shared::Shared;
+use crate::server::state::State;
+use crate::server::txn::Rules;
 use crate::server::txn::TxnBody;
 
 /// `server.N` lines by id, each the text after `=`.

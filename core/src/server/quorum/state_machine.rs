@@ -43,7 +43,7 @@ use super::proposer::Proposer;
 use super::{to_io, Owners, ProposalBody, TypeConfig};
 use crate::server::image;
 use crate::server::persist;
-use crate::server::runtime::Shared;
+use crate::server::shared::Shared;
 use crate::server::state::State;
 use crate::server::txn::{Txn, TxnBody};
 use crate::server::writer::apply_txns;

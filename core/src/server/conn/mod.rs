@@ -9,463 +9,55 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
-use parking_lot::{Mutex, RwLock};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::oneshot;
 
 use crate::proto::{
-    frame, ConnectRequest, ConnectResponse, Decode, Encode, ErrorCode, EventType, Id, KeeperState,
-    OpCode, ReplyHeader, Request, RequestHeader, Response, WatcherEvent, AUTH_XID,
-    NOTIFICATION_XID,
+    frame, ConnectRequest, ConnectResponse, Decode, Encode, ErrorCode, OpCode, Request,
+    RequestHeader, Response, AUTH_XID,
 };
+
+pub mod handle;
+
+use handle::auth_bytes;
+pub use handle::{Conn, ConnLatency, ConnStats, CorkedBatch};
 
 use super::acl;
 use super::fourlw;
-use super::quorum::{RevalidateError, Role};
+use super::quorum::{Ensemble, RevalidateError};
 use super::reads;
-use super::runtime::{ReplyTo, Shared, WriteJob};
+use super::role::Role;
+use super::shared::{ReplyTo, Shared, WriteJob};
 use super::state::Outcome;
 use super::txn::TxnBody;
-use super::watch::{ConnId, WatchSink};
-
-/// What the socket writer task sends.
-enum Outbound {
-    Frame(Vec<u8>),
-    Close,
-}
-
-/// Per-connection counters for `cons` / `stat` (`ServerCnxn`'s statistics).
-#[derive(Debug)]
-pub struct ConnStats {
-    pub received: AtomicU64,
-    pub sent: AtomicU64,
-    /// The last non-negative xid read; -1 before any.
-    pub last_cxid: AtomicI32,
-    /// The zxid of the last reply; -1 before any.
-    pub last_zxid: AtomicI64,
-    pub last_op: Mutex<&'static str>,
-    pub last_latency_us: AtomicU64,
-    /// Set once the connection asked a four-letter word (it reads no more).
-    pub four_letter: AtomicBool,
-    /// The server-wide sent counter (`ServerStats::packets_sent`).
-    server_sent: Arc<AtomicU64>,
-    /// Requests read and not answered yet, oldest first: `(xid, when read)`.
-    pending: Mutex<VecDeque<(i32, Instant)>>,
-    latency: Mutex<ConnLatency>,
-}
-
-/// Response latencies of one connection, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnLatency {
-    pub count: u64,
-    pub total_us: u64,
-    /// `u64::MAX` while `count` is 0.
-    pub min_us: u64,
-    pub max_us: u64,
-    pub last_us: u64,
-    /// Wall-clock milliseconds of the last reply; 0 before any.
-    pub last_response_ms: i64,
-}
-
-impl Default for ConnLatency {
-    fn default() -> Self {
-        ConnLatency {
-            count: 0,
-            total_us: 0,
-            min_us: u64::MAX,
-            max_us: 0,
-            last_us: 0,
-            last_response_ms: 0,
-        }
-    }
-}
-
-impl Default for ConnStats {
-    fn default() -> Self {
-        ConnStats::new(Arc::default())
-    }
-}
-
-impl ConnStats {
-    /// Counters that also bump `server_sent` for every packet sent.
-    pub fn new(server_sent: Arc<AtomicU64>) -> Self {
-        ConnStats {
-            received: AtomicU64::new(0),
-            sent: AtomicU64::new(0),
-            last_cxid: AtomicI32::new(-1),
-            last_zxid: AtomicI64::new(-1),
-            last_op: Mutex::new("NA"),
-            last_latency_us: AtomicU64::new(0),
-            four_letter: AtomicBool::new(false),
-            server_sent,
-            pending: Mutex::new(VecDeque::new()),
-            latency: Mutex::new(ConnLatency::default()),
-        }
-    }
-
-    /// A request was read: remembers when, to time its reply.
-    pub fn request_started(&self, xid: i32, at: Instant) {
-        if xid >= 0 {
-            self.last_cxid.store(xid, Ordering::Relaxed);
-        }
-        self.pending.lock().push_back((xid, at));
-    }
-
-    /// The reply to `xid` was queued: records its latency (replies leave in request
-    /// order, so the oldest pending request with this xid is the one answered).
-    fn responded(&self, xid: i32) {
-        let started = {
-            let mut pending = self.pending.lock();
-            let Some(pos) = pending.iter().position(|&(x, _)| x == xid) else {
-                return;
-            };
-            let started = pending.drain(..=pos).next_back().map(|(_, at)| at);
-            started
-        };
-        let Some(started) = started else {
-            return;
-        };
-        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.last_latency_us.store(us, Ordering::Relaxed);
-        let mut l = self.latency.lock();
-        l.count += 1;
-        l.total_us = l.total_us.saturating_add(us);
-        l.min_us = l.min_us.min(us);
-        l.max_us = l.max_us.max(us);
-        l.last_us = us;
-        l.last_response_ms = super::runtime::now_millis();
-    }
-
-    fn packet_sent(&self) {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        self.server_sent.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn latency(&self) -> ConnLatency {
-        *self.latency.lock()
-    }
-
-    /// `crst` (`ServerCnxn.resetStats`).
-    pub fn reset(&self) {
-        self.received.store(0, Ordering::Relaxed);
-        self.sent.store(0, Ordering::Relaxed);
-        self.last_cxid.store(-1, Ordering::Relaxed);
-        self.last_zxid.store(-1, Ordering::Relaxed);
-        *self.last_op.lock() = "NA";
-        self.last_latency_us.store(0, Ordering::Relaxed);
-        *self.latency.lock() = ConnLatency::default();
-    }
-}
-
-/// The shared handle of a connection: the writer thread and the watch manager reach the
-/// client through it.
-pub struct Conn {
-    pub id: ConnId,
-    pub peer: SocketAddr,
-    pub established: Instant,
-    out: mpsc::UnboundedSender<Outbound>,
-    /// Frames held back while the writer is answering a batch (see [`Conn::cork`]).
-    cork: Mutex<Cork>,
-    pub session_id: AtomicI64,
-    pub timeout_ms: AtomicI32,
-    ids: RwLock<Vec<Id>>,
-    inflight: AtomicUsize,
-    /// Sizes of this connection's writes in flight, oldest first (they are answered in
-    /// order), and their sum.
-    inflight_sizes: Mutex<VecDeque<usize>>,
-    inflight_bytes: AtomicUsize,
-    /// Bytes queued for the socket and not written yet.
-    backlog: Arc<Backlog>,
-    wake: Notify,
-    closing: AtomicBool,
-    /// Established while this server was read-only: writes get NOTREADONLY, and the connection
-    /// closes when the server rejoins a quorum.
-    pub read_only: AtomicBool,
-    pub stats: ConnStats,
-}
-
-impl Conn {
-    /// Queues a reply frame: header, then the body when `result` is Ok.
-    pub fn reply(&self, xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) {
-        let mut out = encode_reply(xid, zxid, result);
-        if out.len() > self.backlog.reply_limit {
-            tracing::warn!(
-                peer = %self.peer,
-                "a reply of {} bytes is over the limit of {} (jute.maxbuffer); answering BADARGUMENTS",
-                out.len(),
-                self.backlog.reply_limit
-            );
-            out = encode_reply(xid, zxid, &Err(ErrorCode::BadArguments));
-        }
-        self.stats.last_zxid.store(zxid, Ordering::Relaxed);
-        self.stats.responded(xid);
-        self.send(out);
-    }
-
-    fn send(&self, frame: Vec<u8>) {
-        let queued = self.backlog.add(frame.len());
-        if queued > self.backlog.drop_at {
-            // A client that stopped reading while notifications kept coming: its requests
-            // were paused long ago (see Session::throttled); drop it rather than grow.
-            self.backlog.remove(frame.len());
-            if !self.closing.swap(true, Ordering::AcqRel) {
-                tracing::warn!(
-                    peer = %self.peer,
-                    "dropping a client that does not read: {queued} bytes queued for it"
-                );
-            }
-            self.wake.notify_one();
-            return;
-        }
-        self.stats.packet_sent();
-        let mut cork = self.cork.lock();
-        if cork.depth > 0 {
-            cork.held.extend_from_slice(&frame);
-        } else {
-            let _ = self.out.send(Outbound::Frame(frame));
-        }
-    }
-
-    /// Holds every frame sent from now on (replies, watch events, from any thread) until the
-    /// matching [`Conn::uncork`], then sends them as one write, in the order they were sent.
-    /// The writer corks each connection it answers during a batch: one socket write and one
-    /// wake-up of the connection's writer task per batch, instead of one per reply.
-    pub fn cork(&self) {
-        self.cork.lock().depth += 1;
-    }
-
-    pub fn uncork(&self) {
-        let mut cork = self.cork.lock();
-        cork.depth = cork.depth.saturating_sub(1);
-        if cork.depth == 0 {
-            self.send_held(&mut cork);
-        }
-    }
-
-    /// Flushes what is queued, then closes the socket.
-    pub fn close(&self) {
-        self.closing.store(true, Ordering::Release);
-        {
-            let mut cork = self.cork.lock();
-            self.send_held(&mut cork);
-            let _ = self.out.send(Outbound::Close);
-        }
-        self.wake.notify_one();
-    }
-
-    /// Sends the frames a cork held; the caller holds the cork's lock, so a frame sent right
-    /// after cannot overtake them.
-    fn send_held(&self, cork: &mut Cork) {
-        if !cork.held.is_empty() {
-            let _ = self
-                .out
-                .send(Outbound::Frame(std::mem::take(&mut cork.held)));
-        }
-    }
-
-    /// Called by the writer after it queued the reply to one of this connection's writes.
-    pub fn write_done(&self) {
-        if let Some(size) = self.inflight_sizes.lock().pop_front() {
-            self.inflight_bytes.fetch_sub(size, Ordering::AcqRel);
-        }
-        self.inflight.fetch_sub(1, Ordering::AcqRel);
-        self.wake.notify_one();
-    }
-
-    fn write_started(&self, size: usize) {
-        self.inflight_sizes.lock().push_back(size);
-        self.inflight_bytes.fetch_add(size, Ordering::AcqRel);
-        self.inflight.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub fn auth(&self) -> Vec<Id> {
-        self.ids.read().clone()
-    }
-
-    /// Adds the ids an addauth proved, within the connection's bounds on their number and
-    /// size (every txn of this connection carries them).
-    fn add_auth_ids(&self, ids: Vec<Id>, limits: &super::options::Limits) -> Result<(), String> {
-        let mut held = self.ids.write();
-        let mut added: Vec<Id> = ids.into_iter().filter(|id| !held.contains(id)).collect();
-        added.dedup();
-        let count = held.len() + added.len();
-        let bytes = auth_bytes(&held) + auth_bytes(&added);
-        if count > limits.conn_auth_ids {
-            return Err(format!(
-                "{count} auth ids, more than {} per connection",
-                limits.conn_auth_ids
-            ));
-        }
-        if bytes > limits.conn_auth_bytes {
-            return Err(format!(
-                "{bytes} bytes of auth ids, more than {} per connection",
-                limits.conn_auth_bytes
-            ));
-        }
-        held.extend(added);
-        Ok(())
-    }
-
-    pub fn session(&self) -> i64 {
-        self.session_id.load(Ordering::Acquire)
-    }
-
-    pub fn outstanding(&self) -> usize {
-        self.inflight.load(Ordering::Acquire)
-    }
-}
-
-/// Connections corked for one batch of replies; dropping it uncorks them all.
-#[derive(Default)]
-pub struct CorkedBatch {
-    conns: Vec<Arc<Conn>>,
-    ids: std::collections::HashSet<ConnId>,
-}
-
-impl CorkedBatch {
-    /// Corks `conn` unless this batch already did.
-    pub fn hold(&mut self, conn: &Arc<Conn>) {
-        if self.ids.insert(conn.id) {
-            conn.cork();
-            self.conns.push(conn.clone());
-        }
-    }
-}
-
-impl Drop for CorkedBatch {
-    fn drop(&mut self) {
-        for conn in self.conns.drain(..) {
-            conn.uncork();
-        }
-    }
-}
-
-/// The bytes queued for one connection's socket, shared by the connection (which adds what
-/// it sends) and its socket writer task (which takes off what it wrote).
-struct Backlog {
-    bytes: AtomicUsize,
-    /// Signalled when the writer has brought the backlog under `pause_at`.
-    drained: Notify,
-    /// At or above this, the connection reads no new requests.
-    pause_at: usize,
-    /// Above this, the connection is dropped.
-    drop_at: usize,
-    /// The largest reply sent as it is.
-    reply_limit: usize,
-    /// The socket failed: nothing queued will ever drain.
-    broken: AtomicBool,
-}
-
-impl Backlog {
-    fn add(&self, len: usize) -> usize {
-        self.bytes.fetch_add(len, Ordering::AcqRel) + len
-    }
-
-    fn remove(&self, len: usize) {
-        let before = self.bytes.fetch_sub(len, Ordering::AcqRel);
-        if before >= self.pause_at && before - len < self.pause_at {
-            self.drained.notify_one();
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.bytes.load(Ordering::Acquire) >= self.pause_at
-    }
-}
-
-fn encode_reply(xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    frame::write(&mut out, |b| {
-        let err = match result {
-            Ok(_) => 0,
-            Err(code) => code.as_i32(),
-        };
-        ReplyHeader { xid, zxid, err }.encode(b);
-        if let Ok(body) = result {
-            body.encode(b);
-        }
-    });
-    out
-}
-
-/// See [`Conn::cork`].
-#[derive(Default)]
-struct Cork {
-    depth: u32,
-    held: Vec<u8>,
-}
-
-impl WatchSink for Conn {
-    fn notify(&self, zxid: i64, event: EventType, path: &str) {
-        let mut out = Vec::with_capacity(32 + path.len());
-        frame::write(&mut out, |b| {
-            ReplyHeader {
-                xid: NOTIFICATION_XID,
-                zxid,
-                err: 0,
-            }
-            .encode(b);
-            WatcherEvent {
-                event_type: event.as_i32(),
-                state: KeeperState::SyncConnected.as_i32(),
-                path: path.to_owned(),
-            }
-            .encode(b);
-        });
-        self.send(out);
-    }
-
-    fn auth_ids(&self) -> Vec<Id> {
-        self.auth()
-    }
-}
 
 /// Serves one accepted socket until it closes.
-pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(
+    shared: Arc<Shared>,
+    member: Option<Arc<Ensemble>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let limits = &shared.opts.limits;
-    let backlog = Arc::new(Backlog {
-        bytes: AtomicUsize::new(0),
-        drained: Notify::new(),
-        pause_at: limits.conn_backlog_bytes,
-        drop_at: limits.conn_backlog_drop_bytes,
-        reply_limit: limits.reply_bytes,
-        broken: AtomicBool::new(false),
-    });
-    let conn = Arc::new(Conn {
-        id: shared.next_conn_id(),
+    let (conn, write_task) = Conn::open(
+        shared.next_conn_id(),
         peer,
-        established: Instant::now(),
-        out: tx,
-        cork: Mutex::default(),
-        session_id: AtomicI64::new(0),
-        timeout_ms: AtomicI32::new(0),
-        ids: RwLock::new(vec![Id {
-            scheme: "ip".into(),
-            id: peer.ip().to_string(),
-        }]),
-        inflight: AtomicUsize::new(0),
-        inflight_sizes: Mutex::new(VecDeque::new()),
-        inflight_bytes: AtomicUsize::new(0),
-        backlog: backlog.clone(),
-        wake: Notify::new(),
-        closing: AtomicBool::new(false),
-        read_only: AtomicBool::new(false),
-        stats: ConnStats::new(shared.stats.packets_sent.clone()),
-    });
-    let write_task = tokio::spawn(write_loop(writer, rx, backlog));
+        writer,
+        &shared.opts.limits,
+        shared.stats.packets_sent.clone(),
+    );
     shared.conns.lock().insert(conn.id, conn.clone());
     let mut session = Session {
         shared: shared.clone(),
+        member,
         conn: conn.clone(),
         reader,
         // Small: most sessions are idle most of the time, and grows as frames need.
@@ -485,50 +77,6 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = write_task.await;
 }
 
-/// Writes queued frames, as many per syscall as are waiting.
-async fn write_loop(
-    mut writer: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Outbound>,
-    backlog: Arc<Backlog>,
-) {
-    // Grows with what is queued; an idle session's pings need a few dozen bytes, and a
-    // buffer that grew for a burst is given back afterwards.
-    let mut buf: Vec<u8> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut close = false;
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Outbound::Frame(f) => buf.extend_from_slice(&f),
-                Outbound::Close => {
-                    close = true;
-                    break;
-                }
-            }
-            if buf.len() < 256 * 1024 {
-                next = rx.try_recv().ok();
-            }
-        }
-        if !buf.is_empty() && writer.write_all(&buf).await.is_err() {
-            backlog.broken.store(true, Ordering::Release);
-            backlog.drained.notify_one();
-            return;
-        }
-        backlog.remove(buf.len());
-        buf.clear();
-        if buf.capacity() > KEPT_WRITE_BUFFER {
-            buf.shrink_to(KEPT_WRITE_BUFFER);
-        }
-        if close {
-            let _ = writer.shutdown().await;
-            return;
-        }
-    }
-}
-
-/// The most a connection's write buffer keeps between bursts.
-const KEPT_WRITE_BUFFER: usize = 64 * 1024;
-
 /// A request read while this session's writes were in flight: it waits for them.
 struct Deferred {
     xid: i32,
@@ -540,6 +88,8 @@ struct Deferred {
 /// The reading side of a connection and its ordering state.
 struct Session {
     shared: Arc<Shared>,
+    /// This server's ensemble member; none standalone.
+    member: Option<Arc<Ensemble>>,
     conn: Arc<Conn>,
     reader: OwnedReadHalf,
     buf: BytesMut,
@@ -664,7 +214,7 @@ impl Session {
                     self.buf[11],
                 ]));
             }
-            let text = fourlw::run(&self.shared, cmd, mask);
+            let text = fourlw::run(&self.shared, self.member.as_deref(), cmd, mask);
             if !text.is_empty() {
                 self.conn.send(text.into_bytes());
             }
@@ -755,7 +305,7 @@ impl Session {
                 .get(&req.session_id)
                 .map(|s| s.passwd.clone());
             let mut revalidated = false;
-            if let (None, Some(ensemble)) = (&known, shared.ensemble.get()) {
+            if let (None, Some(ensemble)) = (&known, self.member.clone()) {
                 // Not applied here yet, perhaps: a client whose only reply was the handshake
                 // reconnects with lastZxidSeen 0, so the zxid check above does not hold it
                 // back from a member that lags. The leader knows every committed session.
@@ -777,7 +327,7 @@ impl Session {
             let live = shared.tracker.lock().is_live(req.session_id);
             match known {
                 Some(passwd) if live && passwd == req.passwd => {
-                    if let (false, Some(ensemble)) = (revalidated, shared.ensemble.get()) {
+                    if let (false, Some(ensemble)) = (revalidated, self.member.clone()) {
                         if let Err(e) = ensemble.revalidate(req.session_id, &req.passwd).await {
                             tracing::info!(peer = %self.conn.peer, "cannot take over session 0x{:x}: {e}", req.session_id);
                             if e == RevalidateError::Expired {
@@ -1043,10 +593,6 @@ const TXN_OVERHEAD: usize = 256;
 /// The largest txn the write path takes: the log's record limit, less room for the framing
 /// an ensemble's log entry adds around it.
 const LOGGABLE_TXN_BYTES: usize = super::persist::MAX_RECORD_BYTES - 64 * 1024;
-
-fn auth_bytes(ids: &[Id]) -> usize {
-    ids.iter().map(|id| id.scheme.len() + id.id.len() + 8).sum()
-}
 
 fn is_write(request: &Request) -> bool {
     request.op_code().is_write()

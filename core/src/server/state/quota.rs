@@ -5,8 +5,8 @@
 
 use crate::proto::{path, ErrorCode};
 
-use super::state::{State, Undo, UndoLog};
-use super::tree::{QUOTA_PATH, ZOOKEEPER_PATH};
+use super::super::tree::{QUOTA_PATH, ZOOKEEPER_PATH};
+use super::{State, Undo, UndoLog};
 
 pub const LIMITS_NODE: &str = "zookeeper_limits";
 pub const STATS_NODE: &str = "zookeeper_stats";

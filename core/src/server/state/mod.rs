@@ -11,24 +11,11 @@ use crate::proto::{
     Id, MultiOp, MultiResult, Request, Response, SetAclRequest, SetDataRequest, Stat, MAX_TTL,
 };
 
-use super::acl;
-use super::quota;
-use super::tree::{DataTree, Meta, Node, NodeId, NodeKind, NodeRef, CONFIG_PATH};
-use super::txn::{Txn, TxnBody};
+mod quota;
 
-/// The settings that decide how a write is validated. Each txn carries the rules it was
-/// proposed under, so replaying the log after a config change gives the same results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Rules {
-    /// `skipACL`: every ACL check passes.
-    pub skip_acl: bool,
-    /// `extendedTypesEnabled`: TTL nodes allowed.
-    pub extended_types: bool,
-    /// `enforceQuota`: hard quota limits refuse writes.
-    pub enforce_quota: bool,
-    /// `reconfigEnabled`: the reconfig operation is allowed.
-    pub reconfig_enabled: bool,
-}
+use super::acl;
+use super::tree::{DataTree, Meta, Node, NodeId, NodeKind, NodeRef, CONFIG_PATH};
+use super::txn::{Rules, Txn, TxnBody};
 
 /// A live session as every server knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
