@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import {
   Acls, Client, Codes, CreateMode, Perms, ZkError
 } from 'zk-client'
-import { KIND, Proxy, connect, startServer, unique, waitFor, within } from './support.mjs'
+import { KIND, Proxy, connect, nextEvent, startServer, unique, waitFor, within } from './support.mjs'
 
 let server
 before(async () => { server = await startServer() })
@@ -368,8 +368,11 @@ describe('abort', () => {
     setTimeout(() => controller.abort(), 50)
     await assert.rejects(within(pending, 'the aborted get'), (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR')
     await assert.rejects(within(other, 'the timed-out exists'), (e) => e.name === 'AbortError' && e.cause.name === 'TimeoutError')
+    // resume() also cuts the stalled connection: the client must notice that and reconnect
+    // (until it has, its state still says connected).
+    const reconnected = nextEvent(slow, 'connected')
     proxy.resume()
-    await waitFor(() => slow.state === 'connected', 'reconnect after the stall')
+    await reconnected
     assert.ok(await slow.exists('/'))
   })
 
