@@ -31,26 +31,26 @@
 //! - `runtime`: start-up, recovery, the listener and background tasks.
 
 pub mod acl;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
-pub mod conn;
-pub mod fourlw;
-pub mod image;
+pub(crate) mod conn;
+pub(crate) mod fourlw;
+pub(crate) mod image;
 pub mod options;
 pub mod persist;
-pub mod quorum;
-pub mod reads;
-pub mod role;
-pub mod runtime;
-pub mod sessions;
-pub mod shared;
-pub mod snapshotter;
-pub mod state;
-pub mod stats;
+pub(crate) mod quorum;
+pub(crate) mod reads;
+pub(crate) mod role;
+pub(crate) mod runtime;
+pub(crate) mod sessions;
+pub(crate) mod shared;
+pub(crate) mod snapshotter;
+pub(crate) mod state;
+pub(crate) mod stats;
 pub mod tree;
-pub mod txn;
-pub mod watch;
-pub mod writer;
+pub(crate) mod txn;
+pub(crate) mod watch;
+pub(crate) mod writer;
 
 pub use options::ServerOptions;
 pub use runtime::{Server, ServerError};

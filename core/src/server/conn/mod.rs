@@ -27,7 +27,7 @@ use crate::proto::{
 pub mod handle;
 
 use handle::auth_bytes;
-pub use handle::{Conn, ConnLatency, ConnStats, CorkedBatch};
+pub use handle::Conn;
 
 use super::acl;
 use super::fourlw;

@@ -184,11 +184,6 @@ pub struct Ensemble {
 }
 
 impl Ensemble {
-    /// The leader's id, if this member knows one.
-    pub fn leader(&self) -> Option<u64> {
-        self.raft.metrics().borrow_watched().current_leader
-    }
-
     /// What the leader's `mntr` reports of its learners; `None` unless this member leads.
     /// A member counts as synced while it acknowledges the leader's heartbeats (within two
     /// ticks), as Apache counts the followers it is connected to.
@@ -225,11 +220,6 @@ impl Ensemble {
     /// client that reconnected here before this member caught up with the leader.
     pub async fn applied_session(&self, session: i64) -> Option<Vec<u8>> {
         self.proposer.applied_session(session).await
-    }
-
-    /// Stops the raft node (the listeners stop with the runtime).
-    pub async fn shutdown(&self) {
-        let _ = self.raft.shutdown().await;
     }
 }
 
