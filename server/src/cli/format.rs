@@ -60,8 +60,9 @@ pub fn java_date(millis: i64) -> String {
     // SAFETY: tzset only reads the TZ environment variable and initialises libc's zone data.
     TZSET.call_once(|| unsafe { tzset() });
     let secs = millis.div_euclid(1000) as libc::time_t;
-    // SAFETY: `tm` is plain data; localtime_r writes it and returns null on failure.
+    // SAFETY: `tm` is plain data, for which all zeroes is a valid value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live locals; localtime_r fills `tm` or returns null.
     let converted = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
     if converted {
         let mut buf = [0u8; 128];
