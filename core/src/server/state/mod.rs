@@ -12,6 +12,8 @@ use crate::proto::{
 };
 
 mod quota;
+#[cfg(test)]
+mod tests;
 
 use super::acl;
 use super::tree::{DataTree, Meta, Node, NodeId, NodeKind, NodeRef, CONFIG_PATH};
