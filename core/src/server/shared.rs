@@ -16,7 +16,7 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::conn::handle::Conn;
+use super::conn::handle::{Conn, CorkedBatch};
 use super::options::ServerOptions;
 use super::role::{Role, RoleCell};
 use super::sessions::SessionTracker;
@@ -24,6 +24,7 @@ use super::state::{Outcome, State};
 use super::stats::ServerStats;
 use super::txn::TxnBody;
 use super::watch::{ConnId, WatchManager};
+use crate::proto::{ErrorCode, Response};
 
 /// A write waiting for the writer thread, and who gets the answer.
 pub struct WriteJob {
@@ -43,6 +44,34 @@ pub enum ReplyTo {
     Handshake(oneshot::Sender<Outcome>),
     /// Internal: expiry, container cleanup.
     Nobody,
+}
+
+impl ReplyTo {
+    /// Answers a client's write with `result` at `zxid` (the one sequence every write path
+    /// ends in: reply, latency, the connection's write done). A connection in `batch` is
+    /// corked until the batch is dropped, so a batch's replies leave in one socket write.
+    /// Handshakes and the server's own writes have nobody to answer here.
+    pub fn answer(
+        self,
+        shared: &Shared,
+        zxid: i64,
+        result: &Result<Response, ErrorCode>,
+        batch: Option<&mut CorkedBatch>,
+    ) {
+        if let ReplyTo::Conn {
+            conn,
+            xid,
+            received,
+        } = self
+        {
+            if let Some(batch) = batch {
+                batch.hold(&conn);
+            }
+            conn.reply(xid, zxid, result);
+            shared.stats.record_latency(received);
+            conn.write_done();
+        }
+    }
 }
 
 /// State shared by every connection, the writer and the background tasks.
@@ -70,6 +99,11 @@ impl Shared {
         if self.writes.send(job).is_err() {
             tracing::error!("write path is gone; dropping a write");
         }
+    }
+
+    /// A write left the write path (answered, refused or given up on).
+    pub fn write_finished(&self) {
+        self.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub fn last_zxid(&self) -> i64 {

@@ -14,6 +14,7 @@ use super::shared::{ReplyTo, Shared, WriteJob};
 use super::snapshotter::{Chain, SnapshotSchedule, Snapshotter};
 use super::state::{Outcome, Speculation};
 use super::txn::{Txn, TxnBody};
+use crate::proto::Response;
 
 const MAX_BATCH: usize = 2048;
 
@@ -173,20 +174,12 @@ pub(super) fn apply_txns<'a>(
         for (reply, txn) in txns {
             if let Some(path) = sync_barrier(txn) {
                 // An ensemble's sync: everything before it is applied; nothing changes.
-                if let Some(ReplyTo::Conn {
-                    conn,
-                    xid,
-                    received,
-                }) = reply
-                {
-                    corked.hold(&conn);
-                    shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
-                    let response = Ok(crate::proto::Response::Sync {
+                if let Some(reply) = reply {
+                    shared.write_finished();
+                    let response = Ok(Response::Sync {
                         path: path.to_owned(),
                     });
-                    conn.reply(xid, state.last_zxid, &response);
-                    shared.stats.record_latency(received);
-                    conn.write_done();
+                    reply.answer(shared, state.last_zxid, &response, Some(&mut corked));
                 }
                 continue;
             }
@@ -196,7 +189,7 @@ pub(super) fn apply_txns<'a>(
             }
             let reply = match reply {
                 Some(reply) => {
-                    shared.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
+                    shared.write_finished();
                     reply
                 }
                 None => ReplyTo::Nobody,
@@ -229,32 +222,16 @@ pub(super) fn apply_txns<'a>(
                 }
                 (Outcome::SessionClosed { session_id }, reply) => {
                     closed_sessions.push(session_id);
-                    if let ReplyTo::Conn {
-                        conn,
-                        xid,
-                        received,
-                    } = reply
-                    {
-                        corked.hold(&conn);
-                        conn.reply(xid, applied.zxid, &Ok(crate::proto::Response::Empty));
-                        shared.stats.record_latency(received);
-                        conn.write_done();
-                    }
+                    reply.answer(
+                        shared,
+                        applied.zxid,
+                        &Ok(Response::Empty),
+                        Some(&mut corked),
+                    );
                 }
-                (
-                    Outcome::Reply(result),
-                    ReplyTo::Conn {
-                        conn,
-                        xid,
-                        received,
-                    },
-                ) => {
-                    corked.hold(&conn);
-                    conn.reply(xid, applied.zxid, &result);
-                    shared.stats.record_latency(received);
-                    conn.write_done();
+                (Outcome::Reply(result), reply) => {
+                    reply.answer(shared, applied.zxid, &result, Some(&mut corked));
                 }
-                (Outcome::Reply(_), _) => {}
             }
         }
     }

@@ -172,10 +172,7 @@ impl Proposer {
     }
 
     fn fail(&self, reply: ReplyTo) {
-        self.shared
-            .stats
-            .outstanding
-            .fetch_sub(1, Ordering::Relaxed);
+        self.shared.write_finished();
         match reply {
             // The outcome is unknown to us: closing says exactly that to the client.
             ReplyTo::Conn { conn, .. } => conn.close(),
@@ -620,22 +617,11 @@ impl Proposer {
                 self.fail(waiting.reply);
                 continue;
             }
-            self.shared
-                .stats
-                .outstanding
-                .fetch_sub(1, Ordering::Relaxed);
-            if let ReplyTo::Conn {
-                conn,
-                xid,
-                received,
-            } = waiting.reply
-            {
-                let code = crate::proto::ErrorCode::from_i32(*code)
-                    .unwrap_or(crate::proto::ErrorCode::SystemError);
-                conn.reply(xid, self.shared.last_zxid(), &Err(code));
-                self.shared.stats.record_latency(received);
-                conn.write_done();
-            }
+            self.shared.write_finished();
+            let code = ErrorCode::from_i32(*code).unwrap_or(ErrorCode::SystemError);
+            waiting
+                .reply
+                .answer(&self.shared, self.shared.last_zxid(), &Err(code), None);
         }
     }
 
