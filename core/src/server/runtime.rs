@@ -45,7 +45,7 @@ pub enum ServerError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("cannot join the ensemble: {0}")]
-    Quorum(String),
+    Quorum(#[from] super::quorum::StartError),
 }
 
 /// A started server. Dropping it does not stop it; call [`Server::shutdown`].

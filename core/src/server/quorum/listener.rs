@@ -28,6 +28,7 @@ use crate::server::options::{EnsembleOptions, Peer};
 
 use super::network::{parse_node, LinkConfig};
 use super::proposer::Proposer;
+use super::StartError;
 
 /// A snapshot larger than this is not a snapshot this member will assemble.
 const MAX_SNAPSHOT_BYTES: u64 = 64 << 30;
@@ -156,7 +157,7 @@ pub async fn listen(
     admission: Arc<Admission>,
     config: LinkConfig,
     members: usize,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     admission.resolve(&raft).await;
     let served = Arc::new(Served {
         raft,
@@ -172,7 +173,10 @@ pub async fn listen(
         let addr = me.socket_address(port);
         let listener = TcpListener::bind(&addr)
             .await
-            .map_err(|e| format!("cannot bind the quorum address {addr}: {e}"))?;
+            .map_err(|source| StartError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
         let served = served.clone();
         let slots = Arc::new(Semaphore::new(cap));
         tokio::spawn(async move {

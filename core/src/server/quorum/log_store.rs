@@ -38,7 +38,7 @@ use openraft::{LogState, RaftLogReader};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::{to_io, Raft, TypeConfig};
+use super::{to_io, Raft, StartError, TypeConfig};
 use crate::server::persist::{LogEntryRef, Wal, WalOptions};
 use crate::server::shared::Shared;
 
@@ -254,12 +254,15 @@ impl LogStore {
     /// Opens (or creates) the log in `dir`, replays it (a torn tail is cut with a warning) and
     /// starts its writing thread. Replication reads at most `read_budget` bytes of entries at
     /// a time.
-    pub fn open(dir: &Path, fsync: bool, read_budget: usize) -> Result<LogStore, String> {
+    pub fn open(dir: &Path, fsync: bool, read_budget: usize) -> Result<LogStore, StartError> {
         let opts = WalOptions {
             fsync,
             ..WalOptions::default()
         };
-        let (wal, records) = Wal::open(dir, opts, 0).map_err(|e| e.to_string())?;
+        let (wal, records) = Wal::open(dir, opts, 0).map_err(|source| StartError::Log {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let mut inner = Inner {
             entries: BTreeMap::new(),
             bytes: 0,
@@ -268,16 +271,19 @@ impl LogStore {
             since_checkpoint: 0,
         };
         for record in records {
-            let decoded: Record = postcard::from_bytes(&record.payload).map_err(|e| {
-                format!("raft log record {} in {}: {e}", record.zxid, dir.display())
-            })?;
+            let decoded: Record =
+                postcard::from_bytes(&record.payload).map_err(|reason| StartError::LogRecord {
+                    dir: dir.to_path_buf(),
+                    zxid: record.zxid,
+                    reason,
+                })?;
             inner.replay(decoded, record.payload.len());
         }
         let (writer, jobs) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("zk-raft-log".into())
             .spawn(move || run_writer(wal, jobs))
-            .map_err(|e| format!("cannot start the raft log's thread: {e}"))?;
+            .map_err(StartError::LogThread)?;
         Ok(LogStore {
             inner: Arc::new(Mutex::new(inner)),
             writer,

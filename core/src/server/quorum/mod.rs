@@ -38,6 +38,7 @@
 //!
 //! [`Wal`]: super::persist::Wal
 
+mod error;
 mod listener;
 mod log_store;
 mod network;
@@ -58,6 +59,7 @@ use tokio::sync::mpsc;
 
 use super::options::EnsembleOptions;
 use super::shared::{Shared, WriteJob};
+pub use error::{MembershipError, PeerError, SnapshotError, StartError};
 
 openraft::declare_raft_types!(
     /// The ensemble's raft types: proposals in, nothing out (replies come from applying).
@@ -242,7 +244,7 @@ fn to_io(e: impl std::fmt::Display) -> std::io::Error {
 /// tick of silence (the leader lease is the upper bound), so a new leader serves well within
 /// 2 x tickTime of a leader that hangs. A leader that dies is noticed sooner: its connections
 /// close (see `Proposer::replication_closed`).
-fn raft_config(tick: Duration, snap_count: u64) -> Result<openraft::Config, String> {
+fn raft_config(tick: Duration, snap_count: u64) -> Result<openraft::Config, StartError> {
     let tick_ms = (tick.as_millis() as u64).max(20);
     let config = openraft::Config {
         cluster_name: "zk".into(),
@@ -261,7 +263,9 @@ fn raft_config(tick: Duration, snap_count: u64) -> Result<openraft::Config, Stri
         allow_log_reversion: Some(true),
         ..Default::default()
     };
-    config.validate().map_err(|e| e.to_string())
+    config
+        .validate()
+        .map_err(|e| StartError::Config(e.to_string()))
 }
 
 fn node_of(peer: &super::options::Peer) -> BasicNode {
@@ -300,11 +304,11 @@ pub async fn start(
     shared: Arc<Shared>,
     ensemble: EnsembleOptions,
     writes: mpsc::UnboundedReceiver<WriteJob>,
-) -> Result<Arc<Ensemble>, String> {
+) -> Result<Arc<Ensemble>, StartError> {
     let me = ensemble
         .me()
         .cloned()
-        .ok_or_else(|| format!("there is no server.{} line", ensemble.my_id))?;
+        .ok_or(StartError::NotAMember(ensemble.my_id))?;
     let caps = wire::Caps::for_max_buffer(shared.opts.max_buffer);
     let deadlines = wire::Deadlines::new(shared.opts.tick_time, ensemble.sync_limit);
     let links = network::LinkConfig::new(&me, caps, deadlines).await;
@@ -313,8 +317,7 @@ pub async fn start(
     let snap_every = crate::server::snapshotter::draw_goal(shared.opts.snap_count);
     let config = Arc::new(raft_config(shared.opts.tick_time, snap_every)?);
     let log_dir = shared.opts.log_dir().join("raft");
-    let log = log_store::LogStore::open(&log_dir, shared.opts.force_sync, caps.batch_bytes)
-        .map_err(|e| format!("cannot open the raft log in {}: {e}", log_dir.display()))?;
+    let log = log_store::LogStore::open(&log_dir, shared.opts.force_sync, caps.batch_bytes)?;
     let owners = Owners::default();
     let proposer = proposer::Proposer::new(
         shared.clone(),
@@ -323,12 +326,11 @@ pub async fn start(
         links.clone(),
         zxid_counter_limit(),
     );
-    let machine = state_machine::StateMachine::open(shared.clone(), proposer.clone(), owners)
-        .map_err(|e| format!("cannot load the snapshot: {e}"))?;
+    let machine = state_machine::StateMachine::open(shared.clone(), proposer.clone(), owners)?;
     let network = network::Network::new(ensemble.clone(), links.clone());
     let raft = Raft::new(ensemble.my_id, config, network, log.clone(), machine)
         .await
-        .map_err(|e| format!("cannot start raft: {e}"))?;
+        .map_err(|e| StartError::Raft(e.to_string()))?;
     let admission = Arc::new(listener::Admission::new(ensemble.clone()));
     listener::listen(
         &me,
@@ -339,7 +341,11 @@ pub async fn start(
         ensemble.peers.len(),
     )
     .await?;
-    if !raft.is_initialized().await.map_err(|e| e.to_string())? {
+    let initialized = raft
+        .is_initialized()
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+    if !initialized {
         let voters: BTreeMap<u64, BasicNode> = ensemble
             .voters()
             .map(|(id, peer)| (id, node_of(peer)))

@@ -22,7 +22,7 @@ use super::wire::{
     self, read_response, write_body, Caps, Deadlines, Kind, PeerRequest, PeerResponse,
     SNAPSHOT_CHUNK,
 };
-use super::{Raft, TypeConfig};
+use super::{PeerError, Raft, TypeConfig};
 use crate::server::options::{EnsembleOptions, Peer};
 
 /// Which of a peer's two ports a message goes to.
@@ -87,19 +87,28 @@ impl PeerLink {
         &mut self,
         request: &PeerRequest,
         ttl: Duration,
-    ) -> Result<PeerResponse, String> {
+    ) -> Result<PeerResponse, PeerError> {
         let cap = self.config.caps.request_cap(Kind::of(request));
-        let body = wire::encode(request, cap).map_err(|e| format!("{}: {e}", self.addr))?;
+        let body = wire::encode(request, cap).map_err(|source| PeerError::Io {
+            addr: self.addr.clone(),
+            source,
+        })?;
         let result = tokio::time::timeout(ttl, self.exchange(&body)).await;
         match result {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => {
+            Ok(Err(source)) => {
                 self.stream = None;
-                Err(format!("{}: {e}", self.addr))
+                Err(PeerError::Io {
+                    addr: self.addr.clone(),
+                    source,
+                })
             }
             Err(_) => {
                 self.stream = None;
-                Err(format!("{}: no answer within {ttl:?}", self.addr))
+                Err(PeerError::Timeout {
+                    addr: self.addr.clone(),
+                    ttl,
+                })
             }
         }
     }
@@ -112,7 +121,7 @@ impl PeerLink {
         &mut self,
         request: &PeerRequest,
         ttl: Duration,
-    ) -> Result<PeerResponse, String> {
+    ) -> Result<PeerResponse, PeerError> {
         let reused = self.stream.is_some();
         let started = tokio::time::Instant::now();
         match self.call(request, ttl).await {
@@ -290,7 +299,7 @@ impl PeerClient {
         port: Port,
         request: PeerRequest,
         ttl: Duration,
-    ) -> Result<PeerResponse, String> {
+    ) -> Result<PeerResponse, PeerError> {
         let link = match port {
             Port::Quorum => &mut self.quorum,
             Port::Election => &mut self.election,
@@ -305,7 +314,8 @@ impl PeerClient {
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         match self.call(Port::Election, request, option.hard_ttl()).await {
             Ok(PeerResponse::Vote(response)) => Ok(response),
-            Ok(PeerResponse::Failed(reason)) | Err(reason) => Err(unreachable(reason)),
+            Ok(PeerResponse::Failed(reason)) => Err(unreachable(reason)),
+            Err(e) => Err(unreachable(e.to_string())),
             Ok(_) => Err(unreachable("unexpected answer to a vote".into())),
         }
     }
@@ -336,7 +346,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                 Ok(AppendEntriesResponse::PartialSuccess(last_sent))
             }
             Ok(PeerResponse::Append(response)) => Ok(response),
-            Ok(PeerResponse::Failed(reason)) | Err(reason) => Err(unreachable(reason)),
+            Ok(PeerResponse::Failed(reason)) => Err(unreachable(reason)),
+            Err(e) => Err(unreachable(e.to_string())),
             Ok(_) => Err(unreachable("unexpected answer to append".into())),
         }
     }
@@ -396,9 +407,13 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             match sent {
                 Ok(PeerResponse::ChunkReceived) if !last => offset = end,
                 Ok(PeerResponse::Snapshot(response)) if last => return Ok(response),
-                Ok(PeerResponse::Failed(reason)) | Err(reason) => {
+                Ok(PeerResponse::Failed(reason)) => {
                     self.quorum.reset();
                     return Err(unreachable(reason));
+                }
+                Err(e) => {
+                    self.quorum.reset();
+                    return Err(unreachable(e.to_string()));
                 }
                 Ok(_) => {
                     self.quorum.reset();
@@ -422,7 +437,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .await
         {
             Ok(PeerResponse::TransferLeader(response)) => Ok(response),
-            Ok(PeerResponse::Failed(reason)) | Err(reason) => Err(unreachable(reason)),
+            Ok(PeerResponse::Failed(reason)) => Err(unreachable(reason)),
+            Err(e) => Err(unreachable(e.to_string())),
             Ok(_) => Err(unreachable(
                 "unexpected answer to a leadership transfer".into(),
             )),

@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 
 use super::network::{peer_address, LinkConfig, PeerLink, Port};
 use super::wire::{PeerRequest, PeerResponse, MAX_TOUCHED};
-use super::{node_of, reconfig, Owners, Proposal, ProposalBody, Raft};
+use super::{node_of, reconfig, Owners, PeerError, Proposal, ProposalBody, Raft};
 use crate::proto::{ErrorCode, Request};
 use crate::server::clock::now_millis;
 use crate::server::options::EnsembleOptions;
@@ -570,7 +570,7 @@ impl Proposer {
             };
             link.call_idempotent(&request, wait)
                 .await
-                .map_err(RevalidateError::Unavailable)?
+                .map_err(|e| RevalidateError::Unavailable(e.to_string()))?
         };
         match answer {
             PeerResponse::Revalidated => Ok(()),
@@ -874,7 +874,7 @@ impl Proposer {
                     };
                     let answer = answered.unwrap_or_else(|| {
                         link.reset();
-                        Err(format!("server.{id} stopped leading before it answered"))
+                        Err(PeerError::LeaderChanged(id))
                     });
                     match answer {
                         Ok(PeerResponse::Accepted { term, rejected }) => {

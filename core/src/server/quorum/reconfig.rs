@@ -19,7 +19,7 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use openraft::{BasicNode, ChangeMembers};
 
-use super::Raft;
+use super::{MembershipError, Raft};
 use crate::proto::{ErrorCode, Id, ReconfigRequest};
 use crate::server::config::{PeerType, QuorumServer};
 use crate::server::options::{EnsembleOptions, Peer};
@@ -231,7 +231,7 @@ async fn change_membership(
     peers: &BTreeMap<u64, Peer>,
     voters: &BTreeSet<u64>,
     catch_up: Duration,
-) -> Result<(), String> {
+) -> Result<(), MembershipError> {
     let known: BTreeSet<u64> = {
         let metrics = raft.metrics().borrow_watched().clone();
         metrics
@@ -246,7 +246,7 @@ async fn change_membership(
         if !known.contains(id) {
             raft.add_learner(*id, super::node_of(peer), false)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| MembershipError::Raft(e.to_string()))?;
             added.insert(*id);
         }
     }
@@ -263,7 +263,7 @@ async fn change_membership(
     }
     raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), true)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| MembershipError::Raft(e.to_string()))?;
     let gone: BTreeSet<u64> = known
         .into_iter()
         .filter(|id| !peers.contains_key(id))
@@ -271,21 +271,25 @@ async fn change_membership(
     if !gone.is_empty() {
         raft.change_membership(ChangeMembers::<u64, BasicNode>::RemoveNodes(gone), true)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| MembershipError::Raft(e.to_string()))?;
     }
     Ok(())
 }
 
 /// Waits up to `limit` until a majority of `voters` (this leader counting) has every entry
 /// this leader had when the wait began.
-async fn quorum_synced(raft: &Raft, voters: &BTreeSet<u64>, limit: Duration) -> Result<(), String> {
+async fn quorum_synced(
+    raft: &Raft,
+    voters: &BTreeSet<u64>,
+    limit: Duration,
+) -> Result<(), MembershipError> {
     let mut metrics = raft.metrics();
     let target = metrics.borrow_watched().last_log_index;
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let now = metrics.borrow_watched().clone();
         let Some(replication) = now.replication.as_ref() else {
-            return Err("this member stopped leading".into());
+            return Err(MembershipError::NotLeading);
         };
         let synced = voters
             .iter()
@@ -303,12 +307,12 @@ async fn quorum_synced(raft: &Raft, voters: &BTreeSet<u64>, limit: Duration) -> 
         }
         match tokio::time::timeout_at(deadline, metrics.changed()).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err("raft stopped".into()),
+            Ok(Err(_)) => return Err(MembershipError::Stopped),
             Err(_) => {
-                return Err(format!(
-                    "only {synced} of the {} voters of the new configuration are up to date",
-                    voters.len()
-                ))
+                return Err(MembershipError::NoQuorum {
+                    synced,
+                    voters: voters.len(),
+                })
             }
         }
     }

@@ -40,7 +40,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::proposer::Proposer;
-use super::{to_io, Owners, ProposalBody, TypeConfig};
+use super::{to_io, Owners, ProposalBody, SnapshotError, StartError, TypeConfig};
 use crate::server::image;
 use crate::server::persist;
 use crate::server::shared::Shared;
@@ -98,17 +98,16 @@ impl StateMachine {
         shared: Arc<Shared>,
         proposer: Arc<Proposer>,
         owners: Owners,
-    ) -> Result<StateMachine, String> {
+    ) -> Result<StateMachine, StartError> {
         let mut applied = Applied::default();
-        if let Some((zxid, bytes)) =
-            persist::snapshot::load_latest(&shared.opts.snap_dir()).map_err(|e| e.to_string())?
+        if let Some((zxid, bytes)) = persist::snapshot::load_latest(&shared.opts.snap_dir())
+            .map_err(StartError::SnapshotFile)?
         {
-            let (header, image_bytes) =
-                split_snapshot(&bytes).map_err(|e| format!("snapshot 0x{zxid:x}: {e}"))?;
+            let unreadable = |reason: SnapshotError| StartError::Snapshot { zxid, reason };
+            let (header, image_bytes) = split_snapshot(&bytes).map_err(unreadable)?;
             let meta = header.meta;
             let mut state = State::default();
-            image::read(&mut state, image_bytes)
-                .map_err(|e| format!("snapshot 0x{zxid:x}: {e}"))?;
+            image::read(&mut state, image_bytes).map_err(|e| unreadable(e.into()))?;
             tracing::info!(
                 zxid = format!("0x{zxid:x}"),
                 nodes = state.tree.node_count(),
@@ -229,7 +228,7 @@ fn encode_header(header: &SnapshotHeader) -> io::Result<Vec<u8>> {
 }
 
 /// Splits a snapshot file's payload into its header and its tree image.
-fn split_snapshot(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), String> {
+fn split_snapshot(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), SnapshotError> {
     let (with_owners, rest) = match bytes.strip_prefix(SNAPSHOT_MAGIC.as_slice()) {
         Some(rest) => (true, rest),
         None => (false, bytes),
@@ -237,16 +236,16 @@ fn split_snapshot(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), String> {
     let len_bytes: [u8; 4] = rest
         .get(..4)
         .and_then(|b| b.try_into().ok())
-        .ok_or("too short for its metadata")?;
+        .ok_or(SnapshotError::TooShort)?;
     let len = u32::from_be_bytes(len_bytes) as usize;
     let header_bytes = rest
         .get(4..4usize.saturating_add(len))
-        .ok_or("metadata runs past the end")?;
+        .ok_or(SnapshotError::Truncated)?;
     let header = if with_owners {
-        postcard::from_bytes(header_bytes).map_err(|e| e.to_string())?
+        postcard::from_bytes(header_bytes)?
     } else {
         SnapshotHeader {
-            meta: postcard::from_bytes(header_bytes).map_err(|e| e.to_string())?,
+            meta: postcard::from_bytes(header_bytes)?,
             owners: Vec::new(),
         }
     };
