@@ -738,6 +738,34 @@ mod tests {
         (cmd, rx)
     }
 
+    /// Submits a read that sets a one-shot data watch on `path`; the receiver gets the
+    /// registration id once a reply registers it.
+    fn watched(h: &mut Harness, exists: bool, path: &str) -> oneshot::Receiver<u64> {
+        let (tx, _reply) = oneshot::channel();
+        let (fired, _event) = oneshot::channel();
+        let (registered_tx, registered) = oneshot::channel();
+        let request = PathWatchRequest {
+            path: path.to_owned(),
+            watch: true,
+        };
+        h.machine
+            .submit(Command::Request {
+                request: if exists {
+                    Request::Exists(request)
+                } else {
+                    Request::GetData(request)
+                },
+                watch: Some(WatchRequest {
+                    kind: WatchKind::Data,
+                    slot: super::super::watches::Slot::Once(fired),
+                    registered: registered_tx,
+                }),
+                reply: ReplyTo::Wait(tx),
+            })
+            .unwrap_or_else(|_| panic!("submit"));
+        registered
+    }
+
     fn connect(h: &mut Harness) {
         h.machine
             .connected(&accepted(TIMEOUT_MS, 0x55), h.t0)
@@ -861,23 +889,7 @@ mod tests {
         connect(&mut h);
         written(&mut h, 0);
         // A one-shot data watch registered by a reply.
-        let (tx, _reply_rx) = oneshot::channel();
-        let (fired_tx, _fired_rx) = oneshot::channel();
-        let (registered_tx, mut registered_rx) = oneshot::channel();
-        h.machine
-            .submit(Command::Request {
-                request: Request::GetData(PathWatchRequest {
-                    path: "/w".to_owned(),
-                    watch: true,
-                }),
-                watch: Some(WatchRequest {
-                    kind: WatchKind::Data,
-                    slot: super::super::watches::Slot::Once(fired_tx),
-                    registered: registered_tx,
-                }),
-                reply: ReplyTo::Wait(tx),
-            })
-            .ok();
+        let mut registered_rx = watched(&mut h, false, "/w");
         written(&mut h, 0);
         let mut inbound = reply(1, 40, 0, b"");
         h.machine.received(&mut inbound, at(&h, 1)).ok();
@@ -971,23 +983,7 @@ mod tests {
     fn dropping_a_watch_while_disconnected_forgets_it_and_while_connected_tells_the_server() {
         let mut h = harness(options(), None);
         connect(&mut h);
-        let (registered_tx, mut registered_rx) = oneshot::channel();
-        let (tx, _rx) = oneshot::channel();
-        let (fired_tx, _fired_rx) = oneshot::channel();
-        h.machine
-            .submit(Command::Request {
-                request: Request::Exists(PathWatchRequest {
-                    path: "/gone".to_owned(),
-                    watch: true,
-                }),
-                watch: Some(WatchRequest {
-                    kind: WatchKind::Data,
-                    slot: super::super::watches::Slot::Once(fired_tx),
-                    registered: registered_tx,
-                }),
-                reply: ReplyTo::Wait(tx),
-            })
-            .ok();
+        let mut registered_rx = watched(&mut h, true, "/gone");
         written(&mut h, 0);
         let mut inbound = reply(1, 5, ErrorCode::NoNode.as_i32(), &[]);
         h.machine.received(&mut inbound, at(&h, 1)).ok();
@@ -1009,23 +1005,7 @@ mod tests {
 
         // Registered again, then dropped while disconnected: forgotten without a request,
         // and the next connection does not re-register it.
-        let (registered_tx, mut registered_rx) = oneshot::channel();
-        let (tx, _rx) = oneshot::channel();
-        let (fired_tx, _fired_rx) = oneshot::channel();
-        h.machine
-            .submit(Command::Request {
-                request: Request::GetData(PathWatchRequest {
-                    path: "/here".to_owned(),
-                    watch: true,
-                }),
-                watch: Some(WatchRequest {
-                    kind: WatchKind::Data,
-                    slot: super::super::watches::Slot::Once(fired_tx),
-                    registered: registered_tx,
-                }),
-                reply: ReplyTo::Wait(tx),
-            })
-            .ok();
+        let mut registered_rx = watched(&mut h, false, "/here");
         written(&mut h, 3);
         let mut inbound = reply(2, 5, 0, &[]);
         inbound.extend_from_slice(&reply(3, 6, 0, &[]));
