@@ -15,6 +15,15 @@
  * (strings, buffers, out-pointers) cannot be detected; pass NULL or valid memory.
  * Getters return zk_rc too and write their value through an out-pointer (on ZK_OK only).
  *
+ * SAFETY. What the library cannot check is listed in each function's "# Safety"
+ * section; breaking it is undefined behaviour. The pointers named there need be valid
+ * only during the call, except callbacks and their ctx: a callback must stay callable
+ * with its ctx, on the thread that runs it (see THREADS), until the last call its
+ * section names (the library never dereferences a ctx). NULL is always checked
+ * (ZK_BADARGUMENTS where it is not allowed), and so are lengths and sizes too large to
+ * be real. "Readable" and "writable" mean valid, aligned memory of the stated size or
+ * type. Handles are not listed: any value is safe (see above).
+ *
  * OWNERSHIP (one rule for every call). Fixed-size results (zk_stat, integers) are
  * written into storage the caller passes (any such pointer may be NULL: "not wanted").
  * Every variable-size result (a string, bytes, a list) is allocated by the library and
@@ -518,6 +527,18 @@ extern "C" {
 // Hadoop's ZKFC uses 10000 ms). Nothing is sent before the first call that needs a
 // session. `config` is read during the call only (its callbacks and `ctx` are kept).
 // Free with `zk_elector_close`.
+//
+// # Safety
+//
+// - `out`: NULL (ZK_BADARGUMENTS) or writable.
+// - `hosts`: NULL or a NUL-terminated string.
+// - `options`: as for `zk_open_with`.
+// - `config`: NULL, or readable for `config->size` bytes (an older, smaller struct is
+//   fine), with `parent_znode` and `auth_scheme` NULL or NUL-terminated strings, `acl`
+//   as for `zk_create` (with `acl_len`), and `auth` NULL or `auth_len` readable bytes
+//   (any pointer when `auth_len` is 0; read only with an `auth_scheme`).
+// - Each callback in `config`: callable with `config->ctx` on the elector's dispatch
+//   thread until `zk_elector_close` has returned.
 zk_rc zk_elector_open(struct zk_elector **out,
                       const char *hosts,
                       const struct zk_options *options,
@@ -526,6 +547,10 @@ zk_rc zk_elector_open(struct zk_elector **out,
 // Joins the election with `data` (stored in the lock, and in the breadcrumb once
 // active; HDFS controllers store an encoded ActiveNodeInfo). Returns at once; the
 // outcome comes through the callbacks. Already in the election: nothing changes.
+//
+// # Safety
+//
+// `data`: NULL or `len` readable bytes (any pointer when `len` is 0).
 zk_rc zk_elector_join(struct zk_elector *e, const uint8_t *data, size_t len);
 
 // Leaves the election, releasing the lock. An active leaving with `need_fence` 0 first
@@ -533,20 +558,36 @@ zk_rc zk_elector_join(struct zk_elector *e, const uint8_t *data, size_t len);
 // with `need_fence` non-zero the breadcrumb stays and the next active fences it.
 // From outside a callback this returns once done; from inside one it returns at once
 // and takes effect after the callback returns.
+//
+// # Safety
+//
+// None: `e` may be any value (it is looked up, never dereferenced).
 zk_rc zk_elector_quit(struct zk_elector *e, int need_fence);
 
 // A graceful handover (ZKFC's cedeActive): an active is told to become standby, quits
 // (deleting its breadcrumb if `become_standby` returned non-zero) and stays out of the
 // election for `ms`, then joins again with its last data; a standby just stays out.
 // `ms` 0 ends a running cede at once. Waits like `zk_elector_quit`.
+//
+// # Safety
+//
+// None: `e` may be any value.
 zk_rc zk_elector_cede(struct zk_elector *e, int64_t ms);
 
 // Creates the parent znode and its ancestors (giving existing ones the configured ACL,
 // as Hadoop does). Not while in the election (ZK_BADARGUMENTS); not from a callback
 // (ZK_INVALIDSTATE: the elector waits for its callbacks).
+//
+// # Safety
+//
+// None: `e` may be any value.
 zk_rc zk_elector_ensure_parent(struct zk_elector *e);
 
 // Writes 1 to `*exists` if the parent znode exists, 0 if not. Not from a callback.
+//
+// # Safety
+//
+// `exists`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_elector_parent_exists(struct zk_elector *e, int *exists);
 
 // `hdfs zkfc -formatZK`: an existing parent znode is deleted with everything below it
@@ -554,17 +595,33 @@ zk_rc zk_elector_parent_exists(struct zk_elector *e, int *exists);
 // NULL) is 1 when the parent is fresh now, 0 when it existed and `force` was 0 (nothing
 // changed: `hdfs zkfc` exits with 2 then). Not while in the election, not from a
 // callback; only safe while no controller of this nameservice runs.
+//
+// # Safety
+//
+// `formatted`: NULL or writable.
 zk_rc zk_elector_format(struct zk_elector *e, int force, int *formatted);
 
 // The data in the lock, i.e. the active's (library-allocated; free with
 // `zk_free_bytes`). ZK_NONODE when nobody is active. Not from a callback.
+//
+// # Safety
+//
+// `data`: NULL (ZK_BADARGUMENTS) or writable; `len`: NULL or writable.
 zk_rc zk_elector_active_data(struct zk_elector *e, uint8_t **data, size_t *len);
 
 // Writes the elector's state (`ZK_ELECTOR_*`) to `*state`.
+//
+// # Safety
+//
+// `state`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_elector_state(struct zk_elector *e, int *state);
 
 // Writes the id of the elector's current session to `*session_id` (0 while it has
 // none).
+//
+// # Safety
+//
+// `session_id`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_elector_session_id(struct zk_elector *e, int64_t *session_id);
 
 // Ends the elector: closes its session (the lock goes, the breadcrumb stays, as with
@@ -572,10 +629,20 @@ zk_rc zk_elector_session_id(struct zk_elector *e, int64_t *session_id);
 // a no-op (ZK_OK); one closed already is ZK_BADARGUMENTS. When it returns, no callback
 // is running (unless this is called from inside one, which returns at once) and none
 // will be called again, so `ctx` may be freed.
+//
+// # Safety
+//
+// None: `e` may be any value (it is looked up, never dereferenced).
 zk_rc zk_elector_close(struct zk_elector *e);
 
 // Encodes `info` as Hadoop's ActiveNodeInfo protobuf (the bytes HDFS controllers store;
 // library-allocated, free with `zk_free_bytes`). Every string is required.
+//
+// # Safety
+//
+// - `info`: NULL (ZK_BADARGUMENTS) or a readable `zk_active_node_info` whose strings are
+//   NULL (ZK_BADARGUMENTS) or NUL-terminated.
+// - `data`: NULL (ZK_BADARGUMENTS) or writable; `len`: NULL or writable.
 zk_rc zk_active_node_info_encode(const struct zk_active_node_info *info,
                                  uint8_t **data,
                                  size_t *len);
@@ -583,9 +650,20 @@ zk_rc zk_active_node_info_encode(const struct zk_active_node_info *info,
 // Decodes Hadoop's ActiveNodeInfo protobuf (e.g. the `data` of `fence_old_active`)
 // into a library-allocated struct (free with `zk_free_active_node_info`).
 // ZK_MARSHALLINGERROR when the bytes are not one.
+//
+// # Safety
+//
+// - `data`: NULL or `len` readable bytes (any pointer when `len` is 0).
+// - `out`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_active_node_info_decode(const uint8_t *data, size_t len, struct zk_active_node_info **out);
 
 // Frees a `zk_active_node_info` from `zk_active_node_info_decode`. NULL is a no-op.
+//
+// # Safety
+//
+// `info`: NULL, or a struct `zk_active_node_info_decode` returned, not freed before,
+// with its string pointers and the length of each string unchanged. Not one the caller
+// built (for `zk_active_node_info_encode`).
 void zk_free_active_node_info(struct zk_active_node_info *info);
 
 // A static, NUL-terminated description of a `zk_rc` ("unknown error" for numbers
@@ -603,6 +681,15 @@ const char *zk_error_string(zk_rc rc);
 //
 // On success `*out` is the handle; free it with `zk_close`. `zk_open_with` takes more
 // settings.
+//
+// # Safety
+//
+// - `out`: NULL (ZK_BADARGUMENTS) or writable.
+// - `hosts`: NULL or a NUL-terminated string.
+// - `passwd`: NULL or `passwd_len` readable bytes (any pointer when `passwd_len` is
+//   0), also for a new session.
+// - `state_cb` (may be NULL): callable with `ctx` on the handle's dispatch thread until
+//   its last call (a terminal state; see CLOSE).
 zk_rc zk_open(struct zk_handle **out,
               const char *hosts,
               int session_timeout_ms,
@@ -613,6 +700,16 @@ zk_rc zk_open(struct zk_handle **out,
               void *ctx);
 
 // `zk_open` with every setting in a `zk_options` (read during the call only).
+//
+// # Safety
+//
+// - `out`: NULL (ZK_BADARGUMENTS) or writable.
+// - `hosts`: NULL or a NUL-terminated string.
+// - `options`: NULL, or readable for `options->size` bytes (an older, smaller struct
+//   is fine; see `zk_options`), with `passwd` NULL or readable for `passwd_len` bytes
+//   (any pointer when `passwd_len` is 0).
+// - `state_cb` (may be NULL): callable with `ctx` on the handle's dispatch thread until
+//   its last call (a terminal state; see CLOSE).
 zk_rc zk_open_with(struct zk_handle **out,
                    const char *hosts,
                    const struct zk_options *options,
@@ -631,24 +728,48 @@ zk_rc zk_open_with(struct zk_handle **out,
 // timeout, 5 s by default), so the contexts may be freed then. Safe from any thread
 // and from inside any callback of this handle: there it returns once the session is
 // closed, and the owed callbacks run after the current one returns.
+//
+// # Safety
+//
+// None: `zh` may be any value (it is looked up, never dereferenced).
 zk_rc zk_close(struct zk_handle *zh);
 
 // Waits until the session is connected, at most `timeout_ms`. ZK_OK, or
 // ZK_OPERATIONTIMEOUT, ZK_SESSIONEXPIRED, ZK_AUTHFAILED, ZK_CLOSING.
+//
+// # Safety
+//
+// None: `zh` may be any value.
 zk_rc zk_wait_connected(struct zk_handle *zh, int64_t timeout_ms);
 
 // Writes the current connection state (`ZK_STATE_*`) to `*state`.
+//
+// # Safety
+//
+// `state`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_state(struct zk_handle *zh, int *state);
 
 // Writes the session id to `*session_id` (0 before the first connect).
+//
+// # Safety
+//
+// `session_id`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_session_id(struct zk_handle *zh, int64_t *session_id);
 
 // Writes the negotiated session timeout in ms to `*timeout_ms` (0 before the first
 // connect).
+//
+// # Safety
+//
+// `timeout_ms`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_session_timeout_ms(struct zk_handle *zh, int64_t *timeout_ms);
 
 // The session password (library-allocated; free with `zk_free_bytes`), to resume the
 // session from another handle with `zk_open`.
+//
+// # Safety
+//
+// `passwd`: NULL (ZK_BADARGUMENTS) or writable; `passwd_len`: NULL or writable.
 zk_rc zk_session_password(struct zk_handle *zh, uint8_t **passwd, size_t *passwd_len);
 
 // The library version ("0.1.0"): a static string, never freed.
@@ -665,6 +786,11 @@ const char *zk_version(void);
 //
 // ZK_INVALIDSTATE: the process already has a global `tracing` subscriber (a Rust program
 // that links libzk statically and installed its own): libzk's events go to that one.
+//
+// # Safety
+//
+// `log_fn` (may be NULL): callable with `ctx` from the library's log thread, at any
+// time, until a later `zk_set_log_fn` call has returned.
 zk_rc zk_set_log_fn(zk_log_fn log_fn, void *ctx);
 
 // The most verbose level sent to the log function: ZK_LOG_ERROR ... ZK_LOG_TRACE
@@ -675,6 +801,14 @@ zk_rc zk_set_log_level(int level);
 // `acl` NULL with `acl_len` 0 means open (world:anyone, ZK_PERM_ALL). `ttl_ms` must be
 // positive for the TTL modes and 0 otherwise. `path_out` (may be NULL) receives the created
 // path (with any sequence suffix; free with `zk_free_string`); `stat` (may be NULL) its Stat.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `data`: NULL or `data_len` readable bytes (any pointer when `data_len` is 0).
+// - `acl`: NULL, or `acl_len` readable `zk_acl`s (any pointer when `acl_len` is 0),
+//   each with `scheme` and `id` NULL or a NUL-terminated string.
+// - `path_out`, `stat`: NULL or writable.
 zk_rc zk_create(struct zk_handle *zh,
                 const char *path,
                 const uint8_t *data,
@@ -687,6 +821,15 @@ zk_rc zk_create(struct zk_handle *zh,
                 struct zk_stat *stat);
 
 // Asynchronous `zk_create`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `data`: NULL or `data_len` readable bytes (any pointer when `data_len` is 0).
+// - `acl`: NULL, or `acl_len` readable `zk_acl`s (any pointer when `acl_len` is 0),
+//   each with `scheme` and `id` NULL or a NUL-terminated string.
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_acreate(struct zk_handle *zh,
                  const char *path,
                  const uint8_t *data,
@@ -699,9 +842,19 @@ zk_rc zk_acreate(struct zk_handle *zh,
                  void *ctx);
 
 // Deletes a node; `version` -1 matches any.
+//
+// # Safety
+//
+// `path`: NULL or a NUL-terminated string.
 zk_rc zk_delete(struct zk_handle *zh, const char *path, int32_t version);
 
 // Asynchronous `zk_delete`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_adelete(struct zk_handle *zh,
                  const char *path,
                  int32_t version,
@@ -710,6 +863,13 @@ zk_rc zk_adelete(struct zk_handle *zh,
 
 // Whether a node exists: ZK_OK (and `stat`, may be NULL) or ZK_NONODE. With a
 // `watcher` (may be NULL), leaves a one-shot watch that fires on create, delete or change.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `watcher` (may be NULL): callable with `watcher_ctx` on the handle's dispatch
+//   thread until the watch's last call (see WATCHES).
+// - `stat`: NULL or writable.
 zk_rc zk_exists(struct zk_handle *zh,
                 const char *path,
                 zk_watcher_fn watcher,
@@ -717,6 +877,14 @@ zk_rc zk_exists(struct zk_handle *zh,
                 struct zk_stat *stat);
 
 // Asynchronous `zk_exists` (rc ZK_NONODE with stat NULL for a missing node).
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `watcher` (may be NULL): callable with `watcher_ctx` on the handle's dispatch
+//   thread until the watch's last call (see WATCHES).
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_aexists(struct zk_handle *zh,
                  const char *path,
                  zk_watcher_fn watcher,
@@ -727,6 +895,13 @@ zk_rc zk_aexists(struct zk_handle *zh,
 // Reads a node's data. `data` receives a library-allocated copy (NUL-terminated for
 // convenience; `data_len` excludes the NUL; free with `zk_free_bytes`). With a
 // `watcher`, leaves a one-shot data watch.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `watcher` (may be NULL): callable with `watcher_ctx` on the handle's dispatch
+//   thread until the watch's last call (see WATCHES).
+// - `data`, `data_len`, `stat`: NULL or writable.
 zk_rc zk_get(struct zk_handle *zh,
              const char *path,
              zk_watcher_fn watcher,
@@ -736,6 +911,14 @@ zk_rc zk_get(struct zk_handle *zh,
              struct zk_stat *stat);
 
 // Asynchronous `zk_get`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `watcher` (may be NULL): callable with `watcher_ctx` on the handle's dispatch
+//   thread until the watch's last call (see WATCHES).
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_aget(struct zk_handle *zh,
               const char *path,
               zk_watcher_fn watcher,
@@ -744,6 +927,12 @@ zk_rc zk_aget(struct zk_handle *zh,
               void *ctx);
 
 // Sets a node's data if its version matches (`version` -1 matches any).
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `data`: NULL or `data_len` readable bytes (any pointer when `data_len` is 0).
+// - `stat`: NULL or writable.
 zk_rc zk_set(struct zk_handle *zh,
              const char *path,
              const uint8_t *data,
@@ -752,6 +941,13 @@ zk_rc zk_set(struct zk_handle *zh,
              struct zk_stat *stat);
 
 // Asynchronous `zk_set`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `data`: NULL or `data_len` readable bytes (any pointer when `data_len` is 0).
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_aset(struct zk_handle *zh,
               const char *path,
               const uint8_t *data,
@@ -761,15 +957,33 @@ zk_rc zk_aset(struct zk_handle *zh,
               void *ctx);
 
 // Reads a node's ACL (`acl`: free with `zk_free_acl_list`).
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `acl`, `stat`: NULL or writable.
 zk_rc zk_get_acl(struct zk_handle *zh,
                  const char *path,
                  struct zk_acl_list **acl,
                  struct zk_stat *stat);
 
 // Asynchronous `zk_get_acl`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_aget_acl(struct zk_handle *zh, const char *path, zk_acl_completion completion, void *ctx);
 
 // Replaces a node's ACL if its ACL version matches (`version` -1 matches any).
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `acl`: NULL (ZK_BADARGUMENTS), or `acl_len` readable `zk_acl`s (any pointer when
+//   `acl_len` is 0), each with `scheme` and `id` NULL or a NUL-terminated string.
+// - `stat`: NULL or writable.
 zk_rc zk_set_acl(struct zk_handle *zh,
                  const char *path,
                  const struct zk_acl *acl,
@@ -778,6 +992,14 @@ zk_rc zk_set_acl(struct zk_handle *zh,
                  struct zk_stat *stat);
 
 // Asynchronous `zk_set_acl`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `acl`: NULL (ZK_BADARGUMENTS), or `acl_len` readable `zk_acl`s (any pointer when
+//   `acl_len` is 0), each with `scheme` and `id` NULL or a NUL-terminated string.
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_aset_acl(struct zk_handle *zh,
                   const char *path,
                   const struct zk_acl *acl,
@@ -788,6 +1010,13 @@ zk_rc zk_aset_acl(struct zk_handle *zh,
 
 // Lists a node's children (`children`: free with `zk_free_strings`) with the node's
 // Stat. With a `watcher`, leaves a one-shot children watch.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `watcher` (may be NULL): callable with `watcher_ctx` on the handle's dispatch
+//   thread until the watch's last call (see WATCHES).
+// - `children`, `stat`: NULL or writable.
 zk_rc zk_get_children(struct zk_handle *zh,
                       const char *path,
                       zk_watcher_fn watcher,
@@ -796,6 +1025,14 @@ zk_rc zk_get_children(struct zk_handle *zh,
                       struct zk_stat *stat);
 
 // Asynchronous `zk_get_children`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `watcher` (may be NULL): callable with `watcher_ctx` on the handle's dispatch
+//   thread until the watch's last call (see WATCHES).
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_aget_children(struct zk_handle *zh,
                        const char *path,
                        zk_watcher_fn watcher,
@@ -804,19 +1041,46 @@ zk_rc zk_aget_children(struct zk_handle *zh,
                        void *ctx);
 
 // Waits until the connected server has caught up with the leader (for `path`).
+//
+// # Safety
+//
+// `path`: NULL or a NUL-terminated string.
 zk_rc zk_sync(struct zk_handle *zh, const char *path);
 
 // Asynchronous `zk_sync`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_async(struct zk_handle *zh, const char *path, zk_void_completion completion, void *ctx);
 
 // Applies `count` ops atomically: all or none. On failure rc is the failing op's code.
 // `results` (may be NULL) receives one result per op; free with `zk_free_op_results`.
+//
+// # Safety
+//
+// - `ops`: NULL (ZK_BADARGUMENTS unless `count` is 0), or `count` readable `zk_op`s
+//   (any pointer when `count` is 0). In each, `path` NULL or a NUL-terminated string;
+//   for ZK_OP_CREATE and ZK_OP_SET_DATA, `data` NULL or `data_len` readable bytes; for
+//   ZK_OP_CREATE, `acl` as for `zk_create`.
+// - `results`: NULL or writable.
 zk_rc zk_multi(struct zk_handle *zh,
                const struct zk_op *ops,
                size_t count,
                struct zk_op_results **results);
 
 // Asynchronous `zk_multi`.
+//
+// # Safety
+//
+// - `ops`: NULL (ZK_BADARGUMENTS unless `count` is 0), or `count` readable `zk_op`s
+//   (any pointer when `count` is 0). In each, `path` NULL or a NUL-terminated string;
+//   for ZK_OP_CREATE and ZK_OP_SET_DATA, `data` NULL or `data_len` readable bytes; for
+//   ZK_OP_CREATE, `acl` as for `zk_create`.
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_amulti(struct zk_handle *zh,
                 const struct zk_op *ops,
                 size_t count,
@@ -825,9 +1089,21 @@ zk_rc zk_amulti(struct zk_handle *zh,
 
 // Adds credentials (`scheme` "digest", `cert` "user:password") to the session; they
 // are sent again after every reconnect. ZK_AUTHFAILED if the server refuses them.
+//
+// # Safety
+//
+// - `scheme`: NULL or a NUL-terminated string.
+// - `cert`: NULL or `cert_len` readable bytes (any pointer when `cert_len` is 0).
 zk_rc zk_add_auth(struct zk_handle *zh, const char *scheme, const uint8_t *cert, size_t cert_len);
 
 // Asynchronous `zk_add_auth`.
+//
+// # Safety
+//
+// - `scheme`: NULL or a NUL-terminated string.
+// - `cert`: NULL or `cert_len` readable bytes (any pointer when `cert_len` is 0).
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_aadd_auth(struct zk_handle *zh,
                    const char *scheme,
                    const uint8_t *cert,
@@ -837,9 +1113,20 @@ zk_rc zk_aadd_auth(struct zk_handle *zh,
 
 // This session's ephemeral nodes under `prefix` (NULL or "/" for all); free the list
 // with `zk_free_strings`.
+//
+// # Safety
+//
+// - `prefix`: NULL or a NUL-terminated string.
+// - `paths`: NULL or writable.
 zk_rc zk_get_ephemerals(struct zk_handle *zh, const char *prefix, struct zk_strings **paths);
 
 // Asynchronous `zk_get_ephemerals` (stat is NULL in the completion).
+//
+// # Safety
+//
+// - `prefix`: NULL or a NUL-terminated string.
+// - `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+//   until its one call (see ASYNC CALLS).
 zk_rc zk_aget_ephemerals(struct zk_handle *zh,
                          const char *prefix,
                          zk_strings_completion completion,
@@ -847,37 +1134,79 @@ zk_rc zk_aget_ephemerals(struct zk_handle *zh,
 
 // The identities the server associates with this session (`infos`: free with
 // `zk_free_client_infos`).
+//
+// # Safety
+//
+// `infos`: NULL or writable.
 zk_rc zk_whoami(struct zk_handle *zh, struct zk_client_infos **infos);
 
 // Asynchronous `zk_whoami`.
+//
+// # Safety
+//
+// `completion` (may be NULL): callable with `ctx` on the handle's dispatch thread
+// until its one call (see ASYNC CALLS).
 zk_rc zk_awhoami(struct zk_handle *zh, zk_whoami_completion completion, void *ctx);
 
 // A lock on `path` (created on first use). Free with `zk_lock_free`.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `out`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_lock_new(struct zk_handle *zh, const char *path, struct zk_lock **out);
 
 // Acquires the lock: `timeout_ms` < 0 waits as long as it takes, 0 only tries, > 0
 // waits at most that long. ZK_OK with `*acquired` (may be NULL) 1 when held, 0 when not
 // acquired in time; an error code otherwise. Holding it already is ZK_OK, acquired 1.
+//
+// # Safety
+//
+// `acquired`: NULL or writable.
 zk_rc zk_lock_acquire(struct zk_lock *lock, int64_t timeout_ms, int *acquired);
 
 // Releases the lock (deletes our node). Not holding it is ZK_OK.
+//
+// # Safety
+//
+// None: `lock` may be any value (it is looked up, never dereferenced).
 zk_rc zk_lock_release(struct zk_lock *lock);
 
 // Writes 1 to `*held` while the lock is held and not lost (a disconnect, session
 // expiry or deletion of our node loses it), 0 otherwise.
+//
+// # Safety
+//
+// `held`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_lock_is_held(struct zk_lock *lock, int *held);
 
 // Writes the fencing token of the current hold to `*token` (larger for every later
 // holder), or -1 when the lock is not held.
+//
+// # Safety
+//
+// `token`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_lock_fencing_token(struct zk_lock *lock, int64_t *token);
 
 // Releases the lock if held and frees it. NULL is a no-op (ZK_OK); a lock freed
 // already is ZK_BADARGUMENTS. Waits for a `zk_lock_acquire` running on another thread.
+//
+// # Safety
+//
+// None: `lock` may be any value.
 zk_rc zk_lock_free(struct zk_lock *lock);
 
 // Joins the election at `path` as participant `id` (stored in our node, as Curator
 // does) and stays a candidate until `zk_leader_close`. `cb` (may be NULL) hears every
 // change of leadership on the dispatch thread. Free with `zk_leader_close`.
+//
+// # Safety
+//
+// - `path`, `id`: NULL or NUL-terminated strings.
+// - `cb` (may be NULL): callable with `ctx` on the handle's dispatch thread until its
+//   last call: at the latest when `zk_leader_close`, or the handle's `zk_close`,
+//   returns (see `zk_leader_fn`).
+// - `out`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_leader_start(struct zk_handle *zh,
                       const char *path,
                       const char *id,
@@ -886,43 +1215,102 @@ zk_rc zk_leader_start(struct zk_handle *zh,
                       struct zk_leader **out);
 
 // Writes 1 to `*is_leader` while this participant leads, 0 otherwise.
+//
+// # Safety
+//
+// `is_leader`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_leader_is_leader(struct zk_leader *leader, int *is_leader);
 
 // Waits until leading or `timeout_ms` passes (< 0: no limit). ZK_OK with `*is_leader`
 // (may be NULL) 1 or 0; ZK_CLOSING once the election ended.
+//
+// # Safety
+//
+// `is_leader`: NULL or writable.
 zk_rc zk_leader_wait(struct zk_leader *leader, int64_t timeout_ms, int *is_leader);
 
 // Writes the fencing token to `*token` while leading, -1 otherwise.
+//
+// # Safety
+//
+// `token`: NULL (ZK_BADARGUMENTS) or writable.
 zk_rc zk_leader_fencing_token(struct zk_leader *leader, int64_t *token);
 
 // Leaves the election (deletes our node), stops the callbacks and frees the
 // participant. NULL is a no-op (ZK_OK); one closed already is ZK_BADARGUMENTS. When it
 // returns, the leadership callback is not running (unless this is called from inside
 // it) and will not be called again.
+//
+// # Safety
+//
+// None: `leader` may be any value (it is looked up, never dereferenced).
 zk_rc zk_leader_close(struct zk_leader *leader);
 
 // Frees a string the library returned. NULL is a no-op.
+//
+// # Safety
+//
+// `s`: NULL, or a string the library handed over to be freed with this function (e.g.
+// `zk_create`'s `path_out`), not freed before and still of its original length (no NUL
+// written into it). Not a string inside a returned struct or list, nor one lent to a
+// callback.
 void zk_free_string(char *s);
 
 // Frees bytes the library returned (`zk_get`, `zk_session_password`). NULL is a no-op.
+//
+// # Safety
+//
+// `data`: NULL, or bytes the library handed over to be freed with this function
+// (`zk_get`, `zk_session_password`, `zk_elector_active_data`,
+// `zk_active_node_info_encode`), not freed before. Not bytes lent to a callback.
 void zk_free_bytes(uint8_t *data);
 
 // Frees a `zk_strings` and every string in it. NULL is a no-op.
+//
+// # Safety
+//
+// `list`: NULL, or a list the library handed over to be freed with this function
+// (`zk_get_children`, `zk_get_ephemerals`), not freed before, with `items`, `len` and
+// the length of every string unchanged. Not a list lent to a completion.
 void zk_free_strings(struct zk_strings *list);
 
 // Frees a `zk_acl_list` the library returned. NULL is a no-op.
+//
+// # Safety
+//
+// `list`: NULL, or a list the library handed over to be freed with this function
+// (`zk_get_acl`), not freed before, with `items`, `len` and the length of every
+// string unchanged. Not a list lent to a completion.
 void zk_free_acl_list(struct zk_acl_list *list);
 
 // Frees a `zk_client_infos`. NULL is a no-op.
+//
+// # Safety
+//
+// `list`: NULL, or a list the library handed over to be freed with this function
+// (`zk_whoami`), not freed before, with `items`, `len` and the length of every string
+// unchanged. Not a list lent to a completion.
 void zk_free_client_infos(struct zk_client_infos *list);
 
 // Frees a `zk_op_results`. NULL is a no-op.
+//
+// # Safety
+//
+// `list`: NULL, or results the library handed over to be freed with this function
+// (`zk_multi`), not freed before, with `items`, `len` and the length of every `path`
+// unchanged. Not results lent to a completion.
 void zk_free_op_results(struct zk_op_results *list);
 
 // Adds a persistent watch (`ZK_ADD_WATCH_PERSISTENT`: data and children changes of
 // `path`) or a recursive one (`ZK_ADD_WATCH_PERSISTENT_RECURSIVE`: every change at or
 // below `path`). It stays until removed with `zk_remove_watches` or the session ends;
 // each event calls `watcher` on the dispatch thread.
+//
+// # Safety
+//
+// - `path`: NULL or a NUL-terminated string.
+// - `watcher` (NULL: ZK_BADARGUMENTS): callable with `watcher_ctx` on the handle's
+//   dispatch thread until the watch's last call (see WATCHES).
 zk_rc zk_add_watch(struct zk_handle *zh,
                    const char *path,
                    int mode,
@@ -934,6 +1322,10 @@ zk_rc zk_add_watch(struct zk_handle *zh,
 // ZK_WATCHER_PERSISTENT_RECURSIVE or ZK_WATCHER_ANY). Each removed watcher is called
 // once more with ZK_DATA_WATCH_REMOVED_EVENT, ZK_CHILD_WATCH_REMOVED_EVENT or
 // ZK_PERSISTENT_WATCH_REMOVED_EVENT. ZK_NOWATCHER if there was none.
+//
+// # Safety
+//
+// `path`: NULL or a NUL-terminated string.
 zk_rc zk_remove_watches(struct zk_handle *zh, const char *path, int type);
 
 #ifdef __cplusplus

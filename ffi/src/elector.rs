@@ -120,25 +120,35 @@ const MAX_CONFIG_SIZE: usize = 4096;
 impl zk_elector_config {
     /// The caller's config as this library knows it: the fields within `size` bytes,
     /// the rest zero; a larger struct must be zero beyond ours.
+    ///
+    /// # Safety
+    ///
+    /// `from` is NULL or misaligned (ZK_BADARGUMENTS), or valid for reads of its `size`
+    /// field and, when that is at most `MAX_CONFIG_SIZE`, of `size` bytes.
     unsafe fn read(from: *const zk_elector_config) -> Result<zk_elector_config, zk_rc> {
         if from.is_null() || !from.is_aligned() {
             return Err(ZK_BADARGUMENTS);
         }
-        let size = from.cast::<usize>().read();
+        // SAFETY: not NULL and aligned (checked above); `size` is the first field, which
+        // the contract makes readable.
+        let size = unsafe { from.cast::<usize>().read() };
         let ours = size_of::<zk_elector_config>();
         let required = offset_of!(zk_elector_config, parent_znode) + size_of::<*const c_char>();
         if !(required..=MAX_CONFIG_SIZE).contains(&size) {
             return Err(ZK_BADARGUMENTS);
         }
         if size > ours {
-            let newer = std::slice::from_raw_parts(from.cast::<u8>().add(ours), size - ours);
+            // SAFETY: `size` <= MAX_CONFIG_SIZE, so `size` bytes at `from` are readable
+            // (contract), and `ours` < `size`: the range `ours..size` lies within them.
+            let newer =
+                unsafe { std::slice::from_raw_parts(from.cast::<u8>().add(ours), size - ours) };
             if newer.iter().any(|&b| b != 0) {
                 return Err(ZK_BADARGUMENTS);
             }
         }
         // SAFETY: every field is an integer, a raw pointer or an Option of a function
         // pointer, for all of which zero is valid (0, NULL, None).
-        let mut config: zk_elector_config = std::mem::zeroed();
+        let mut config: zk_elector_config = unsafe { std::mem::zeroed() };
         let base = from.cast::<u8>();
         let to = (&mut config as *mut zk_elector_config).cast::<u8>();
         macro_rules! take {
@@ -146,9 +156,13 @@ impl zk_elector_config {
                 let offset = offset_of!(zk_elector_config, $field);
                 let len = std::mem::size_of_val(&config.$field);
                 if offset + len <= size {
-                    // SAFETY: within the caller's `size` bytes and within ours; whole
-                    // fields only, so no value is assembled from two halves.
-                    std::ptr::copy_nonoverlapping(base.add(offset), to.add(offset), len);
+                    // SAFETY: within the caller's `size` bytes (readable by this
+                    // function's contract) and within ours; whole fields only, so no
+                    // value is assembled from two halves, and any bits are a valid
+                    // integer, raw pointer or (non-zero) function pointer.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(base.add(offset), to.add(offset), len)
+                    };
                 }
             )*};
         }
@@ -172,7 +186,10 @@ impl zk_elector_config {
     }
 }
 
-/// The caller's callbacks, skipped once the elector is closed.
+/// The caller's callbacks, skipped once the elector is closed. Built only by
+/// `zk_elector_open`, whose caller guarantees that each callback in `config` may be
+/// called with `ctx` on the elector's dispatch thread until `zk_elector_close` (which
+/// clears `alive`) has returned; the elector calls them only there.
 struct CallbacksOf {
     config: zk_elector_config,
     ctx: Ctx,
@@ -180,9 +197,11 @@ struct CallbacksOf {
 }
 
 // SAFETY: the struct holds the caller's function pointers and context, which are handed
-// back to the caller's own callbacks only (as every C callback context is); the other
-// pointers in `config` are not used after `zk_elector_open` returns.
+// back to the caller's own callbacks only (as every C callback context is), on the
+// dispatch thread where `zk_elector_open`'s caller allows it; the other pointers in
+// `config` are not used after `zk_elector_open` returns.
 unsafe impl Send for CallbacksOf {}
+// SAFETY: as for `Send`: `&CallbacksOf` only reads the pointers to make those calls.
 unsafe impl Sync for CallbacksOf {}
 
 impl CallbacksOf {
@@ -194,7 +213,8 @@ impl CallbacksOf {
 impl ElectorCallbacks for CallbacksOf {
     fn become_active(&self) -> bool {
         match self.config.become_active {
-            // SAFETY: the caller's callback with its context, on the dispatch thread.
+            // SAFETY: the caller's callback with its context, on the dispatch thread,
+            // while the elector is not closed (see `CallbacksOf`).
             Some(f) if self.live() => unsafe { f(self.ctx.get()) != 0 },
             _ => false,
         }
@@ -240,6 +260,18 @@ impl ElectorCallbacks for CallbacksOf {
 /// Hadoop's ZKFC uses 10000 ms). Nothing is sent before the first call that needs a
 /// session. `config` is read during the call only (its callbacks and `ctx` are kept).
 /// Free with `zk_elector_close`.
+///
+/// # Safety
+///
+/// - `out`: NULL (ZK_BADARGUMENTS) or writable.
+/// - `hosts`: NULL or a NUL-terminated string.
+/// - `options`: as for `zk_open_with`.
+/// - `config`: NULL, or readable for `config->size` bytes (an older, smaller struct is
+///   fine), with `parent_znode` and `auth_scheme` NULL or NUL-terminated strings, `acl`
+///   as for `zk_create` (with `acl_len`), and `auth` NULL or `auth_len` readable bytes
+///   (any pointer when `auth_len` is 0; read only with an `auth_scheme`).
+/// - Each callback in `config`: callable with `config->ctx` on the elector's dispatch
+///   thread until `zk_elector_close` has returned.
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_open(
     out: *mut *mut zk_elector,
@@ -248,23 +280,38 @@ pub unsafe extern "C" fn zk_elector_open(
     config: *const zk_elector_config,
 ) -> zk_rc {
     guard(|| {
-        required_out(out)?;
-        let hosts = text(hosts)?;
-        let mut client_options = client_options(options)?;
-        let config = zk_elector_config::read(config)?;
-        let parent = path_arg(config.parent_znode, false)?;
+        // SAFETY: `out` is NULL or writable (this function's contract).
+        unsafe { required_out(out) }?;
+        // SAFETY: `hosts` is NULL or NUL-terminated, readable during the call (contract),
+        // which the `&str` does not outlive (`ElectorConfig::new` copies it).
+        let hosts = unsafe { text(hosts) }?;
+        // SAFETY: `options` is as `client_options` requires (contract).
+        let mut client_options = unsafe { client_options(options) }?;
+        // SAFETY: `config` is NULL or readable for its `size` bytes (contract).
+        let config = unsafe { zk_elector_config::read(config) }?;
+        // SAFETY: `parent_znode` is NULL or NUL-terminated, readable during the call
+        // (contract); copied by `ElectorConfig::new`.
+        let parent = unsafe { path_arg(config.parent_znode, false) }?;
         if config.become_active.is_none()
             || config.fence_old_active.is_none()
             || config.max_retries < 0
         {
             return Err(ZK_BADARGUMENTS);
         }
-        if let Some(scheme) = opt_text(config.auth_scheme)? {
-            client_options = client_options.auth(scheme, bytes(config.auth, config.auth_len)?);
+        // SAFETY: `auth_scheme` is NULL or NUL-terminated, readable during the call
+        // (contract); copied by `auth`.
+        if let Some(scheme) = unsafe { opt_text(config.auth_scheme) }? {
+            // SAFETY: with an `auth_scheme`, `auth`/`auth_len` is a readable buffer
+            // (contract); copied by `auth`.
+            let auth = unsafe { bytes(config.auth, config.auth_len) }?;
+            client_options = client_options.auth(scheme, auth);
         }
+        // SAFETY: `acl`/`acl_len` and the entries' strings are as `acl_list` requires
+        // (contract); it copies them.
+        let acl = unsafe { acl_list(config.acl, config.acl_len) }?;
         let mut elector_config = ElectorConfig::new(hosts, parent)
             .options(client_options)
-            .acl(acl_list(config.acl, config.acl_len)?);
+            .acl(acl);
         if config.max_retries > 0 {
             elector_config = elector_config.max_retries(config.max_retries as u32);
         }
@@ -299,7 +346,9 @@ pub unsafe extern "C" fn zk_elector_open(
                 alive,
             })
         });
-        out.write(id);
+        // SAFETY: `required_out` found `out` neither NULL nor misaligned, so it is
+        // writable (contract).
+        unsafe { out.write(id) };
         Ok(())
     })
 }
@@ -307,11 +356,17 @@ pub unsafe extern "C" fn zk_elector_open(
 /// Joins the election with `data` (stored in the lock, and in the breadcrumb once
 /// active; HDFS controllers store an encoded ActiveNodeInfo). Returns at once; the
 /// outcome comes through the callbacks. Already in the election: nothing changes.
+///
+/// # Safety
+///
+/// `data`: NULL or `len` readable bytes (any pointer when `len` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_join(e: *mut zk_elector, data: *const u8, len: usize) -> zk_rc {
     guard(|| {
         let e = elector_of(e)?;
-        let data = bytes(data, len)?;
+        // SAFETY: `data`/`len` is a readable buffer during the call (this function's
+        // contract), which the slice does not outlive (`join` copies it).
+        let data = unsafe { bytes(data, len) }?;
         e.elector.join(data).map_err(|err| rc_of(&err))
     })
 }
@@ -321,6 +376,10 @@ pub unsafe extern "C" fn zk_elector_join(e: *mut zk_elector, data: *const u8, le
 /// with `need_fence` non-zero the breadcrumb stays and the next active fences it.
 /// From outside a callback this returns once done; from inside one it returns at once
 /// and takes effect after the callback returns.
+///
+/// # Safety
+///
+/// None: `e` may be any value (it is looked up, never dereferenced).
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_quit(e: *mut zk_elector, need_fence: c_int) -> zk_rc {
     guard(|| {
@@ -334,6 +393,10 @@ pub unsafe extern "C" fn zk_elector_quit(e: *mut zk_elector, need_fence: c_int) 
 /// (deleting its breadcrumb if `become_standby` returned non-zero) and stays out of the
 /// election for `ms`, then joins again with its last data; a standby just stays out.
 /// `ms` 0 ends a running cede at once. Waits like `zk_elector_quit`.
+///
+/// # Safety
+///
+/// None: `e` may be any value.
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_cede(e: *mut zk_elector, ms: i64) -> zk_rc {
     guard(|| {
@@ -349,6 +412,10 @@ pub unsafe extern "C" fn zk_elector_cede(e: *mut zk_elector, ms: i64) -> zk_rc {
 /// Creates the parent znode and its ancestors (giving existing ones the configured ACL,
 /// as Hadoop does). Not while in the election (ZK_BADARGUMENTS); not from a callback
 /// (ZK_INVALIDSTATE: the elector waits for its callbacks).
+///
+/// # Safety
+///
+/// None: `e` may be any value.
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_ensure_parent(e: *mut zk_elector) -> zk_rc {
     guard(|| {
@@ -358,6 +425,10 @@ pub unsafe extern "C" fn zk_elector_ensure_parent(e: *mut zk_elector) -> zk_rc {
 }
 
 /// Writes 1 to `*exists` if the parent znode exists, 0 if not. Not from a callback.
+///
+/// # Safety
+///
+/// `exists`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_parent_exists(e: *mut zk_elector, exists: *mut c_int) -> zk_rc {
     guard(|| {
@@ -366,7 +437,9 @@ pub unsafe extern "C" fn zk_elector_parent_exists(e: *mut zk_elector, exists: *m
         }
         let e = outside_callbacks(e)?;
         let found = block_on(e.elector.parent_exists()).map_err(|err| rc_of(&err))?;
-        exists.write(c_int::from(found));
+        // SAFETY: neither NULL nor misaligned (checked above), so writable (this
+        // function's contract).
+        unsafe { exists.write(c_int::from(found)) };
         Ok(())
     })
 }
@@ -376,6 +449,10 @@ pub unsafe extern "C" fn zk_elector_parent_exists(e: *mut zk_elector, exists: *m
 /// NULL) is 1 when the parent is fresh now, 0 when it existed and `force` was 0 (nothing
 /// changed: `hdfs zkfc` exits with 2 then). Not while in the election, not from a
 /// callback; only safe while no controller of this nameservice runs.
+///
+/// # Safety
+///
+/// `formatted`: NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_format(
     e: *mut zk_elector,
@@ -383,16 +460,22 @@ pub unsafe extern "C" fn zk_elector_format(
     formatted: *mut c_int,
 ) -> zk_rc {
     guard(|| {
-        put(formatted, 0);
+        // SAFETY: `formatted` is NULL or writable (this function's contract).
+        unsafe { put(formatted, 0) };
         let e = outside_callbacks(e)?;
         let fresh = block_on(e.elector.format(force != 0)).map_err(|err| rc_of(&err))?;
-        put(formatted, c_int::from(fresh));
+        // SAFETY: as above.
+        unsafe { put(formatted, c_int::from(fresh)) };
         Ok(())
     })
 }
 
 /// The data in the lock, i.e. the active's (library-allocated; free with
 /// `zk_free_bytes`). ZK_NONODE when nobody is active. Not from a callback.
+///
+/// # Safety
+///
+/// `data`: NULL (ZK_BADARGUMENTS) or writable; `len`: NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_active_data(
     e: *mut zk_elector,
@@ -400,13 +483,20 @@ pub unsafe extern "C" fn zk_elector_active_data(
     len: *mut usize,
 ) -> zk_rc {
     guard(|| {
-        required_out(data)?;
-        put(len, 0);
+        // SAFETY: `data` and `len` are NULL or writable (this function's contract).
+        unsafe {
+            required_out(data)?;
+            put(len, 0);
+        }
         let e = outside_callbacks(e)?;
         match block_on(e.elector.active_data()).map_err(|err| rc_of(&err))? {
             Some(active) => {
-                put(len, active.len());
-                data.write(new_bytes(&active));
+                // SAFETY: `len` is NULL or writable (contract), and `required_out` found
+                // `data` neither NULL nor misaligned, so it is writable.
+                unsafe {
+                    put(len, active.len());
+                    data.write(new_bytes(&active));
+                }
                 Ok(())
             }
             None => Err(ZK_NONODE),
@@ -415,6 +505,10 @@ pub unsafe extern "C" fn zk_elector_active_data(
 }
 
 /// Writes the elector's state (`ZK_ELECTOR_*`) to `*state`.
+///
+/// # Safety
+///
+/// `state`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_state(e: *mut zk_elector, state: *mut c_int) -> zk_rc {
     guard(|| {
@@ -422,18 +516,25 @@ pub unsafe extern "C" fn zk_elector_state(e: *mut zk_elector, state: *mut c_int)
         if state.is_null() || !state.is_aligned() {
             return Err(ZK_BADARGUMENTS);
         }
-        state.write(match e.elector.state() {
+        let now = match e.elector.state() {
             ElectorState::Init => ZK_ELECTOR_INIT,
             ElectorState::Active => ZK_ELECTOR_ACTIVE,
             ElectorState::Standby => ZK_ELECTOR_STANDBY,
             ElectorState::Neutral => ZK_ELECTOR_NEUTRAL,
-        });
+        };
+        // SAFETY: neither NULL nor misaligned (checked above), so writable (this
+        // function's contract).
+        unsafe { state.write(now) };
         Ok(())
     })
 }
 
 /// Writes the id of the elector's current session to `*session_id` (0 while it has
 /// none).
+///
+/// # Safety
+///
+/// `session_id`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_session_id(e: *mut zk_elector, session_id: *mut i64) -> zk_rc {
     guard(|| {
@@ -441,7 +542,10 @@ pub unsafe extern "C" fn zk_elector_session_id(e: *mut zk_elector, session_id: *
         if session_id.is_null() || !session_id.is_aligned() {
             return Err(ZK_BADARGUMENTS);
         }
-        session_id.write(e.elector.session_id());
+        let now = e.elector.session_id();
+        // SAFETY: neither NULL nor misaligned (checked above), so writable (this
+        // function's contract).
+        unsafe { session_id.write(now) };
         Ok(())
     })
 }
@@ -451,6 +555,10 @@ pub unsafe extern "C" fn zk_elector_session_id(e: *mut zk_elector, session_id: *
 /// a no-op (ZK_OK); one closed already is ZK_BADARGUMENTS. When it returns, no callback
 /// is running (unless this is called from inside one, which returns at once) and none
 /// will be called again, so `ctx` may be freed.
+///
+/// # Safety
+///
+/// None: `e` may be any value (it is looked up, never dereferenced).
 #[no_mangle]
 pub unsafe extern "C" fn zk_elector_close(e: *mut zk_elector) -> zk_rc {
     guard(|| {
@@ -495,6 +603,12 @@ fn outside_callbacks(e: *mut zk_elector) -> Result<Arc<Elector>, zk_rc> {
 
 /// Encodes `info` as Hadoop's ActiveNodeInfo protobuf (the bytes HDFS controllers store;
 /// library-allocated, free with `zk_free_bytes`). Every string is required.
+///
+/// # Safety
+///
+/// - `info`: NULL (ZK_BADARGUMENTS) or a readable `zk_active_node_info` whose strings are
+///   NULL (ZK_BADARGUMENTS) or NUL-terminated.
+/// - `data`: NULL (ZK_BADARGUMENTS) or writable; `len`: NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_active_node_info_encode(
     info: *const zk_active_node_info,
@@ -502,22 +616,39 @@ pub unsafe extern "C" fn zk_active_node_info_encode(
     len: *mut usize,
 ) -> zk_rc {
     guard(|| {
-        required_out(data)?;
-        put(len, 0);
+        // SAFETY: `data` and `len` are NULL or writable (this function's contract).
+        unsafe {
+            required_out(data)?;
+            put(len, 0);
+        }
         if info.is_null() || !info.is_aligned() {
             return Err(ZK_BADARGUMENTS);
         }
-        let info = &*info;
+        // SAFETY: neither NULL nor misaligned (checked above), so a readable
+        // `zk_active_node_info` (contract), borrowed only during the call.
+        let info = unsafe { &*info };
+        // SAFETY: its strings are NULL or NUL-terminated (contract); all are copied.
+        let (nameservice_id, namenode_id, hostname) = unsafe {
+            (
+                text(info.nameservice_id)?.to_owned(),
+                text(info.namenode_id)?.to_owned(),
+                text(info.hostname)?.to_owned(),
+            )
+        };
         let encoded = ActiveNodeInfo {
-            nameservice_id: text(info.nameservice_id)?.to_owned(),
-            namenode_id: text(info.namenode_id)?.to_owned(),
-            hostname: text(info.hostname)?.to_owned(),
+            nameservice_id,
+            namenode_id,
+            hostname,
             port: info.port,
             zkfc_port: info.zkfc_port,
         }
         .encode();
-        put(len, encoded.len());
-        data.write(new_bytes(&encoded));
+        // SAFETY: `len` is NULL or writable (contract), and `required_out` found `data`
+        // neither NULL nor misaligned, so it is writable.
+        unsafe {
+            put(len, encoded.len());
+            data.write(new_bytes(&encoded));
+        }
         Ok(())
     })
 }
@@ -525,6 +656,11 @@ pub unsafe extern "C" fn zk_active_node_info_encode(
 /// Decodes Hadoop's ActiveNodeInfo protobuf (e.g. the `data` of `fence_old_active`)
 /// into a library-allocated struct (free with `zk_free_active_node_info`).
 /// ZK_MARSHALLINGERROR when the bytes are not one.
+///
+/// # Safety
+///
+/// - `data`: NULL or `len` readable bytes (any pointer when `len` is 0).
+/// - `out`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_active_node_info_decode(
     data: *const u8,
@@ -532,30 +668,47 @@ pub unsafe extern "C" fn zk_active_node_info_decode(
     out: *mut *mut zk_active_node_info,
 ) -> zk_rc {
     guard(|| {
-        required_out(out)?;
-        let info = ActiveNodeInfo::decode(bytes(data, len)?).map_err(|_| ZK_MARSHALLINGERROR)?;
-        out.write(Box::into_raw(Box::new(zk_active_node_info {
+        // SAFETY: `out` is NULL or writable (this function's contract).
+        unsafe { required_out(out) }?;
+        // SAFETY: `data`/`len` is a readable buffer during the call (contract), which the
+        // slice does not outlive (`decode` copies what it keeps).
+        let encoded = unsafe { bytes(data, len) }?;
+        let info = ActiveNodeInfo::decode(encoded).map_err(|_| ZK_MARSHALLINGERROR)?;
+        let decoded = Box::into_raw(Box::new(zk_active_node_info {
             nameservice_id: new_string(&info.nameservice_id),
             namenode_id: new_string(&info.namenode_id),
             hostname: new_string(&info.hostname),
             port: info.port,
             zkfc_port: info.zkfc_port,
-        })));
+        }));
+        // SAFETY: `required_out` found `out` neither NULL nor misaligned, so it is
+        // writable (contract).
+        unsafe { out.write(decoded) };
         Ok(())
     })
 }
 
 /// Frees a `zk_active_node_info` from `zk_active_node_info_decode`. NULL is a no-op.
+///
+/// # Safety
+///
+/// `info`: NULL, or a struct `zk_active_node_info_decode` returned, not freed before,
+/// with its string pointers and the length of each string unchanged. Not one the caller
+/// built (for `zk_active_node_info_encode`).
 #[no_mangle]
 pub unsafe extern "C" fn zk_free_active_node_info(info: *mut zk_active_node_info) {
     guard_or((), || {
         if info.is_null() {
             return;
         }
-        let info = Box::from_raw(info);
+        // SAFETY: not NULL, so the `Box` that `zk_active_node_info_decode` leaked, not
+        // freed before (this function's contract).
+        let info = unsafe { Box::from_raw(info) };
         for s in [info.nameservice_id, info.namenode_id, info.hostname] {
             if !s.is_null() {
-                drop(CString::from_raw(s.cast_mut()));
+                // SAFETY: from `new_string` (`CString::into_raw`), of its original length
+                // (contract), freed once: here, with the struct.
+                drop(unsafe { CString::from_raw(s.cast_mut()) });
             }
         }
     })

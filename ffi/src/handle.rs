@@ -268,8 +268,8 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
 
 /// The live handle behind a caller's pointer with a ticket for one call:
 /// ZK_BADARGUMENTS for anything but an open handle (NULL, garbage, closed),
-/// ZK_CLOSING while `zk_close` of it runs.
-pub(crate) unsafe fn inner_of(zh: *mut zk_handle) -> Result<Live, zk_rc> {
+/// ZK_CLOSING while `zk_close` of it runs. Safe for any pointer: it is only looked up.
+pub(crate) fn inner_of(zh: *mut zk_handle) -> Result<Live, zk_rc> {
     HANDLES.get(zh).ok_or(ZK_BADARGUMENTS)?.admit()
 }
 
@@ -337,18 +337,28 @@ impl zk_options {
     }
 
     /// The caller's options as this library knows them (see the type's documentation).
+    ///
+    /// # Safety
+    ///
+    /// `from` is NULL or misaligned (ZK_BADARGUMENTS), or valid for reads of its `size`
+    /// field and, when that is at most `MAX_OPTIONS_SIZE`, of `size` bytes.
     unsafe fn read(from: *const zk_options) -> Result<zk_options, zk_rc> {
         if from.is_null() || !from.is_aligned() {
             return Err(ZK_BADARGUMENTS);
         }
-        let size = from.cast::<usize>().read();
+        // SAFETY: not NULL and aligned (checked above); `size` is the first field, which
+        // the contract makes readable.
+        let size = unsafe { from.cast::<usize>().read() };
         let ours = size_of::<zk_options>();
         let required = offset_of!(zk_options, session_timeout_ms) + size_of::<c_int>();
         if !(required..=MAX_OPTIONS_SIZE).contains(&size) {
             return Err(ZK_BADARGUMENTS);
         }
         if size > ours {
-            let newer = std::slice::from_raw_parts(from.cast::<u8>().add(ours), size - ours);
+            // SAFETY: `size` <= MAX_OPTIONS_SIZE, so `size` bytes at `from` are readable
+            // (contract), and `ours` < `size`: the range `ours..size` lies within them.
+            let newer =
+                unsafe { std::slice::from_raw_parts(from.cast::<u8>().add(ours), size - ours) };
             if newer.iter().any(|&b| b != 0) {
                 return Err(ZK_BADARGUMENTS);
             }
@@ -360,8 +370,9 @@ impl zk_options {
                 let offset = offset_of!(zk_options, $field);
                 if offset + std::mem::size_of_val(&o.$field) <= size {
                     // SAFETY: within the `size` bytes the caller vouches for, aligned as
-                    // the field is (the struct pointer is aligned).
-                    o.$field = read_like(base.add(offset), &o.$field);
+                    // the field is (the struct pointer is aligned); every field is an
+                    // integer or a raw pointer, valid for any bits.
+                    o.$field = unsafe { read_like(base.add(offset), &o.$field) };
                 }
             )*};
         }
@@ -379,17 +390,31 @@ impl zk_options {
 }
 
 /// Reads a `T` (the type of `_like`) at `at`.
+///
+/// # Safety
+///
+/// `at` is aligned for `T` and valid for reads of a `T`, and its bytes are a valid `T`.
 unsafe fn read_like<T: Copy>(at: *const u8, _like: &T) -> T {
-    at.cast::<T>().read()
+    // SAFETY: exactly this function's contract.
+    unsafe { at.cast::<T>().read() }
 }
 
 /// The client settings a caller's `zk_options` asks for (ZK_BADARGUMENTS for bad values).
+///
+/// # Safety
+///
+/// `options` as `zk_options::read` requires (NULL, or readable for its `size` bytes), and
+/// its `passwd` valid for reads of `passwd_len` bytes (any pointer when that is 0), both
+/// only during the call.
 pub(crate) unsafe fn client_options(options: *const zk_options) -> Result<ClientOptions, zk_rc> {
-    let o = zk_options::read(options)?;
+    // SAFETY: `options` is as `zk_options::read` requires (this function's contract).
+    let o = unsafe { zk_options::read(options) }?;
     if o.session_timeout_ms <= 0 || o.request_timeout_ms < 0 || o.connect_timeout_ms < 0 {
         return Err(ZK_BADARGUMENTS);
     }
-    let passwd = bytes(o.passwd, o.passwd_len)?;
+    // SAFETY: `passwd`/`passwd_len` is a readable buffer (this function's contract); the
+    // slice is copied (`to_vec`) before this returns.
+    let passwd = unsafe { bytes(o.passwd, o.passwd_len) }?;
     let ms = |v: i64| Duration::from_millis(v as u64);
     let mut options = ClientOptions::default()
         .session_timeout(ms(i64::from(o.session_timeout_ms)))
@@ -417,6 +442,15 @@ pub(crate) unsafe fn client_options(options: *const zk_options) -> Result<Client
 ///
 /// On success `*out` is the handle; free it with `zk_close`. `zk_open_with` takes more
 /// settings.
+///
+/// # Safety
+///
+/// - `out`: NULL (ZK_BADARGUMENTS) or writable.
+/// - `hosts`: NULL or a NUL-terminated string.
+/// - `passwd`: NULL or `passwd_len` readable bytes (any pointer when `passwd_len` is
+///   0), also for a new session.
+/// - `state_cb` (may be NULL): callable with `ctx` on the handle's dispatch thread until
+///   its last call (a terminal state; see CLOSE).
 #[no_mangle]
 pub unsafe extern "C" fn zk_open(
     out: *mut *mut zk_handle,
@@ -435,10 +469,23 @@ pub unsafe extern "C" fn zk_open(
         passwd_len,
         ..zk_options::defaults()
     };
-    zk_open_with(out, hosts, &options, state_cb, ctx)
+    // SAFETY: `options` is a whole `zk_options` on our stack (its `size` is ours); its
+    // `passwd`/`passwd_len` and `out`, `hosts`, `state_cb` and `ctx` are the caller's,
+    // which this function's contract makes what `zk_open_with` requires.
+    unsafe { zk_open_with(out, hosts, &options, state_cb, ctx) }
 }
 
 /// `zk_open` with every setting in a `zk_options` (read during the call only).
+///
+/// # Safety
+///
+/// - `out`: NULL (ZK_BADARGUMENTS) or writable.
+/// - `hosts`: NULL or a NUL-terminated string.
+/// - `options`: NULL, or readable for `options->size` bytes (an older, smaller struct
+///   is fine; see `zk_options`), with `passwd` NULL or readable for `passwd_len` bytes
+///   (any pointer when `passwd_len` is 0).
+/// - `state_cb` (may be NULL): callable with `ctx` on the handle's dispatch thread until
+///   its last call (a terminal state; see CLOSE).
 #[no_mangle]
 pub unsafe extern "C" fn zk_open_with(
     out: *mut *mut zk_handle,
@@ -448,9 +495,13 @@ pub unsafe extern "C" fn zk_open_with(
     ctx: *mut c_void,
 ) -> zk_rc {
     guard(|| {
-        required_out(out)?;
-        let hosts = text(hosts)?;
-        let options = client_options(options)?;
+        // SAFETY: `out` is NULL or writable (this function's contract).
+        unsafe { required_out(out) }?;
+        // SAFETY: `hosts` is NULL or NUL-terminated, readable during the call (contract),
+        // which the `&str` does not outlive.
+        let hosts = unsafe { text(hosts) }?;
+        // SAFETY: `options` and its `passwd` are as `client_options` requires (contract).
+        let options = unsafe { client_options(options) }?;
         // Client::start spawns on the client runtime: enter it so it need not look.
         let client = {
             let rt = runtime::handle();
@@ -478,17 +529,27 @@ pub unsafe extern "C" fn zk_open_with(
             })
         });
         if let Some(cb) = state_cb {
-            runtime::handle().spawn(forward_states(inner.ticket(), cb, Ctx(ctx)));
+            // SAFETY: `cb` may be called with `ctx` on the dispatch thread until its last
+            // call (this function's contract), as `forward_states` requires.
+            let forward = unsafe { forward_states(inner.ticket(), cb, Ctx(ctx)) };
+            runtime::handle().spawn(forward);
         }
         tracing::debug!(handle = zh.addr(), "opened a handle for {hosts}");
-        out.write(zh);
+        // SAFETY: `required_out` found `out` neither NULL nor misaligned, so it is
+        // writable (contract).
+        unsafe { out.write(zh) };
         Ok(())
     })
 }
 
 /// Hands every state change to `cb` on the dispatch thread; the last is terminal (the
 /// core's, or CLOSED if close ends the stream first).
-async fn forward_states(
+///
+/// # Safety
+///
+/// `cb` may be called with `ctx` on `live`'s dispatch thread until its last call (what
+/// `zk_open_with` requires of its caller).
+async unsafe fn forward_states(
     live: Live,
     cb: unsafe extern "C" fn(*mut zk_handle, c_int, *mut c_void),
     ctx: Ctx,
@@ -498,8 +559,9 @@ async fn forward_states(
     tokio::pin!(closed);
     let zh = live.id;
     let send = |state: SessionState| {
-        // SAFETY: the caller's callback with its context, on the dispatch thread; `zh`
-        // is only handed back, never dereferenced.
+        // SAFETY: run on the dispatch thread, no later than the last call (nothing is
+        // sent after a terminal state), so `cb` may be called with `ctx` (this function's
+        // contract); `zh` is only handed back, never dereferenced.
         live.dispatch(move || unsafe { cb(as_pointer(zh), state_number(state), ctx.get()) });
     };
     loop {
@@ -533,6 +595,10 @@ async fn forward_states(
 /// timeout, 5 s by default), so the contexts may be freed then. Safe from any thread
 /// and from inside any callback of this handle: there it returns once the session is
 /// closed, and the owed callbacks run after the current one returns.
+///
+/// # Safety
+///
+/// None: `zh` may be any value (it is looked up, never dereferenced).
 #[no_mangle]
 pub unsafe extern "C" fn zk_close(zh: *mut zk_handle) -> zk_rc {
     guard(|| {
@@ -556,6 +622,10 @@ pub unsafe extern "C" fn zk_close(zh: *mut zk_handle) -> zk_rc {
 
 /// Waits until the session is connected, at most `timeout_ms`. ZK_OK, or
 /// ZK_OPERATIONTIMEOUT, ZK_SESSIONEXPIRED, ZK_AUTHFAILED, ZK_CLOSING.
+///
+/// # Safety
+///
+/// None: `zh` may be any value.
 #[no_mangle]
 pub unsafe extern "C" fn zk_wait_connected(zh: *mut zk_handle, timeout_ms: i64) -> zk_rc {
     guard(|| {
@@ -566,40 +636,67 @@ pub unsafe extern "C" fn zk_wait_connected(zh: *mut zk_handle, timeout_ms: i64) 
 }
 
 /// Writes the current connection state (`ZK_STATE_*`) to `*state`.
+///
+/// # Safety
+///
+/// `state`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_state(zh: *mut zk_handle, state: *mut c_int) -> zk_rc {
-    getter(zh, state, |inner| state_number(inner.client.state()))
+    // SAFETY: `state` is NULL or writable (this function's contract).
+    unsafe { getter(zh, state, |inner| state_number(inner.client.state())) }
 }
 
 /// Writes the session id to `*session_id` (0 before the first connect).
+///
+/// # Safety
+///
+/// `session_id`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_session_id(zh: *mut zk_handle, session_id: *mut i64) -> zk_rc {
-    getter(zh, session_id, |inner| inner.client.session_id())
+    // SAFETY: `session_id` is NULL or writable (this function's contract).
+    unsafe { getter(zh, session_id, |inner| inner.client.session_id()) }
 }
 
 /// Writes the negotiated session timeout in ms to `*timeout_ms` (0 before the first
 /// connect).
+///
+/// # Safety
+///
+/// `timeout_ms`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_session_timeout_ms(zh: *mut zk_handle, timeout_ms: *mut i64) -> zk_rc {
-    getter(zh, timeout_ms, |inner| {
-        i64::try_from(inner.client.session_timeout().as_millis()).unwrap_or(i64::MAX)
-    })
+    // SAFETY: `timeout_ms` is NULL or writable (this function's contract).
+    unsafe {
+        getter(zh, timeout_ms, |inner| {
+            i64::try_from(inner.client.session_timeout().as_millis()).unwrap_or(i64::MAX)
+        })
+    }
 }
 
 /// A getter: ZK_BADARGUMENTS for a bad handle or a NULL `out`; `*out` written on ZK_OK only.
+///
+/// # Safety
+///
+/// `out` is NULL, misaligned, or valid for writes of a `T` (as for `guard::put`).
 unsafe fn getter<T>(zh: *mut zk_handle, out: *mut T, value: impl FnOnce(&Inner) -> T) -> zk_rc {
     guard(|| {
         let inner = handle_of(zh)?;
         if out.is_null() || !out.is_aligned() {
             return Err(ZK_BADARGUMENTS);
         }
-        out.write(value(&inner));
+        // SAFETY: neither NULL nor misaligned (checked above), so writable by this
+        // function's contract.
+        unsafe { out.write(value(&inner)) };
         Ok(())
     })
 }
 
 /// The session password (library-allocated; free with `zk_free_bytes`), to resume the
 /// session from another handle with `zk_open`.
+///
+/// # Safety
+///
+/// `passwd`: NULL (ZK_BADARGUMENTS) or writable; `passwd_len`: NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_session_password(
     zh: *mut zk_handle,
@@ -607,20 +704,34 @@ pub unsafe extern "C" fn zk_session_password(
     passwd_len: *mut usize,
 ) -> zk_rc {
     guard(|| {
-        crate::guard::clear(passwd);
-        put(passwd_len, 0);
+        // SAFETY: `passwd` and `passwd_len` are NULL or writable (this function's
+        // contract).
+        unsafe {
+            crate::guard::clear(passwd);
+            put(passwd_len, 0);
+        }
         let inner = handle_of(zh)?;
         if passwd.is_null() {
             return Err(ZK_BADARGUMENTS);
         }
         let value = inner.client.session_password();
-        put(passwd_len, value.len());
-        put(passwd, new_bytes(&value));
+        // SAFETY: as above.
+        unsafe {
+            put(passwd_len, value.len());
+            put(passwd, new_bytes(&value));
+        }
         Ok(())
     })
 }
 
-/// Whether the caller's optional text is valid (used by functions taking a prefix).
+/// Whether the caller's optional text is valid (used by functions taking a prefix), and
+/// the prefix it names: NULL is "/".
+///
+/// # Safety
+///
+/// `p` is NULL or a NUL-terminated string, read during the call only.
 pub(crate) unsafe fn opt_path(p: *const c_char) -> Result<String, zk_rc> {
-    Ok(opt_text(p)?.unwrap_or("/").to_owned())
+    // SAFETY: as `opt_text` requires (this function's contract); the `&str` is copied
+    // before this returns.
+    Ok(unsafe { opt_text(p) }?.unwrap_or("/").to_owned())
 }

@@ -23,7 +23,6 @@
 //! `zk_core::client`, and maps the result.
 
 #![allow(non_camel_case_types)]
-#![allow(clippy::missing_safety_doc)]
 // A C function takes every argument separately, and each op's argument check returns
 // the handle with an `impl Future`, which no type alias can name.
 #![allow(clippy::too_many_arguments, clippy::type_complexity)]

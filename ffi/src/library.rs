@@ -62,6 +62,11 @@ pub extern "C" fn zk_version() -> *const c_char {
 ///
 /// ZK_INVALIDSTATE: the process already has a global `tracing` subscriber (a Rust program
 /// that links libzk statically and installed its own): libzk's events go to that one.
+///
+/// # Safety
+///
+/// `log_fn` (may be NULL): callable with `ctx` from the library's log thread, at any
+/// time, until a later `zk_set_log_fn` call has returned.
 #[no_mangle]
 pub unsafe extern "C" fn zk_set_log_fn(log_fn: zk_log_fn, ctx: *mut c_void) -> zk_rc {
     guard(|| {
@@ -103,7 +108,9 @@ static LEVEL: AtomicI32 = AtomicI32::new(ZK_LOG_INFO);
 /// Whether a log function is set (without one, every event is disabled at its callsite).
 static HAS_SINK: AtomicBool = AtomicBool::new(false);
 /// The log function. Held while it runs, so replacing it waits for a running call;
-/// reentrant, so the function itself may replace it.
+/// reentrant, so the function itself may replace it. Only `zk_set_log_fn` sets it, whose
+/// caller guarantees the function may be called with its ctx from the log thread until
+/// it is replaced.
 static SINK: ReentrantMutex<Cell<Option<(LogFn, Ctx)>>> = const_reentrant_mutex(Cell::new(None));
 /// Lines dropped because the queue was full.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
@@ -172,7 +179,9 @@ fn deliver(line: &Line) {
     let sink = SINK.lock();
     if let Some((log_fn, ctx)) = sink.get() {
         if line.level <= wanted_level() {
-            // SAFETY: the caller's function with its context; the strings live across it.
+            // SAFETY: on the log thread, with SINK held, so not replaced yet:
+            // `zk_set_log_fn`'s caller allowed this call (see SINK); the strings live
+            // across it.
             unsafe {
                 log_fn(
                     line.level,

@@ -62,11 +62,17 @@ fn leader_of(leader: *mut zk_leader) -> Result<Arc<Leader>, zk_rc> {
 }
 
 /// Writes `value` through a getter's out-pointer: ZK_BADARGUMENTS for NULL.
+///
+/// # Safety
+///
+/// `to` is NULL, misaligned, or valid for writes of a `T` (as for `guard::put`).
 unsafe fn out<T>(to: *mut T, value: T) -> Result<(), zk_rc> {
     if to.is_null() || !to.is_aligned() {
         return Err(ZK_BADARGUMENTS);
     }
-    to.write(value);
+    // SAFETY: neither NULL nor misaligned (checked above), so writable by this
+    // function's contract.
+    unsafe { to.write(value) };
     Ok(())
 }
 
@@ -75,6 +81,11 @@ fn timeout_of(ms: i64) -> Option<Duration> {
 }
 
 /// A lock on `path` (created on first use). Free with `zk_lock_free`.
+///
+/// # Safety
+///
+/// - `path`: NULL or a NUL-terminated string.
+/// - `out`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_lock_new(
     zh: *mut zk_handle,
@@ -82,9 +93,12 @@ pub unsafe extern "C" fn zk_lock_new(
     out: *mut *mut zk_lock,
 ) -> zk_rc {
     guard(|| {
-        required_out(out)?;
+        // SAFETY: `out` is NULL or writable (this function's contract).
+        unsafe { required_out(out) }?;
         let inner = inner_of(zh)?;
-        let path = path_arg(path, false)?;
+        // SAFETY: `path` is NULL or NUL-terminated, readable during the call (contract),
+        // which the `&str` does not outlive (`Mutex::new` copies it).
+        let path = unsafe { path_arg(path, false) }?;
         let mutex = recipes::Mutex::new(&inner.client, path);
         let (lock, _) = LOCKS.insert(|_| {
             Arc::new(Lock {
@@ -93,7 +107,9 @@ pub unsafe extern "C" fn zk_lock_new(
                 held: Mutex::new(None),
             })
         });
-        out.write(lock);
+        // SAFETY: `required_out` found `out` neither NULL nor misaligned, so it is
+        // writable (contract).
+        unsafe { out.write(lock) };
         Ok(())
     })
 }
@@ -101,6 +117,10 @@ pub unsafe extern "C" fn zk_lock_new(
 /// Acquires the lock: `timeout_ms` < 0 waits as long as it takes, 0 only tries, > 0
 /// waits at most that long. ZK_OK with `*acquired` (may be NULL) 1 when held, 0 when not
 /// acquired in time; an error code otherwise. Holding it already is ZK_OK, acquired 1.
+///
+/// # Safety
+///
+/// `acquired`: NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_lock_acquire(
     lock: *mut zk_lock,
@@ -108,11 +128,13 @@ pub unsafe extern "C" fn zk_lock_acquire(
     acquired: *mut c_int,
 ) -> zk_rc {
     guard(|| {
-        put(acquired, 0);
+        // SAFETY: `acquired` is NULL or writable (this function's contract).
+        unsafe { put(acquired, 0) };
         let lock = lock_of(lock)?;
         let mut held = lock.held.lock();
         if held.as_ref().is_some_and(|g| !g.is_lost()) {
-            put(acquired, 1);
+            // SAFETY: as above.
+            unsafe { put(acquired, 1) };
             return Ok(());
         }
         if let Some(stale) = held.take() {
@@ -124,13 +146,18 @@ pub unsafe extern "C" fn zk_lock_acquire(
             Some(t) => block_on(lock.mutex.acquire_timeout(t)),
         }
         .map_err(|e| rc_of(&e))?;
-        put(acquired, c_int::from(guard.is_some()));
+        // SAFETY: as above.
+        unsafe { put(acquired, c_int::from(guard.is_some())) };
         *held = guard;
         Ok(())
     })
 }
 
 /// Releases the lock (deletes our node). Not holding it is ZK_OK.
+///
+/// # Safety
+///
+/// None: `lock` may be any value (it is looked up, never dereferenced).
 #[no_mangle]
 pub unsafe extern "C" fn zk_lock_release(lock: *mut zk_lock) -> zk_rc {
     guard(|| {
@@ -145,17 +172,26 @@ pub unsafe extern "C" fn zk_lock_release(lock: *mut zk_lock) -> zk_rc {
 
 /// Writes 1 to `*held` while the lock is held and not lost (a disconnect, session
 /// expiry or deletion of our node loses it), 0 otherwise.
+///
+/// # Safety
+///
+/// `held`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_lock_is_held(lock: *mut zk_lock, held: *mut c_int) -> zk_rc {
     guard(|| {
         let lock = lock_of(lock)?;
         let now = lock.held.lock().as_ref().is_some_and(|g| !g.is_lost());
-        out(held, c_int::from(now))
+        // SAFETY: `held` is NULL or writable (this function's contract).
+        unsafe { out(held, c_int::from(now)) }
     })
 }
 
 /// Writes the fencing token of the current hold to `*token` (larger for every later
 /// holder), or -1 when the lock is not held.
+///
+/// # Safety
+///
+/// `token`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_lock_fencing_token(lock: *mut zk_lock, token: *mut i64) -> zk_rc {
     guard(|| {
@@ -165,12 +201,17 @@ pub unsafe extern "C" fn zk_lock_fencing_token(lock: *mut zk_lock, token: *mut i
             .lock()
             .as_ref()
             .map_or(-1, LockGuard::fencing_token);
-        out(token, now)
+        // SAFETY: `token` is NULL or writable (this function's contract).
+        unsafe { out(token, now) }
     })
 }
 
 /// Releases the lock if held and frees it. NULL is a no-op (ZK_OK); a lock freed
 /// already is ZK_BADARGUMENTS. Waits for a `zk_lock_acquire` running on another thread.
+///
+/// # Safety
+///
+/// None: `lock` may be any value.
 #[no_mangle]
 pub unsafe extern "C" fn zk_lock_free(lock: *mut zk_lock) -> zk_rc {
     guard(|| {
@@ -190,6 +231,14 @@ pub unsafe extern "C" fn zk_lock_free(lock: *mut zk_lock) -> zk_rc {
 /// Joins the election at `path` as participant `id` (stored in our node, as Curator
 /// does) and stays a candidate until `zk_leader_close`. `cb` (may be NULL) hears every
 /// change of leadership on the dispatch thread. Free with `zk_leader_close`.
+///
+/// # Safety
+///
+/// - `path`, `id`: NULL or NUL-terminated strings.
+/// - `cb` (may be NULL): callable with `ctx` on the handle's dispatch thread until its
+///   last call: at the latest when `zk_leader_close`, or the handle's `zk_close`,
+///   returns (see `zk_leader_fn`).
+/// - `out`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_leader_start(
     zh: *mut zk_handle,
@@ -200,15 +249,21 @@ pub unsafe extern "C" fn zk_leader_start(
     out: *mut *mut zk_leader,
 ) -> zk_rc {
     guard(|| {
-        required_out(out)?;
+        // SAFETY: `out` is NULL or writable (this function's contract).
+        unsafe { required_out(out) }?;
         let inner = inner_of(zh)?;
-        let path = path_arg(path, false)?;
-        let id = text(id)?;
+        // SAFETY: `path` and `id` are NULL or NUL-terminated, readable during the call
+        // (contract), which the `&str`s do not outlive (`LeaderLatch::start` copies
+        // them).
+        let (path, id) = unsafe { (path_arg(path, false)?, text(id)?) };
         let latch = block_on(LeaderLatch::start(&inner.client, path, id)).map_err(|e| rc_of(&e))?;
         let alive = Arc::new(AtomicBool::new(true));
         let follower = cb.map(|cb| {
             let changes = latch.changes();
-            runtime::handle().spawn(follow(inner.ticket(), changes, alive.clone(), cb, Ctx(ctx)))
+            // SAFETY: `cb` may be called with `ctx` on the dispatch thread until its last
+            // call (contract), as `follow` requires.
+            let follow = unsafe { follow(inner.ticket(), changes, alive.clone(), cb, Ctx(ctx)) };
+            runtime::handle().spawn(follow)
         });
         let (leader, _) = LEADERS.insert(|_| {
             Arc::new(Leader {
@@ -218,14 +273,22 @@ pub unsafe extern "C" fn zk_leader_start(
                 follower: Mutex::new(follower),
             })
         });
-        out.write(leader);
+        // SAFETY: `required_out` found `out` neither NULL nor misaligned, so it is
+        // writable (contract).
+        unsafe { out.write(leader) };
         Ok(())
     })
 }
 
 /// Reports leadership changes until the election ends; a participant reported leading
 /// is reported not leading before the end (also when the handle closes).
-async fn follow(
+///
+/// # Safety
+///
+/// `cb` may be called with `ctx` on the handle's dispatch thread whenever a call this
+/// task queues runs with `alive` still set (what `zk_leader_start` requires of its
+/// caller: `zk_leader_close` clears `alive`, and the handle's close ends this task).
+async unsafe fn follow(
     live: Live,
     mut changes: tokio::sync::watch::Receiver<Leadership>,
     alive: Arc<AtomicBool>,
@@ -239,7 +302,9 @@ async fn follow(
         let alive = alive.clone();
         live.dispatch(move || {
             if alive.load(Ordering::Acquire) {
-                // SAFETY: the caller's callback with its context, on the dispatch thread.
+                // SAFETY: on the dispatch thread, `alive` still set: `cb` may be called
+                // with `ctx` (this function's contract; `zk_leader_close` waits for a
+                // call that began before it cleared `alive`).
                 unsafe { cb(c_int::from(is_leader), token, ctx.get()) }
             }
         });
@@ -269,6 +334,10 @@ async fn follow(
 }
 
 /// Writes 1 to `*is_leader` while this participant leads, 0 otherwise.
+///
+/// # Safety
+///
+/// `is_leader`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_leader_is_leader(
     leader: *mut zk_leader,
@@ -281,12 +350,17 @@ pub unsafe extern "C" fn zk_leader_is_leader(
             .lock()
             .as_ref()
             .is_some_and(LeaderLatch::has_leadership);
-        out(is_leader, c_int::from(now))
+        // SAFETY: `is_leader` is NULL or writable (this function's contract).
+        unsafe { out(is_leader, c_int::from(now)) }
     })
 }
 
 /// Waits until leading or `timeout_ms` passes (< 0: no limit). ZK_OK with `*is_leader`
 /// (may be NULL) 1 or 0; ZK_CLOSING once the election ended.
+///
+/// # Safety
+///
+/// `is_leader`: NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_leader_wait(
     leader: *mut zk_leader,
@@ -294,7 +368,8 @@ pub unsafe extern "C" fn zk_leader_wait(
     is_leader: *mut c_int,
 ) -> zk_rc {
     guard(|| {
-        put(is_leader, 0);
+        // SAFETY: `is_leader` is NULL or writable (this function's contract).
+        unsafe { put(is_leader, 0) };
         let leader = leader_of(leader)?;
         // Waits on a clone of the state so close from another thread is not blocked.
         let changes = leader.latch.lock().as_ref().map(LeaderLatch::changes);
@@ -314,7 +389,8 @@ pub unsafe extern "C" fn zk_leader_wait(
         match result {
             None => Ok(()),
             Some(Ok(Leadership::Leader { .. })) => {
-                put(is_leader, 1);
+                // SAFETY: as above.
+                unsafe { put(is_leader, 1) };
                 Ok(())
             }
             Some(_) => Err(ZK_CLOSING),
@@ -323,6 +399,10 @@ pub unsafe extern "C" fn zk_leader_wait(
 }
 
 /// Writes the fencing token to `*token` while leading, -1 otherwise.
+///
+/// # Safety
+///
+/// `token`: NULL (ZK_BADARGUMENTS) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn zk_leader_fencing_token(leader: *mut zk_leader, token: *mut i64) -> zk_rc {
     guard(|| {
@@ -333,7 +413,8 @@ pub unsafe extern "C" fn zk_leader_fencing_token(leader: *mut zk_leader, token: 
             .as_ref()
             .and_then(LeaderLatch::fencing_token)
             .unwrap_or(-1);
-        out(token, now)
+        // SAFETY: `token` is NULL or writable (this function's contract).
+        unsafe { out(token, now) }
     })
 }
 
@@ -341,6 +422,10 @@ pub unsafe extern "C" fn zk_leader_fencing_token(leader: *mut zk_leader, token: 
 /// participant. NULL is a no-op (ZK_OK); one closed already is ZK_BADARGUMENTS. When it
 /// returns, the leadership callback is not running (unless this is called from inside
 /// it) and will not be called again.
+///
+/// # Safety
+///
+/// None: `leader` may be any value (it is looked up, never dereferenced).
 #[no_mangle]
 pub unsafe extern "C" fn zk_leader_close(leader: *mut zk_leader) -> zk_rc {
     guard(|| {

@@ -177,9 +177,17 @@ pub(crate) fn new_string(s: &str) -> *mut c_char {
     CString::new(clean).map_or(ptr::null_mut(), CString::into_raw)
 }
 
+/// Frees a string from [`new_string`]; NULL is a no-op.
+///
+/// # Safety
+///
+/// `p` is NULL or came from [`new_string`], is not freed elsewhere, and still has the
+/// length it had (`CString::from_raw` finds it again by its NUL).
 unsafe fn drop_string(p: *const c_char) {
     if !p.is_null() {
-        drop(CString::from_raw(p.cast_mut()));
+        // SAFETY: not NULL, so from `new_string` (`CString::into_raw`), unfreed and of
+        // its original length, by this function's contract.
+        drop(unsafe { CString::from_raw(p.cast_mut()) });
     }
 }
 
@@ -291,83 +299,157 @@ pub(crate) fn event_state(event: &WatchedEvent) -> c_int {
 // ----- frees -----
 
 /// Frees a string the library returned. NULL is a no-op.
+///
+/// # Safety
+///
+/// `s`: NULL, or a string the library handed over to be freed with this function (e.g.
+/// `zk_create`'s `path_out`), not freed before and still of its original length (no NUL
+/// written into it). Not a string inside a returned struct or list, nor one lent to a
+/// callback.
 #[no_mangle]
 pub unsafe extern "C" fn zk_free_string(s: *mut c_char) {
-    guard_or((), || drop_string(s))
+    // SAFETY: `s` is NULL or from `new_string`, unfreed, of its original length (this
+    // function's contract).
+    guard_or((), || unsafe { drop_string(s) })
 }
 
 /// Frees bytes the library returned (`zk_get`, `zk_session_password`). NULL is a no-op.
+///
+/// # Safety
+///
+/// `data`: NULL, or bytes the library handed over to be freed with this function
+/// (`zk_get`, `zk_session_password`, `zk_elector_active_data`,
+/// `zk_active_node_info_encode`), not freed before. Not bytes lent to a callback.
 #[no_mangle]
 pub unsafe extern "C" fn zk_free_bytes(data: *mut u8) {
     guard_or((), || {
         if data.is_null() {
             return;
         }
-        let base = data.sub(LEN_PREFIX);
-        let len = u64::from_ne_bytes(ptr::read_unaligned(base.cast::<[u8; LEN_PREFIX]>()));
+        // SAFETY: not NULL, so a pointer `new_bytes` returned (this function's contract):
+        // LEN_PREFIX bytes into its allocation.
+        let base = unsafe { data.sub(LEN_PREFIX) };
+        // SAFETY: `base` is the start of that allocation, where `new_bytes` wrote the
+        // length; the library's bytes before `data` are not the caller's to change.
+        let len =
+            u64::from_ne_bytes(unsafe { ptr::read_unaligned(base.cast::<[u8; LEN_PREFIX]>()) });
         let total = LEN_PREFIX + len as usize + 1;
-        drop(Box::from_raw(ptr::slice_from_raw_parts_mut(base, total)));
+        // SAFETY: `new_bytes` leaked exactly this `Box<[u8]>`: the length, the data and a
+        // NUL, `total` bytes from `base`; not freed before (contract).
+        drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(base, total)) });
     })
 }
 
 /// Frees a `zk_strings` and every string in it. NULL is a no-op.
+///
+/// # Safety
+///
+/// `list`: NULL, or a list the library handed over to be freed with this function
+/// (`zk_get_children`, `zk_get_ephemerals`), not freed before, with `items`, `len` and
+/// the length of every string unchanged. Not a list lent to a completion.
 #[no_mangle]
 pub unsafe extern "C" fn zk_free_strings(list: *mut zk_strings) {
     guard_or((), || {
         if list.is_null() {
             return;
         }
-        let list = Box::from_raw(list);
-        let items = Box::from_raw(ptr::slice_from_raw_parts_mut(list.items, list.len));
+        // SAFETY: not NULL, so the `Box` that `new_strings` leaked, not freed
+        // before (this function's contract).
+        let list = unsafe { Box::from_raw(list) };
+        // SAFETY: `items` and `len` are the `Box<[*mut c_char]>` that `new_strings`
+        // leaked, unchanged (contract), and freed only with the list.
+        let items = unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(list.items, list.len)) };
         for &s in items.iter() {
-            drop_string(s);
+            // SAFETY: NULL or from `new_string`, of its original length (contract),
+            // freed once: here, with the list.
+            unsafe { drop_string(s) };
         }
     })
 }
 
 /// Frees a `zk_acl_list` the library returned. NULL is a no-op.
+///
+/// # Safety
+///
+/// `list`: NULL, or a list the library handed over to be freed with this function
+/// (`zk_get_acl`), not freed before, with `items`, `len` and the length of every
+/// string unchanged. Not a list lent to a completion.
 #[no_mangle]
 pub unsafe extern "C" fn zk_free_acl_list(list: *mut zk_acl_list) {
     guard_or((), || {
         if list.is_null() {
             return;
         }
-        let list = Box::from_raw(list);
-        let items = Box::from_raw(ptr::slice_from_raw_parts_mut(list.items, list.len));
+        // SAFETY: not NULL, so the `Box` that `new_acl_list` leaked, not freed
+        // before (this function's contract).
+        let list = unsafe { Box::from_raw(list) };
+        // SAFETY: `items` and `len` are the `Box<[zk_acl]>` that `new_acl_list`
+        // leaked, unchanged (contract), and freed only with the list.
+        let items = unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(list.items, list.len)) };
         for a in items.iter() {
-            drop_string(a.scheme);
-            drop_string(a.id);
+            // SAFETY: both strings NULL or from `new_string`, of their original length
+            // (contract), freed once: here, with the list.
+            unsafe {
+                drop_string(a.scheme);
+                drop_string(a.id);
+            }
         }
     })
 }
 
 /// Frees a `zk_client_infos`. NULL is a no-op.
+///
+/// # Safety
+///
+/// `list`: NULL, or a list the library handed over to be freed with this function
+/// (`zk_whoami`), not freed before, with `items`, `len` and the length of every string
+/// unchanged. Not a list lent to a completion.
 #[no_mangle]
 pub unsafe extern "C" fn zk_free_client_infos(list: *mut zk_client_infos) {
     guard_or((), || {
         if list.is_null() {
             return;
         }
-        let list = Box::from_raw(list);
-        let items = Box::from_raw(ptr::slice_from_raw_parts_mut(list.items, list.len));
+        // SAFETY: not NULL, so the `Box` that `new_client_infos` leaked, not freed
+        // before (this function's contract).
+        let list = unsafe { Box::from_raw(list) };
+        // SAFETY: `items` and `len` are the `Box<[zk_client_info]>` that
+        // `new_client_infos` leaked, unchanged (contract), and freed only with the list.
+        let items = unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(list.items, list.len)) };
         for i in items.iter() {
-            drop_string(i.scheme);
-            drop_string(i.user);
+            // SAFETY: both strings NULL or from `new_string`, of their original length
+            // (contract), freed once: here, with the list.
+            unsafe {
+                drop_string(i.scheme);
+                drop_string(i.user);
+            }
         }
     })
 }
 
 /// Frees a `zk_op_results`. NULL is a no-op.
+///
+/// # Safety
+///
+/// `list`: NULL, or results the library handed over to be freed with this function
+/// (`zk_multi`), not freed before, with `items`, `len` and the length of every `path`
+/// unchanged. Not results lent to a completion.
 #[no_mangle]
 pub unsafe extern "C" fn zk_free_op_results(list: *mut zk_op_results) {
     guard_or((), || {
         if list.is_null() {
             return;
         }
-        let list = Box::from_raw(list);
-        let items = Box::from_raw(ptr::slice_from_raw_parts_mut(list.items, list.len));
+        // SAFETY: not NULL, so the `Box` that `new_op_results` leaked, not freed
+        // before (this function's contract).
+        let list = unsafe { Box::from_raw(list) };
+        // SAFETY: `items` and `len` are the `Box<[zk_op_result]>` that `new_op_results`
+        // leaked, unchanged (contract), and freed only with the list.
+        let items = unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(list.items, list.len)) };
         for r in items.iter() {
-            drop_string(r.path);
+            // SAFETY: NULL or from `new_string`, of its original length (contract), freed
+            // once: here, with the results.
+            unsafe { drop_string(r.path) };
         }
     })
 }

@@ -66,13 +66,19 @@ pub(crate) struct Entry {
     path: String,
     kind: Kind,
     cancel: oneshot::Sender<()>,
+    /// Callable with `ctx` on the dispatch thread until the entry's last call: made only
+    /// by [`register`], whose caller guarantees that.
     watcher: Watcher,
     ctx: Ctx,
 }
 
 /// Keeps a one-shot watch and delivers its event to `watcher`: its one call is the event,
 /// the removal (`zk_remove_watches`) or a Closed session event when the handle closes.
-pub(crate) fn arm_once(
+///
+/// # Safety
+///
+/// As for [`register`].
+pub(crate) unsafe fn arm_once(
     inner: &Arc<Inner>,
     path: String,
     kind: OnceKind,
@@ -83,7 +89,8 @@ pub(crate) fn arm_once(
     if !watch.is_registered() {
         return;
     }
-    let (id, cancelled) = register(inner, path, Kind::Once(kind), watcher, ctx);
+    // SAFETY: `watcher` and `ctx` are as `register` requires (this function's contract).
+    let (id, cancelled) = unsafe { register(inner, path, Kind::Once(kind), watcher, ctx) };
     let live = inner.ticket();
     let closed = inner.closed();
     runtime::handle().spawn(async move {
@@ -97,7 +104,13 @@ pub(crate) fn arm_once(
     });
 }
 
-fn register(
+/// Puts a watch in the handle's map; its id and the receiver its removal fires.
+///
+/// # Safety
+///
+/// `watcher` may be called with `ctx` on `inner`'s dispatch thread until the watch's last
+/// call (what the watch-setting functions' `# Safety` sections require of their caller).
+unsafe fn register(
     inner: &Arc<Inner>,
     path: String,
     kind: Kind,
@@ -131,14 +144,18 @@ fn closed_event() -> WatchedEvent {
 fn finish(inner: &Inner, id: u64, event: &WatchedEvent) {
     let mut watches = inner.watches.lock();
     if let Some(entry) = watches.remove(&id) {
-        send_event(
-            inner,
-            entry.watcher,
-            entry.ctx,
-            event.event_type.as_i32(),
-            event_state(event),
-            &event.path,
-        );
+        // SAFETY: an entry's watcher may be called with its ctx until its last call (see
+        // `Entry`), and this is that call: whoever removes the entry makes it.
+        unsafe {
+            send_event(
+                inner,
+                entry.watcher,
+                entry.ctx,
+                event.event_type.as_i32(),
+                event_state(event),
+                &event.path,
+            )
+        };
     }
 }
 
@@ -147,16 +164,33 @@ fn finish(inner: &Inner, id: u64, event: &WatchedEvent) {
 fn deliver_if_set(inner: &Inner, id: u64, kind: c_int, state: c_int, path: &str) {
     let watches = inner.watches.lock();
     if let Some(entry) = watches.get(&id) {
-        send_event(inner, entry.watcher, entry.ctx, kind, state, path);
+        // SAFETY: an entry's watcher may be called with its ctx until its last call (see
+        // `Entry`); the entry is still in the map, and the lock held keeps the last call
+        // (made by whoever removes it) from being queued before this one.
+        unsafe { send_event(inner, entry.watcher, entry.ctx, kind, state, path) };
     }
 }
 
-fn send_event(inner: &Inner, watcher: Watcher, ctx: Ctx, kind: c_int, state: c_int, path: &str) {
+/// Queues a call of `watcher` for the dispatch thread.
+///
+/// # Safety
+///
+/// `watcher` may be called with `ctx` on `inner`'s dispatch thread (an [`Entry`]'s may,
+/// up to its last call).
+unsafe fn send_event(
+    inner: &Inner,
+    watcher: Watcher,
+    ctx: Ctx,
+    kind: c_int,
+    state: c_int,
+    path: &str,
+) {
     let path = CString::new(path.replace('\0', "")).unwrap_or_default();
     let zh = HandleAddr(inner.handle_ptr());
     inner.dispatch(move || {
-        // SAFETY: the caller's watcher with its context, on the dispatch thread; the
-        // handle pointer is only handed back.
+        // SAFETY: run on the dispatch thread, where this function's contract lets
+        // `watcher` be called with `ctx`; `path` lives until it returns; the handle
+        // pointer is only handed back.
         unsafe { watcher(zh.get(), kind, state, path.as_ptr(), ctx.get()) }
     });
 }
@@ -184,6 +218,12 @@ fn is_terminal(event: &WatchedEvent) -> bool {
 /// `path`) or a recursive one (`ZK_ADD_WATCH_PERSISTENT_RECURSIVE`: every change at or
 /// below `path`). It stays until removed with `zk_remove_watches` or the session ends;
 /// each event calls `watcher` on the dispatch thread.
+///
+/// # Safety
+///
+/// - `path`: NULL or a NUL-terminated string.
+/// - `watcher` (NULL: ZK_BADARGUMENTS): callable with `watcher_ctx` on the handle's
+///   dispatch thread until the watch's last call (see WATCHES).
 #[no_mangle]
 pub unsafe extern "C" fn zk_add_watch(
     zh: *mut zk_handle,
@@ -194,7 +234,8 @@ pub unsafe extern "C" fn zk_add_watch(
 ) -> zk_rc {
     guard(|| {
         let inner = inner_of(zh)?;
-        let path = path_arg(path, false)?.to_owned();
+        // SAFETY: `path` is NULL or NUL-terminated (this function's contract); copied.
+        let path = unsafe { path_arg(path, false) }?.to_owned();
         let watcher = watcher.ok_or(ZK_BADARGUMENTS)?;
         let (mode, kind) = match mode {
             ZK_ADD_WATCH_PERSISTENT => (AddWatchMode::Persistent, Kind::Persistent),
@@ -204,7 +245,9 @@ pub unsafe extern "C" fn zk_add_watch(
             _ => return Err(ZK_BADARGUMENTS),
         };
         let stream = block_on(inner.client.add_watch(&path, mode)).map_err(|e| rc_of(&e))?;
-        let (id, cancelled) = register(&inner, path, kind, watcher, Ctx(watcher_ctx));
+        // SAFETY: `watcher` may be called with `watcher_ctx` on the dispatch thread until
+        // the watch's last call (contract).
+        let (id, cancelled) = unsafe { register(&inner, path, kind, watcher, Ctx(watcher_ctx)) };
         runtime::handle().spawn(follow(inner.ticket(), id, stream, cancelled));
         Ok(())
     })
@@ -246,6 +289,10 @@ async fn follow(
 /// ZK_WATCHER_PERSISTENT_RECURSIVE or ZK_WATCHER_ANY). Each removed watcher is called
 /// once more with ZK_DATA_WATCH_REMOVED_EVENT, ZK_CHILD_WATCH_REMOVED_EVENT or
 /// ZK_PERSISTENT_WATCH_REMOVED_EVENT. ZK_NOWATCHER if there was none.
+///
+/// # Safety
+///
+/// `path`: NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn zk_remove_watches(
     zh: *mut zk_handle,
@@ -254,7 +301,9 @@ pub unsafe extern "C" fn zk_remove_watches(
 ) -> zk_rc {
     guard(|| {
         let inner = inner_of(zh)?;
-        let path = path_arg(path, false)?;
+        // SAFETY: `path` is NULL or NUL-terminated, readable during the call (this
+        // function's contract), which the `&str` does not outlive.
+        let path = unsafe { path_arg(path, false) }?;
         let wanted = |kind: Kind| match r#type {
             ZK_WATCHER_CHILDREN => kind == Kind::Once(OnceKind::Child),
             ZK_WATCHER_DATA => matches!(kind, Kind::Once(OnceKind::Data | OnceKind::Exist)),
@@ -282,14 +331,18 @@ pub unsafe extern "C" fn zk_remove_watches(
                 Kind::Once(_) => EventType::DataWatchRemoved,
                 Kind::Persistent | Kind::Recursive => EventType::PersistentWatchRemoved,
             };
-            send_event(
-                &inner,
-                entry.watcher,
-                entry.ctx,
-                event.as_i32(),
-                state,
-                &entry.path,
-            );
+            // SAFETY: an entry's watcher may be called with its ctx until its last call
+            // (see `Entry`), and this is that call: the entry was just removed.
+            unsafe {
+                send_event(
+                    &inner,
+                    entry.watcher,
+                    entry.ctx,
+                    event.as_i32(),
+                    state,
+                    &entry.path,
+                )
+            };
         }
         Ok(())
     })

@@ -10,11 +10,11 @@ use zk::*;
 
 const BAD: zk_rc = ZK_BADARGUMENTS;
 
-unsafe extern "C" fn yes(_ctx: *mut c_void) -> c_int {
+extern "C" fn yes(_ctx: *mut c_void) -> c_int {
     1
 }
 
-unsafe extern "C" fn fence(_data: *const u8, _len: usize, _ctx: *mut c_void) -> c_int {
+extern "C" fn fence(_data: *const u8, _len: usize, _ctx: *mut c_void) -> c_int {
     1
 }
 
@@ -51,26 +51,30 @@ fn options() -> zk_options {
 }
 
 /// Every call on an elector id, expecting `expect` from each.
-unsafe fn every_call(e: *mut zk_elector, expect: zk_rc) {
+fn every_call(e: *mut zk_elector, expect: zk_rc) {
     let mut int: c_int = 77;
     let mut id: i64 = 77;
     let mut data: *mut u8 = null_mut();
     let mut len = 0usize;
-    let checks = [
-        ("join", zk_elector_join(e, b"x".as_ptr(), 1)),
-        ("quit", zk_elector_quit(e, 1)),
-        ("cede", zk_elector_cede(e, 10)),
-        ("ensure_parent", zk_elector_ensure_parent(e)),
-        ("parent_exists", zk_elector_parent_exists(e, &mut int)),
-        ("format", zk_elector_format(e, 1, &mut int)),
-        (
-            "active_data",
-            zk_elector_active_data(e, &mut data, &mut len),
-        ),
-        ("state", zk_elector_state(e, &mut int)),
-        ("session_id", zk_elector_session_id(e, &mut id)),
-        ("close", zk_elector_close(e)),
-    ];
+    // SAFETY: `e` may be any value (it is looked up, never dereferenced); the data is a
+    // literal and the out-pointers are locals, all live across the calls.
+    let checks = unsafe {
+        [
+            ("join", zk_elector_join(e, b"x".as_ptr(), 1)),
+            ("quit", zk_elector_quit(e, 1)),
+            ("cede", zk_elector_cede(e, 10)),
+            ("ensure_parent", zk_elector_ensure_parent(e)),
+            ("parent_exists", zk_elector_parent_exists(e, &mut int)),
+            ("format", zk_elector_format(e, 1, &mut int)),
+            (
+                "active_data",
+                zk_elector_active_data(e, &mut data, &mut len),
+            ),
+            ("state", zk_elector_state(e, &mut int)),
+            ("session_id", zk_elector_session_id(e, &mut id)),
+            ("close", zk_elector_close(e)),
+        ]
+    };
     for (name, rc) in checks {
         assert_eq!(rc, expect, "zk_elector_{name}");
     }
@@ -80,6 +84,9 @@ unsafe fn every_call(e: *mut zk_elector, expect: zk_rc) {
 
 #[test]
 fn null_garbage_and_closed_electors_are_refused() {
+    // SAFETY: elector ids may be any value; every other pointer is NULL, a literal or a
+    // local that outlives the calls (`bad_auth`'s NULL with a length is refused); the
+    // config's callbacks ignore their arguments, so they may run anywhere, any time.
     unsafe {
         every_call(std::ptr::without_provenance_mut(0xdead_beef), BAD);
         // NULL: refused everywhere but close, which accepts it.
@@ -138,6 +145,8 @@ fn null_garbage_and_closed_electors_are_refused() {
 
 #[test]
 fn active_node_info_refuses_bad_input() {
+    // SAFETY: every pointer passed is NULL, a literal or a local that outlives the calls;
+    // `info` and `data` are read only as the library returned them, then freed once each.
     unsafe {
         let mut data: *mut u8 = null_mut();
         let mut len = 0usize;

@@ -10,13 +10,21 @@ use zk::*;
 
 static LINES: Mutex<Vec<(c_int, String, String, String)>> = Mutex::new(Vec::new());
 
+/// Records a log line with the name of the thread that delivered it.
+///
+/// # Safety
+///
+/// `target` and `message` are NUL-terminated strings valid during the call (what a
+/// `zk_log_fn` is given).
 unsafe extern "C" fn collect(
     level: c_int,
     target: *const c_char,
     message: *const c_char,
     ctx: *mut c_void,
 ) {
-    let text = |p: *const c_char| CStr::from_ptr(p).to_string_lossy().into_owned();
+    // SAFETY: only applied to `target` and `message` below, during this call (this
+    // function's contract).
+    let text = |p: *const c_char| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
     let thread = std::thread::current().name().unwrap_or("").to_owned();
     assert_eq!(ctx as usize, 42);
     LINES
@@ -38,6 +46,9 @@ fn wait_for_line(what: &str) -> (c_int, String, String, String) {
 
 #[test]
 fn events_reach_the_log_function_at_the_chosen_level() {
+    // SAFETY: `collect` may be called from any thread at any time with ctx 42 (it only
+    // reads the lent strings); `hosts` is a literal and `zh` a local, opened and then
+    // closed once each time.
     unsafe {
         assert_eq!(zk_set_log_fn(Some(collect), 42 as *mut c_void), ZK_OK);
         assert_eq!(zk_set_log_level(ZK_LOG_DEBUG), ZK_OK);

@@ -19,8 +19,8 @@ fn s(text: &CStr) -> *const c_char {
     text.as_ptr()
 }
 
-unsafe extern "C" fn completion(_rc: zk_rc, _ctx: *mut c_void) {}
-unsafe extern "C" fn watcher(
+extern "C" fn completion(_rc: zk_rc, _ctx: *mut c_void) {}
+extern "C" fn watcher(
     _zh: *mut zk_handle,
     _t: c_int,
     _s: c_int,
@@ -30,7 +30,7 @@ unsafe extern "C" fn watcher(
 }
 
 /// Every handle-taking function, with `zh` and otherwise valid arguments.
-unsafe fn every_op(zh: *mut zk_handle, expect: zk_rc) {
+fn every_op(zh: *mut zk_handle, expect: zk_rc) {
     let p = s(c"/x");
     let mut out_s: *mut c_char = null_mut();
     let mut out_b: *mut u8 = null_mut();
@@ -49,99 +49,104 @@ unsafe fn every_op(zh: *mut zk_handle, expect: zk_rc) {
     };
     let c = Some(completion as unsafe extern "C" fn(zk_rc, *mut c_void));
     let w = Some(watcher as unsafe extern "C" fn(_, _, _, _, _));
-    let checks: Vec<(&str, zk_rc)> = vec![
-        (
-            "create",
-            zk_create(
-                zh,
-                p,
-                null(),
-                0,
-                null(),
-                0,
-                ZK_PERSISTENT,
-                0,
-                &mut out_s,
-                &mut st,
+    // SAFETY: `zh` may be any value (it is looked up, never dereferenced); every other
+    // pointer is NULL, a literal or a local that outlives the calls; the callbacks ignore
+    // their arguments, so they may run anywhere, any time.
+    let checks: Vec<(&str, zk_rc)> = unsafe {
+        vec![
+            (
+                "create",
+                zk_create(
+                    zh,
+                    p,
+                    null(),
+                    0,
+                    null(),
+                    0,
+                    ZK_PERSISTENT,
+                    0,
+                    &mut out_s,
+                    &mut st,
+                ),
             ),
-        ),
-        (
-            "acreate",
-            zk_acreate(
-                zh,
-                p,
-                null(),
-                0,
-                null(),
-                0,
-                ZK_PERSISTENT,
-                0,
-                None,
-                null_mut(),
+            (
+                "acreate",
+                zk_acreate(
+                    zh,
+                    p,
+                    null(),
+                    0,
+                    null(),
+                    0,
+                    ZK_PERSISTENT,
+                    0,
+                    None,
+                    null_mut(),
+                ),
             ),
-        ),
-        ("delete", zk_delete(zh, p, -1)),
-        ("adelete", zk_adelete(zh, p, -1, c, null_mut())),
-        ("exists", zk_exists(zh, p, w, null_mut(), &mut st)),
-        (
-            "aexists",
-            zk_aexists(zh, p, w, null_mut(), None, null_mut()),
-        ),
-        (
-            "get",
-            zk_get(zh, p, None, null_mut(), &mut out_b, &mut len, &mut st),
-        ),
-        ("aget", zk_aget(zh, p, None, null_mut(), None, null_mut())),
-        ("set", zk_set(zh, p, null(), 0, -1, &mut st)),
-        ("aset", zk_aset(zh, p, null(), 0, -1, None, null_mut())),
-        ("get_acl", zk_get_acl(zh, p, &mut acl, &mut st)),
-        ("aget_acl", zk_aget_acl(zh, p, None, null_mut())),
-        ("set_acl", zk_set_acl(zh, p, &open, 1, -1, &mut st)),
-        (
-            "aset_acl",
-            zk_aset_acl(zh, p, &open, 1, -1, None, null_mut()),
-        ),
-        (
-            "get_children",
-            zk_get_children(zh, p, None, null_mut(), &mut list, &mut st),
-        ),
-        (
-            "aget_children",
-            zk_aget_children(zh, p, None, null_mut(), None, null_mut()),
-        ),
-        ("sync", zk_sync(zh, p)),
-        ("async", zk_async(zh, p, c, null_mut())),
-        ("multi", zk_multi(zh, null(), 0, &mut results)),
-        ("amulti", zk_amulti(zh, null(), 0, None, null_mut())),
-        (
-            "add_auth",
-            zk_add_auth(zh, s(c"digest"), b"u:p".as_ptr(), 3),
-        ),
-        (
-            "aadd_auth",
-            zk_aadd_auth(zh, s(c"digest"), b"u:p".as_ptr(), 3, c, null_mut()),
-        ),
-        ("get_ephemerals", zk_get_ephemerals(zh, null(), &mut list)),
-        (
-            "aget_ephemerals",
-            zk_aget_ephemerals(zh, null(), None, null_mut()),
-        ),
-        ("whoami", zk_whoami(zh, &mut infos)),
-        ("awhoami", zk_awhoami(zh, None, null_mut())),
-        (
-            "add_watch",
-            zk_add_watch(zh, p, ZK_ADD_WATCH_PERSISTENT, w, null_mut()),
-        ),
-        ("remove_watches", zk_remove_watches(zh, p, ZK_WATCHER_ANY)),
-        ("wait_connected", zk_wait_connected(zh, 0)),
-        ("state", zk_state(zh, &mut state)),
-        ("session_id", zk_session_id(zh, &mut id)),
-        ("session_timeout_ms", zk_session_timeout_ms(zh, &mut id)),
-        (
-            "session_password",
-            zk_session_password(zh, &mut out_b, &mut len),
-        ),
-    ];
+            ("delete", zk_delete(zh, p, -1)),
+            ("adelete", zk_adelete(zh, p, -1, c, null_mut())),
+            ("exists", zk_exists(zh, p, w, null_mut(), &mut st)),
+            (
+                "aexists",
+                zk_aexists(zh, p, w, null_mut(), None, null_mut()),
+            ),
+            (
+                "get",
+                zk_get(zh, p, None, null_mut(), &mut out_b, &mut len, &mut st),
+            ),
+            ("aget", zk_aget(zh, p, None, null_mut(), None, null_mut())),
+            ("set", zk_set(zh, p, null(), 0, -1, &mut st)),
+            ("aset", zk_aset(zh, p, null(), 0, -1, None, null_mut())),
+            ("get_acl", zk_get_acl(zh, p, &mut acl, &mut st)),
+            ("aget_acl", zk_aget_acl(zh, p, None, null_mut())),
+            ("set_acl", zk_set_acl(zh, p, &open, 1, -1, &mut st)),
+            (
+                "aset_acl",
+                zk_aset_acl(zh, p, &open, 1, -1, None, null_mut()),
+            ),
+            (
+                "get_children",
+                zk_get_children(zh, p, None, null_mut(), &mut list, &mut st),
+            ),
+            (
+                "aget_children",
+                zk_aget_children(zh, p, None, null_mut(), None, null_mut()),
+            ),
+            ("sync", zk_sync(zh, p)),
+            ("async", zk_async(zh, p, c, null_mut())),
+            ("multi", zk_multi(zh, null(), 0, &mut results)),
+            ("amulti", zk_amulti(zh, null(), 0, None, null_mut())),
+            (
+                "add_auth",
+                zk_add_auth(zh, s(c"digest"), b"u:p".as_ptr(), 3),
+            ),
+            (
+                "aadd_auth",
+                zk_aadd_auth(zh, s(c"digest"), b"u:p".as_ptr(), 3, c, null_mut()),
+            ),
+            ("get_ephemerals", zk_get_ephemerals(zh, null(), &mut list)),
+            (
+                "aget_ephemerals",
+                zk_aget_ephemerals(zh, null(), None, null_mut()),
+            ),
+            ("whoami", zk_whoami(zh, &mut infos)),
+            ("awhoami", zk_awhoami(zh, None, null_mut())),
+            (
+                "add_watch",
+                zk_add_watch(zh, p, ZK_ADD_WATCH_PERSISTENT, w, null_mut()),
+            ),
+            ("remove_watches", zk_remove_watches(zh, p, ZK_WATCHER_ANY)),
+            ("wait_connected", zk_wait_connected(zh, 0)),
+            ("state", zk_state(zh, &mut state)),
+            ("session_id", zk_session_id(zh, &mut id)),
+            ("session_timeout_ms", zk_session_timeout_ms(zh, &mut id)),
+            (
+                "session_password",
+                zk_session_password(zh, &mut out_b, &mut len),
+            ),
+        ]
+    };
     for (name, rc) in checks {
         assert_eq!(rc, expect, "{name}");
     }
@@ -149,19 +154,21 @@ unsafe fn every_op(zh: *mut zk_handle, expect: zk_rc) {
     assert!(infos.is_null() && results.is_null());
     assert_eq!((state, id), (77, 77), "getters write nothing on error");
     let mut lock: *mut zk_lock = null_mut();
-    assert_eq!(zk_lock_new(zh, p, &mut lock), expect);
+    // SAFETY: as above.
+    assert_eq!(unsafe { zk_lock_new(zh, p, &mut lock) }, expect);
     assert!(lock.is_null());
     let mut leader: *mut zk_leader = null_mut();
-    assert_eq!(
-        zk_leader_start(zh, p, s(c"me"), None, null_mut(), &mut leader),
-        expect
-    );
+    // SAFETY: as above.
+    let rc = unsafe { zk_leader_start(zh, p, s(c"me"), None, null_mut(), &mut leader) };
+    assert_eq!(rc, expect);
     assert!(leader.is_null());
 }
 
 #[test]
 fn null_and_garbage_handles() {
     let mut words = [0u64; 64];
+    // SAFETY: handles may be any value, garbage or misaligned too (never dereferenced);
+    // `add(1)` stays inside `words`.
     unsafe {
         every_op(null_mut(), BAD);
         every_op(garbage_handle(&mut words), BAD);
@@ -175,6 +182,7 @@ fn null_and_garbage_handles() {
 #[test]
 fn null_and_garbage_recipe_handles() {
     let mut words = [0u64; 64];
+    // SAFETY: lock and leader ids may be any value; the out-pointers are locals.
     unsafe {
         for lock in [null_mut(), garbage_handle(&mut words).cast::<zk_lock>()] {
             let mut got: c_int = 7;
@@ -205,6 +213,8 @@ fn null_and_garbage_recipe_handles() {
 
 #[test]
 fn frees_accept_null_and_error_strings_are_total() {
+    // SAFETY: every free accepts NULL; `zk_error_string` returns a static NUL-terminated
+    // string.
     unsafe {
         zk_free_string(null_mut());
         zk_free_bytes(null_mut());
@@ -222,6 +232,9 @@ fn frees_accept_null_and_error_strings_are_total() {
 #[test]
 fn open_rejects_bad_arguments() {
     let mut zh: *mut zk_handle = null_mut();
+    // SAFETY: every pointer is NULL, a literal or a local that outlives the calls; NULL
+    // with a length, absurd `size`s and the misaligned `opts` (`add(1)` stays inside
+    // `misaligned`) are refused before anything is read.
     unsafe {
         let hosts = s(c"127.0.0.1:1");
         assert_eq!(
@@ -343,6 +356,10 @@ fn open_rejects_bad_arguments() {
 #[test]
 fn live_handle_with_garbage_arguments() {
     let mut zh: *mut zk_handle = null_mut();
+    // SAFETY: `zh` comes from `zk_open` and is closed once; every other pointer is NULL,
+    // a literal or a local that outlives the calls. The buffers given lengths far beyond
+    // their size (`usize::MAX`) are refused before anything is read, as too large to be
+    // real; `watcher` ignores its arguments.
     unsafe {
         assert_eq!(
             zk_open(
@@ -535,6 +552,8 @@ fn live_handle_with_garbage_arguments() {
 /// ASan run check the same from C).
 #[test]
 fn closed_handles_locks_and_leaders_are_refused() {
+    // SAFETY: ids may be any value, closed or of another kind (never dereferenced); every
+    // other pointer is a literal or a local that outlives the calls.
     unsafe {
         let mut zh: *mut zk_handle = null_mut();
         let hosts = s(c"127.0.0.1:1");
@@ -572,6 +591,9 @@ fn closed_handles_locks_and_leaders_are_refused() {
 fn options_of_other_sizes() {
     let hosts = s(c"127.0.0.1:1");
     let size = std::mem::size_of::<zk_options>();
+    // SAFETY: `words` is 512 bytes aligned for `zk_options`, more than any `size` used
+    // here, so the writes through `short` and `long` and the library's reads of `size`
+    // bytes stay inside it; `zh` is opened and closed once each time.
     unsafe {
         // An older, smaller struct: only the fields within `size` are read.
         let mut words = [u64::MAX; 64];
@@ -601,6 +623,7 @@ fn options_of_other_sizes() {
 
 #[test]
 fn version_is_the_crate_version() {
+    // SAFETY: `zk_version` returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr(zk_version()) };
     assert_eq!(version.to_str(), Ok(env!("CARGO_PKG_VERSION")));
     assert_eq!(zk_set_log_level(0), BAD);
