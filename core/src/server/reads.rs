@@ -21,7 +21,7 @@ pub fn execute(
     conn: &Arc<Conn>,
     request: &Request,
 ) -> (i64, Result<Response, ErrorCode>) {
-    let state = shared.state.read();
+    let state = shared.read_state();
     let zxid = state.last_zxid;
     let ctx = ReadCtx {
         shared,
@@ -129,8 +129,7 @@ impl ReadCtx<'_> {
                 let remove = matches!(request, Request::RemoveWatches(_));
                 if self
                     .shared
-                    .watches
-                    .lock()
+                    .watches()
                     .find(self.conn.id, &req.path, kind, remove)
                 {
                     Ok(Response::Empty)
@@ -172,8 +171,7 @@ impl ReadCtx<'_> {
 
     fn watch(&self, kind: WatchKind, path: &str) -> Result<(), ErrorCode> {
         self.shared
-            .watches
-            .lock()
+            .watches()
             .add(self.conn.id, &self.sink(), kind, path)
             .map_err(refuse_watch)
     }
@@ -229,7 +227,7 @@ impl ReadCtx<'_> {
         let sink = self.sink();
         let tree = &self.state.tree;
         let zxid = self.state.last_zxid;
-        let mut watches = self.shared.watches.lock();
+        let mut watches = self.shared.watches();
         let id = self.conn.id;
         let register =
             |w: &mut WatchManager, kind, p: &str| w.add(id, &sink, kind, p).map_err(refuse_watch);

@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 use crate::proto::{PathRequest, Request};
 
@@ -22,10 +21,8 @@ use super::sessions::SessionTracker;
 use super::shared::{ReplyTo, Shared, WriteJob};
 use super::snapshotter;
 use super::state::State;
-use super::stats::ServerStats;
 use super::tree::NodeKind;
 use super::txn::{Txn, TxnBody};
-use super::watch::WatchManager;
 use super::writer;
 
 /// Why the server could not start or had to stop.
@@ -81,25 +78,14 @@ impl Server {
         }
         let first_session =
             initial_session_id(opts.server_id, state.sessions.keys().max().copied());
-        let shared = Arc::new(Shared {
-            state: RwLock::new(state),
-            watches: Mutex::new(WatchManager::with_limits(super::watch::WatchLimits {
-                watches: opts.limits.conn_watches,
-                path_bytes: opts.limits.conn_watch_path_bytes,
-            })),
-            conns: Mutex::new(HashMap::new()),
-            tracker: Mutex::new(tracker),
-            stats: ServerStats::default(),
-            local_addr,
-            writes: tx,
-            next_conn: AtomicU64::new(1),
-            next_session: AtomicI64::new(first_session),
-            stopping: AtomicBool::new(false),
-            stopped: Notify::new(),
-            failure: Mutex::new(None),
-            role: Default::default(),
+        let shared = Arc::new(Shared::new(
             opts,
-        });
+            state,
+            tracker,
+            local_addr,
+            tx,
+            first_session,
+        ));
         let (writer, member) = match recovered {
             Recovered::Standalone(resume) => {
                 let shared = shared.clone();
@@ -377,7 +363,7 @@ async fn expiry_loop(shared: Arc<Shared>) {
         if !shared.decides_expiry() {
             continue;
         }
-        let expired = shared.tracker.lock().take_expired(Instant::now());
+        let expired = shared.tracker().take_expired(Instant::now());
         for session_id in expired {
             tracing::info!("Expiring session 0x{session_id:x}");
             shared.submit(WriteJob {
@@ -406,7 +392,7 @@ async fn container_loop(shared: Arc<Shared>) {
             continue;
         }
         let now = now_millis();
-        let candidates = container_candidates(&shared.state.read(), now);
+        let candidates = container_candidates(&shared.read_state(), now);
         let budget = shared.opts.container_max_per_minute.max(1) as usize;
         for path in candidates.into_iter().take(budget) {
             shared.submit(WriteJob {

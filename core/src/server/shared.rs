@@ -2,10 +2,10 @@
 //! share: [`Shared`] (options, the state, watches, connections, sessions, counters, the
 //! role) and the write queue's [`WriteJob`]s.
 //!
-//! Locks: `state` may be held while `watches` is taken (a write queues its notifications
-//! under the write lock, a read registers its watch under the read lock), never the other
-//! way round. `conns` and `tracker` are only taken alone, never while another of these is
-//! held.
+//! Its locks are private; the methods that take them say when they may be taken. `state`
+//! may be held while `watches` is taken (a write queues its notifications under the write
+//! lock, a read registers its watch under the read lock), never the other way round. The
+//! connection table and `tracker` are only taken alone, never while another is held.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::conn::handle::{Conn, CorkedBatch};
@@ -23,7 +23,7 @@ use super::sessions::SessionTracker;
 use super::state::{Outcome, State};
 use super::stats::ServerStats;
 use super::txn::TxnBody;
-use super::watch::{ConnId, WatchManager};
+use super::watch::{ConnId, WatchLimits, WatchManager};
 use crate::proto::{ErrorCode, Response};
 
 /// A write waiting for the writer thread, and who gets the answer.
@@ -77,15 +77,15 @@ impl ReplyTo {
 /// State shared by every connection, the writer and the background tasks.
 pub struct Shared {
     pub opts: ServerOptions,
-    pub state: RwLock<State>,
-    pub watches: Mutex<WatchManager>,
-    pub conns: Mutex<HashMap<ConnId, Arc<Conn>>>,
-    pub tracker: Mutex<SessionTracker>,
+    state: RwLock<State>,
+    watches: Mutex<WatchManager>,
+    conns: Mutex<HashMap<ConnId, Arc<Conn>>>,
+    tracker: Mutex<SessionTracker>,
     pub stats: ServerStats,
     pub local_addr: SocketAddr,
-    pub(super) writes: mpsc::UnboundedSender<WriteJob>,
-    pub(super) next_conn: AtomicU64,
-    pub(super) next_session: AtomicI64,
+    writes: mpsc::UnboundedSender<WriteJob>,
+    next_conn: AtomicU64,
+    next_session: AtomicI64,
     pub(super) stopping: AtomicBool,
     pub(super) stopped: Notify,
     pub(super) failure: Mutex<Option<String>>,
@@ -94,11 +94,87 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// What a server starting with `state` (and its sessions' deadlines in `tracker`)
+    /// shares; writes go to `writes`, new sessions are numbered from `first_session`.
+    pub fn new(
+        opts: ServerOptions,
+        state: State,
+        tracker: SessionTracker,
+        local_addr: SocketAddr,
+        writes: mpsc::UnboundedSender<WriteJob>,
+        first_session: i64,
+    ) -> Self {
+        Shared {
+            state: RwLock::new(state),
+            watches: Mutex::new(WatchManager::with_limits(WatchLimits {
+                watches: opts.limits.conn_watches,
+                path_bytes: opts.limits.conn_watch_path_bytes,
+            })),
+            conns: Mutex::new(HashMap::new()),
+            tracker: Mutex::new(tracker),
+            stats: ServerStats::default(),
+            local_addr,
+            writes,
+            next_conn: AtomicU64::new(1),
+            next_session: AtomicI64::new(first_session),
+            stopping: AtomicBool::new(false),
+            stopped: Notify::new(),
+            failure: Mutex::new(None),
+            role: RoleCell::default(),
+            opts,
+        }
+    }
+
     pub fn submit(&self, job: WriteJob) {
         self.stats.outstanding.fetch_add(1, Ordering::Relaxed);
         if self.writes.send(job).is_err() {
             tracing::error!("write path is gone; dropping a write");
         }
+    }
+
+    pub fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read()
+    }
+
+    /// The state for applying txns; take `watches` after it, never before.
+    pub fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write()
+    }
+
+    /// The state's lock itself, for a snapshot image written a chunk at a time.
+    pub fn state_lock(&self) -> &RwLock<State> {
+        &self.state
+    }
+
+    /// The watch manager; `state` may already be held, nothing else.
+    pub fn watches(&self) -> MutexGuard<'_, WatchManager> {
+        self.watches.lock()
+    }
+
+    /// The session deadlines and owners; take it while holding none of the other locks.
+    pub fn tracker(&self) -> MutexGuard<'_, SessionTracker> {
+        self.tracker.lock()
+    }
+
+    pub fn add_conn(&self, conn: &Arc<Conn>) {
+        self.conns.lock().insert(conn.id, conn.clone());
+    }
+
+    pub fn remove_conn(&self, id: ConnId) {
+        self.conns.lock().remove(&id);
+    }
+
+    pub fn conn(&self, id: ConnId) -> Option<Arc<Conn>> {
+        self.conns.lock().get(&id).cloned()
+    }
+
+    /// Every open connection, in no particular order.
+    pub fn connections(&self) -> Vec<Arc<Conn>> {
+        self.conns.lock().values().cloned().collect()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.lock().len()
     }
 
     /// A write left the write path (answered, refused or given up on).

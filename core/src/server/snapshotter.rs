@@ -174,7 +174,7 @@ impl Snapshotter {
     ) -> Result<(), persist::PersistError> {
         self.settle();
         let image = {
-            let mut state = shared.state.write();
+            let mut state = shared.write_state();
             let delta = self
                 .chain
                 .filter(Chain::wants_delta)
@@ -182,7 +182,7 @@ impl Snapshotter {
             delta.unwrap_or_else(|| image::freeze(&mut state))
         };
         if let Err(e) = wal.roll() {
-            image.abandon(&mut shared.state.write());
+            image.abandon(&mut shared.write_state());
             self.chain = None;
             return Err(e);
         }
@@ -229,7 +229,7 @@ fn write_image(shared: &Shared, dir: &Path, image: FrozenImage) -> Option<Writte
     let zxid = image.zxid();
     let kind = image.kind();
     let written = write_file(dir, kind, zxid, &mut |out| {
-        image.write_to(&shared.state, out)
+        image.write_to(shared.state_lock(), out)
     });
     match written {
         Ok(path) => {
@@ -243,7 +243,7 @@ fn write_image(shared: &Shared, dir: &Path, image: FrozenImage) -> Option<Writte
             Some(Written { kind, zxid, bytes })
         }
         Err(e) => {
-            image.abandon(&mut shared.state.write());
+            image.abandon(&mut shared.write_state());
             tracing::warn!(
                 zxid = format!("0x{zxid:x}"),
                 "snapshot failed ({e}); the log still holds every txn"

@@ -104,7 +104,7 @@ fn next_segment(
     batch: &mut Vec<WriteJob>,
     time: i64,
 ) -> (Vec<WriteJob>, Vec<Txn>, Vec<Vec<u8>>) {
-    let first_zxid = shared.state.read().last_zxid + 1;
+    let first_zxid = shared.read_state().last_zxid + 1;
     let mut txns: Vec<Txn> = batch
         .iter()
         .enumerate()
@@ -125,7 +125,7 @@ fn next_segment(
     }
     let mut end = txns.len();
     {
-        let mut state = shared.state.write();
+        let mut state = shared.write_state();
         let mut speculation = Speculation::default();
         for i in 0..txns.len() {
             let speculable =
@@ -169,8 +169,8 @@ pub(super) fn apply_txns<'a>(
     let mut closed_sessions = Vec::new();
     let mut corked = CorkedBatch::default();
     {
-        let mut state = shared.state.write();
-        let mut watches = shared.watches.lock();
+        let mut state = shared.write_state();
+        let mut watches = shared.watches();
         for (reply, txn) in txns {
             if let Some(path) = sync_barrier(txn) {
                 // An ensemble's sync: everything before it is applied; nothing changes.
@@ -204,8 +204,7 @@ pub(super) fn apply_txns<'a>(
                     reply,
                 ) => {
                     shared
-                        .tracker
-                        .lock()
+                        .tracker()
                         .register(session_id, timeout, std::time::Instant::now());
                     if let ReplyTo::Handshake(tx) = reply {
                         let outcome = Outcome::SessionCreated {
@@ -238,12 +237,12 @@ pub(super) fn apply_txns<'a>(
     drop(corked);
     for session_id in closed_sessions {
         let owner = {
-            let mut tracker = shared.tracker.lock();
+            let mut tracker = shared.tracker();
             let owner = tracker.owner(session_id);
             tracker.remove(session_id);
             owner
         };
-        if let Some(conn) = owner.and_then(|id| shared.conns.lock().get(&id).cloned()) {
+        if let Some(conn) = owner.and_then(|id| shared.conn(id)) {
             conn.close();
         }
     }

@@ -54,7 +54,7 @@ pub async fn serve(
         &shared.opts.limits,
         shared.stats.packets_sent.clone(),
     );
-    shared.conns.lock().insert(conn.id, conn.clone());
+    shared.add_conn(&conn);
     let mut session = Session {
         shared: shared.clone(),
         member,
@@ -68,11 +68,11 @@ pub async fn serve(
         tracing::debug!(peer = %peer, reason, "closing connection");
     }
     conn.close();
-    shared.conns.lock().remove(&conn.id);
-    shared.watches.lock().remove_conn(conn.id);
+    shared.remove_conn(conn.id);
+    shared.watches().remove_conn(conn.id);
     let sid = conn.session();
     if sid != 0 {
-        shared.tracker.lock().detach(sid, conn.id);
+        shared.tracker().detach(sid, conn.id);
     }
     let _ = write_task.await;
 }
@@ -266,7 +266,7 @@ impl Session {
     async fn handshake(&mut self, payload: &[u8]) -> Result<(), Closing> {
         let req = ConnectRequest::from_bytes(payload).map_err(|_| "malformed ConnectRequest")?;
         let shared = self.shared.clone();
-        let last_zxid = shared.state.read().last_zxid;
+        let last_zxid = shared.read_state().last_zxid;
         if req.last_zxid_seen > last_zxid {
             tracing::info!(
                 peer = %self.conn.peer,
@@ -299,8 +299,7 @@ impl Session {
             }
         } else {
             let mut known = shared
-                .state
-                .read()
+                .read_state()
                 .sessions
                 .get(&req.session_id)
                 .map(|s| s.passwd.clone());
@@ -324,7 +323,7 @@ impl Session {
                     }
                 }
             }
-            let live = shared.tracker.lock().is_live(req.session_id);
+            let live = shared.tracker().is_live(req.session_id);
             match known {
                 Some(passwd) if live && passwd == req.passwd => {
                     if let (false, Some(ensemble)) = (revalidated, self.member.clone()) {
@@ -337,12 +336,11 @@ impl Session {
                         }
                     }
                     let previous = {
-                        let mut tracker = shared.tracker.lock();
+                        let mut tracker = shared.tracker();
                         tracker.set_timeout(req.session_id, timeout, Instant::now());
                         tracker.attach(req.session_id, self.conn.id)
                     };
-                    if let Some(old) = previous.and_then(|id| shared.conns.lock().get(&id).cloned())
-                    {
+                    if let Some(old) = previous.and_then(|id| shared.conn(id)) {
                         old.close();
                     }
                     self.established(req.session_id, timeout, passwd, read_only)
@@ -376,8 +374,7 @@ impl Session {
             (shared.next_session_id(), passwd)
         } else {
             let known = shared
-                .state
-                .read()
+                .read_state()
                 .sessions
                 .get(&req.session_id)
                 .map(|s| s.passwd.clone());
@@ -394,8 +391,7 @@ impl Session {
             }
         };
         shared
-            .tracker
-            .lock()
+            .tracker()
             .register(session_id, timeout, Instant::now());
         self.conn.read_only.store(true, Ordering::Release);
         self.established(session_id, timeout, passwd, Some(true))
@@ -410,7 +406,7 @@ impl Session {
     ) -> Result<(), Closing> {
         self.conn.session_id.store(session_id, Ordering::Release);
         self.conn.timeout_ms.store(timeout, Ordering::Release);
-        self.shared.tracker.lock().attach(session_id, self.conn.id);
+        self.shared.tracker().attach(session_id, self.conn.id);
         let mut out = Vec::new();
         frame::write(&mut out, |b| {
             ConnectResponse {
@@ -432,7 +428,7 @@ impl Session {
         let mut r = crate::proto::Reader::new(payload);
         let header = RequestHeader::decode(&mut r).map_err(|_| "malformed request header")?;
         let sid = self.conn.session();
-        if !self.shared.tracker.lock().touch(sid, received) {
+        if !self.shared.tracker().touch(sid, received) {
             return Err("session is closed");
         }
         let Some(op) = OpCode::from_i32(header.op) else {
@@ -526,15 +522,15 @@ impl Session {
             Request::CloseSession if self.conn.read_only.load(Ordering::Acquire) => {
                 // Nothing was logged for a read-only session; it ends with its connection.
                 let session = self.conn.session();
-                if !shared.state.read().sessions.contains_key(&session) {
-                    shared.tracker.lock().remove(session);
+                if !shared.read_state().sessions.contains_key(&session) {
+                    shared.tracker().remove(session);
                 }
                 self.conn
                     .reply(xid, shared.last_zxid(), &Ok(Response::Empty));
                 Err("read-only session closed")
             }
             Request::CloseSession => {
-                shared.tracker.lock().mark_closing(self.conn.session());
+                shared.tracker().mark_closing(self.conn.session());
                 self.submit_write(xid, TxnBody::CloseSession, received, size);
                 Ok(())
             }

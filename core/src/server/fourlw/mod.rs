@@ -125,7 +125,7 @@ pub fn run(shared: &Shared, member: Option<&Ensemble>, cmd: &str, mask: Option<i
         ),
         "dump" => dump(shared),
         "wchs" => {
-            let (conns, paths, total) = shared.watches.lock().summary();
+            let (conns, paths, total) = shared.watches().summary();
             format::watch_summary(conns, paths, total)
         }
         "wchc" => wchc(shared),
@@ -137,7 +137,7 @@ pub fn run(shared: &Shared, member: Option<&Ensemble>, cmd: &str, mask: Option<i
 
 /// Live connections in accept order.
 fn connections(shared: &Shared) -> Vec<Arc<Conn>> {
-    let mut conns: Vec<Arc<Conn>> = shared.conns.lock().values().cloned().collect();
+    let mut conns: Vec<Arc<Conn>> = shared.connections();
     conns.sort_by_key(|c| c.id);
     conns
 }
@@ -204,7 +204,7 @@ fn stat(shared: &Shared, with_clients: bool) -> String {
     });
     let (min, avg, max) = latency_ms(shared);
     let (zxid, node_count) = {
-        let state = shared.state.read();
+        let state = shared.read_state();
         (state.last_zxid, state.tree.node_count())
     };
     let summary = format::ServerSummary {
@@ -213,7 +213,7 @@ fn stat(shared: &Shared, with_clients: bool) -> String {
         max_latency_ms: max,
         received: shared.stats.packets_received.load(Ordering::Relaxed),
         sent: shared.stats.packets_sent.load(Ordering::Relaxed),
-        connections: shared.conns.lock().len(),
+        connections: shared.connection_count(),
         outstanding: shared.stats.outstanding.load(Ordering::Relaxed).max(0),
         zxid,
         mode: server_state(shared),
@@ -304,7 +304,7 @@ fn dump(shared: &Shared) -> String {
     let now = Instant::now();
     let now_wall = now_millis();
     let tick_ms = i64::try_from(shared.opts.tick_time.as_millis()).unwrap_or(i64::MAX);
-    let deadlines = shared.tracker.lock().deadlines();
+    let deadlines = shared.tracker().deadlines();
     let sessions: Vec<(i64, String)> = deadlines
         .iter()
         .map(|&(sid, deadline)| {
@@ -313,8 +313,7 @@ fn dump(shared: &Shared) -> String {
         })
         .collect();
     let ephemerals: Vec<(i64, Vec<String>)> = shared
-        .state
-        .read()
+        .read_state()
         .sessions
         .iter()
         .filter(|(_, s)| !s.ephemerals.is_empty())
@@ -352,16 +351,15 @@ fn dump(shared: &Shared) -> String {
 /// Connection id → session id, for the watch dumps (Apache lists watchers by session).
 fn session_of(shared: &Shared) -> impl Fn(u64) -> i64 {
     let sessions: std::collections::HashMap<u64, i64> = shared
-        .conns
-        .lock()
-        .values()
+        .connections()
+        .iter()
         .map(|c| (c.id, c.session()))
         .collect();
     move |conn| sessions.get(&conn).copied().unwrap_or(0)
 }
 
 fn wchc(shared: &Shared) -> String {
-    let by_conn = shared.watches.lock().by_connection();
+    let by_conn = shared.watches().by_connection();
     let session = session_of(shared);
     let mut by_session: Vec<(i64, Vec<String>)> = by_conn
         .into_iter()
@@ -372,7 +370,7 @@ fn wchc(shared: &Shared) -> String {
 }
 
 fn wchp(shared: &Shared) -> String {
-    let by_path = shared.watches.lock().by_path();
+    let by_path = shared.watches().by_path();
     let session = session_of(shared);
     let by_path: Vec<(String, Vec<i64>)> = by_path
         .into_iter()
@@ -390,7 +388,7 @@ fn mntr(shared: &Shared, member: Option<&Ensemble>) -> String {
     let int = |n: u64| Int(i64::try_from(n).unwrap_or(i64::MAX));
     let (min, avg, max) = latency_ms(shared);
     let (node_count, data_size, global_sessions, ephemerals) = {
-        let state = shared.state.read();
+        let state = shared.read_state();
         let ephemerals: usize = state.sessions.values().map(|s| s.ephemerals.len()).sum();
         (
             state.tree.node_count(),
@@ -400,8 +398,8 @@ fn mntr(shared: &Shared, member: Option<&Ensemble>) -> String {
         )
     };
     // One lock at a time: the counts are read before the list is built.
-    let alive = shared.conns.lock().len();
-    let watches = shared.watches.lock().total();
+    let alive = shared.connection_count();
+    let watches = shared.watches().total();
     let stats = &shared.stats;
     let mut lines = vec![
         ("version", Text(full_version().to_owned())),

@@ -291,7 +291,7 @@ impl Proposer {
             // Session 0 stands for the server's own txns, which act on any session.
             _ if session == 0 => return Err(ErrorCode::BadArguments),
             TxnBody::CreateSession { timeout, .. } => {
-                let exists = self.shared.state.read().sessions.contains_key(&session)
+                let exists = self.shared.read_state().sessions.contains_key(&session)
                     || self.owners.lock().contains_key(&session);
                 if exists {
                     return Err(ErrorCode::BadArguments);
@@ -387,7 +387,7 @@ impl Proposer {
             Some(_) => return Err(ErrorCode::SessionMoved),
             None => {}
         }
-        if self.shared.state.read().sessions.contains_key(&session) {
+        if self.shared.read_state().sessions.contains_key(&session) {
             Err(ErrorCode::SessionMoved)
         } else {
             Err(ErrorCode::SessionExpired)
@@ -515,7 +515,7 @@ impl Proposer {
             return PeerResponse::NotLeader;
         }
         let password_matches = |proposer: &Self| {
-            let state = proposer.shared.state.read();
+            let state = proposer.shared.read_state();
             state.sessions.get(&session).map(|s| s.passwd == passwd)
         };
         let mut verdict = password_matches(self);
@@ -593,10 +593,10 @@ impl Proposer {
         let deadline = tokio::time::Instant::now() + self.shared.opts.tick_time * 2;
         loop {
             let known = {
-                let state = self.shared.state.read();
+                let state = self.shared.read_state();
                 state.sessions.get(&session).map(|s| s.passwd.clone())
             };
-            if known.is_some() && self.shared.tracker.lock().is_live(session) {
+            if known.is_some() && self.shared.tracker().is_live(session) {
                 return known;
             }
             match tokio::time::timeout_at(deadline, metrics.changed()).await {
@@ -627,7 +627,7 @@ impl Proposer {
 
     /// Fills an empty `/zookeeper/config` with the `server.N` lines, through the log.
     fn write_first_config(&self, ensemble: &EnsembleOptions) {
-        if !self.shared.state.read().config_text().trim().is_empty() {
+        if !self.shared.read_state().config_text().trim().is_empty() {
             return;
         }
         let members = reconfig::static_lines(ensemble);
@@ -760,7 +760,7 @@ impl Proposer {
     /// Sessions another member's clients touched.
     pub fn touched(&self, sessions: &[i64]) {
         let now = Instant::now();
-        let mut tracker = self.shared.tracker.lock();
+        let mut tracker = self.shared.tracker();
         for id in sessions {
             tracker.touch(*id, now);
         }
@@ -959,7 +959,7 @@ impl Proposer {
             let Some(leader) = leader.filter(|id| *id != self.my_id) else {
                 continue;
             };
-            let touched = self.shared.tracker.lock().take_touched();
+            let touched = self.shared.tracker().take_touched();
             if touched.is_empty() {
                 continue;
             }
@@ -977,7 +977,7 @@ impl Proposer {
                 if let Err(e) = link.call(&PeerRequest::Touch(part.to_vec()), wait).await {
                     tracing::debug!("cannot report touched sessions: {e}");
                     let now = Instant::now();
-                    let mut tracker = self.shared.tracker.lock();
+                    let mut tracker = self.shared.tracker();
                     for id in touched.iter().skip(i * MAX_TOUCHED) {
                         tracker.touch(*id, now);
                     }
@@ -1040,7 +1040,7 @@ impl Proposer {
                     self.shared.close_all_connections();
                 }
                 if role == Role::Leader {
-                    self.shared.tracker.lock().refresh_all(Instant::now());
+                    self.shared.tracker().refresh_all(Instant::now());
                     tokio::spawn(add_observers(raft.clone(), ensemble.clone(), tick));
                     self.write_first_config(&ensemble);
                 }

@@ -195,7 +195,7 @@ pub async fn prepare(
         in_progress: !claimed || joint,
     };
     let (peers, members) = {
-        let state = shared.state.read();
+        let state = shared.read_state();
         let mut current = state.config_text();
         if current.trim().is_empty() {
             current = membership_lines(raft);

@@ -144,7 +144,7 @@ impl StateMachine {
     fn snapshot_now(&self) -> io::Result<(Meta, Vec<u8>)> {
         let (image, header) = {
             let applied = self.applied.lock();
-            let mut state = self.shared.state.write();
+            let mut state = self.shared.write_state();
             let mut owners: Vec<(i64, u64)> =
                 self.owners.lock().iter().map(|(s, o)| (*s, *o)).collect();
             owners.sort_unstable();
@@ -159,8 +159,8 @@ impl StateMachine {
         };
         let meta = header.meta.clone();
         let mut bytes = encode_header(&header)?;
-        if let Err(e) = image.write_to(&self.shared.state, &mut bytes) {
-            image.abandon(&mut self.shared.state.write());
+        if let Err(e) = image.write_to(self.shared.state_lock(), &mut bytes) {
+            image.abandon(&mut self.shared.write_state());
             return Err(e);
         }
         self.save(image.zxid().max(0) as u64, &bytes)?;
@@ -181,7 +181,7 @@ impl StateMachine {
                 ..
             }
         );
-        let last = self.shared.state.read().last_zxid;
+        let last = self.shared.read_state().last_zxid;
         if is_sync {
             txn.zxid = last;
         } else {
@@ -200,8 +200,7 @@ impl StateMachine {
             TxnBody::CreateSession { .. } => {
                 let new = !self
                     .shared
-                    .state
-                    .read()
+                    .read_state()
                     .sessions
                     .contains_key(&txn.session_id);
                 if new {
@@ -256,7 +255,7 @@ fn split_snapshot(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), SnapshotError
 /// tracker in line with its sessions.
 fn replace_state(shared: &Shared, state: State) {
     let now = Instant::now();
-    let mut tracker = shared.tracker.lock();
+    let mut tracker = shared.tracker();
     for (id, _) in tracker.list() {
         if !state.sessions.contains_key(&id) {
             tracker.remove(id);
@@ -268,7 +267,7 @@ fn replace_state(shared: &Shared, state: State) {
         }
     }
     drop(tracker);
-    *shared.state.write() = state;
+    *shared.write_state() = state;
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
@@ -327,7 +326,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             self.apply_txn(proposal, txn, term);
                         }
                         ProposalBody::Moved(session) => {
-                            let live = self.shared.state.read().sessions.contains_key(session);
+                            let live = self.shared.read_state().sessions.contains_key(session);
                             if live {
                                 self.owners.lock().insert(*session, proposal.origin);
                             }
