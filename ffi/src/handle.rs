@@ -704,21 +704,19 @@ pub unsafe extern "C" fn zk_session_password(
     passwd_len: *mut usize,
 ) -> zk_rc {
     guard(|| {
-        // SAFETY: `passwd` and `passwd_len` are NULL or writable (this function's
-        // contract).
-        unsafe {
-            crate::guard::clear(passwd);
-            put(passwd_len, 0);
-        }
+        // SAFETY: `passwd_len` is NULL or writable (this function's contract).
+        unsafe { put(passwd_len, 0) };
+        // SAFETY: `passwd` is NULL or writable (this function's contract); a NULL or
+        // misaligned one is refused before anything is allocated for it.
+        let writable = unsafe { required_out(passwd) };
         let inner = handle_of(zh)?;
-        if passwd.is_null() {
-            return Err(ZK_BADARGUMENTS);
-        }
+        writable?;
         let value = inner.client.session_password();
-        // SAFETY: as above.
+        // SAFETY: `required_out` found `passwd` neither NULL nor misaligned, so it is
+        // writable; `passwd_len` as above.
         unsafe {
             put(passwd_len, value.len());
-            put(passwd, new_bytes(&value));
+            passwd.write(new_bytes(&value));
         }
         Ok(())
     })
