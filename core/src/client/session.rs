@@ -725,7 +725,9 @@ mod tests {
         BytesMut::from(&out[..])
     }
 
-    fn get(path: &str) -> (Command, oneshot::Receiver<Result<RawReply, Error>>) {
+    type Reply = oneshot::Receiver<Result<RawReply, Error>>;
+
+    fn get(path: &str) -> (Command, Reply) {
         let (tx, rx) = oneshot::channel();
         let cmd = Command::Request {
             request: Request::GetData(PathWatchRequest {
@@ -764,6 +766,17 @@ mod tests {
             })
             .unwrap_or_else(|_| panic!("submit"));
         registered
+    }
+
+    /// A connected machine with getData of /a (xid 1) and /b (xid 2) submitted.
+    fn two_gets_in_flight() -> (Harness, Reply, Reply) {
+        let mut h = harness(options(), None);
+        connect(&mut h);
+        let (first, first_rx) = get("/a");
+        let (second, second_rx) = get("/b");
+        h.machine.submit(first).ok();
+        h.machine.submit(second).ok();
+        (h, first_rx, second_rx)
     }
 
     fn connect(h: &mut Harness) {
@@ -826,12 +839,7 @@ mod tests {
 
     #[test]
     fn replies_complete_requests_in_order_and_record_the_zxid() {
-        let mut h = harness(options(), None);
-        connect(&mut h);
-        let (first, first_rx) = get("/a");
-        let (second, second_rx) = get("/b");
-        h.machine.submit(first).ok();
-        h.machine.submit(second).ok();
+        let (mut h, first_rx, second_rx) = two_gets_in_flight();
         let sent = written(&mut h, 0);
         assert_eq!(
             sent.iter().map(|f| (f.0, f.1)).collect::<Vec<_>>(),
@@ -849,12 +857,7 @@ mod tests {
 
     #[test]
     fn a_reply_out_of_order_loses_the_connection_and_fails_what_was_in_flight() {
-        let mut h = harness(options(), None);
-        connect(&mut h);
-        let (first, first_rx) = get("/a");
-        let (second, second_rx) = get("/b");
-        h.machine.submit(first).ok();
-        h.machine.submit(second).ok();
+        let (mut h, first_rx, second_rx) = two_gets_in_flight();
         written(&mut h, 0);
         let mut inbound = reply(2, 10, 0, &[]);
         assert!(matches!(
