@@ -36,22 +36,18 @@ SESSION_TIMEOUT_MS = 10_000
 
 
 def handshake(address: str, session_id: int = 0, passwd: bytes = b"\0" * 16,
-              timeout: float = 5.0) -> Tuple[Optional[socket.socket], Optional[Tuple[int, int, bytes]]]:
-    """Sends a ConnectRequest; the open socket and (timeout, session id, password) answered,
-    or (None, None) when the server closed the connection without answering."""
+              timeout: float = 5.0) -> Tuple[Optional[jute.Session], Optional[Tuple[int, int, bytes]]]:
+    """Sends a ConnectRequest (the interop suite's jute client); the open connection and
+    (timeout, session id, password) answered, or (None, None) when the server closed the
+    connection without answering."""
     host, port = address.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)), timeout=timeout)
-    body = struct.pack(">iqiqi", 0, 0, SESSION_TIMEOUT_MS, session_id, len(passwd)) + passwd
-    body += b"\0"  # readOnly = false
+    session = jute.Session(host, int(port), io_timeout=timeout)
     try:
-        sock.sendall(struct.pack(">i", len(body)) + body)
-        header = recv_exact(sock, 4)
-        reply = recv_exact(sock, struct.unpack(">i", header)[0])
-    except (ConnectionError, OSError):
-        sock.close()
+        response = session.connect(SESSION_TIMEOUT_MS, session_id, passwd)
+    except (jute.ConnectionClosed, OSError):
+        session.close_socket()
         return None, None
-    _, negotiated, answered_id, length = struct.unpack(">iiqi", reply[:20])
-    return sock, (negotiated, answered_id, reply[20:20 + max(length, 0)])
+    return session, (response.timeout, response.session_id, response.passwd)
 
 
 def serves_now(address: str, timeout: float = 0.5) -> bool:

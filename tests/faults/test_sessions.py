@@ -46,5 +46,5 @@ def test_a_session_resumes_on_a_member_that_lagged_behind_its_creation(make_ense
             else:
                 assert answer[0] == 0, f"round {round_}: a wrong password was accepted: {answer}"
         finally:
-            sock.close()
-            owner.close()
+            sock.close_socket()
+            owner.close_socket()
