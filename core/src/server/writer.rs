@@ -172,21 +172,6 @@ pub(super) fn apply_txns<'a>(
         let mut state = shared.write_state();
         let mut watches = shared.watches();
         for (reply, txn) in txns {
-            if let Some(path) = sync_barrier(txn) {
-                // An ensemble's sync: everything before it is applied; nothing changes.
-                if let Some(reply) = reply {
-                    shared.write_finished();
-                    let response = Ok(Response::Sync {
-                        path: path.to_owned(),
-                    });
-                    reply.answer(shared, state.last_zxid, &response, Some(&mut corked));
-                }
-                continue;
-            }
-            let applied = state.apply(txn);
-            for trigger in &applied.triggers {
-                watches.trigger(trigger, applied.zxid, shared.opts.acl.skip_acl);
-            }
             let reply = match reply {
                 Some(reply) => {
                     shared.write_finished();
@@ -194,6 +179,18 @@ pub(super) fn apply_txns<'a>(
                 }
                 None => ReplyTo::Nobody,
             };
+            if let Some(path) = sync_barrier(txn) {
+                // An ensemble's sync: everything before it is applied; nothing changes.
+                let response = Ok(Response::Sync {
+                    path: path.to_owned(),
+                });
+                reply.answer(shared, state.last_zxid, &response, Some(&mut corked));
+                continue;
+            }
+            let applied = state.apply(txn);
+            for trigger in &applied.triggers {
+                watches.trigger(trigger, applied.zxid, shared.opts.acl.skip_acl);
+            }
             match (applied.outcome, reply) {
                 (
                     Outcome::SessionCreated {
