@@ -149,7 +149,7 @@ impl Actor {
         loop {
             if !self.machine.output().is_empty() {
                 if writer.write_all(self.machine.output()).await.is_err() {
-                    return self.machine.lose_with(Ended::Lost, &Error::ConnectionLoss);
+                    return self.machine.lose(Ended::Lost);
                 }
                 self.machine.wrote(Instant::now().into_std());
             }
@@ -166,12 +166,12 @@ impl Actor {
             tokio::select! {
                 read = reader.read_buf(&mut inbound) => {
                     if !matches!(read, Ok(n) if n > 0) {
-                        return self.machine.lose_with(Ended::Lost, &Error::ConnectionLoss);
+                        return self.machine.lose(Ended::Lost);
                     }
                 }
                 cmd = self.commands.recv() => {
                     let Some(mut cmd) = cmd else {
-                        return self.machine.lose_with(Ended::Closed(None), &Error::Closed);
+                        return self.machine.lose(Ended::Closed(None));
                     };
                     loop {
                         if let Command::Close { reply } = cmd {
@@ -201,7 +201,7 @@ impl Actor {
                     if let Ok(Some(host)) = found {
                         tracing::info!(host = %host.0, port = host.1, "found a read-write server; moving there");
                         self.preferred = Some(host);
-                        return self.machine.lose_with(Ended::Lost, &Error::ConnectionLoss);
+                        return self.machine.lose(Ended::Lost);
                     }
                 }
             }
@@ -227,8 +227,7 @@ impl Actor {
                 }
             }
         }
-        self.machine
-            .lose_with(Ended::Closed(Some(ack)), &Error::Closed)
+        self.machine.lose(Ended::Closed(Some(ack)))
     }
 }
 

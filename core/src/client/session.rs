@@ -480,8 +480,20 @@ impl SessionMachine {
 
     // ----- endings
 
-    /// The connection is gone (`error` for the requests in flight); returns `ended`.
-    pub fn lose_with(&mut self, ended: Ended, error: &Error) -> Ended {
+    /// The connection is gone for the reason `ended` gives; the requests in flight fail
+    /// with the error that reason means. Returns `ended`.
+    pub fn lose(&mut self, ended: Ended) -> Ended {
+        let error = match ended {
+            Ended::AuthFailed => Error::AuthFailed,
+            Ended::Expired => Error::SessionExpired,
+            Ended::Closed(_) => Error::Closed,
+            Ended::Lost => Error::ConnectionLoss,
+        };
+        self.fail_in_flight(&error);
+        ended
+    }
+
+    fn fail_in_flight(&mut self, error: &Error) {
         if let Some(connection) = self.connection.take() {
             for p in connection.pending {
                 if let Some(reply) = p.reply {
@@ -489,17 +501,6 @@ impl SessionMachine {
                 }
             }
         }
-        ended
-    }
-
-    fn lose(&mut self, ended: Ended) -> Ended {
-        let error = match ended {
-            Ended::AuthFailed => Error::AuthFailed,
-            Ended::Expired => Error::SessionExpired,
-            Ended::Closed(_) => Error::Closed,
-            Ended::Lost => Error::ConnectionLoss,
-        };
-        self.lose_with(ended, &error)
     }
 
     /// An established connection was lost and the session may resume elsewhere.
@@ -510,7 +511,7 @@ impl SessionMachine {
 
     /// The session is over: watches learn `watch_state`, queued commands fail with `error`.
     pub fn finish(&mut self, state: SessionState, watch_state: KeeperState, error: &Error) {
-        self.lose_with(Ended::Lost, error);
+        self.fail_in_flight(error);
         self.set_state(state);
         self.registry.fail_all(watch_state);
         for cmd in self.outgoing.drain(..) {
@@ -899,7 +900,7 @@ mod tests {
         assert!(registered_rx.try_recv().is_ok(), "the watch was registered");
 
         // The connection drops; a request made meanwhile waits for the next one.
-        h.machine.lose_with(Ended::Lost, &Error::ConnectionLoss);
+        h.machine.lose(Ended::Lost);
         h.machine.disconnected();
         let (queued, _queued_rx) = get("/q");
         h.machine.submit(queued).ok();
@@ -1014,7 +1015,7 @@ mod tests {
         inbound.extend_from_slice(&reply(3, 6, 0, &[]));
         h.machine.received(&mut inbound, at(&h, 4)).ok();
         let id = registered_rx.try_recv().expect("registered");
-        h.machine.lose_with(Ended::Lost, &Error::ConnectionLoss);
+        h.machine.lose(Ended::Lost);
         h.machine
             .submit(Command::DropWatch {
                 kind: WatchKind::Data,
