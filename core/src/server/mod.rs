@@ -6,8 +6,8 @@
 //! `../shared/tools/modcycles.py core/src server` prints 1):
 //!
 //! config/options → tree, acl → txn → state → image, persist, watch, sessions, stats, role,
-//! clock → conn::handle → shared → snapshotter → writer, quorum → reads, fourlw → conn →
-//! runtime.
+//! clock → conn::handle → shared → front → snapshotter → writer, quorum → reads, fourlw →
+//! conn → runtime.
 //!
 //! - `config`: zoo.cfg, JVM-style `-D` properties and defaults; `options`: the resolved
 //!   knobs the runtime reads.
@@ -22,10 +22,12 @@
 //!   counters), what the write path and the watch manager reach a client through.
 //! - `shared`: what every part shares ([`shared::Shared`]: state, watches, connections,
 //!   sessions, counters, role; the write queue's jobs), with its lock rules.
+//! - `front`: the write front end both write paths share: the queue drained into batches of
+//!   txns, and the commit that applies durable txns under one lock and answers.
 //! - `snapshotter`: when and how the state is snapshotted.
-//! - `writer`: the standalone write path (batch → log → apply → reply); `quorum`: the
+//! - `writer`: the standalone write path (batch → local log → commit); `quorum`: the
 //!   replicated ensemble on openraft in its place when `server.N` lines are configured
-//!   (proposing, forwarding, the raft log and state machine, reconfig).
+//!   (batch → proposing or forwarding → raft log → commit on every member; reconfig).
 //! - `reads`: requests served from the local tree; `fourlw`: four-letter words.
 //! - `conn`: serving one client connection (handshake, requests in order, throttling).
 //! - `runtime`: start-up, recovery, the listener and background tasks.
@@ -35,6 +37,7 @@ pub(crate) mod clock;
 pub mod config;
 pub(crate) mod conn;
 pub(crate) mod fourlw;
+pub(crate) mod front;
 pub(crate) mod image;
 pub mod options;
 pub mod persist;

@@ -4,8 +4,10 @@
 //!
 //! Its locks are private; the methods that take them say when they may be taken. `state`
 //! may be held while `watches` is taken (a write queues its notifications under the write
-//! lock, a read registers its watch under the read lock), never the other way round. The
-//! connection table and `tracker` are only taken alone, never while another is held.
+//! lock, a read registers its watch under the read lock), never the other way round.
+//! `tracker` comes last: it may be taken under both (a session created is registered while
+//! it is applied), and nothing is taken while it is held. The connection table is only
+//! taken alone.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -48,9 +50,10 @@ pub enum ReplyTo {
 
 impl ReplyTo {
     /// Answers a client's write with `result` at `zxid` (the one sequence every write path
-    /// ends in: reply, latency, the connection's write done). A connection in `batch` is
-    /// corked until the batch is dropped, so a batch's replies leave in one socket write.
-    /// Handshakes and the server's own writes have nobody to answer here.
+    /// ends in: reply, latency, the connection's write done, the write no longer
+    /// outstanding). A connection in `batch` is corked until the batch is dropped, so a
+    /// batch's replies leave in one socket write. Handshakes and the server's own writes
+    /// have nobody to answer here.
     pub fn answer(
         self,
         shared: &Shared,
@@ -58,6 +61,7 @@ impl ReplyTo {
         result: &Result<Response, ErrorCode>,
         batch: Option<&mut CorkedBatch>,
     ) {
+        shared.write_finished();
         if let ReplyTo::Conn {
             conn,
             xid,
@@ -70,6 +74,24 @@ impl ReplyTo {
             conn.reply(xid, zxid, result);
             shared.stats.record_latency(received);
             conn.write_done();
+        }
+    }
+
+    /// A session was created: the handshake waiting for it goes on.
+    pub fn session_created(self, shared: &Shared, outcome: Outcome) {
+        shared.write_finished();
+        if let ReplyTo::Handshake(tx) = self {
+            let _ = tx.send(outcome);
+        }
+    }
+
+    /// Gives up on a write whose outcome this server cannot know (its entry may or may not
+    /// be applied): the connection closes, the truthful "outcome unknown" for a client,
+    /// which resolves it on reconnect.
+    pub fn abandon(self, shared: &Shared) {
+        shared.write_finished();
+        if let ReplyTo::Conn { conn, .. } = self {
+            conn.close();
         }
     }
 }
@@ -177,8 +199,8 @@ impl Shared {
         self.conns.lock().len()
     }
 
-    /// A write left the write path (answered, refused or given up on).
-    pub fn write_finished(&self) {
+    /// A write left the write path (its [`ReplyTo`] was consumed).
+    fn write_finished(&self) {
         self.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
     }
 

@@ -309,7 +309,7 @@ impl Conn {
         self.wake.notify_one();
     }
 
-    pub(super) fn write_started(&self, size: usize) {
+    pub(crate) fn write_started(&self, size: usize) {
         self.inflight_sizes.lock().push_back(size);
         self.inflight_bytes.fetch_add(size, Ordering::AcqRel);
         self.inflight.fetch_add(1, Ordering::AcqRel);

@@ -17,7 +17,7 @@
 //! - `log_store.rs`: the raft log on the server's own CRC'd, group-committed [`Wal`], written
 //!   by a thread of its own: one record per entry, vote, truncation and purge as records,
 //!   checkpoints that drop old segments, and the byte budget of the entries held in memory.
-//! - `state_machine.rs`: applying entries through the one apply path (`writer::apply_txns`)
+//! - `state_machine.rs`: applying entries through the one commit path (`front::Commit`)
 //!   with zxids counted per term, the session holders, a fatal stop on an undecodable entry,
 //!   and snapshots of the tree with their raft metadata.
 //! - `wire.rs`: the messages on the quorum and election ports, their framing and the caps

@@ -34,6 +34,7 @@ use super::wire::{PeerRequest, PeerResponse, MAX_TOUCHED};
 use super::{node_of, reconfig, Owners, PeerError, Proposal, ProposalBody, Raft};
 use crate::proto::{ErrorCode, Request};
 use crate::server::clock::now_millis;
+use crate::server::front::Batch;
 use crate::server::options::EnsembleOptions;
 use crate::server::role::Role;
 use crate::server::shared::{ReplyTo, Shared, WriteJob};
@@ -166,18 +167,8 @@ impl Proposer {
         }
     }
 
-    /// Gives up on a request whose entry cannot be applied: its connection closes.
-    pub fn fail_reply(&self, reply: ReplyTo) {
-        self.fail(reply);
-    }
-
     fn fail(&self, reply: ReplyTo) {
-        self.shared.write_finished();
-        match reply {
-            // The outcome is unknown to us: closing says exactly that to the client.
-            ReplyTo::Conn { conn, .. } => conn.close(),
-            ReplyTo::Handshake(_) | ReplyTo::Nobody => {}
-        }
+        reply.abandon(&self.shared);
     }
 
     fn fail_requests(&self, requests: &[u64]) {
@@ -617,7 +608,6 @@ impl Proposer {
                 self.fail(waiting.reply);
                 continue;
             }
-            self.shared.write_finished();
             let code = ErrorCode::from_i32(*code).unwrap_or(ErrorCode::SystemError);
             waiting
                 .reply
@@ -790,104 +780,108 @@ impl Proposer {
         mut writes: mpsc::UnboundedReceiver<WriteJob>,
     ) {
         let mut links: BTreeMap<u64, PeerLink> = BTreeMap::new();
-        let wait_for_leader = self.shared.opts.tick_time * 2;
-        let mut carried: Option<Pending> = None;
-        loop {
-            let first = match carried.take() {
-                Some(pending) => pending,
-                None => match writes.recv().await {
-                    Some(job) => match self.prepare(job) {
-                        Some(pending) => pending,
-                        None => continue,
-                    },
-                    None => break,
-                },
-            };
+        while let Some(first) = writes.recv().await {
             if self.shared.is_stopping() {
                 break;
             }
-            // A batch is bounded in count and in bytes (what one forward may carry).
-            let mut batch = Batch::default();
-            batch.push(first);
-            while batch.requests.len() < MAX_BATCH && batch.bytes < self.links.caps.batch_bytes {
-                let Ok(job) = writes.try_recv() else {
-                    break;
-                };
-                let Some(pending) = self.prepare(job) else {
+            let batch = Batch::take(first, &mut writes, MAX_BATCH, self.shared.opts.rules);
+            let mut forward = Forward::default();
+            for (reply, txn) in batch.replies.into_iter().zip(batch.txns) {
+                let Some(pending) = self.prepare(reply, txn) else {
                     continue;
                 };
-                if batch.bytes + pending.proposal.weight() > self.links.caps.batch_bytes {
-                    carried = Some(pending);
-                    break;
+                // A forward is bounded in bytes (what one peer frame may carry).
+                let weight = pending.proposal.weight();
+                if !forward.requests.is_empty()
+                    && forward.bytes + weight > self.links.caps.batch_bytes
+                {
+                    let full = std::mem::take(&mut forward);
+                    self.propose_or_forward(&raft, &ensemble, &mut links, full)
+                        .await;
                 }
-                batch.push(pending);
+                forward.push(pending);
             }
-            let Batch {
-                requests,
-                candidates,
-                reconfig,
-                ..
-            } = batch;
-            let leader = leader_within(&raft, wait_for_leader).await;
-            match leader {
-                None => self.fail_requests(&requests),
-                Some(id) if id == self.my_id => match self.propose(candidates).await {
-                    PeerResponse::Accepted { term, rejected } => {
+            if !forward.requests.is_empty() {
+                self.propose_or_forward(&raft, &ensemble, &mut links, forward)
+                    .await;
+            }
+        }
+    }
+
+    /// Proposes `forward` here if this member leads, or forwards it to the leader; the
+    /// requests it holds are accepted (and wait for their entries), answered if refused, or
+    /// given up on.
+    async fn propose_or_forward(
+        &self,
+        raft: &Raft,
+        ensemble: &EnsembleOptions,
+        links: &mut BTreeMap<u64, PeerLink>,
+        forward: Forward,
+    ) {
+        let wait_for_leader = self.shared.opts.tick_time * 2;
+        let Forward {
+            requests,
+            candidates,
+            reconfig,
+            ..
+        } = forward;
+        let leader = leader_within(raft, wait_for_leader).await;
+        match leader {
+            None => self.fail_requests(&requests),
+            Some(id) if id == self.my_id => match self.propose(candidates).await {
+                PeerResponse::Accepted { term, rejected } => {
+                    self.rejected(&rejected);
+                    self.accepted(&requests, term);
+                }
+                _ => self.fail_requests(&requests),
+            },
+            Some(id) => {
+                let Some(peer) = peer_address(raft, ensemble, id) else {
+                    self.fail_requests(&requests);
+                    return;
+                };
+                let link = links
+                    .entry(id)
+                    .or_insert_with(|| PeerLink::new(&peer, Port::Quorum, &self.links));
+                // A reconfig waits for new members to catch up before it is logged.
+                let ttl = if reconfig {
+                    self.shared.opts.tick_time * 25
+                } else {
+                    wait_for_leader
+                };
+                // The server's own txns are the leader's to make; a member that was leading
+                // when it queued them drops them once another leads.
+                let (internal, proposals): (Vec<_>, Vec<_>) = candidates
+                    .into_iter()
+                    .partition(|(_, source)| *source == Source::Internal);
+                let dropped: Vec<u64> = internal.iter().map(|(p, _)| p.request).collect();
+                self.fail_requests(&dropped);
+                let proposals: Vec<Proposal> = proposals
+                    .into_iter()
+                    .map(|(proposal, _)| proposal)
+                    .collect();
+                if proposals.is_empty() {
+                    return;
+                }
+                // A leader that hangs answers nothing; once another leads, stop waiting.
+                let request = PeerRequest::Forward(proposals);
+                let answered = tokio::select! {
+                    answer = link.call(&request, ttl) => Some(answer),
+                    () = leader_changed(raft, id) => None,
+                };
+                let answer = answered.unwrap_or_else(|| {
+                    link.reset();
+                    Err(PeerError::LeaderChanged(id))
+                });
+                match answer {
+                    Ok(PeerResponse::Accepted { term, rejected }) => {
                         self.rejected(&rejected);
                         self.accepted(&requests, term);
                     }
-                    _ => self.fail_requests(&requests),
-                },
-                Some(id) => {
-                    let Some(peer) = peer_address(&raft, &ensemble, id) else {
+                    Ok(_) => self.fail_requests(&requests),
+                    Err(e) => {
+                        tracing::warn!("cannot forward writes to the leader (server.{id}): {e}");
                         self.fail_requests(&requests);
-                        continue;
-                    };
-                    let link = links
-                        .entry(id)
-                        .or_insert_with(|| PeerLink::new(&peer, Port::Quorum, &self.links));
-                    // A reconfig waits for new members to catch up before it is logged.
-                    let ttl = if reconfig {
-                        self.shared.opts.tick_time * 25
-                    } else {
-                        wait_for_leader
-                    };
-                    // The server's own txns are the leader's to make; a member that was leading
-                    // when it queued them drops them once another leads.
-                    let (internal, proposals): (Vec<_>, Vec<_>) = candidates
-                        .into_iter()
-                        .partition(|(_, source)| *source == Source::Internal);
-                    let dropped: Vec<u64> = internal.iter().map(|(p, _)| p.request).collect();
-                    self.fail_requests(&dropped);
-                    let proposals: Vec<Proposal> = proposals
-                        .into_iter()
-                        .map(|(proposal, _)| proposal)
-                        .collect();
-                    if proposals.is_empty() {
-                        continue;
-                    }
-                    // A leader that hangs answers nothing; once another leads, stop waiting.
-                    let request = PeerRequest::Forward(proposals);
-                    let answered = tokio::select! {
-                        answer = link.call(&request, ttl) => Some(answer),
-                        () = leader_changed(&raft, id) => None,
-                    };
-                    let answer = answered.unwrap_or_else(|| {
-                        link.reset();
-                        Err(PeerError::LeaderChanged(id))
-                    });
-                    match answer {
-                        Ok(PeerResponse::Accepted { term, rejected }) => {
-                            self.rejected(&rejected);
-                            self.accepted(&requests, term);
-                        }
-                        Ok(_) => self.fail_requests(&requests),
-                        Err(e) => {
-                            tracing::warn!(
-                                "cannot forward writes to the leader (server.{id}): {e}"
-                            );
-                            self.fail_requests(&requests);
-                        }
                     }
                 }
             }
@@ -896,33 +890,26 @@ impl Proposer {
 
     /// Encodes a write as a proposal of this member and keeps its waiter. A txn too large for
     /// any member to take is refused here.
-    fn prepare(&self, job: WriteJob) -> Option<Pending> {
+    fn prepare(&self, reply: ReplyTo, txn: Txn) -> Option<Pending> {
         let request = self.next_request.fetch_add(1, Ordering::Relaxed);
         // The server's own txns (expiry, container cleanup) act on sessions they do not own;
         // a client's reconfig is checked whole by the leader.
-        let source = match &job.body {
-            _ if matches!(job.reply, ReplyTo::Nobody) => Source::Internal,
+        let source = match &txn.body {
+            _ if matches!(reply, ReplyTo::Nobody) => Source::Internal,
             TxnBody::Write {
                 request: Request::Reconfig(_),
                 ..
             } => Source::Checked,
             body => Source::Local {
-                session: job.session_id,
+                session: txn.session_id,
                 creates: matches!(body, TxnBody::CreateSession { .. }),
             },
         };
-        let txn = Txn {
-            zxid: 0,
-            time: 0,
-            session_id: job.session_id,
-            rules: self.shared.opts.rules,
-            body: job.body,
-        }
-        .encode();
+        let txn = txn.encode();
         self.waiting.lock().insert(
             request,
             Waiting {
-                reply: job.reply,
+                reply,
                 accepted_term: None,
             },
         );
@@ -1070,22 +1057,22 @@ enum Source {
     Checked,
 }
 
-/// Writes waiting to be proposed or forwarded together.
+/// Writes proposed or forwarded together.
 #[derive(Default)]
-struct Batch {
+struct Forward {
     requests: Vec<u64>,
     candidates: Vec<(Proposal, Source)>,
     bytes: usize,
     reconfig: bool,
 }
 
-/// A write encoded as a proposal, waiting for its batch.
+/// A write encoded as a proposal, waiting for its forward.
 struct Pending {
     proposal: Proposal,
     source: Source,
 }
 
-impl Batch {
+impl Forward {
     fn push(&mut self, pending: Pending) {
         self.bytes += pending.proposal.weight();
         self.reconfig |= pending.source == Source::Checked;

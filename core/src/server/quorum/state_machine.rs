@@ -1,7 +1,8 @@
 //! Committed entries applied to the tree, and snapshots of it.
 //!
-//! Every member applies the same entries in the same order through `writer::apply_txns`, the
-//! same function standalone uses, so watches, replies and session bookkeeping behave alike.
+//! Every member applies the same entries in the same order through `front::Commit`, as
+//! standalone does, so watches, replies and session bookkeeping behave alike; the entries
+//! openraft hands over together are applied under one lock of the state.
 //!
 //! # zxids
 //!
@@ -32,7 +33,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::{Stream, TryStreamExt};
-use openraft::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::alias::{EntryOf, LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::EntryPayload;
@@ -41,16 +42,17 @@ use serde::{Deserialize, Serialize};
 
 use super::proposer::Proposer;
 use super::{to_io, Owners, ProposalBody, SnapshotError, StartError, TypeConfig};
+use crate::server::front::{sync_barrier, Commit};
 use crate::server::image;
 use crate::server::persist;
 use crate::server::shared::Shared;
 use crate::server::state::State;
 use crate::server::txn::{Txn, TxnBody};
-use crate::server::writer::apply_txns;
 
 type LogId = LogIdOf<TypeConfig>;
 type Membership = StoredMembershipOf<TypeConfig>;
 type Meta = SnapshotMetaOf<TypeConfig>;
+type Entry = EntryOf<TypeConfig>;
 
 /// The zxid of the next txn after `last` (the zxid applied last), in an entry of `term`; `None`
 /// if `term`'s counter is spent.
@@ -171,18 +173,17 @@ impl StateMachine {
 impl StateMachine {
     /// Applies one txn of an entry of `term`, with the zxid that follows the last one, and
     /// keeps the sessions' holders: a session created is held by the member that asked.
-    /// Called with `applied` locked.
-    fn apply_txn(&self, proposal: &super::Proposal, mut txn: Txn, term: u64) {
+    /// Called with `applied` locked, inside the batch's `commit`.
+    fn apply_txn(
+        &self,
+        commit: &mut Commit<'_>,
+        proposal: &super::Proposal,
+        mut txn: Txn,
+        term: u64,
+    ) {
         let reply = self.proposer.take_waiting(proposal);
-        let is_sync = matches!(
-            txn.body,
-            TxnBody::Write {
-                request: crate::proto::Request::Sync(_),
-                ..
-            }
-        );
-        let last = self.shared.read_state().last_zxid;
-        if is_sync {
+        let last = commit.state().last_zxid;
+        if sync_barrier(&txn).is_some() {
             txn.zxid = last;
         } else {
             let Some(zxid) = next_zxid(last, term) else {
@@ -190,29 +191,67 @@ impl StateMachine {
                     "the zxid counter of term {term} is spent; a txn of that term is refused"
                 );
                 if let Some(reply) = reply {
-                    self.proposer.fail_reply(reply);
+                    reply.abandon(&self.shared);
                 }
                 return;
             };
             txn.zxid = zxid;
         }
         match txn.body {
-            TxnBody::CreateSession { .. } => {
-                let new = !self
-                    .shared
-                    .read_state()
-                    .sessions
-                    .contains_key(&txn.session_id);
-                if new {
-                    self.owners.lock().insert(txn.session_id, proposal.origin);
-                }
+            TxnBody::CreateSession { .. }
+                if !commit.state().sessions.contains_key(&txn.session_id) =>
+            {
+                self.owners.lock().insert(txn.session_id, proposal.origin);
             }
             TxnBody::CloseSession => {
                 self.owners.lock().remove(&txn.session_id);
             }
             _ => {}
         }
-        apply_txns(&self.shared, [(reply, &txn)]);
+        commit.apply(reply, &txn);
+    }
+
+    /// Applies a run of committed entries under one lock of the state, in log order.
+    fn apply_entries(&self, entries: &[Entry]) -> Result<(), io::Error> {
+        let mut applied = self.applied.lock();
+        let mut commit = Commit::begin(&self.shared);
+        for entry in entries {
+            let log_id = entry.log_id();
+            let term = log_id.committed_leader_id().term;
+            match &entry.payload {
+                EntryPayload::Normal(proposal) => match &proposal.body {
+                    ProposalBody::Txn(bytes) => {
+                        let mut txn = match Txn::decode(bytes) {
+                            Ok(txn) => txn,
+                            Err(e) => {
+                                // The entries before this one are applied; this one never is.
+                                commit.finish();
+                                let reason = format!(
+                                    "the ensemble member stopped: log entry {} (term {term}) holds a txn that cannot be decoded ({e}); stopping rather than diverge from the other members",
+                                    log_id.index()
+                                );
+                                self.shared.fail(reason.clone());
+                                return Err(io::Error::new(io::ErrorKind::InvalidData, reason));
+                            }
+                        };
+                        txn.time = proposal.time;
+                        self.apply_txn(&mut commit, proposal, txn, term);
+                    }
+                    ProposalBody::Moved(session) => {
+                        if commit.state().sessions.contains_key(session) {
+                            self.owners.lock().insert(*session, proposal.origin);
+                        }
+                    }
+                },
+                EntryPayload::Membership(membership) => {
+                    applied.membership = Membership::new(Some(log_id), membership.clone());
+                }
+                EntryPayload::Blank => {}
+            }
+            applied.last = Some(log_id);
+        }
+        commit.finish();
+        Ok(())
     }
 }
 
@@ -306,43 +345,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + Send,
     {
+        let mut batch: Vec<Entry> = Vec::new();
+        let mut responders = Vec::new();
         while let Some((entry, responder)) = entries.try_next().await? {
-            let log_id = entry.log_id();
-            let term = log_id.committed_leader_id().term;
-            {
-                let mut applied = self.applied.lock();
-                match &entry.payload {
-                    EntryPayload::Normal(proposal) => match &proposal.body {
-                        ProposalBody::Txn(bytes) => {
-                            let mut txn = Txn::decode(bytes).map_err(|e| {
-                                let reason = format!(
-                                    "the ensemble member stopped: log entry {} (term {term}) holds a txn that cannot be decoded ({e}); stopping rather than diverge from the other members",
-                                    log_id.index()
-                                );
-                                self.shared.fail(reason.clone());
-                                io::Error::new(io::ErrorKind::InvalidData, reason)
-                            })?;
-                            txn.time = proposal.time;
-                            self.apply_txn(proposal, txn, term);
-                        }
-                        ProposalBody::Moved(session) => {
-                            let live = self.shared.read_state().sessions.contains_key(session);
-                            if live {
-                                self.owners.lock().insert(*session, proposal.origin);
-                            }
-                        }
-                    },
-                    EntryPayload::Membership(membership) => {
-                        applied.membership = Membership::new(Some(log_id), membership.clone());
-                    }
-                    EntryPayload::Blank => {}
-                }
-                applied.last = Some(log_id);
-            }
-            self.proposer.applied_term(term);
-            if let Some(responder) = responder {
-                responder.send(());
-            }
+            batch.push(entry);
+            responders.extend(responder);
+        }
+        let Some(last_term) = batch.last().map(|e| e.log_id().committed_leader_id().term) else {
+            return Ok(());
+        };
+        self.apply_entries(&batch)?;
+        // Entries are in log order, so the last one's term is the highest applied.
+        self.proposer.applied_term(last_term);
+        for responder in responders {
+            responder.send(());
         }
         Ok(())
     }
