@@ -10,8 +10,9 @@
 //! batch), and the vote is fsynced before it is used, so neither an acknowledged entry nor a
 //! granted vote is forgotten across `kill -9`.
 //!
-//! Each entry is a record of its own, so an entry is as large as a txn may be (one
-//! `jute.maxbuffer` request) whatever the batch, well within the WAL's record limit.
+//! Each entry is a record of its own. An entry is at most what one append may carry (the
+//! leader batches client writes into entries by weight, `Proposal::weight`), well within the
+//! WAL's record limit.
 //!
 //! Once the log has grown well past what it keeps, a purge writes a *checkpoint* at the start
 //! of a new segment (a mark with the vote and the purge point, then every entry still kept,
@@ -195,11 +196,9 @@ enum Done {
     Reply(tokio::sync::oneshot::Sender<io::Result<()>>),
 }
 
-/// Writes the jobs in order until every sender is gone.
-fn run_writer(mut wal: Wal, jobs: std::sync::mpsc::Receiver<Job>) {
-    for job in jobs {
-        let result = write_job(&mut wal, job.checkpoint, &job.payloads);
-        match job.done {
+impl Done {
+    fn complete(self, result: io::Result<()>) {
+        match self {
             Done::Flushed(flushed) => flushed.io_completed(result),
             Done::Reply(reply) => {
                 let _ = reply.send(result);
@@ -208,7 +207,48 @@ fn run_writer(mut wal: Wal, jobs: std::sync::mpsc::Receiver<Job>) {
     }
 }
 
-fn write_job(wal: &mut Wal, checkpoint: bool, payloads: &[Vec<u8>]) -> io::Result<()> {
+/// Writes the jobs in order until every sender is gone. The jobs that queued while the
+/// last write was being fsynced go out together, with one fsync (group commit across
+/// openraft's append calls); a checkpoint goes alone.
+fn run_writer(mut wal: Wal, jobs: std::sync::mpsc::Receiver<Job>) {
+    let mut carried: Option<Job> = None;
+    loop {
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        if first.checkpoint {
+            let result = write_job(&mut wal, true, &first.payloads);
+            first.done.complete(result);
+            continue;
+        }
+        let mut group = vec![first];
+        while let Ok(job) = jobs.try_recv() {
+            if job.checkpoint {
+                carried = Some(job);
+                break;
+            }
+            group.push(job);
+        }
+        let payloads: Vec<&[u8]> = group
+            .iter()
+            .flat_map(|job| job.payloads.iter().map(Vec::as_slice))
+            .collect();
+        let result = write_job(&mut wal, false, &payloads);
+        for job in group {
+            let shared_result = match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            };
+            job.done.complete(shared_result);
+        }
+    }
+}
+
+fn write_job<P: AsRef<[u8]>>(wal: &mut Wal, checkpoint: bool, payloads: &[P]) -> io::Result<()> {
     if checkpoint {
         wal.roll().map_err(to_io)?;
     }
@@ -217,9 +257,9 @@ fn write_job(wal: &mut Wal, checkpoint: bool, payloads: &[Vec<u8>]) -> io::Resul
     let mut start = 0;
     while start < payloads.len() {
         let mut end = start + 1;
-        let mut group = payloads[start].len();
-        while end < payloads.len() && group + payloads[end].len() <= GROUP_BYTES {
-            group += payloads[end].len();
+        let mut group = payloads[start].as_ref().len();
+        while end < payloads.len() && group + payloads[end].as_ref().len() <= GROUP_BYTES {
+            group += payloads[end].as_ref().len();
             end += 1;
         }
         let records: Vec<LogEntryRef<'_>> = payloads[start..end]
@@ -228,7 +268,7 @@ fn write_job(wal: &mut Wal, checkpoint: bool, payloads: &[Vec<u8>]) -> io::Resul
                 key += 1;
                 LogEntryRef {
                     zxid: key - 1,
-                    payload,
+                    payload: payload.as_ref(),
                 }
             })
             .collect();

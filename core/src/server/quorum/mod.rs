@@ -103,6 +103,10 @@ pub enum ProposalBody {
     /// The client of this session reconnected to `origin`, which holds it from this entry on
     /// (logged by the leader when a session moves, so every member knows every owner).
     Moved(i64),
+    /// Client writes the leader accepted together, applied in this order: one entry (one
+    /// round of consensus bookkeeping) for a batch. Only the leader makes one; each part
+    /// carries a txn.
+    Batch(Vec<Proposal>),
 }
 
 impl Proposal {
@@ -110,14 +114,20 @@ impl Proposal {
     pub fn txn(&self) -> Option<&[u8]> {
         match &self.body {
             ProposalBody::Txn(bytes) => Some(bytes),
-            ProposalBody::Moved(_) => None,
+            ProposalBody::Moved(_) | ProposalBody::Batch(_) => None,
         }
     }
 
-    /// Bytes this proposal adds to a message or a log entry, roughly (its txn and a few
-    /// varints), for batching by size.
+    /// Bytes this proposal adds to a message or a log entry, at most (its txns and a few
+    /// varints each), for batching by size.
     pub fn weight(&self) -> usize {
-        self.txn().map_or(0, <[u8]>::len) + 48
+        let inner = match &self.body {
+            ProposalBody::Txn(bytes) => bytes.len(),
+            ProposalBody::Moved(_) => 0,
+            ProposalBody::Batch(parts) => parts.iter().map(Proposal::weight).sum(),
+        };
+        // Four varints of up to 10 bytes, the body's tag and a length or an i64.
+        inner + 64
     }
 }
 
@@ -134,6 +144,7 @@ impl std::fmt::Display for Proposal {
             ProposalBody::Moved(session) => {
                 write!(f, "session 0x{session:x} moved to server.{}", self.origin)
             }
+            ProposalBody::Batch(parts) => write!(f, "a batch of {} proposals", parts.len()),
         }
     }
 }

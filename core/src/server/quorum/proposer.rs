@@ -222,6 +222,7 @@ impl Proposer {
         };
         let mut rejected = Vec::new();
         let mut spent = false;
+        let mut entry = EntryBatch::default();
         for (mut proposal, source) in candidates {
             if let Err(code) = self.admit(raft, &mut proposal, source).await {
                 rejected.push((proposal.request, code.as_i32()));
@@ -233,14 +234,40 @@ impl Proposer {
                 continue;
             }
             proposal.time = now_millis();
-            if let Err(e) = raft.client_write_ff(proposal, None).await {
-                return PeerResponse::Failed(e.to_string());
+            // An entry stays within what one append may carry.
+            if entry.bytes + proposal.weight() > self.links.caps.batch_bytes {
+                if let Err(e) = self.log_entry(raft, std::mem::take(&mut entry)).await {
+                    return PeerResponse::Failed(e);
+                }
             }
+            entry.bytes += proposal.weight();
+            entry.parts.push(proposal);
+        }
+        if let Err(e) = self.log_entry(raft, entry).await {
+            return PeerResponse::Failed(e);
         }
         if spent {
             self.start_new_term(raft.clone());
         }
         PeerResponse::Accepted { term, rejected }
+    }
+
+    /// Hands accepted proposals to raft as one log entry (a lone one as itself).
+    async fn log_entry(&self, raft: &Raft, mut entry: EntryBatch) -> Result<(), String> {
+        let proposal = match entry.parts.len() {
+            0 => return Ok(()),
+            1 => entry.parts.remove(0),
+            _ => Proposal {
+                origin: self.my_id,
+                request: 0,
+                incarnation: 0,
+                time: now_millis(),
+                body: ProposalBody::Batch(entry.parts),
+            },
+        };
+        raft.client_write_ff(proposal, None)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Checks a proposal before the leader logs it, and sets what only the leader decides.
@@ -1055,6 +1082,13 @@ enum Source {
     Local { session: i64, creates: bool },
     /// Another member's (or a reconfig): decoded and checked whole.
     Checked,
+}
+
+/// Proposals accepted for one log entry, and their weight.
+#[derive(Default)]
+struct EntryBatch {
+    parts: Vec<Proposal>,
+    bytes: usize,
 }
 
 /// Writes proposed or forwarded together.

@@ -211,6 +211,37 @@ impl StateMachine {
         commit.apply(reply, &txn);
     }
 
+    /// Applies what one entry's proposal carries; an error says why it cannot be.
+    fn apply_proposal(
+        &self,
+        commit: &mut Commit<'_>,
+        proposal: &super::Proposal,
+        term: u64,
+    ) -> Result<(), String> {
+        match &proposal.body {
+            ProposalBody::Txn(bytes) => {
+                let mut txn = Txn::decode(bytes)
+                    .map_err(|e| format!("holds a txn that cannot be decoded ({e})"))?;
+                txn.time = proposal.time;
+                self.apply_txn(commit, proposal, txn, term);
+            }
+            ProposalBody::Moved(session) => {
+                if commit.state().sessions.contains_key(session) {
+                    self.owners.lock().insert(*session, proposal.origin);
+                }
+            }
+            ProposalBody::Batch(parts) => {
+                for part in parts {
+                    if !matches!(part.body, ProposalBody::Txn(_)) {
+                        return Err("holds a batch with a part that is not a txn".into());
+                    }
+                    self.apply_proposal(commit, part, term)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Applies a run of committed entries under one lock of the state, in log order.
     fn apply_entries(&self, entries: &[Entry]) -> Result<(), io::Error> {
         let mut applied = self.applied.lock();
@@ -219,30 +250,18 @@ impl StateMachine {
             let log_id = entry.log_id();
             let term = log_id.committed_leader_id().term;
             match &entry.payload {
-                EntryPayload::Normal(proposal) => match &proposal.body {
-                    ProposalBody::Txn(bytes) => {
-                        let mut txn = match Txn::decode(bytes) {
-                            Ok(txn) => txn,
-                            Err(e) => {
-                                // The entries before this one are applied; this one never is.
-                                commit.finish();
-                                let reason = format!(
-                                    "the ensemble member stopped: log entry {} (term {term}) holds a txn that cannot be decoded ({e}); stopping rather than diverge from the other members",
-                                    log_id.index()
-                                );
-                                self.shared.fail(reason.clone());
-                                return Err(io::Error::new(io::ErrorKind::InvalidData, reason));
-                            }
-                        };
-                        txn.time = proposal.time;
-                        self.apply_txn(&mut commit, proposal, txn, term);
+                EntryPayload::Normal(proposal) => {
+                    if let Err(reason) = self.apply_proposal(&mut commit, proposal, term) {
+                        // The entries before this one are applied; this one never is.
+                        commit.finish();
+                        let reason = format!(
+                            "the ensemble member stopped: log entry {} (term {term}) {reason}; stopping rather than diverge from the other members",
+                            log_id.index()
+                        );
+                        self.shared.fail(reason.clone());
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, reason));
                     }
-                    ProposalBody::Moved(session) => {
-                        if commit.state().sessions.contains_key(session) {
-                            self.owners.lock().insert(*session, proposal.origin);
-                        }
-                    }
-                },
+                }
                 EntryPayload::Membership(membership) => {
                     applied.membership = Membership::new(Some(log_id), membership.clone());
                 }

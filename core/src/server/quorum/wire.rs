@@ -369,6 +369,35 @@ mod tests {
         expected.replace(' ', "")
     }
 
+    /// Batching by weight keeps entries within the append cap only if a proposal's weight is
+    /// never less than its encoding, for the largest varints too.
+    #[test]
+    fn a_proposals_weight_bounds_its_encoding_batched_or_not() {
+        let part = |txn: usize| Proposal {
+            origin: u64::MAX,
+            request: u64::MAX,
+            incarnation: u64::MAX,
+            time: i64::MIN,
+            body: ProposalBody::Txn(vec![0x5a; txn]),
+        };
+        let batch = Proposal {
+            body: ProposalBody::Batch((0..500).map(|i| part(i * 7)).collect()),
+            ..part(0)
+        };
+        let moved = Proposal {
+            body: ProposalBody::Moved(i64::MIN),
+            ..part(0)
+        };
+        for proposal in [part(0), part(1 << 20), batch, moved] {
+            let encoded = postcard::to_stdvec(&proposal).unwrap().len();
+            assert!(
+                proposal.weight() >= encoded,
+                "{proposal}: weight {} < {encoded} bytes",
+                proposal.weight()
+            );
+        }
+    }
+
     /// The bytes `tests/abuse/peer_wire.py` builds by hand for its forged messages.
     #[test]
     fn forged_messages_encode_as_the_python_suite_writes_them() {
