@@ -14,6 +14,12 @@ use std::process::ExitCode;
 use zk_core::server::config::{self, ServerConfig};
 use zk_core::server::{Server, ServerOptions};
 
+/// mimalloc: connections, the write path and the consensus core allocate on one thread
+/// and free on another all the time, which glibc's arenas made a sixth of a replicated
+/// write's CPU (measured in docs/benchmarks.md, "Ensemble writes").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 Usage: zk-server [--config FILE] {start|start-foreground|stop|restart|status|cleanup -n N|version} [CONFIG]
 
