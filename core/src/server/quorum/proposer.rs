@@ -299,6 +299,9 @@ impl Proposer {
         }
         let mut txn = Txn::decode(bytes).map_err(|_| ErrorCode::MarshallingError)?;
         // Only the leader decides the clock, the zxid and the rules a txn is applied under.
+        // A member sends them as the leader would set them; only a txn that differs is
+        // encoded again.
+        let mut changed = txn.zxid != 0 || txn.time != 0 || txn.rules != self.shared.opts.rules;
         txn.zxid = 0;
         txn.time = 0;
         txn.rules = self.shared.opts.rules;
@@ -314,7 +317,9 @@ impl Proposer {
                 if exists {
                     return Err(ErrorCode::BadArguments);
                 }
-                *timeout = self.shared.opts.negotiate_timeout(*timeout);
+                let negotiated = self.shared.opts.negotiate_timeout(*timeout);
+                changed |= negotiated != *timeout;
+                *timeout = negotiated;
             }
             TxnBody::Write {
                 auth,
@@ -332,6 +337,7 @@ impl Proposer {
                     &request,
                 )
                 .await?;
+                changed = true;
             }
             TxnBody::CloseSession | TxnBody::Write { .. } => {
                 self.check_owner(raft, session, origin).await?
@@ -340,7 +346,9 @@ impl Proposer {
             #[allow(unreachable_patterns)]
             _ => return Err(ErrorCode::BadArguments),
         }
-        *bytes = txn.encode();
+        if changed {
+            *bytes = txn.encode();
+        }
         Ok(())
     }
 
