@@ -68,6 +68,9 @@ fn _zk(module: &Bound<'_, PyModule>) -> PyResult<()> {
         .getattr("ident")?
         .extract()?;
     runtime::set_main_thread(main);
+    // One IO worker: every result goes to a Python thread anyway, and a second worker only
+    // adds wake-ups (measured: 15-25 % less CPU per call, sequential and pipelined).
+    zk_core::client::runtime::set_worker_threads(1);
     error::register(module)?;
     module.add_class::<client::PyClient>()?;
     module.add_class::<result::AsyncResult>()?;

@@ -66,7 +66,7 @@ fn start(number: u32) -> Handle {
         zk_core::client::runtime::handle()
     } else {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .thread_name("zk-client")
             .enable_all()
             .build()
