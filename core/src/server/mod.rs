@@ -7,7 +7,7 @@
 //!
 //! config/options → tree, acl → txn → state → image, persist, watch, sessions, stats, role,
 //! clock → conn::handle → shared → front → snapshotter → writer, quorum → reads, fourlw →
-//! conn → runtime.
+//! http, metrics → conn → runtime.
 //!
 //! - `config`: zoo.cfg, JVM-style `-D` properties and defaults; `options`: the resolved
 //!   knobs the runtime reads.
@@ -28,7 +28,9 @@
 //! - `writer`: the standalone write path (batch → local log → commit); `quorum`: the
 //!   replicated ensemble on openraft in its place when `server.N` lines are configured
 //!   (batch → proposing or forwarding → raft log → commit on every member; reconfig).
-//! - `reads`: requests served from the local tree; `fourlw`: four-letter words.
+//! - `reads`: requests served from the local tree; `fourlw`: four-letter words; `http`: a
+//!   bounded HTTP/1.1 responder; `metrics`: the Prometheus endpoint on it, from `mntr`'s
+//!   numbers.
 //! - `conn`: serving one client connection (handshake, requests in order, throttling).
 //! - `runtime`: start-up, recovery, the listener and background tasks.
 
@@ -38,7 +40,9 @@ pub mod config;
 pub(crate) mod conn;
 pub(crate) mod fourlw;
 pub(crate) mod front;
+pub(crate) mod http;
 pub(crate) mod image;
+pub(crate) mod metrics;
 pub mod options;
 pub mod persist;
 pub(crate) mod quorum;

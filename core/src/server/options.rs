@@ -47,6 +47,8 @@ pub struct ServerOptions {
     pub client_port_listen_backlog: i32,
     /// `secureClientPort`, as `conf` reports it (zk serves no TLS port yet).
     pub secure_client_port: Option<u16>,
+    /// Where Prometheus scrapes `/metrics` (`metricsProvider.*`); `None`: not served.
+    pub metrics_addr: Option<SocketAddr>,
     /// The `server.N` lines when this server is an ensemble member; `None` standalone.
     pub ensemble: Option<EnsembleOptions>,
 }
@@ -187,6 +189,7 @@ impl ServerOptions {
             server_id: 0,
             client_port_listen_backlog: -1,
             secure_client_port: None,
+            metrics_addr: None,
             ensemble: None,
         }
     }
@@ -219,7 +222,7 @@ pub enum OptionsError {
     NoMyid,
     #[error("myid is {0}, but there is no server.{0} line")]
     NotInEnsemble(u64),
-    #[error("cannot resolve clientPortAddress {host}: {reason}")]
+    #[error("cannot resolve {host} (clientPortAddress or metricsProvider.httpHost): {reason}")]
     Resolve { host: String, reason: String },
     #[error(transparent)]
     Config(#[from] super::config::ConfigError),
@@ -286,6 +289,19 @@ impl ServerOptions {
             .client_port_listen_backlog
             .map_or(-1, |b| i32::try_from(b).unwrap_or(i32::MAX));
         opts.secure_client_port = cfg.secure_client_port;
+        if cfg.metrics.prometheus() {
+            let host = cfg.metrics.http_host.as_str();
+            let resolve_error = |reason: String| OptionsError::Resolve {
+                host: host.to_owned(),
+                reason,
+            };
+            let addr = (host, cfg.metrics.http_port)
+                .to_socket_addrs()
+                .map_err(|e| resolve_error(e.to_string()))?
+                .next()
+                .ok_or_else(|| resolve_error("no address".into()))?;
+            opts.metrics_addr = Some(addr);
+        }
         if !cfg.is_standalone() {
             let my_id = myid.ok_or(OptionsError::NoMyid)?;
             if !cfg.servers.contains_key(&my_id) {

@@ -33,6 +33,11 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot bind the metrics port {addr} (metricsProvider.httpPort): {source}")]
+    BindMetrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Persist(#[from] persist::PersistError),
     #[error("cannot read {what}: {reason}")]
@@ -70,6 +75,14 @@ impl Server {
         };
         let listener = bind(&opts).await?;
         let local_addr = listener.local_addr()?;
+        let metrics = match opts.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::BindMetrics { addr, source })?,
+            ),
+            None => None,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let now = Instant::now();
         let mut tracker = SessionTracker::default();
@@ -102,6 +115,14 @@ impl Server {
                 (None, Some(member))
             }
         };
+        if let Some(metrics) = metrics {
+            tracing::info!(addr = %metrics.local_addr()?, "serving Prometheus metrics at /metrics");
+            tokio::spawn(super::metrics::serve(
+                shared.clone(),
+                member.clone(),
+                metrics,
+            ));
+        }
         tokio::spawn(accept_loop(shared.clone(), member, listener));
         tokio::spawn(expiry_loop(shared.clone()));
         tokio::spawn(container_loop(shared.clone()));

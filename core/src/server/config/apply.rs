@@ -187,6 +187,17 @@ impl ServerConfig {
                     to_u32(key, java_int(key, value, at)?, at)?;
             }
             "oraclePath" => self.oracle_path = Some(value.to_string()),
+            "metricsProvider.className" => {
+                if value != super::PROMETHEUS_METRICS_PROVIDER {
+                    self.warn(
+                        at.clone(),
+                        format!("metricsProvider.className={value} has no effect in zk: only {} is served (on metricsProvider.httpPort)", super::PROMETHEUS_METRICS_PROVIDER),
+                    );
+                }
+                self.metrics.class_name = Some(value.to_string());
+            }
+            "metricsProvider.httpHost" => self.metrics.http_host = host(key, value, at)?,
+            "metricsProvider.httpPort" => self.metrics.http_port = port(key, value, at)?,
             _ => return Ok(false),
         }
         Ok(true)

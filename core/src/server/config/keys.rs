@@ -83,6 +83,8 @@ pub(super) const DIRECT: &[&str] = &[
     "sslQuorumReloadCertFiles",
     "quorum.cnxn.threads.size",
     "metricsProvider.className",
+    "metricsProvider.httpHost",
+    "metricsProvider.httpPort",
     "multiAddress.enabled",
     "multiAddress.reachabilityCheckTimeoutMs",
     "multiAddress.reachabilityCheckEnabled",

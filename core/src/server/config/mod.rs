@@ -130,6 +130,13 @@ pub const DEFAULT_ADMIN_IDLE_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_ADMIN_COMMAND_URL: &str = "/commands";
 /// `admin.rateLimiterIntervalInMS` (3.9: snapshot/restore commands).
 pub const DEFAULT_ADMIN_RATE_LIMITER_INTERVAL_MS: u64 = 300_000;
+/// `metricsProvider.className` that turns on the Prometheus endpoint (Apache's class name).
+pub const PROMETHEUS_METRICS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+/// `metricsProvider.httpHost`.
+pub const DEFAULT_METRICS_HTTP_HOST: &str = "0.0.0.0";
+/// `metricsProvider.httpPort`.
+pub const DEFAULT_METRICS_HTTP_PORT: u16 = 7000;
 /// Largest `server.N` id.
 pub const MAX_SERVER_ID: u64 = 255;
 /// Largest `server.N` id with `extendedTypesEnabled` (0xff marks extended session ids).
@@ -202,6 +209,35 @@ impl Default for AdminConfig {
             snapshot_enabled: true,
             restore_enabled: true,
         }
+    }
+}
+
+/// `metricsProvider.*`: which metrics provider, and where Prometheus scrapes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// `metricsProvider.className` (unset: Apache's default provider, which serves nothing
+    /// over HTTP; [`PROMETHEUS_METRICS_PROVIDER`] serves `/metrics`).
+    pub class_name: Option<String>,
+    /// `metricsProvider.httpHost` (0.0.0.0).
+    pub http_host: String,
+    /// `metricsProvider.httpPort` (7000).
+    pub http_port: u16,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            class_name: None,
+            http_host: DEFAULT_METRICS_HTTP_HOST.to_string(),
+            http_port: DEFAULT_METRICS_HTTP_PORT,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// Whether the Prometheus endpoint is configured.
+    pub fn prometheus(&self) -> bool {
+        self.class_name.as_deref() == Some(PROMETHEUS_METRICS_PROVIDER)
     }
 }
 
@@ -343,6 +379,8 @@ pub struct ServerConfig {
     pub four_letter_words: BTreeSet<String>,
     /// `admin.*`.
     pub admin: AdminConfig,
+    /// `metricsProvider.*`.
+    pub metrics: MetricsConfig,
     /// Every other key, by zoo.cfg name (the system property is `zookeeper.<key>`).
     pub extra: BTreeMap<String, String>,
     /// What was accepted but deserves attention; each was also logged once.
@@ -678,6 +716,7 @@ impl ServerConfig {
             container_max_never_used_interval_ms: DEFAULT_CONTAINER_MAX_NEVER_USED_INTERVAL_MS,
             four_letter_words: BTreeSet::from([ALWAYS_ENABLED_4LW.to_string()]),
             admin: AdminConfig::default(),
+            metrics: MetricsConfig::default(),
             extra: BTreeMap::new(),
             warnings: Vec::new(),
             source: source.to_string(),

@@ -402,15 +402,16 @@ fn other_keys_are_kept_with_the_right_warning() {
     );
     assert_eq!(c.property("commitLogCount"), Some("700"));
     assert_eq!(c.property("foo.bar"), Some("baz"));
-    assert_eq!(c.extra.len(), 10, "{:?}", c.extra);
+    assert_eq!(c.extra.len(), 9, "{:?}", c.extra);
     assert_eq!(c.secure_client_port, Some(2281));
+    assert!(c.metrics.prometheus());
+    assert!(!has_warning(&c, "metricsProvider"));
     // Documented keys are silent.
     assert!(!has_warning(&c, "commitLogCount"));
     for key in [
         "serverCnxnFactory",
         "ssl.keyStore.location",
         "authProvider.1",
-        "metricsProvider.className",
         "jvm.pause.monitor",
         "quorum.auth.enableSasl",
     ] {
@@ -432,7 +433,7 @@ fn other_keys_are_kept_with_the_right_warning() {
     // JVM-only properties cannot be set from zoo.cfg.
     assert_eq!(c.jute_max_buffer, DEFAULT_JUTE_MAX_BUFFER);
     assert!(!c.read_only_mode_enabled);
-    assert_eq!(c.warnings.len(), 10, "{:#?}", c.warnings);
+    assert_eq!(c.warnings.len(), 9, "{:#?}", c.warnings);
 }
 
 #[test]
@@ -1102,16 +1103,40 @@ fn debian_style_ensemble_config() {
     assert!(!c.is_standalone());
     assert_eq!(c.autopurge_purge_interval_hours, 24);
     assert_eq!(c.four_letter_words, set(&["mntr", "ruok", "srvr"]));
-    assert_eq!(c.property("metricsProvider.httpPort"), Some("7000"));
+    assert!(c.metrics.prometheus());
+    assert_eq!(
+        (c.metrics.http_host.as_str(), c.metrics.http_port),
+        ("0.0.0.0", 7000)
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn metrics_provider_keys() {
+    let c = parse(
+        "dataDir=/d\nmetricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+         metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=17000\nmetricsProvider.exportJvmInfo=false\n",
+    );
+    assert!(c.metrics.prometheus());
+    assert_eq!(
+        (c.metrics.http_host.as_str(), c.metrics.http_port),
+        ("127.0.0.1", 17000)
+    );
     assert!(has_warning(
         &c,
-        "metricsProvider.className has no effect in zk"
+        "metricsProvider.exportJvmInfo has no effect in zk"
     ));
+    let other = parse("dataDir=/d\nmetricsProvider.className=com.example.Provider\n");
+    assert!(!other.metrics.prometheus());
     assert!(has_warning(
-        &c,
-        "metricsProvider.httpPort has no effect in zk"
+        &other,
+        "metricsProvider.className=com.example.Provider has no effect in zk"
     ));
-    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    let err = parse_err("dataDir=/d\nmetricsProvider.httpPort=70000\n").to_string();
+    assert!(
+        err.starts_with("zoo.cfg:2: metricsProvider.httpPort"),
+        "{err}"
+    );
 }
 
 // ----- embedded default -----------------------------------------------------------------------

@@ -8,6 +8,8 @@
 //! the operating system.
 
 mod format;
+
+pub use format::Metric;
 mod system;
 
 use std::sync::atomic::Ordering;
@@ -384,6 +386,11 @@ fn wchp(shared: &Shared) -> String {
 }
 
 fn mntr(shared: &Shared, member: Option<&Ensemble>) -> String {
+    format::mntr(&monitor(shared, member))
+}
+
+/// What `mntr` reports (and `/metrics` exports), in `mntr`'s order, keys without `zk_`.
+pub fn monitor(shared: &Shared, member: Option<&Ensemble>) -> Vec<(&'static str, Metric)> {
     use format::Metric::{Float, Int, Text};
     let int = |n: u64| Int(i64::try_from(n).unwrap_or(i64::MAX));
     let (min, avg, max) = latency_ms(shared);
@@ -459,7 +466,7 @@ fn mntr(shared: &Shared, member: Option<&Ensemble>) -> String {
             int(stats.connection_requests.load(Ordering::Relaxed)),
         ),
     ]);
-    format::mntr(&lines)
+    lines
 }
 
 fn envi() -> String {

@@ -1,0 +1,67 @@
+//! The Prometheus endpoint (`metricsProvider.className` set to Apache's
+//! PrometheusMetricsProvider): `GET /metrics` on `metricsProvider.httpHost:httpPort` answers
+//! the numbers `mntr` reports, under the names Apache's provider gives them (`znode_count`,
+//! `watch_count`, `outstanding_requests`, ...), in Prometheus' text format 0.0.4.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use super::fourlw::{self, Metric};
+use super::http::{self, Reply};
+use super::quorum::Ensemble;
+use super::shared::Shared;
+
+/// The content type of Prometheus' text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Every numeric metric as a gauge; `mntr`'s text values (version, state) are left out.
+pub fn prometheus_text(metrics: &[(&str, Metric)]) -> String {
+    let mut out = String::new();
+    for (name, value) in metrics {
+        let value = match value {
+            Metric::Int(n) => n.to_string(),
+            Metric::Float(f) if f.is_finite() => f.to_string(),
+            Metric::Float(_) | Metric::Text(_) => continue,
+        };
+        let _ = writeln!(
+            out,
+            "# HELP {name} {name}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    out
+}
+
+/// Serves `/metrics` on `listener` until the task is dropped.
+pub async fn serve(shared: Arc<Shared>, member: Option<Arc<Ensemble>>, listener: TcpListener) {
+    http::serve(listener, "metrics", move |path| match path {
+        "/metrics" => Reply {
+            status: 200,
+            content_type: CONTENT_TYPE,
+            body: prometheus_text(&fourlw::monitor(&shared, member.as_deref())),
+        },
+        _ => Reply::text(404, "not found; metrics are at /metrics\n"),
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_become_gauges_and_text_is_left_out() {
+        let text = prometheus_text(&[
+            ("version", Metric::Text("3.8.0".into())),
+            ("avg_latency", Metric::Float(0.25)),
+            ("znode_count", Metric::Int(5)),
+            ("odd", Metric::Float(f64::NAN)),
+        ]);
+        assert_eq!(
+            text,
+            "# HELP avg_latency avg_latency\n# TYPE avg_latency gauge\navg_latency 0.25\n\
+             # HELP znode_count znode_count\n# TYPE znode_count gauge\nznode_count 5\n"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+"""The Prometheus endpoint (`metricsProvider.className=...PrometheusMetricsProvider`): what a
+scraper reads from `/metrics` parses with the Prometheus client library's own parser, carries
+Apache's metric names and agrees with `mntr`; bad requests close only their connection.
+
+zk-server only: Debian's Apache ZooKeeper ships without the Prometheus provider's jars.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import urllib.error
+import urllib.request
+from typing import Dict
+
+import pytest
+from kazoo.client import KazooClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from support import HOST, free_port, wait_until
+
+pytestmark = pytest.mark.zk_only
+
+PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+
+
+@pytest.fixture
+def served(server_factory, zk_target):
+    port = free_port()
+    server = server_factory.start(zk_target, {
+        "metricsProvider.className": PROVIDER,
+        "metricsProvider.httpHost": HOST,
+        "metricsProvider.httpPort": str(port),
+    })
+    return server, port
+
+
+def scrape(port: int) -> Dict[str, float]:
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as answer:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = answer.read().decode()
+    values = {}
+    for family in text_string_to_metric_families(text):
+        assert family.type == "gauge", family
+        for sample in family.samples:
+            values[sample.name] = sample.value
+    return values
+
+
+def mntr(port: int) -> Dict[str, str]:
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        sock.sendall(b"mntr")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return dict(line.split("\t", 1) for line in data.decode().splitlines() if "\t" in line)
+
+
+def test_metrics_parse_carry_apaches_names_and_follow_the_tree(served):
+    server, port = served
+    before = scrape(port)
+    for name in ("znode_count", "watch_count", "ephemerals_count", "approximate_data_size",
+                 "outstanding_requests", "num_alive_connections", "packets_received",
+                 "packets_sent", "avg_latency", "max_latency", "min_latency",
+                 "global_sessions", "uptime"):
+        assert name in before, sorted(before)
+    client = KazooClient(hosts=server.address)
+    client.start(timeout=30)
+    try:
+        for i in range(5):
+            client.create(f"/metrics-{i}", b"x" * 10)
+        client.create("/metrics-eph", b"", ephemeral=True)
+        client.get("/metrics-0", watch=lambda event: None)
+        after = scrape(port)
+        assert after["znode_count"] == before["znode_count"] + 6
+        assert after["ephemerals_count"] == before["ephemerals_count"] + 1
+        assert after["watch_count"] >= before["watch_count"] + 1
+        assert after["num_alive_connections"] >= 1
+        # The same numbers mntr reports (no writes in between).
+        reported = mntr(server.port)
+        assert float(reported["zk_znode_count"]) == after["znode_count"]
+        assert float(reported["zk_ephemerals_count"]) == after["ephemerals_count"]
+    finally:
+        client.stop()
+        client.close()
+
+
+def test_bad_requests_close_only_their_connection(served):
+    server, port = served
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"http://{HOST}:{port}/nothing", timeout=10)
+    assert missing.value.code == 404
+    request = urllib.request.Request(f"http://{HOST}:{port}/metrics", method="POST", data=b"x")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 405
+
+    def answer_to(raw: bytes) -> bytes:
+        with socket.create_connection((HOST, port), timeout=10) as sock:
+            try:
+                sock.sendall(raw)
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # the server may close first, and that is an answer too
+            data = b""
+            try:
+                while chunk := sock.recv(65536):
+                    data += chunk
+            except ConnectionResetError:
+                pass
+            return data
+
+    assert answer_to(b"\x16\x03\x01\x02\x00garbage\r\n\r\n").startswith(b"HTTP/1.1 400")
+    assert answer_to(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 431")
+    assert answer_to(b"GET /metrics HTTP/1.1\r\n") == b""  # closed before a whole head
+    # Many idle sockets at once: past the cap they are closed on accept, the client port
+    # keeps serving meanwhile, and the endpoint serves again once they are gone.
+    idle = [socket.create_connection((HOST, port), timeout=10) for _ in range(100)]
+    try:
+        assert int(mntr(server.port)["zk_znode_count"]) >= 1
+    finally:
+        for sock in idle:
+            sock.close()
+
+    def scraped() -> bool:
+        try:
+            return "znode_count" in scrape(port)
+        except (OSError, http.client.HTTPException):
+            return False
+
+    wait_until(scraped, 20, "the metrics endpoint serving again")
