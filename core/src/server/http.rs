@@ -179,7 +179,10 @@ mod tests {
     use super::*;
 
     /// A head, and the method and path it parses to (or why it does not).
-    type Case = (&'static [u8], Result<(&'static str, &'static str), HeadError>);
+    type Case = (
+        &'static [u8],
+        Result<(&'static str, &'static str), HeadError>,
+    );
 
     #[test]
     fn request_heads_parse_or_say_why_not() {
@@ -201,7 +204,12 @@ mod tests {
         for (head, want) in cases {
             let got = parse_head(head);
             let got = got.as_ref().map(|r| (r.method.as_str(), r.path.as_str()));
-            assert_eq!(got, want.as_ref().copied(), "{:?}", String::from_utf8_lossy(head));
+            assert_eq!(
+                got,
+                want.as_ref().copied(),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
         }
         let huge = [
             b"GET /".as_slice(),
