@@ -138,7 +138,7 @@ impl<'a> Commit<'a> {
                 .trigger(trigger, applied.zxid, shared.opts.acl.skip_acl);
         }
         let result = match applied.outcome {
-            Outcome::SessionCreated {
+            created @ Outcome::SessionCreated {
                 session_id,
                 timeout,
                 ..
@@ -147,20 +147,7 @@ impl<'a> Commit<'a> {
                     .tracker()
                     .register(session_id, timeout, Instant::now());
                 if let Some(reply) = reply {
-                    let passwd = self
-                        .state
-                        .sessions
-                        .get(&session_id)
-                        .map(|s| s.passwd.clone())
-                        .unwrap_or_default();
-                    reply.session_created(
-                        shared,
-                        Outcome::SessionCreated {
-                            session_id,
-                            timeout,
-                            passwd,
-                        },
-                    );
+                    reply.session_created(shared, created);
                 }
                 return;
             }
