@@ -44,6 +44,16 @@ pub enum HeadError {
     Malformed,
 }
 
+impl HeadError {
+    /// The status a refused head is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            HeadError::TooLarge => 431,
+            HeadError::Malformed => 400,
+        }
+    }
+}
+
 /// A request's method and path (the query string cut off).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -136,15 +146,19 @@ where
     }
 }
 
-async fn answer<F: Fn(&str) -> Reply>(mut stream: TcpStream, route: &F) -> Result<(), String> {
-    let mut buf = Vec::with_capacity(1024);
-    let head = tokio::time::timeout(HEAD_DEADLINE, async {
+/// Reads until the request head is complete: `Ok(Ok(end))` with the index after its blank
+/// line, `Ok(Err(_))` for a head to refuse, `Err` when the peer went away or took too long.
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> Result<Result<usize, HeadError>, String> {
+    let reading = async {
         loop {
-            if let Some(end) = head_end(&buf) {
-                return Ok(end);
+            if let Some(end) = head_end(buf) {
+                return Ok(Ok(end));
             }
             if buf.len() > MAX_HEAD_BYTES {
-                return Err(HeadError::TooLarge.to_string());
+                return Ok(Err(HeadError::TooLarge));
             }
             let mut chunk = [0u8; 2048];
             match stream.read(&mut chunk).await {
@@ -153,20 +167,26 @@ async fn answer<F: Fn(&str) -> Reply>(mut stream: TcpStream, route: &F) -> Resul
                 Err(e) => return Err(e.to_string()),
             }
         }
-    })
-    .await
-    .map_err(|_| "no complete request in time".to_owned());
-    let reply_to = |status: u16, why: String| (Reply::text(status, format!("{why}\n")), true);
-    let (reply, with_body) = match head.and_then(|r| r) {
-        Err(why) if why == HeadError::TooLarge.to_string() => reply_to(431, why),
-        Err(why) => return Err(why),
-        Ok(end) => match parse_head(&buf[..end]) {
-            Err(e) => reply_to(400, e.to_string()),
-            Ok(request) if request.method == "GET" || request.method == "HEAD" => {
-                (route(&request.path), request.method == "GET")
-            }
-            Ok(request) => reply_to(405, format!("{} is not served here", request.method)),
-        },
+    };
+    tokio::time::timeout(HEAD_DEADLINE, reading)
+        .await
+        .map_err(|_| "no complete request in time".to_owned())?
+}
+
+async fn answer<F: Fn(&str) -> Reply>(mut stream: TcpStream, route: &F) -> Result<(), String> {
+    let mut buf = Vec::with_capacity(1024);
+    let head = read_head(&mut stream, &mut buf)
+        .await?
+        .and_then(|end| parse_head(&buf[..end]));
+    let (reply, with_body) = match head {
+        Err(e) => (Reply::text(e.status(), format!("{e}\n")), true),
+        Ok(request) if request.method == "GET" || request.method == "HEAD" => {
+            (route(&request.path), request.method == "GET")
+        }
+        Ok(request) => (
+            Reply::text(405, format!("{} is not served here\n", request.method)),
+            true,
+        ),
     };
     let bytes = encode_reply(&reply, with_body);
     stream.write_all(&bytes).await.map_err(|e| e.to_string())?;
