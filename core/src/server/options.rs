@@ -213,6 +213,21 @@ impl ServerOptions {
     }
 }
 
+/// The first address of `host` (a name, an IPv4 address or an IPv6 one, bracketed or not).
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, OptionsError> {
+    use std::net::ToSocketAddrs;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let error = |reason: String| OptionsError::Resolve {
+        host: host.to_owned(),
+        reason,
+    };
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| error(e.to_string()))?
+        .next()
+        .ok_or_else(|| error("no address".into()))
+}
+
 /// Why a parsed configuration cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
@@ -231,25 +246,9 @@ pub enum OptionsError {
 impl ServerOptions {
     /// Resolves a parsed zoo.cfg into what the runtime reads.
     pub fn from_config(cfg: &super::config::ServerConfig) -> Result<Self, OptionsError> {
-        use std::net::ToSocketAddrs;
         let myid = cfg.read_myid()?;
         let client = cfg.client_address(myid).ok_or(OptionsError::NoClientPort)?;
-        let host = client
-            .host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let client_addr = (host.as_str(), client.port)
-            .to_socket_addrs()
-            .map_err(|e| OptionsError::Resolve {
-                host: host.clone(),
-                reason: e.to_string(),
-            })?
-            .next()
-            .ok_or_else(|| OptionsError::Resolve {
-                host: host.clone(),
-                reason: "no address".into(),
-            })?;
+        let client_addr = resolve(&client.host, client.port)?;
         let mut opts = ServerOptions::standalone(client_addr, cfg.data_dir.clone());
         opts.data_log_dir = cfg.data_log_dir.clone();
         opts.tick_time = Duration::from_millis(u64::from(cfg.tick_time));
@@ -290,17 +289,7 @@ impl ServerOptions {
             .map_or(-1, |b| i32::try_from(b).unwrap_or(i32::MAX));
         opts.secure_client_port = cfg.secure_client_port;
         if cfg.metrics.prometheus() {
-            let host = cfg.metrics.http_host.as_str();
-            let resolve_error = |reason: String| OptionsError::Resolve {
-                host: host.to_owned(),
-                reason,
-            };
-            let addr = (host, cfg.metrics.http_port)
-                .to_socket_addrs()
-                .map_err(|e| resolve_error(e.to_string()))?
-                .next()
-                .ok_or_else(|| resolve_error("no address".into()))?;
-            opts.metrics_addr = Some(addr);
+            opts.metrics_addr = Some(resolve(&cfg.metrics.http_host, cfg.metrics.http_port)?);
         }
         if !cfg.is_standalone() {
             let my_id = myid.ok_or(OptionsError::NoMyid)?;
