@@ -131,6 +131,31 @@ impl Proposal {
     }
 }
 
+/// Splits `items`, in order, into runs whose weights add up to at most `budget`; a run
+/// holds at least one item, however heavy.
+pub(super) fn runs_within<T>(
+    items: Vec<T>,
+    budget: usize,
+    weight: impl Fn(&T) -> usize,
+) -> Vec<Vec<T>> {
+    let mut runs: Vec<Vec<T>> = Vec::new();
+    let mut run_weight = 0;
+    for item in items {
+        let w = weight(&item);
+        match runs.last_mut() {
+            Some(run) if run_weight + w <= budget => {
+                run_weight += w;
+                run.push(item);
+            }
+            _ => {
+                run_weight = w;
+                runs.push(vec![item]);
+            }
+        }
+    }
+    runs
+}
+
 impl std::fmt::Display for Proposal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.body {
@@ -378,4 +403,28 @@ pub async fn start(
     ));
     proposer.start(raft.clone(), ensemble.clone(), writes);
     Ok(Arc::new(Ensemble { raft, proposer }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs_within;
+
+    /// Item weights, the budget, and the runs they split into.
+    type Case = (&'static [usize], usize, &'static [&'static [usize]]);
+
+    #[test]
+    fn runs_keep_order_stay_within_the_budget_and_take_a_heavy_item_alone() {
+        let cases: &[Case] = &[
+            (&[], 10, &[]),
+            (&[3, 3, 3, 3], 10, &[&[3, 3, 3], &[3]]),
+            (&[5, 5, 5], 10, &[&[5, 5], &[5]]),
+            (&[2, 20, 2, 2], 10, &[&[2], &[20], &[2, 2]]),
+            (&[20], 10, &[&[20]]),
+        ];
+        for (items, budget, want) in cases {
+            let got = runs_within(items.to_vec(), *budget, |w| *w);
+            let want: Vec<Vec<usize>> = want.iter().map(|r| r.to_vec()).collect();
+            assert_eq!(got, want, "{items:?} within {budget}");
+        }
+    }
 }

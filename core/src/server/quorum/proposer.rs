@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 
 use super::network::{peer_address, LinkConfig, PeerLink, Port};
 use super::wire::{PeerRequest, PeerResponse, MAX_TOUCHED};
-use super::{node_of, reconfig, Owners, PeerError, Proposal, ProposalBody, Raft};
+use super::{node_of, reconfig, runs_within, Owners, PeerError, Proposal, ProposalBody, Raft};
 use crate::proto::{ErrorCode, Request};
 use crate::server::clock::now_millis;
 use crate::server::front::Batch;
@@ -222,7 +222,7 @@ impl Proposer {
         };
         let mut rejected = Vec::new();
         let mut spent = false;
-        let mut entry = EntryBatch::default();
+        let mut accepted = Vec::new();
         for (mut proposal, source) in candidates {
             if let Err(code) = self.admit(raft, &mut proposal, source).await {
                 rejected.push((proposal.request, code.as_i32()));
@@ -234,17 +234,13 @@ impl Proposer {
                 continue;
             }
             proposal.time = now_millis();
-            // An entry stays within what one append may carry.
-            if entry.bytes + proposal.weight() > self.links.caps.batch_bytes {
-                if let Err(e) = self.log_entry(raft, std::mem::take(&mut entry)).await {
-                    return PeerResponse::Failed(e);
-                }
-            }
-            entry.bytes += proposal.weight();
-            entry.parts.push(proposal);
+            accepted.push(proposal);
         }
-        if let Err(e) = self.log_entry(raft, entry).await {
-            return PeerResponse::Failed(e);
+        // An entry stays within what one append may carry.
+        for parts in runs_within(accepted, self.links.caps.batch_bytes, Proposal::weight) {
+            if let Err(e) = self.log_entry(raft, parts).await {
+                return PeerResponse::Failed(e);
+            }
         }
         if spent {
             self.start_new_term(raft.clone());
@@ -253,16 +249,16 @@ impl Proposer {
     }
 
     /// Hands accepted proposals to raft as one log entry (a lone one as itself).
-    async fn log_entry(&self, raft: &Raft, mut entry: EntryBatch) -> Result<(), String> {
-        let proposal = match entry.parts.len() {
+    async fn log_entry(&self, raft: &Raft, mut parts: Vec<Proposal>) -> Result<(), String> {
+        let proposal = match parts.len() {
             0 => return Ok(()),
-            1 => entry.parts.remove(0),
+            1 => parts.remove(0),
             _ => Proposal {
                 origin: self.my_id,
                 request: 0,
                 incarnation: 0,
                 time: now_millis(),
-                body: ProposalBody::Batch(entry.parts),
+                body: ProposalBody::Batch(parts),
             },
         };
         raft.client_write_ff(proposal, None)
@@ -820,23 +816,16 @@ impl Proposer {
                 break;
             }
             let batch = Batch::take(first, &mut writes, MAX_BATCH, self.shared.opts.rules);
-            let mut forward = Forward::default();
-            for (reply, txn) in batch.replies.into_iter().zip(batch.txns) {
-                let Some(pending) = self.prepare(reply, txn) else {
-                    continue;
-                };
-                // A forward is bounded in bytes (what one peer frame may carry).
-                let weight = pending.proposal.weight();
-                if !forward.requests.is_empty()
-                    && forward.bytes + weight > self.links.caps.batch_bytes
-                {
-                    let full = std::mem::take(&mut forward);
-                    self.propose_or_forward(&raft, &ensemble, &mut links, full)
-                        .await;
-                }
-                forward.push(pending);
-            }
-            if !forward.requests.is_empty() {
+            let pending: Vec<Pending> = batch
+                .replies
+                .into_iter()
+                .zip(batch.txns)
+                .filter_map(|(reply, txn)| self.prepare(reply, txn))
+                .collect();
+            // A forward is bounded in bytes (what one peer frame may carry).
+            let budget = self.links.caps.batch_bytes;
+            for run in runs_within(pending, budget, |p| p.proposal.weight()) {
+                let forward = Forward::of(run);
                 self.propose_or_forward(&raft, &ensemble, &mut links, forward)
                     .await;
             }
@@ -1092,19 +1081,10 @@ enum Source {
     Checked,
 }
 
-/// Proposals accepted for one log entry, and their weight.
-#[derive(Default)]
-struct EntryBatch {
-    parts: Vec<Proposal>,
-    bytes: usize,
-}
-
 /// Writes proposed or forwarded together.
-#[derive(Default)]
 struct Forward {
     requests: Vec<u64>,
     candidates: Vec<(Proposal, Source)>,
-    bytes: usize,
     reconfig: bool,
 }
 
@@ -1115,11 +1095,12 @@ struct Pending {
 }
 
 impl Forward {
-    fn push(&mut self, pending: Pending) {
-        self.bytes += pending.proposal.weight();
-        self.reconfig |= pending.source == Source::Checked;
-        self.requests.push(pending.proposal.request);
-        self.candidates.push((pending.proposal, pending.source));
+    fn of(run: Vec<Pending>) -> Forward {
+        Forward {
+            requests: run.iter().map(|p| p.proposal.request).collect(),
+            reconfig: run.iter().any(|p| p.source == Source::Checked),
+            candidates: run.into_iter().map(|p| (p.proposal, p.source)).collect(),
+        }
     }
 }
 
