@@ -62,6 +62,34 @@ pub type zk_multi_completion =
 
 type Res<T> = Result<T, Error>;
 
+/// Answers a completion that takes only a list (`zk_amulti`, `zk_awhoami`): `cb` gets the
+/// list `new` makes of `result`, lent for the call (see OWNERSHIP) and freed with `free`
+/// once it returns, or the error code and NULL.
+///
+/// # Safety
+///
+/// `cb` may be called, once, with `ctx` on this thread.
+unsafe fn lend_list<T, L>(
+    result: Res<Vec<T>>,
+    cb: unsafe extern "C" fn(zk_rc, *const L, *mut c_void),
+    ctx: Ctx,
+    new: fn(&[T]) -> *mut L,
+    free: unsafe extern "C" fn(*mut L),
+) {
+    // SAFETY: calling `cb` with `ctx` is this function's contract. The list comes from
+    // `new` and is freed once, after `cb` returned, which only borrowed it.
+    unsafe {
+        match result {
+            Ok(items) => {
+                let list = new(&items);
+                cb(ZK_OK, list, ctx.get());
+                free(list);
+            }
+            Err(e) => cb(rc(e), ptr::null(), ctx.get()),
+        }
+    }
+}
+
 fn rc(e: Error) -> zk_rc {
     rc_of(&e)
 }
@@ -1064,19 +1092,8 @@ pub unsafe extern "C" fn zk_amulti(
         inner.submit(async move { client.multi(ops).await }, move |result| {
             let Some(cb) = completion else { return };
             // SAFETY: `zk_amulti`'s caller promised `completion` may be called once with
-            // `ctx` on the dispatch thread, where `submit` runs this once. The results
-            // are only lent to it (see OWNERSHIP), so they are ours to free when it
-            // returns: from `new_op_results`, freed once.
-            unsafe {
-                match result {
-                    Ok(list) => {
-                        let list = new_op_results(&list);
-                        cb(ZK_OK, list, ctx.get());
-                        zk_free_op_results(list);
-                    }
-                    Err(e) => cb(rc(e), ptr::null(), ctx.get()),
-                }
-            }
+            // `ctx` on the dispatch thread, where `submit` runs this once.
+            unsafe { lend_list(result, cb, ctx, new_op_results, zk_free_op_results) }
         })?;
         Ok(())
     })
@@ -1234,19 +1251,8 @@ pub unsafe extern "C" fn zk_awhoami(
         inner.submit(async move { client.who_am_i().await }, move |result| {
             let Some(cb) = completion else { return };
             // SAFETY: `zk_awhoami`'s caller promised `completion` may be called once with
-            // `ctx` on the dispatch thread, where `submit` runs this once. The list is
-            // only lent to it (see OWNERSHIP), so it is ours to free when it returns:
-            // from `new_client_infos`, freed once.
-            unsafe {
-                match result {
-                    Ok(list) => {
-                        let list = new_client_infos(&list);
-                        cb(ZK_OK, list, ctx.get());
-                        zk_free_client_infos(list);
-                    }
-                    Err(e) => cb(rc(e), ptr::null(), ctx.get()),
-                }
-            }
+            // `ctx` on the dispatch thread, where `submit` runs this once.
+            unsafe { lend_list(result, cb, ctx, new_client_infos, zk_free_client_infos) }
         })?;
         Ok(())
     })
