@@ -68,9 +68,7 @@ fn _zk(module: &Bound<'_, PyModule>) -> PyResult<()> {
         .getattr("ident")?
         .extract()?;
     runtime::set_main_thread(main);
-    // One IO worker: every result goes to a Python thread anyway, and a second worker only
-    // adds wake-ups (measured: 15-25 % less CPU per call, sequential and pipelined).
-    zk_core::client::runtime::set_worker_threads(1);
+    zk_core::client::runtime::set_worker_threads(runtime::IO_WORKERS);
     error::register(module)?;
     module.add_class::<client::PyClient>()?;
     module.add_class::<result::AsyncResult>()?;

@@ -19,6 +19,11 @@ use tokio::runtime::Handle;
 /// Ctrl-C raises `KeyboardInterrupt` promptly.
 pub const SIGNAL_CHECK: Duration = Duration::from_millis(40);
 
+/// IO worker threads of the client runtime, in the importing process and in forked
+/// children: every result goes to a Python thread anyway, and a second worker only added
+/// wake-ups (measured: 15-25 % less CPU per call with one, sequential and pipelined).
+pub const IO_WORKERS: usize = 1;
+
 /// Bumped in the child after every fork.
 static GENERATION: AtomicU32 = AtomicU32::new(0);
 /// The runtime of the current generation (leaked; one per generation).
@@ -66,7 +71,7 @@ fn start(number: u32) -> Handle {
         zk_core::client::runtime::handle()
     } else {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(IO_WORKERS)
             .thread_name("zk-client")
             .enable_all()
             .build()
