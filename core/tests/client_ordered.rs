@@ -317,3 +317,69 @@ fn ordered_calls_keep_wire_order_with_watch_events() {
     });
     server.stop();
 }
+
+/// A reply callback runs while the connection task holds the session; calls made from it
+/// (on the same client, and across two clients whose callbacks call each other) are
+/// queued, not deadlocked, and go out in the order they were made.
+#[test]
+fn callbacks_may_call_their_own_client_and_each_other() {
+    use zk_core::client::{Call, Reply, ReplyCallback};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let addr = server.addr.to_string();
+    server.runtime.block_on(async move {
+        let log: Log = Arc::default();
+        let a = Client::connect(&addr, ClientOptions::default())
+            .await
+            .unwrap();
+        let b = Client::connect(&addr, ClientOptions::default())
+            .await
+            .unwrap();
+        fn note(log: &Log, name: &'static str) -> ReplyCallback {
+            let log = log.clone();
+            Box::new(move |reply, _| {
+                let what = match reply {
+                    Ok(Reply::Created(path, _)) => path,
+                    Ok(other) => format!("{other:?}"),
+                    Err(e) => format!("error {e}"),
+                };
+                log.lock().unwrap().push(format!("{name} {what}"));
+            })
+        }
+        let create = |path: &str| Call::Create {
+            path: path.into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            mode: CreateMode::Persistent,
+            ttl: None,
+        };
+        let (a2, b2, log2) = (a.clone(), b.clone(), log.clone());
+        let chained: ReplyCallback = Box::new(move |reply, _| {
+            log2.lock()
+                .unwrap()
+                .push(format!("first ok={}", reply.is_ok()));
+            // Same client, twice: must keep this order.
+            a2.call_ordered(create("/cb-1"), None, note(&log2, "a"));
+            a2.call_ordered(create("/cb-2"), None, note(&log2, "a"));
+            // The other client, whose reply callback calls back into this one.
+            let (a3, log3) = (a2.clone(), log2.clone());
+            b2.call_ordered(
+                create("/cb-b"),
+                None,
+                Box::new(move |reply, _| {
+                    log3.lock().unwrap().push(format!("b ok={}", reply.is_ok()));
+                    a3.call_ordered(create("/cb-3"), None, note(&log3, "a"));
+                }),
+            );
+        });
+        a.call_ordered(create("/cb-0"), None, chained);
+        let seen = wait_for(&log, 5).await;
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert_eq!(seen[0], "first ok=true");
+        let of_a: Vec<&String> = seen.iter().filter(|s| s.starts_with("a ")).collect();
+        assert_eq!(of_a, ["a /cb-1", "a /cb-2", "a /cb-3"], "{seen:?}");
+        assert!(seen.contains(&"b ok=true".to_string()), "{seen:?}");
+        // And the client still answers ordinary calls.
+        assert!(a.exists("/cb-3").await.unwrap().is_some());
+    });
+}

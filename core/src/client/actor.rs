@@ -1,28 +1,35 @@
 //! The connection task, the IO driver of a [`SessionMachine`]: it picks hosts, dials and
-//! handshakes, moves bytes between the socket and the machine, sleeps until the machine's
-//! next deadline, and hands it the callers' [`Command`]s. The session's rules (what to send,
-//! how replies match, pings, timeouts, expiry) live in `session.rs`. It never runs user code.
+//! handshakes, reads the socket into the machine, writes what callers left in the machine
+//! (see `driver.rs`), and sleeps until the machine's next deadline. The session's rules
+//! (what to send, how replies match, pings, timeouts, expiry) live in `session.rs`. It
+//! never runs user code.
+//!
+//! [`SessionMachine`]: super::session::SessionMachine
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use rand::seq::SliceRandom;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant};
 
-use super::command::{fail_command, Command};
+use super::command::fail_command;
 use super::connect_string::resolve;
+use super::driver::{Driver, Held};
 use super::error::Error;
 use super::event::SessionState;
-use super::session::{Ended, SessionMachine};
+use super::session::Ended;
 use crate::proto::{frame, ConnectRequest, ConnectResponse, Decode, Encode, KeeperState};
 
+/// Read at least this much room into the inbound buffer.
+const READ_CHUNK: usize = 16 * 1024;
+
 pub(crate) struct Actor {
-    pub machine: SessionMachine,
-    pub commands: mpsc::UnboundedReceiver<Command>,
+    pub driver: Arc<Driver>,
     /// A read-write server the read-only probe found; tried first on the next round.
     pub preferred: Option<(String, u16)>,
 }
@@ -32,11 +39,23 @@ impl Actor {
         loop {
             let ended = match self.connect_round().await {
                 Ok(Some((stream, inbound, response))) => {
-                    match self.machine.connected(&response, Instant::now().into_std()) {
+                    let stream = Arc::new(stream);
+                    let connected = {
+                        let mut held = self.driver.lock();
+                        let connected =
+                            held.machine.connected(&response, Instant::now().into_std());
+                        if connected.is_ok() {
+                            held.socket = Some(stream.clone());
+                        }
+                        connected
+                    };
+                    match connected {
                         Ok(()) => {
-                            let ended = self.serve(stream, inbound).await;
+                            let ended = self.serve(&stream, inbound).await;
+                            let mut held = self.driver.lock();
+                            held.socket = None;
                             if matches!(ended, Ended::Lost) {
-                                self.machine.disconnected();
+                                held.machine.disconnected();
                             }
                             ended
                         }
@@ -47,7 +66,15 @@ impl Actor {
                 Err(ended) => ended,
             };
             let (state, watch_state, error) = match ended {
-                Ended::Lost if !self.machine.expired_locally(Instant::now().into_std()) => continue,
+                Ended::Lost
+                    if !self
+                        .driver
+                        .lock()
+                        .machine
+                        .expired_locally(Instant::now().into_std()) =>
+                {
+                    continue
+                }
                 Ended::Lost | Ended::Expired => (
                     SessionState::Expired,
                     KeeperState::Expired,
@@ -72,10 +99,40 @@ impl Actor {
     }
 
     fn finish(&mut self, state: SessionState, watch_state: KeeperState, error: Error) {
-        self.machine.finish(state, watch_state, &error);
-        self.commands.close();
-        while let Ok(cmd) = self.commands.try_recv() {
+        let (queued, close) = {
+            let mut held = self.driver.lock();
+            held.machine.finish(state, watch_state, &error);
+            let queued = self.driver.end(&mut held, &error);
+            (queued, held.close.take())
+        };
+        for cmd in queued {
             fail_command(cmd, &error);
+        }
+        if let Some(close) = close {
+            let _ = close.send(());
+        }
+    }
+
+    /// How the session ends because of its callers, if it does: a close was asked for, or
+    /// nobody can use it any more.
+    fn callers_end(&self, held: &mut Held<'_>) -> Option<Ended> {
+        if let Some(reply) = held.close.take() {
+            return Some(Ended::Closed(Some(reply)));
+        }
+        self.driver.abandoned().then_some(Ended::Closed(None))
+    }
+
+    /// Waits for `until` while callers may close or abandon the session.
+    async fn wait_for<T>(&self, until: impl std::future::Future<Output = T>) -> Result<T, Ended> {
+        tokio::pin!(until);
+        loop {
+            if let Some(ended) = self.callers_end(&mut self.driver.lock()) {
+                return Err(ended);
+            }
+            tokio::select! {
+                result = &mut until => return Ok(result),
+                () = self.driver.wake.notified() => {}
+            }
         }
     }
 
@@ -84,37 +141,32 @@ impl Actor {
     async fn connect_round(
         &mut self,
     ) -> Result<Option<(TcpStream, BytesMut, ConnectResponse)>, Ended> {
-        let mut hosts = self.machine.connect.hosts.clone();
+        let (mut hosts, wait, max_buffer) = {
+            let held = self.driver.lock();
+            let hosts = held.machine.connect.hosts.clone();
+            let wait = held.machine.attempt_wait(hosts.len());
+            (hosts, wait, held.machine.max_buffer())
+        };
         hosts.shuffle(&mut rand::thread_rng());
         if let Some(preferred) = self.preferred.take() {
             hosts.retain(|h| *h != preferred);
             hosts.insert(0, preferred);
         }
         let host_count = hosts.len();
-        let wait = self.machine.attempt_wait(host_count);
         let mut timed_out = false;
         for (host, port) in hosts {
             for addr in resolve(&host, port) {
-                if self.machine.expired_locally(Instant::now().into_std()) {
-                    return Err(Ended::Expired);
-                }
-                let attempt = handshake(
-                    addr,
-                    self.machine.connect_request(),
-                    wait,
-                    self.machine.max_buffer(),
-                );
-                tokio::pin!(attempt);
-                let result = loop {
-                    tokio::select! {
-                        result = &mut attempt => break result,
-                        cmd = self.commands.recv() => match cmd {
-                            Some(cmd) => self.machine.submit(cmd)?,
-                            None => return Err(Ended::Closed(None)),
-                        },
+                let request = {
+                    let held = self.driver.lock();
+                    if held.machine.expired_locally(Instant::now().into_std()) {
+                        return Err(Ended::Expired);
                     }
+                    held.machine.connect_request()
                 };
-                match result {
+                match self
+                    .wait_for(handshake(addr, request, wait, max_buffer))
+                    .await?
+                {
                     Ok(ok) => return Ok(Some(ok)),
                     Err(e) => {
                         timed_out |= e.kind() == std::io::ErrorKind::TimedOut;
@@ -123,74 +175,70 @@ impl Actor {
                 }
             }
         }
-        self.machine.round_failed(host_count, timed_out);
-        // Back off a little before the next round, still answering commands.
+        self.driver
+            .lock()
+            .machine
+            .round_failed(host_count, timed_out);
+        // Back off a little before the next round, still answering callers.
         let wake = Instant::now() + Duration::from_millis(rand::random::<u64>() % 500 + 50);
-        loop {
-            tokio::select! {
-                () = sleep_until(wake) => return Ok(None),
-                cmd = self.commands.recv() => match cmd {
-                    Some(cmd) => self.machine.submit(cmd)?,
-                    None => return Err(Ended::Closed(None)),
-                },
-            }
-        }
+        self.wait_for(sleep_until(wake)).await?;
+        Ok(None)
     }
 
     /// Moves bytes and time between the socket and the machine until the connection ends.
-    async fn serve(&mut self, stream: TcpStream, mut inbound: BytesMut) -> Ended {
+    async fn serve(&mut self, stream: &TcpStream, mut inbound: BytesMut) -> Ended {
         let _ = stream.set_nodelay(true);
-        let (mut reader, mut writer) = stream.into_split();
         // Connected read-only with other hosts to try: look for a read-write server.
-        let peer = reader.peer_addr().ok();
-        let mut probe = (self.machine.state() == SessionState::ConnectedReadOnly
-            && self.machine.connect.hosts.len() > 1)
-            .then(|| tokio::spawn(probe_read_write(self.machine.connect.hosts.clone(), peer)));
+        let peer = stream.peer_addr().ok();
+        let mut probe = {
+            let held = self.driver.lock();
+            (held.machine.state() == SessionState::ConnectedReadOnly
+                && held.machine.connect.hosts.len() > 1)
+                .then(|| tokio::spawn(probe_read_write(held.machine.connect.hosts.clone(), peer)))
+        };
         loop {
-            if !self.machine.output().is_empty() {
-                if writer.write_all(self.machine.output()).await.is_err() {
-                    return self.machine.lose(Ended::Lost);
-                }
-                self.machine.wrote(Instant::now().into_std());
-            }
-            // Replies already buffered are handled before waiting again.
-            if let Err(ended) = self
-                .machine
-                .received(&mut inbound, Instant::now().into_std())
-            {
-                return ended;
-            }
-            let Some(deadline) = self.machine.deadline() else {
-                return Ended::Lost;
+            let callers_end = self.callers_end(&mut self.driver.lock());
+            let close = match callers_end {
+                Some(Ended::Closed(Some(reply))) => Some(reply),
+                Some(ended) => return self.driver.lock().machine.lose(ended),
+                None => None,
             };
-            tokio::select! {
-                read = reader.read_buf(&mut inbound) => {
-                    if !matches!(read, Ok(n) if n > 0) {
-                        return self.machine.lose(Ended::Lost);
-                    }
+            if let Some(reply) = close {
+                return self.close_session(stream, inbound, reply).await;
+            }
+            let (deadline, writing) = {
+                let mut held = self.driver.lock();
+                let now = Instant::now().into_std();
+                // Replies already buffered are handled before waiting again.
+                if let Err(ended) = held.machine.received(&mut inbound, now) {
+                    return ended;
                 }
-                cmd = self.commands.recv() => {
-                    let Some(mut cmd) = cmd else {
-                        return self.machine.lose(Ended::Closed(None));
-                    };
-                    loop {
-                        if let Command::Close { reply } = cmd {
-                            return self.close_session(&mut writer, &mut reader, inbound, reply).await;
-                        }
-                        if let Err(ended) = self.machine.submit(cmd) {
-                            return ended;
-                        }
-                        match self.commands.try_recv() {
-                            Ok(more) => cmd = more,
-                            Err(_) => break,
-                        }
-                    }
-                }
-                () = sleep_until(Instant::from_std(deadline)) => {
-                    if let Err(ended) = self.machine.tick(Instant::now().into_std()) {
+                if held.machine.deadline().is_some_and(|due| due <= now) {
+                    if let Err(ended) = held.machine.tick(now) {
                         return ended;
                     }
                 }
+                if held.flush().is_err() {
+                    return held.machine.lose(Ended::Lost);
+                }
+                let Some(deadline) = held.machine.deadline() else {
+                    return Ended::Lost;
+                };
+                (deadline, !held.machine.output().is_empty())
+            };
+            tokio::select! {
+                ready = stream.readable() => {
+                    if ready.is_err() || !read_some(stream, &mut inbound) {
+                        return self.driver.lock().machine.lose(Ended::Lost);
+                    }
+                }
+                ready = stream.writable(), if writing => {
+                    if ready.is_err() {
+                        return self.driver.lock().machine.lose(Ended::Lost);
+                    }
+                }
+                () = self.driver.wake.notified() => {}
+                () = sleep_until(Instant::from_std(deadline)) => {}
                 found = async {
                     match probe.as_mut() {
                         Some(task) => task.await,
@@ -201,7 +249,7 @@ impl Actor {
                     if let Ok(Some(host)) = found {
                         tracing::info!(host = %host.0, port = host.1, "found a read-write server; moving there");
                         self.preferred = Some(host);
-                        return self.machine.lose(Ended::Lost);
+                        return self.driver.lock().machine.lose(Ended::Lost);
                     }
                 }
             }
@@ -211,23 +259,55 @@ impl Actor {
     /// Sends CloseSession after whatever is queued and waits (bounded) for its reply.
     async fn close_session(
         &mut self,
-        writer: &mut tokio::net::tcp::OwnedWriteHalf,
-        reader: &mut tokio::net::tcp::OwnedReadHalf,
+        stream: &TcpStream,
         mut inbound: BytesMut,
         ack: oneshot::Sender<()>,
     ) -> Ended {
-        let xid = self.machine.request_close();
-        if writer.write_all(self.machine.output()).await.is_ok() {
-            self.machine.wrote(Instant::now().into_std());
-            let deadline = Instant::now() + self.machine.close_wait();
-            while !self.machine.close_answered(&mut inbound, xid) {
+        let (xid, deadline) = {
+            let mut held = self.driver.lock();
+            held.closing = true;
+            let deadline = Instant::now() + held.machine.close_wait();
+            (held.machine.request_close(), deadline)
+        };
+        let sent = loop {
+            let flushed = {
+                let mut held = self.driver.lock();
+                held.flush().map(|()| held.machine.output().is_empty())
+            };
+            match flushed {
+                Ok(true) => break true,
+                Ok(false) => {
+                    tokio::select! {
+                        ready = stream.writable() => if ready.is_err() { break false },
+                        () = sleep_until(deadline) => break false,
+                    }
+                }
+                Err(_) => break false,
+            }
+        };
+        if sent {
+            while !self.driver.lock().machine.close_answered(&mut inbound, xid) {
                 tokio::select! {
-                    read = reader.read_buf(&mut inbound) => if !matches!(read, Ok(n) if n > 0) { break },
+                    ready = stream.readable() => {
+                        if ready.is_err() || !read_some(stream, &mut inbound) {
+                            break;
+                        }
+                    }
                     () = sleep_until(deadline) => break,
                 }
             }
         }
-        self.machine.lose(Ended::Closed(Some(ack)))
+        self.driver.lock().machine.lose(Ended::Closed(Some(ack)))
+    }
+}
+
+/// Reads what the socket has into `inbound`; false when the connection is gone.
+fn read_some(stream: &TcpStream, inbound: &mut BytesMut) -> bool {
+    inbound.reserve(READ_CHUNK);
+    match stream.try_read_buf(inbound) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use super::actor::Actor;
 use super::command::{Command, RawReply, ReplyTo, StateCallback, WatchRequest};
 use super::connect_string::{check_path, ConnectString};
+use super::driver::{Driver, Submitter};
 use super::error::{Error, Result};
 use super::event::{SessionState, StateEvent, WatchedEvent};
 use super::multi::{Op, OpResult, ReadOp, ReadResult};
@@ -70,7 +71,7 @@ pub struct Client {
 }
 
 struct Inner {
-    commands: mpsc::UnboundedSender<Command>,
+    submitter: Submitter,
     connect: ConnectString,
     options: ClientOptions,
     session: Arc<Session>,
@@ -100,7 +101,6 @@ impl Client {
         on_state: Option<StateCallback>,
     ) -> Result<Client> {
         let connect = ConnectString::parse(connect_string)?;
-        let (commands, rx) = mpsc::unbounded_channel();
         let (resume_id, resume_passwd) = options.session.clone().unwrap_or((0, Vec::new()));
         let session = Arc::new(Session {
             id: AtomicI64::new(resume_id),
@@ -114,23 +114,24 @@ impl Client {
         };
         let (state_tx, state) = watch::channel(initial);
         let (transitions, _) = broadcast::channel(256);
+        let driver = Driver::new(SessionMachine::new(
+            connect.clone(),
+            options.clone(),
+            session.clone(),
+            state_tx,
+            transitions.clone(),
+            on_state,
+            std::time::Instant::now(),
+        ));
+        let submitter = Submitter::new(driver.clone());
         let actor = Actor {
-            machine: SessionMachine::new(
-                connect.clone(),
-                options.clone(),
-                session.clone(),
-                state_tx,
-                transitions.clone(),
-                on_state,
-                std::time::Instant::now(),
-            ),
-            commands: rx,
+            driver,
             preferred: None,
         };
         super::runtime::spawn(actor.run());
         Ok(Client {
             inner: Arc::new(Inner {
-                commands,
+                submitter,
                 connect,
                 options,
                 session,
@@ -205,7 +206,7 @@ impl Client {
     /// request with [`Error::Closed`].
     pub async fn close(&self) {
         let (reply, done) = oneshot::channel();
-        if self.inner.commands.send(Command::Close { reply }).is_ok() {
+        if self.send(Command::Close { reply }).is_ok() {
             let _ = done.await;
         }
     }
@@ -622,7 +623,7 @@ impl Client {
             rx,
             overflowed,
             _remover: Remover {
-                commands: self.inner.commands.clone(),
+                submitter: self.inner.submitter.clone(),
                 kind,
                 server_path,
                 id: Some(id),
@@ -644,27 +645,10 @@ impl Client {
         &self.inner.connect
     }
 
+    /// Hands `cmd` to the session; if the session has ended, answers it with the reason
+    /// at once and returns that.
     pub(crate) fn send(&self, cmd: Command) -> Result<()> {
-        self.inner
-            .commands
-            .send(cmd)
-            .map_err(|_| self.ended_error())
-    }
-
-    /// Sends `cmd`; if the session has ended, answers it with the reason at once.
-    pub(crate) fn send_or_fail(&self, cmd: Command) {
-        if let Err(mpsc::error::SendError(cmd)) = self.inner.commands.send(cmd) {
-            super::command::fail_command(cmd, &self.ended_error());
-        }
-    }
-
-    /// Why requests fail once the connection task has ended.
-    fn ended_error(&self) -> Error {
-        match self.state() {
-            SessionState::Expired => Error::SessionExpired,
-            SessionState::AuthFailed => Error::AuthFailed,
-            _ => Error::Closed,
-        }
+        self.inner.submitter.send(cmd)
     }
 
     async fn call(&self, request: Request) -> Result<Response> {
@@ -717,7 +701,7 @@ impl Client {
         let watch = Watch {
             event,
             remover: Remover {
-                commands: self.inner.commands.clone(),
+                submitter: self.inner.submitter.clone(),
                 kind,
                 server_path,
                 id,
@@ -779,7 +763,7 @@ impl PersistentWatch {
 }
 
 struct Remover {
-    commands: mpsc::UnboundedSender<Command>,
+    submitter: Submitter,
     kind: WatchKind,
     server_path: String,
     id: Option<u64>,
@@ -788,7 +772,7 @@ struct Remover {
 impl Drop for Remover {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
-            let _ = self.commands.send(Command::DropWatch {
+            let _ = self.submitter.send(Command::DropWatch {
                 kind: self.kind,
                 server_path: std::mem::take(&mut self.server_path),
                 id,

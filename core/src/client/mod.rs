@@ -7,8 +7,10 @@
 //! - `session.rs`: the session's rules without IO — the handshake's request and wait,
 //!   resume with credentials and SetWatches2, in-order reply matching, pings, read
 //!   timeouts, client-side expiry — a state machine driven by bytes and instants.
-//! - `actor.rs`: the connection task, its IO driver — host selection, dialing, the socket,
-//!   sleeping until the machine's next deadline, read-only probing.
+//! - `actor.rs`: the connection task, its IO driver — host selection, dialing, reading the
+//!   socket, sleeping until the machine's next deadline, read-only probing.
+//! - `driver.rs`: the machine behind one lock, shared by the callers and the task: a caller
+//!   submits its own command and, on an idle connection, writes it to the socket itself.
 //! - `watches.rs`: the client's watch registry and SetWatches2 after reconnect.
 //! - `multi.rs`: [`Op`]/[`OpResult`] for multi, [`ReadOp`]/[`ReadResult`] for multiRead.
 //! - `connect_string.rs`, `options.rs`, `event.rs`, `error.rs`: inputs and outputs.
@@ -24,6 +26,7 @@ pub mod blocking;
 mod command;
 mod connect_string;
 pub mod dispatch;
+mod driver;
 mod error;
 mod event;
 mod handle;

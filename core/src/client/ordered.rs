@@ -191,7 +191,7 @@ impl Client {
             });
             done(decode(&client, result), registration);
         }));
-        self.send_or_fail(Command::Request {
+        let _ = self.send(Command::Request {
             request,
             watch,
             reply,

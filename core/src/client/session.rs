@@ -388,11 +388,26 @@ impl SessionMachine {
     }
 
     /// The driver wrote all of [`Self::output`].
+    #[cfg(test)]
     pub fn wrote(&mut self, now: Instant) {
+        let written = self.output().len();
+        self.wrote_some(written, now);
+    }
+
+    /// The driver wrote the first `n` bytes of [`Self::output`].
+    pub fn wrote_some(&mut self, n: usize, now: Instant) {
         if let Some(connection) = self.connection.as_mut() {
-            connection.out.clear();
+            connection.out.drain(..n.min(connection.out.len()));
             connection.last_send = now;
         }
+    }
+
+    /// Connected with no request awaiting its reply: nothing will wake the driver for this
+    /// connection before its next deadline, so output made now is best written by its maker.
+    pub fn is_idle(&self) -> bool {
+        self.connection
+            .as_ref()
+            .is_some_and(|c| c.pending.is_empty())
     }
 
     /// Handles every complete frame in `inbound` (what was read and not yet handled).
@@ -447,10 +462,14 @@ impl SessionMachine {
     }
 
     /// When [`Self::tick`] has something to do: a ping is due or the connection is dead.
+    /// No ping is due while output waits to be written (the socket is full).
     pub fn deadline(&self) -> Option<Instant> {
         let c = self.connection.as_ref()?;
-        let ping_at = c.last_send.checked_add(c.ping_every)?;
         let dead_at = self.last_contact.checked_add(c.read_timeout)?;
+        if !c.out.is_empty() {
+            return Some(dead_at);
+        }
+        let ping_at = c.last_send.checked_add(c.ping_every)?;
         Some(ping_at.min(dead_at))
     }
 
@@ -466,7 +485,7 @@ impl SessionMachine {
             );
             return Err(self.lose(Ended::Lost));
         }
-        if now.saturating_duration_since(c.last_send) >= c.ping_every {
+        if c.out.is_empty() && now.saturating_duration_since(c.last_send) >= c.ping_every {
             frame::write(&mut c.out, |b| {
                 RequestHeader {
                     xid: PING_XID,

@@ -1,0 +1,412 @@
+//! What the callers of one client share with its connection task: the [`SessionMachine`]
+//! behind one lock, the live socket, and a queue for commands that cannot take that lock.
+//!
+//! A caller hands its command to the machine itself instead of sending it to the task.
+//! When the connection is idle (no reply is due, so the task sleeps until a deadline) the
+//! caller also writes the request to the socket: a lone call then costs the task one
+//! wake-up, for the reply, instead of two. With replies due, the caller leaves its bytes
+//! to the task and wakes it, and the task writes whatever piled up in one go, as before.
+//!
+//! Callbacks run while the machine is locked (replies, watches, state changes). A command
+//! made on a thread that holds a machine's lock (any client's: two clients' callbacks
+//! calling each other must not deadlock), or while the lock is busy, goes to the queue
+//! instead, and the next holder of the lock takes it over in order before anything newer.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, MutexGuard};
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, Notify};
+
+use super::command::{fail_command, Command};
+use super::error::Error;
+use super::session::{Ended, SessionMachine};
+
+thread_local! {
+    /// How many machine locks this thread holds.
+    static HOLDING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The shared part of one client (see the module doc).
+pub(crate) struct Driver {
+    driven: Mutex<Driven>,
+    queue: Mutex<Queue>,
+    /// Wakes the connection task: bytes left to write, a queued command, a close.
+    pub wake: Notify,
+    /// Live [`Submitter`]s; at zero nobody can use the session any more.
+    submitters: AtomicUsize,
+}
+
+/// The state behind the machine lock.
+pub(crate) struct Driven {
+    pub machine: SessionMachine,
+    /// The established connection's socket, while the task serves it.
+    pub socket: Option<Arc<TcpStream>>,
+    /// A caller asked to close the session; the task answers it when done.
+    pub close: Option<oneshot::Sender<()>>,
+    /// Closing: new commands wait in the queue and fail when the session ends.
+    pub closing: bool,
+    /// The session is over: commands fail with this at once.
+    ended: Option<Error>,
+}
+
+#[derive(Default)]
+struct Queue {
+    commands: Vec<Command>,
+    ended: Option<Error>,
+}
+
+/// The machine, locked by this thread (see [`HOLDING`]).
+pub(crate) struct Held<'a> {
+    guard: MutexGuard<'a, Driven>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        HOLDING.with(|holding| holding.set(holding.get().saturating_sub(1)));
+    }
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Driven;
+    fn deref(&self) -> &Driven {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Driven {
+        &mut self.guard
+    }
+}
+
+impl Driver {
+    pub fn new(machine: SessionMachine) -> Arc<Driver> {
+        Arc::new(Driver {
+            driven: Mutex::new(Driven {
+                machine,
+                socket: None,
+                close: None,
+                closing: false,
+                ended: None,
+            }),
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            submitters: AtomicUsize::new(0),
+        })
+    }
+
+    /// Locks the machine. Never held across an `.await`.
+    pub fn lock(&self) -> Held<'_> {
+        self.held(self.driven.lock())
+    }
+
+    fn held<'a>(&'a self, guard: MutexGuard<'a, Driven>) -> Held<'a> {
+        HOLDING.with(|holding| holding.set(holding.get() + 1));
+        let mut held = Held { guard };
+        self.take_queued(&mut held);
+        held
+    }
+
+    /// Whether every [`Submitter`] is gone.
+    pub fn abandoned(&self) -> bool {
+        self.submitters.load(Ordering::Acquire) == 0
+    }
+
+    /// A caller's command: into the machine, and onto the socket when that saves the
+    /// task a wake-up (see the module doc). If the session has ended, the command is
+    /// answered with the reason, which is also returned.
+    fn submit(&self, cmd: Command) -> Result<(), Error> {
+        if HOLDING.with(Cell::get) > 0 {
+            return self.enqueue(cmd);
+        }
+        // Busy means the task is handling replies (or another caller is writing): the
+        // task then takes the queue over before it sleeps, as one write.
+        let Some(guard) = self.driven.try_lock() else {
+            return self.enqueue(cmd);
+        };
+        let mut held = self.held(guard);
+        if let Some(error) = held.ended.clone() {
+            drop(held);
+            fail_command(cmd, &error);
+            return Err(error);
+        }
+        if held.closing {
+            drop(held);
+            return self.enqueue(cmd);
+        }
+        let idle = held.machine.is_idle();
+        held.accept(cmd);
+        if idle {
+            // A failed write is left to the task, which meets the same error.
+            let _ = held.flush();
+        }
+        let task_needed = held.close.is_some() || !held.machine.output().is_empty();
+        drop(held);
+        if task_needed {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn enqueue(&self, cmd: Command) -> Result<(), Error> {
+        let mut queue = self.queue.lock();
+        if let Some(error) = queue.ended.clone() {
+            drop(queue);
+            fail_command(cmd, &error);
+            return Err(error);
+        }
+        queue.commands.push(cmd);
+        drop(queue);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Moves queued commands into the machine, oldest first (unless closing: then they
+    /// stay until the session ends).
+    fn take_queued(&self, held: &mut Held<'_>) {
+        if held.closing {
+            return;
+        }
+        let queued = std::mem::take(&mut self.queue.lock().commands);
+        for cmd in queued {
+            held.accept(cmd);
+        }
+    }
+
+    /// The session is over: from now on every command fails with `error`; returns the
+    /// commands still queued, to be failed once the lock is released.
+    pub fn end(&self, held: &mut Held<'_>, error: &Error) -> Vec<Command> {
+        held.ended = Some(error.clone());
+        let mut queue = self.queue.lock();
+        queue.ended = Some(error.clone());
+        std::mem::take(&mut queue.commands)
+    }
+}
+
+impl Driven {
+    fn accept(&mut self, cmd: Command) {
+        match cmd {
+            Command::Close { reply } => {
+                // A second close waits for the first.
+                if let Some(earlier) = self.close.replace(reply) {
+                    let _ = earlier.send(());
+                }
+            }
+            cmd => {
+                if let Err(Ended::Closed(Some(reply))) = self.machine.submit(cmd) {
+                    let _ = reply.send(());
+                }
+            }
+        }
+    }
+
+    /// Writes what the socket takes now of the machine's output. `Ok` with output left
+    /// means the socket is full: wait until it is writable.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        let Some(socket) = &self.socket else {
+            return Ok(());
+        };
+        while !self.machine.output().is_empty() {
+            match socket.try_write(self.machine.output()) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.machine.wrote_some(n, Instant::now()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A caller's way into the session; the session's connection task ends once all of them
+/// are dropped (every clone of the client and every watch handle that can remove itself).
+pub(crate) struct Submitter {
+    driver: Arc<Driver>,
+}
+
+impl Submitter {
+    pub fn new(driver: Arc<Driver>) -> Submitter {
+        driver.submitters.fetch_add(1, Ordering::AcqRel);
+        Submitter { driver }
+    }
+
+    /// Hands `cmd` to the session; if the session has ended, answers it with the reason
+    /// and returns that.
+    pub fn send(&self, cmd: Command) -> Result<(), Error> {
+        self.driver.submit(cmd)
+    }
+}
+
+impl Clone for Submitter {
+    fn clone(&self) -> Submitter {
+        Submitter::new(self.driver.clone())
+    }
+}
+
+impl Drop for Submitter {
+    fn drop(&mut self) {
+        if self.driver.submitters.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.driver.wake.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The caller's side of the driver, with a real loopback socket and no connection task.
+
+    use std::io::Read;
+    use std::sync::atomic::AtomicI64;
+    use std::time::Duration;
+
+    use tokio::net::TcpListener;
+    use tokio::sync::{broadcast, watch};
+
+    use super::*;
+    use crate::client::command::ReplyTo;
+    use crate::client::connect_string::ConnectString;
+    use crate::client::event::{SessionState, StateEvent};
+    use crate::client::options::ClientOptions;
+    use crate::client::session::Session;
+    use crate::proto::{ConnectResponse, PathWatchRequest, Request};
+
+    struct Rig {
+        runtime: tokio::runtime::Runtime,
+        driver: Arc<Driver>,
+        submitter: Submitter,
+        /// The server's end, blocking with a short read timeout.
+        server: std::net::TcpStream,
+    }
+
+    fn connected_rig() -> Rig {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (ours, server) = runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (ours, theirs) = tokio::join!(TcpStream::connect(addr), listener.accept());
+            let ours = ours.unwrap();
+            // The reactor has seen the socket writable, as after a handshake.
+            ours.writable().await.unwrap();
+            (ours, theirs.unwrap().0.into_std().unwrap())
+        });
+        server.set_nonblocking(false).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let session = Arc::new(Session {
+            id: AtomicI64::new(0),
+            passwd: parking_lot::Mutex::new(Vec::new()),
+            timeout_ms: AtomicI64::new(0),
+            last_zxid: AtomicI64::new(0),
+        });
+        let (state, _) = watch::channel(StateEvent {
+            state: SessionState::Connecting,
+            session_id: 0,
+        });
+        let (transitions, _) = broadcast::channel(4);
+        let mut machine = SessionMachine::new(
+            ConnectString::parse("127.0.0.1:2181").unwrap(),
+            ClientOptions::default(),
+            session,
+            state,
+            transitions,
+            None,
+            Instant::now(),
+        );
+        let accepted = ConnectResponse {
+            protocol_version: 0,
+            timeout: 30_000,
+            session_id: 1,
+            passwd: vec![0; 16],
+            read_only: Some(false),
+        };
+        assert!(machine.connected(&accepted, Instant::now()).is_ok());
+        let driver = Driver::new(machine);
+        driver.lock().socket = Some(Arc::new(ours));
+        let submitter = Submitter::new(driver.clone());
+        Rig {
+            runtime,
+            driver,
+            submitter,
+            server,
+        }
+    }
+
+    fn get(path: &str) -> Command {
+        let (reply, _) = oneshot::channel();
+        Command::Request {
+            request: Request::GetData(PathWatchRequest {
+                path: path.into(),
+                watch: false,
+            }),
+            watch: None,
+            reply: ReplyTo::Wait(reply),
+        }
+    }
+
+    fn task_woken(rig: &Rig) -> bool {
+        rig.runtime.block_on(async {
+            tokio::time::timeout(Duration::ZERO, rig.driver.wake.notified())
+                .await
+                .is_ok()
+        })
+    }
+
+    #[test]
+    fn a_call_on_an_idle_connection_is_written_by_the_caller_and_one_behind_a_reply_by_the_task() {
+        let mut rig = connected_rig();
+        // Idle: this thread (outside the runtime) writes the request; the task sleeps on.
+        rig.submitter.send(get("/a")).unwrap();
+        let mut frame = [0u8; 64];
+        let n = rig.server.read(&mut frame).unwrap();
+        assert!(n > 4 && frame[..n].windows(2).any(|w| w == b"/a"));
+        assert!(rig.driver.lock().machine.output().is_empty());
+        assert!(!task_woken(&rig));
+        // A reply is now due: the next request waits for the task, which is woken.
+        rig.submitter.send(get("/b")).unwrap();
+        assert!(
+            rig.server.read(&mut frame).is_err(),
+            "nothing more was written"
+        );
+        assert!(!rig.driver.lock().machine.output().is_empty());
+        assert!(task_woken(&rig));
+    }
+
+    #[test]
+    fn a_call_made_while_holding_the_lock_is_queued_and_taken_over_in_order() {
+        let rig = connected_rig();
+        {
+            let _held = rig.driver.lock();
+            // As a callback would, on the thread that holds the machine.
+            rig.submitter.send(get("/queued")).unwrap();
+        }
+        assert!(task_woken(&rig));
+        // The next lock (the task's, or another caller's) takes it over before its own;
+        // with a reply now due, the task writes both.
+        rig.submitter.send(get("/direct")).unwrap();
+        let output = rig.driver.lock().machine.output().to_vec();
+        let queued = output.windows(7).position(|w| w == b"/queued");
+        let direct = output.windows(7).position(|w| w == b"/direct");
+        assert!(matches!((queued, direct), (Some(q), Some(d)) if q < d));
+    }
+
+    #[test]
+    fn after_the_end_every_call_fails_with_the_reason() {
+        let rig = connected_rig();
+        {
+            let mut held = rig.driver.lock();
+            assert!(rig.driver.end(&mut held, &Error::SessionExpired).is_empty());
+        }
+        assert!(matches!(
+            rig.submitter.send(get("/late")),
+            Err(Error::SessionExpired)
+        ));
+    }
+}
