@@ -20,12 +20,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 
 # slf4j-simple rather than slf4j-nop: a server's log is what explains a failure.
+# servlet-api.jar (Debian's libservlet-api-java) is the one jar the AdminServer (Jetty) needs
+# that zookeeper.jar's manifest does not list; with it, `admin.enableServer=true` serves
+# /commands as a real Apache 3.8 does (tests/interop/test_admin.py compares against it).
 APACHE_CLASSPATH = ":".join([
     "/etc/zookeeper/conf",
     "/usr/share/java/zookeeper.jar",
     "/usr/share/java/netty-codec.jar",
     "/usr/share/java/netty-resolver.jar",
     "/usr/share/java/slf4j-simple.jar",
+    "/usr/share/java/servlet-api.jar",
 ])
 APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"

@@ -54,11 +54,13 @@ impl HeadError {
     }
 }
 
-/// A request's method and path (the query string cut off).
+/// A request's method, path and query string (without its `?`; empty when absent). Neither
+/// is percent-decoded: routes decide what their parts mean.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
     pub path: String,
+    pub query: String,
 }
 
 /// Parses a complete head (`head` ends with the blank line), or says why not.
@@ -77,10 +79,12 @@ pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
     if !version.starts_with("HTTP/1.") || !target.starts_with('/') || method.is_empty() {
         return Err(HeadError::Malformed);
     }
-    let path = target.split(['?', '#']).next().unwrap_or(target);
+    let target = target.split('#').next().unwrap_or(target);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     Ok(Request {
         method: method.to_owned(),
         path: path.to_owned(),
+        query: query.to_owned(),
     })
 }
 
@@ -93,6 +97,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         431 => "Request Header Fields Too Large",
@@ -119,7 +124,7 @@ pub fn encode_reply(reply: &Reply, with_body: bool) -> Vec<u8> {
 /// Serves `route` on `listener` until the task is dropped.
 pub async fn serve<F>(listener: TcpListener, name: &'static str, route: F)
 where
-    F: Fn(&str) -> Reply + Send + Sync + 'static,
+    F: Fn(&Request) -> Reply + Send + Sync + 'static,
 {
     let route = Arc::new(route);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -173,7 +178,7 @@ async fn read_head(
         .map_err(|_| "no complete request in time".to_owned())?
 }
 
-async fn answer<F: Fn(&str) -> Reply>(mut stream: TcpStream, route: &F) -> Result<(), String> {
+async fn answer<F: Fn(&Request) -> Reply>(mut stream: TcpStream, route: &F) -> Result<(), String> {
     let mut buf = Vec::with_capacity(1024);
     let head = read_head(&mut stream, &mut buf)
         .await?
@@ -181,7 +186,7 @@ async fn answer<F: Fn(&str) -> Reply>(mut stream: TcpStream, route: &F) -> Resul
     let (reply, with_body) = match head {
         Err(e) => (Reply::text(e.status(), format!("{e}\n")), true),
         Ok(request) if request.method == "GET" || request.method == "HEAD" => {
-            (route(&request.path), request.method == "GET")
+            (route(&request), request.method == "GET")
         }
         Ok(request) => (
             Reply::text(405, format!("{} is not served here\n", request.method)),
@@ -215,6 +220,10 @@ mod tests {
                 b"HEAD /metrics?x=1 HTTP/1.0\r\n\r\n",
                 Ok(("HEAD", "/metrics")),
             ),
+            (
+                b"GET /commands/stmk#frag HTTP/1.1\r\n\r\n",
+                Ok(("GET", "/commands/stmk")),
+            ),
             (b"GET metrics HTTP/1.1\r\n\r\n", Err(HeadError::Malformed)),
             (b"GET /metrics\r\n\r\n", Err(HeadError::Malformed)),
             (b"GET /a b HTTP/1.1\r\n\r\n", Err(HeadError::Malformed)),
@@ -238,6 +247,15 @@ mod tests {
         ]
         .concat();
         assert_eq!(parse_head(&huge), Err(HeadError::TooLarge));
+    }
+
+    #[test]
+    fn the_query_string_is_kept_apart_from_the_path() {
+        let request =
+            parse_head(b"GET /commands/stmk?traceMask=5&x=%20#f HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(request.path, "/commands/stmk");
+        assert_eq!(request.query, "traceMask=5&x=%20");
+        assert_eq!(parse_head(b"GET /a HTTP/1.1\r\n\r\n").unwrap().query, "");
     }
 
     #[test]

@@ -35,13 +35,15 @@ pub fn prometheus_text(metrics: &[(&str, Metric)]) -> String {
 
 /// Serves `/metrics` on `listener` until the task is dropped.
 pub async fn serve(shared: Arc<Shared>, member: Option<Arc<Ensemble>>, listener: TcpListener) {
-    http::serve(listener, "metrics", move |path| match path {
-        "/metrics" => Reply {
-            status: 200,
-            content_type: CONTENT_TYPE,
-            body: prometheus_text(&fourlw::monitor(&shared, member.as_deref())),
-        },
-        _ => Reply::text(404, "not found; metrics are at /metrics\n"),
+    http::serve(listener, "metrics", move |request| {
+        match request.path.as_str() {
+            "/metrics" => Reply {
+                status: 200,
+                content_type: CONTENT_TYPE,
+                body: prometheus_text(&fourlw::monitor(&shared, member.as_deref())),
+            },
+            _ => Reply::text(404, "not found; metrics are at /metrics\n"),
+        }
     })
     .await;
 }

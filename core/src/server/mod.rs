@@ -7,7 +7,7 @@
 //!
 //! config/options → tree, acl → txn → state → image, persist, watch, sessions, stats, role,
 //! clock → conn::handle → shared → front → snapshotter → writer, quorum → reads, fourlw →
-//! http, metrics → conn → runtime.
+//! http, metrics, admin → conn → runtime.
 //!
 //! - `config`: zoo.cfg, JVM-style `-D` properties and defaults; `options`: the resolved
 //!   knobs the runtime reads.
@@ -30,11 +30,13 @@
 //!   (batch → proposing or forwarding → raft log → commit on every member; reconfig).
 //! - `reads`: requests served from the local tree; `fourlw`: four-letter words; `http`: a
 //!   bounded HTTP/1.1 responder; `metrics`: the Prometheus endpoint on it, from `mntr`'s
-//!   numbers.
+//!   numbers; `admin`: Apache 3.8's AdminServer (JSON commands under `/commands`) on it,
+//!   from the four-letter words' facts.
 //! - `conn`: serving one client connection (handshake, requests in order, throttling).
 //! - `runtime`: start-up, recovery, the listener and background tasks.
 
 pub mod acl;
+pub(crate) mod admin;
 pub(crate) mod clock;
 pub mod config;
 pub(crate) mod conn;

@@ -1,7 +1,7 @@
 //! The knobs the running server reads, resolved from zoo.cfg and `-D` properties by
 //! `config`, or built directly by tests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,6 +49,12 @@ pub struct ServerOptions {
     pub secure_client_port: Option<u16>,
     /// Where Prometheus scrapes `/metrics` (`metricsProvider.*`); `None`: not served.
     pub metrics_addr: Option<SocketAddr>,
+    /// The AdminServer (`admin.*`); `None`: not served (`admin.enableServer=false`, tests).
+    pub admin: Option<AdminOptions>,
+    /// The zoo.cfg text the server started from (the AdminServer's `initial_configuration`).
+    pub initial_config: String,
+    /// The system properties Apache would hold (the AdminServer's `system_properties`).
+    pub system_properties: BTreeMap<String, String>,
     /// The `server.N` lines when this server is an ensemble member; `None` standalone.
     pub ensemble: Option<EnsembleOptions>,
 }
@@ -109,6 +115,15 @@ impl Limits {
             reply_bytes: max_buffer + 1024,
         }
     }
+}
+
+/// Where and under which path the AdminServer answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminOptions {
+    /// `admin.serverAddress:admin.serverPort`.
+    pub addr: SocketAddr,
+    /// `admin.commandURL`: commands are `<command_url>/<name>`.
+    pub command_url: String,
 }
 
 /// What an ensemble member knows of its peers, from `server.N` lines and `myid`.
@@ -190,6 +205,9 @@ impl ServerOptions {
             client_port_listen_backlog: -1,
             secure_client_port: None,
             metrics_addr: None,
+            admin: None,
+            initial_config: String::new(),
+            system_properties: BTreeMap::new(),
             ensemble: None,
         }
     }
@@ -237,7 +255,7 @@ pub enum OptionsError {
     NoMyid,
     #[error("myid is {0}, but there is no server.{0} line")]
     NotInEnsemble(u64),
-    #[error("cannot resolve {host} (clientPortAddress or metricsProvider.httpHost): {reason}")]
+    #[error("cannot resolve {host} (clientPortAddress, metricsProvider.httpHost or admin.serverAddress): {reason}")]
     Resolve { host: String, reason: String },
     #[error(transparent)]
     Config(#[from] super::config::ConfigError),
@@ -291,6 +309,14 @@ impl ServerOptions {
         if cfg.metrics.prometheus() {
             opts.metrics_addr = Some(resolve(&cfg.metrics.http_host, cfg.metrics.http_port)?);
         }
+        if cfg.admin.enable_server {
+            opts.admin = Some(AdminOptions {
+                addr: resolve(&cfg.admin.server_address, cfg.admin.server_port)?,
+                command_url: cfg.admin.command_url.clone(),
+            });
+        }
+        opts.initial_config = cfg.initial_config.clone();
+        opts.system_properties = cfg.system_properties.clone();
         if !cfg.is_standalone() {
             let my_id = myid.ok_or(OptionsError::NoMyid)?;
             if !cfg.servers.contains_key(&my_id) {

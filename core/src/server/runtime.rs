@@ -83,6 +83,10 @@ impl Server {
             ),
             None => None,
         };
+        let admin = match &opts.admin {
+            Some(admin) => bind_admin(admin).await,
+            None => None,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let now = Instant::now();
         let mut tracker = SessionTracker::default();
@@ -121,6 +125,14 @@ impl Server {
                 shared.clone(),
                 member.clone(),
                 metrics,
+            ));
+        }
+        if let Some((listener, command_url)) = admin {
+            tokio::spawn(super::admin::serve(
+                shared.clone(),
+                member.clone(),
+                listener,
+                command_url,
             ));
         }
         tokio::spawn(accept_loop(shared.clone(), member, listener));
@@ -196,6 +208,30 @@ async fn bind(opts: &ServerOptions) -> Result<TcpListener, ServerError> {
         addr: opts.client_addr,
         source,
     })
+}
+
+/// Binds the AdminServer's port. A port that cannot be bound (8080 is often taken, and
+/// `admin.enableServer` defaults to true) costs the admin endpoint only: it is logged and
+/// the server starts without it, as Apache's quorum peers do.
+async fn bind_admin(admin: &super::options::AdminOptions) -> Option<(TcpListener, String)> {
+    match TcpListener::bind(admin.addr).await {
+        Ok(listener) => {
+            tracing::info!(
+                addr = %admin.addr,
+                command_url = %admin.command_url,
+                "serving the AdminServer"
+            );
+            Some((listener, admin.command_url.clone()))
+        }
+        Err(e) => {
+            tracing::warn!(
+                "Problem starting AdminServer on {} (admin.serverAddress/admin.serverPort): {e}; \
+                 serving clients without it (set admin.enableServer=false to silence this)",
+                admin.addr
+            );
+            None
+        }
+    }
 }
 
 /// Loads the newest valid snapshot (and the deltas after it) and replays the log after that.

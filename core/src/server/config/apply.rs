@@ -53,7 +53,13 @@ impl ServerConfig {
         at: Location,
     ) -> Result<(), ConfigError> {
         self.origins.insert(key.to_string(), at.clone());
-        if self.apply_direct_key(key, value, &at)? || self.apply_system_key(key, value, &at)? {
+        if self.apply_direct_key(key, value, &at)? {
+            return Ok(());
+        }
+        // Apache turns every key it does not parse itself into a system property.
+        self.system_properties
+            .insert(format!("zookeeper.{key}"), value.to_string());
+        if self.apply_system_key(key, value, &at)? {
             return Ok(());
         }
         self.keep_extra(key, value, at);
@@ -275,9 +281,20 @@ impl ServerConfig {
                 self.admin.idle_timeout_ms = to_u64(key, decoded_int(key, value, at)?, at)?
             }
             "admin.commandURL" => self.admin.command_url = value.to_string(),
-            "admin.portUnification" => self.admin.port_unification = boolean(key, value, at)?,
-            "admin.forceHttps" => self.admin.force_https = boolean(key, value, at)?,
-            "admin.needClientAuth" => self.admin.need_client_auth = boolean(key, value, at)?,
+            "admin.portUnification" | "admin.forceHttps" | "admin.needClientAuth" => {
+                let on = boolean(key, value, at)?;
+                if on {
+                    self.warn(
+                        at.clone(),
+                        format!("{key}=true has no effect in zk: the AdminServer serves plain HTTP only"),
+                    );
+                }
+                match key {
+                    "admin.portUnification" => self.admin.port_unification = on,
+                    "admin.forceHttps" => self.admin.force_https = on,
+                    _ => self.admin.need_client_auth = on,
+                }
+            }
             "admin.rateLimiterIntervalInMS" => {
                 self.admin.rate_limiter_interval_ms =
                     to_u64(key, decoded_int(key, value, at)?, at)?;

@@ -40,6 +40,8 @@
 //!   `./zk-data`, tickTime 2000, AdminServer off, four-letter words `ruok` and `srvr`: `srvr`
 //!   because Apache always has it, `ruok` because health checks (`echo ruok | nc`) expect it;
 //!   the listener is loopback-only, so nothing more is exposed.
+//! - `admin.serverAddress` defaults to `127.0.0.1` (Apache: `0.0.0.0`): the AdminServer needs
+//!   no credentials, so it stays on the machine unless configured otherwise.
 //!
 //! # Layout
 //!
@@ -120,8 +122,10 @@ pub const DEFAULT_CONTAINER_MAX_PER_MINUTE: u32 = 10_000;
 pub const DEFAULT_CONTAINER_MAX_NEVER_USED_INTERVAL_MS: u64 = 0;
 /// `multiAddress.reachabilityCheckTimeoutMs`.
 pub const DEFAULT_MULTI_ADDRESS_REACHABILITY_CHECK_TIMEOUT_MS: u32 = 1000;
-/// `admin.serverAddress`.
-pub const DEFAULT_ADMIN_SERVER_ADDRESS: &str = "0.0.0.0";
+/// `admin.serverAddress`. ZK: loopback, where Apache binds `0.0.0.0`: the AdminServer has no
+/// authentication (as in 3.8) and `set_trace_mask`/the resets change state, so it is exposed
+/// beyond the machine only when an operator names an address.
+pub const DEFAULT_ADMIN_SERVER_ADDRESS: &str = "127.0.0.1";
 /// `admin.serverPort`.
 pub const DEFAULT_ADMIN_SERVER_PORT: u16 = 8080;
 /// `admin.idleTimeout` in ms.
@@ -166,13 +170,15 @@ pub const EMBEDDED_CLIENT_PORT_ADDRESS: &str = "127.0.0.1";
 /// EMBEDDED: `4lw.commands.whitelist`.
 pub const EMBEDDED_4LW_WHITELIST: &[&str] = &["ruok", "srvr"];
 
-/// `admin.*`: Apache's HTTP AdminServer (Jetty). zk parses and keeps these; whether an admin
-/// endpoint exists is up to the server wiring.
+/// `admin.*`: Apache's HTTP AdminServer, served by `server::admin` on
+/// `serverAddress:serverPort` under `commandURL` when `enableServer` is true. The TLS keys
+/// (`portUnification`, `forceHttps`, `needClientAuth`) and the 3.9 snapshot/restore keys are
+/// parsed and kept; zk serves plain HTTP and 3.8's commands only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     /// `admin.enableServer` (true).
     pub enable_server: bool,
-    /// `admin.serverAddress` (0.0.0.0).
+    /// `admin.serverAddress` (zk: 127.0.0.1; Apache: 0.0.0.0).
     pub server_address: String,
     /// `admin.serverPort` (8080).
     pub server_port: u16,
@@ -383,6 +389,14 @@ pub struct ServerConfig {
     pub metrics: MetricsConfig,
     /// Every other key, by zoo.cfg name (the system property is `zookeeper.<key>`).
     pub extra: BTreeMap<String, String>,
+    /// The JVM system properties Apache would hold for this configuration: every zoo.cfg key
+    /// it turns into `zookeeper.<key>`, and every `-D` property (a zoo.cfg line wins over
+    /// `-Dzookeeper.<key>`, as its `System.setProperty` comes later). The AdminServer's
+    /// `system_properties` reports them.
+    pub system_properties: BTreeMap<String, String>,
+    /// The zoo.cfg text as read (empty for the embedded default): the AdminServer's
+    /// `initial_configuration`.
+    pub initial_config: String,
     /// What was accepted but deserves attention; each was also logged once.
     pub warnings: Vec<ConfigWarning>,
 
@@ -401,6 +415,7 @@ impl ServerConfig {
         let path = path.as_ref();
         let text = read_text(path)?;
         let mut config = ServerConfig::parse_str(&text, &path.display().to_string())?;
+        config.initial_config = text;
         config.load_dynamic_config()?;
         Ok(config)
     }
@@ -526,6 +541,11 @@ impl ServerConfig {
             let (name, value) = (name.as_ref().trim(), value.as_ref().trim());
             last.retain(|(n, _)| n != name);
             last.push((name.to_string(), value.to_string()));
+        }
+        for (name, value) in &last {
+            self.system_properties
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
         }
         for (name, value) in last {
             let at = Location::SystemProperty(name.clone());
@@ -718,6 +738,8 @@ impl ServerConfig {
             admin: AdminConfig::default(),
             metrics: MetricsConfig::default(),
             extra: BTreeMap::new(),
+            system_properties: BTreeMap::new(),
+            initial_config: String::new(),
             warnings: Vec::new(),
             source: source.to_string(),
             origins: BTreeMap::new(),

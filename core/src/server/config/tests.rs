@@ -88,7 +88,10 @@ fn every_default_matches_apache() {
     assert_eq!(c.four_letter_words, set(&["srvr"]));
     assert_eq!(c.admin, AdminConfig::default());
     assert!(c.admin.enable_server);
-    assert_eq!(c.admin.server_address, "0.0.0.0");
+    assert_eq!(
+        c.admin.server_address, "127.0.0.1",
+        "zk's loopback default (Apache: 0.0.0.0)"
+    );
     assert_eq!(c.admin.server_port, 8080);
     assert_eq!(c.admin.idle_timeout_ms, 30_000);
     assert_eq!(c.admin.command_url, "/commands");
@@ -183,7 +186,46 @@ fn every_typed_key_is_read() {
     };
     assert_eq!(c.admin, admin);
     assert!(c.extra.is_empty(), "{:?}", c.extra);
-    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // The admin TLS switches are kept but cannot take effect: one warning each.
+    let (tls, others): (Vec<_>, Vec<_>) = c
+        .warnings
+        .iter()
+        .partition(|w| w.to_string().contains("serves plain HTTP only"));
+    assert_eq!(tls.len(), 3, "{tls:?}");
+    assert!(others.is_empty(), "{others:?}");
+}
+
+#[test]
+fn system_properties_and_the_initial_text_are_what_apache_would_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zoo.cfg");
+    let text = "dataDir=/d\nclientPort=2181\nsnapCount=10\nadmin.serverPort=9000\nfoo.bar=1\n";
+    std::fs::write(&path, text).unwrap();
+    let mut c = ServerConfig::from_file(&path).unwrap();
+    c.apply_system_properties([
+        ("zookeeper.snapCount", "99"),
+        ("zookeeper.commitLogCount", "7"),
+        ("user.language", "en"),
+    ])
+    .unwrap();
+    assert_eq!(c.initial_config, text);
+    let props: Vec<(&str, &str)> = c
+        .system_properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        props,
+        [
+            ("user.language", "en"),
+            ("zookeeper.admin.serverPort", "9000"),
+            ("zookeeper.commitLogCount", "7"),
+            ("zookeeper.foo.bar", "1"),
+            // zoo.cfg's value, as Apache's later System.setProperty overwrites the -D one.
+            ("zookeeper.snapCount", "10"),
+        ]
+    );
+    assert_eq!(ServerConfig::embedded_default().initial_config, "");
 }
 
 #[test]
@@ -1168,8 +1210,10 @@ fn embedded_default_is_a_valid_standalone_config() {
         "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=./zk-data\nclientPort=2181\n\
          clientPortAddress=127.0.0.1\n4lw.commands.whitelist=ruok,srvr\nadmin.enableServer=false\n",
     );
+    // Where the settings came from differs (a file's lines, and the properties they set).
     parsed.origins = e.origins.clone();
     parsed.source = e.source.clone();
+    parsed.system_properties = e.system_properties.clone();
     assert_eq!(parsed, e);
 
     // Without a zoo.cfg, -D may change system-property keys.

@@ -6,11 +6,15 @@
 //! always allowed, as Apache's `zkServer.sh status` needs it). `stmk` reads the 8-byte
 //! mask that follows it. `format` holds the pure text layouts, `system` what comes from
 //! the operating system.
+//!
+//! The facts the words print (connection details, the server summary, sessions by expiry,
+//! watches, the environment) are gathered by the `pub(crate)` functions here, which the
+//! AdminServer (`server::admin`) renders as JSON: both speak from the same numbers.
 
-mod format;
+pub(crate) mod format;
 
 pub use format::Metric;
-mod system;
+pub(crate) mod system;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -77,7 +81,8 @@ pub fn server_state(shared: &Shared) -> &'static str {
     shared.role.get().as_str()
 }
 
-fn is_read_only(shared: &Shared) -> bool {
+/// Whether this server is serving read-only clients only (`isro`).
+pub(crate) fn is_read_only(shared: &Shared) -> bool {
     server_state(shared) == "read-only"
 }
 
@@ -110,9 +115,7 @@ pub fn run(shared: &Shared, member: Option<&Ensemble>, cmd: &str, mask: Option<i
         "stat" => stat(shared, true),
         "cons" => cons(shared),
         "crst" => {
-            for c in connections(shared) {
-                c.stats.reset();
-            }
+            reset_connection_stats(shared);
             "Connection stats reset.\n".to_owned()
         }
         "srst" => {
@@ -120,11 +123,10 @@ pub fn run(shared: &Shared, member: Option<&Ensemble>, cmd: &str, mask: Option<i
             "Server stats reset.\n".to_owned()
         }
         "conf" => conf(shared),
-        "dirs" => format!(
-            "datadir_size: {}\nlogdir_size: {}\n",
-            system::dir_size(&shared.opts.snap_dir()),
-            system::dir_size(&shared.opts.log_dir())
-        ),
+        "dirs" => {
+            let (data, log) = dir_sizes(shared);
+            format!("datadir_size: {data}\nlogdir_size: {log}\n")
+        }
         "dump" => dump(shared),
         "wchs" => {
             let (conns, paths, total) = shared.watches().summary();
@@ -142,6 +144,26 @@ fn connections(shared: &Shared) -> Vec<Arc<Conn>> {
     let mut conns: Vec<Arc<Conn>> = shared.connections();
     conns.sort_by_key(|c| c.id);
     conns
+}
+
+/// What `cons`/`stat` report of each live connection, in accept order.
+pub(crate) fn connection_infos(shared: &Shared) -> Vec<format::ConnInfo> {
+    connections(shared).iter().map(|c| conn_info(c)).collect()
+}
+
+/// `crst`: zeroes every connection's counters and latencies.
+pub(crate) fn reset_connection_stats(shared: &Shared) {
+    for c in connections(shared) {
+        c.stats.reset();
+    }
+}
+
+/// `(datadir_size, logdir_size)`: bytes under the snapshot and the log folders.
+pub(crate) fn dir_sizes(shared: &Shared) -> (u64, u64) {
+    (
+        system::dir_size(&shared.opts.snap_dir()),
+        system::dir_size(&shared.opts.log_dir()),
+    )
 }
 
 fn conn_info(c: &Conn) -> format::ConnInfo {
@@ -199,17 +221,27 @@ fn latency_ms(shared: &Shared) -> (u64, f64, u64) {
 
 fn stat(shared: &Shared, with_clients: bool) -> String {
     let clients: Option<Vec<String>> = with_clients.then(|| {
-        connections(shared)
+        connection_infos(shared)
             .iter()
-            .map(|c| format::conn_info(&conn_info(c), true))
+            .map(|c| format::conn_info(c, true))
             .collect()
     });
+    format::server_stats(
+        full_version(),
+        is_read_only(shared),
+        clients.as_deref(),
+        &server_summary(shared),
+    )
+}
+
+/// The numbers `srvr`/`stat` print after the version line.
+pub(crate) fn server_summary(shared: &Shared) -> format::ServerSummary {
     let (min, avg, max) = latency_ms(shared);
     let (zxid, node_count) = {
         let state = shared.read_state();
         (state.last_zxid, state.tree.node_count())
     };
-    let summary = format::ServerSummary {
+    format::ServerSummary {
         min_latency_ms: min,
         avg_latency_ms: avg,
         max_latency_ms: max,
@@ -220,19 +252,13 @@ fn stat(shared: &Shared, with_clients: bool) -> String {
         zxid,
         mode: server_state(shared),
         node_count,
-    };
-    format::server_stats(
-        full_version(),
-        is_read_only(shared),
-        clients.as_deref(),
-        &summary,
-    )
+    }
 }
 
 fn cons(shared: &Shared) -> String {
     let mut out = String::new();
-    for c in connections(shared) {
-        out.push_str(&format::conn_info(&conn_info(&c), false));
+    for c in connection_infos(shared) {
+        out.push_str(&format::conn_info(&c, false));
         out.push('\n');
     }
     out.push('\n');
@@ -302,25 +328,42 @@ fn wall_ms(at: Instant, now: Instant, now_wall: i64) -> i64 {
     }
 }
 
-fn dump(shared: &Shared) -> String {
+/// `(expiry bucket in epoch ms, session id)` of every live session: when the session
+/// tracker would expire it, rounded up to the next tick as Apache's expiry queue groups them.
+pub(crate) fn session_expiry(shared: &Shared) -> Vec<(i64, i64)> {
     let now = Instant::now();
     let now_wall = now_millis();
     let tick_ms = i64::try_from(shared.opts.tick_time.as_millis()).unwrap_or(i64::MAX);
     let deadlines = shared.tracker().deadlines();
-    let sessions: Vec<(i64, String)> = deadlines
+    deadlines
         .iter()
         .map(|&(sid, deadline)| {
             let bucket = format::round_to_next_interval(wall_ms(deadline, now, now_wall), tick_ms);
-            (bucket, format!("0x{sid:x}"))
+            (bucket, sid)
         })
-        .collect();
-    let ephemerals: Vec<(i64, Vec<String>)> = shared
+        .collect()
+}
+
+/// The sessions that own ephemeral nodes, and those nodes' paths.
+pub(crate) fn ephemerals_by_session(shared: &Shared) -> Vec<(i64, Vec<String>)> {
+    shared
         .read_state()
         .sessions
         .iter()
         .filter(|(_, s)| !s.ephemerals.is_empty())
         .map(|(&sid, s)| (sid, s.ephemerals.iter().cloned().collect()))
+        .collect()
+}
+
+fn dump(shared: &Shared) -> String {
+    let now = Instant::now();
+    let now_wall = now_millis();
+    let deadlines = shared.tracker().deadlines();
+    let sessions: Vec<(i64, String)> = session_expiry(shared)
+        .into_iter()
+        .map(|(bucket, sid)| (bucket, format!("0x{sid:x}")))
         .collect();
+    let ephemerals = ephemerals_by_session(shared);
     // Connections expire with their session; ones without a session (handshakes in
     // progress, four-letter words) have no deadline here and are left out.
     let cnxns: Vec<(i64, String)> = connections(shared)
@@ -360,7 +403,8 @@ fn session_of(shared: &Shared) -> impl Fn(u64) -> i64 {
     move |conn| sessions.get(&conn).copied().unwrap_or(0)
 }
 
-fn wchc(shared: &Shared) -> String {
+/// `wchc`'s facts: each watching session (by id) and the paths it watches.
+pub(crate) fn watches_by_session(shared: &Shared) -> Vec<(i64, Vec<String>)> {
     let by_conn = shared.watches().by_connection();
     let session = session_of(shared);
     let mut by_session: Vec<(i64, Vec<String>)> = by_conn
@@ -368,21 +412,29 @@ fn wchc(shared: &Shared) -> String {
         .map(|(c, paths)| (session(c), paths))
         .collect();
     by_session.sort();
-    format::watches_by_session(&by_session)
+    by_session
 }
 
-fn wchp(shared: &Shared) -> String {
+/// `wchp`'s facts: each watched path and the sessions watching it.
+pub(crate) fn watches_by_path(shared: &Shared) -> Vec<(String, Vec<i64>)> {
     let by_path = shared.watches().by_path();
     let session = session_of(shared);
-    let by_path: Vec<(String, Vec<i64>)> = by_path
+    by_path
         .into_iter()
         .map(|(p, conns)| {
             let mut sids: Vec<i64> = conns.into_iter().map(&session).collect();
             sids.sort_unstable();
             (p, sids)
         })
-        .collect();
-    format::watches_by_path(&by_path)
+        .collect()
+}
+
+fn wchc(shared: &Shared) -> String {
+    format::watches_by_session(&watches_by_session(shared))
+}
+
+fn wchp(shared: &Shared) -> String {
+    format::watches_by_path(&watches_by_path(shared))
 }
 
 fn mntr(shared: &Shared, member: Option<&Ensemble>) -> String {
@@ -470,6 +522,11 @@ pub fn monitor(shared: &Shared, member: Option<&Ensemble>) -> Vec<(&'static str,
 }
 
 fn envi() -> String {
+    format::environment(&environment())
+}
+
+/// What `envi` lists: the Java `Environment` entries that have a meaning outside a JVM.
+pub(crate) fn environment() -> Vec<(&'static str, String)> {
     const NA: &str = "<NA>";
     let (user_name, user_home) = system::user();
     let user_dir = std::env::current_dir()
@@ -491,7 +548,7 @@ fn envi() -> String {
         ("user.home", user_home.unwrap_or_else(|| NA.to_owned())),
         ("user.dir", user_dir.unwrap_or_else(|| NA.to_owned())),
     ];
-    format::environment(&entries)
+    entries.into()
 }
 
 #[cfg(test)]

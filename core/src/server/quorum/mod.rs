@@ -248,6 +248,11 @@ impl Ensemble {
         })
     }
 
+    /// The member this one follows (or itself when it leads); `None` while no leader is known.
+    pub fn leader_id(&self) -> Option<u64> {
+        self.raft.metrics().borrow_watched().current_leader
+    }
+
     /// Makes this member the owner of `session` at the leader, before a client that reconnected
     /// here is answered; later writes from the session's old connection get SESSIONMOVED.
     pub async fn revalidate(&self, session: i64, passwd: &[u8]) -> Result<(), RevalidateError> {
