@@ -20,7 +20,7 @@ fn zk_server(args: &[&str]) -> Output {
 fn write_config(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
     let cfg = dir.join("zoo.cfg");
     let text = format!(
-        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nsnapCount=2\n{extra}",
+        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\nsnapCount=2\n{extra}",
         dir.join("data").display()
     );
     std::fs::write(&cfg, text).unwrap();
@@ -83,7 +83,7 @@ fn a_bad_config_line_names_the_file_and_line() {
     assert!(!out.status.success());
     let message = text(&out);
     assert!(
-        message.contains("zoo.cfg:7") && message.contains("maxClientCnxns"),
+        message.contains("zoo.cfg:8") && message.contains("maxClientCnxns"),
         "{message}"
     );
 }

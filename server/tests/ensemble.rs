@@ -72,7 +72,7 @@ impl Ensemble {
                 &config,
                 format!(
                     "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
-                     clientPortAddress={host}\n4lw.commands.whitelist=*\nmaxClientCnxns=0\nsnapCount=50\n{extra}{peer_type}{server_lines}",
+                     clientPortAddress={host}\n4lw.commands.whitelist=*\nadmin.enableServer=false\nmaxClientCnxns=0\nsnapCount=50\n{extra}{peer_type}{server_lines}",
                     data.display()
                 ),
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -237,3 +238,21 @@ def start_workers(target: Callable[..., Any], args_list: list) -> list:
 def join_workers(workers: list, timeout: float) -> list:
     deadline = time.monotonic() + timeout
     return [worker.join_checked(max(0.0, deadline - time.monotonic())) for worker in workers]
+
+
+def raw_http_answer(port: int, raw: bytes) -> bytes:
+    """Sends `raw` to an HTTP endpoint on HOST:`port`, half-closes, and returns all it
+    answers before closing (empty when it closes without a word)."""
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        try:
+            sock.sendall(raw)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server may close first, and that is an answer too
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+        return data

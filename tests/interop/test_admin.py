@@ -22,7 +22,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from conftest import ServerFactory
-from support import HOST, ZkServer, free_port, wait_until
+from support import HOST, raw_http_answer, ZkServer, free_port, wait_until
 
 # Fields a JVM has and zk does not: the reference may have more of these, never fewer.
 ENVIRONMENT_REQUIRED = {"zookeeper.version", "host.name", "os.name", "os.arch", "os.version",
@@ -261,19 +261,7 @@ def test_bad_requests_cost_only_their_connection(server_factory, zk_target):
     admin = start_admin(server_factory, zk_target)
 
     def answer_to(raw: bytes) -> bytes:
-        with socket.create_connection((HOST, admin.port), timeout=10) as sock:
-            try:
-                sock.sendall(raw)
-                sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass  # the server may close first, and that is an answer too
-            data = b""
-            try:
-                while chunk := sock.recv(65536):
-                    data += chunk
-            except ConnectionResetError:
-                pass
-            return data
+        return raw_http_answer(admin.port, raw)
 
     assert answer_to(b"\x16\x03\x01\x02\x00garbage\r\n\r\n").startswith(b"HTTP/1.1 400")
     assert answer_to(b"GET /commands/" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n") \

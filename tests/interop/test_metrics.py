@@ -17,7 +17,7 @@ import pytest
 from kazoo.client import KazooClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from support import HOST, free_port, wait_until
+from support import HOST, raw_http_answer, free_port, wait_until
 
 pytestmark = pytest.mark.zk_only
 
@@ -97,19 +97,7 @@ def test_bad_requests_close_only_their_connection(served):
     assert refused.value.code == 405
 
     def answer_to(raw: bytes) -> bytes:
-        with socket.create_connection((HOST, port), timeout=10) as sock:
-            try:
-                sock.sendall(raw)
-                sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass  # the server may close first, and that is an answer too
-            data = b""
-            try:
-                while chunk := sock.recv(65536):
-                    data += chunk
-            except ConnectionResetError:
-                pass
-            return data
+        return raw_http_answer(port, raw)
 
     assert answer_to(b"\x16\x03\x01\x02\x00garbage\r\n\r\n").startswith(b"HTTP/1.1 400")
     assert answer_to(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 431")
