@@ -23,13 +23,20 @@ use super::driver::{Driver, Held};
 use super::error::Error;
 use super::event::SessionState;
 use super::session::Ended;
+use super::tls::Tls;
 use crate::proto::{frame, ConnectRequest, ConnectResponse, Decode, Encode, KeeperState};
 
 /// Read at least this much room into the inbound buffer.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// A connection that answered the handshake: its socket, its TLS state if any, what was
+/// read after the answer, and the answer.
+type Established = (TcpStream, Option<Tls>, BytesMut, ConnectResponse);
+
 pub(crate) struct Actor {
     pub driver: Arc<Driver>,
+    /// Speak TLS with this configuration.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// A read-write server the read-only probe found; tried first on the next round.
     pub preferred: Option<(String, u16)>,
 }
@@ -38,7 +45,7 @@ impl Actor {
     pub async fn run(mut self) {
         loop {
             let ended = match self.connect_round().await {
-                Ok(Some((stream, inbound, response))) => {
+                Ok(Some((stream, tls, inbound, response))) => {
                     let stream = Arc::new(stream);
                     let connected = {
                         let mut held = self.driver.lock();
@@ -46,6 +53,7 @@ impl Actor {
                             held.machine.connected(&response, Instant::now().into_std());
                         if connected.is_ok() {
                             held.socket = Some(stream.clone());
+                            held.tls = tls;
                         }
                         connected
                     };
@@ -54,6 +62,7 @@ impl Actor {
                             let ended = self.serve(&stream, inbound).await;
                             let mut held = self.driver.lock();
                             held.socket = None;
+                            held.tls = None;
                             if matches!(ended, Ended::Lost) {
                                 held.machine.disconnected();
                             }
@@ -138,9 +147,7 @@ impl Actor {
 
     /// Tries every host once (shuffled, resolved afresh), handling commands meanwhile.
     /// `Ok(None)`: no server answered this round.
-    async fn connect_round(
-        &mut self,
-    ) -> Result<Option<(TcpStream, BytesMut, ConnectResponse)>, Ended> {
+    async fn connect_round(&mut self) -> Result<Option<Established>, Ended> {
         let (mut hosts, wait, max_buffer) = {
             let held = self.driver.lock();
             let hosts = held.machine.connect.hosts.clone();
@@ -164,7 +171,13 @@ impl Actor {
                     held.machine.connect_request()
                 };
                 match self
-                    .wait_for(handshake(addr, request, wait, max_buffer))
+                    .wait_for(handshake(
+                        addr,
+                        self.tls.as_ref().map(|config| (config, host.as_str())),
+                        request,
+                        wait,
+                        max_buffer,
+                    ))
                     .await?
                 {
                     Ok(ok) => return Ok(Some(ok)),
@@ -189,12 +202,14 @@ impl Actor {
     async fn serve(&mut self, stream: &TcpStream, mut inbound: BytesMut) -> Ended {
         let _ = stream.set_nodelay(true);
         // Connected read-only with other hosts to try: look for a read-write server.
+        // (The probe asks `isro` in plaintext, which a TLS port does not answer.)
         let peer = stream.peer_addr().ok();
         let mut probe = {
             let held = self.driver.lock();
             (held.machine.state() == SessionState::ConnectedReadOnly
-                && held.machine.connect.hosts.len() > 1)
-                .then(|| tokio::spawn(probe_read_write(held.machine.connect.hosts.clone(), peer)))
+                && held.machine.connect.hosts.len() > 1
+                && self.tls.is_none())
+            .then(|| tokio::spawn(probe_read_write(held.machine.connect.hosts.clone(), peer)))
         };
         loop {
             let callers_end = self.callers_end(&mut self.driver.lock());
@@ -224,11 +239,11 @@ impl Actor {
                 let Some(deadline) = held.machine.deadline() else {
                     return Ended::Lost;
                 };
-                (deadline, !held.machine.output().is_empty())
+                (deadline, held.unwritten())
             };
             tokio::select! {
                 ready = stream.readable() => {
-                    if ready.is_err() || !read_some(stream, &mut inbound) {
+                    if ready.is_err() || !self.read_some(stream, &mut inbound) {
                         return self.driver.lock().machine.lose(Ended::Lost);
                     }
                 }
@@ -256,6 +271,18 @@ impl Actor {
         }
     }
 
+    /// Reads what the socket has into `inbound` (unsealed, over TLS, whose state callers
+    /// share); false when the connection is gone.
+    fn read_some(&self, stream: &TcpStream, inbound: &mut BytesMut) -> bool {
+        if self.tls.is_none() {
+            return read_plain(stream, inbound);
+        }
+        match self.driver.lock().tls.as_mut() {
+            Some(tls) => tls.read_from(stream, inbound),
+            None => false,
+        }
+    }
+
     /// Sends CloseSession after whatever is queued and waits (bounded) for its reply.
     async fn close_session(
         &mut self,
@@ -272,7 +299,7 @@ impl Actor {
         let sent = loop {
             let flushed = {
                 let mut held = self.driver.lock();
-                held.flush().map(|()| held.machine.output().is_empty())
+                held.flush().map(|()| !held.unwritten())
             };
             match flushed {
                 Ok(true) => break true,
@@ -289,7 +316,7 @@ impl Actor {
             while !self.driver.lock().machine.close_answered(&mut inbound, xid) {
                 tokio::select! {
                     ready = stream.readable() => {
-                        if ready.is_err() || !read_some(stream, &mut inbound) {
+                        if ready.is_err() || !self.read_some(stream, &mut inbound) {
                             break;
                         }
                     }
@@ -302,7 +329,7 @@ impl Actor {
 }
 
 /// Reads what the socket has into `inbound`; false when the connection is gone.
-fn read_some(stream: &TcpStream, inbound: &mut BytesMut) -> bool {
+fn read_plain(stream: &TcpStream, inbound: &mut BytesMut) -> bool {
     inbound.reserve(READ_CHUNK);
     match stream.try_read_buf(inbound) {
         Ok(0) => false,
@@ -311,18 +338,27 @@ fn read_some(stream: &TcpStream, inbound: &mut BytesMut) -> bool {
     }
 }
 
-/// Connects to `addr` and exchanges ConnectRequest/ConnectResponse within `timeout`.
+/// Connects to `addr` (over TLS to `host` when given a configuration) and exchanges
+/// ConnectRequest/ConnectResponse within `timeout`.
 async fn handshake(
     addr: SocketAddr,
+    tls: Option<(&Arc<rustls::ClientConfig>, &str)>,
     request: ConnectRequest,
     timeout: Duration,
     max_buffer: usize,
-) -> std::io::Result<(TcpStream, BytesMut, ConnectResponse)> {
+) -> std::io::Result<Established> {
     let work = async {
         let mut stream = TcpStream::connect(addr).await?;
+        let mut tls = match tls {
+            Some((config, host)) => Some(Tls::connect(config, host, &mut stream).await?),
+            None => None,
+        };
         let mut out = Vec::new();
         frame::write(&mut out, |b| request.encode(b));
-        stream.write_all(&out).await?;
+        match tls.as_mut() {
+            Some(tls) => tls.send(&mut stream, &out).await?,
+            None => stream.write_all(&out).await?,
+        }
         let mut buf = BytesMut::with_capacity(4096);
         loop {
             match frame::check(&buf, max_buffer) {
@@ -331,12 +367,16 @@ async fn handshake(
                     let payload = buf.split_to(len);
                     let response = ConnectResponse::from_bytes(&payload)
                         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-                    return Ok((stream, buf, response));
+                    return Ok((stream, tls, buf, response));
                 }
                 Ok(None) => {}
                 Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
             }
-            if stream.read_buf(&mut buf).await? == 0 {
+            let open = match tls.as_mut() {
+                Some(tls) => tls.receive_into(&mut stream, &mut buf).await?,
+                None => stream.read_buf(&mut buf).await? > 0,
+            };
+            if !open {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "server closed the connection during the handshake",

@@ -24,6 +24,7 @@ use tokio::sync::{oneshot, Notify};
 use super::command::{fail_command, Command};
 use super::error::Error;
 use super::session::{Ended, SessionMachine};
+use super::tls::Tls;
 
 thread_local! {
     /// How many machine locks this thread holds.
@@ -45,6 +46,8 @@ pub(crate) struct Driven {
     pub machine: SessionMachine,
     /// The established connection's socket, while the task serves it.
     pub socket: Option<Arc<TcpStream>>,
+    /// Its TLS state, when the client speaks TLS.
+    pub tls: Option<Tls>,
     /// A caller asked to close the session; the task answers it when done.
     pub close: Option<oneshot::Sender<()>>,
     /// Closing: new commands wait in the queue and fail when the session ends.
@@ -89,6 +92,7 @@ impl Driver {
             driven: Mutex::new(Driven {
                 machine,
                 socket: None,
+                tls: None,
                 close: None,
                 closing: false,
                 ended: None,
@@ -144,7 +148,7 @@ impl Driver {
             // A failed write is left to the task, which meets the same error.
             let _ = held.flush();
         }
-        let task_needed = held.close.is_some() || !held.machine.output().is_empty();
+        let task_needed = held.close.is_some() || held.unwritten();
         drop(held);
         if task_needed {
             self.wake.notify_one();
@@ -205,11 +209,23 @@ impl Driven {
     }
 
     /// Writes what the socket takes now of the machine's output. `Ok` with output left
-    /// means the socket is full: wait until it is writable.
+    /// (see [`Self::unwritten`]) means the socket is full: wait until it is writable.
     pub fn flush(&mut self) -> std::io::Result<()> {
         let Some(socket) = &self.socket else {
             return Ok(());
         };
+        if let Some(tls) = self.tls.as_mut() {
+            loop {
+                let sealed = tls.seal_some(self.machine.output())?;
+                if sealed > 0 {
+                    self.machine.wrote_some(sealed, Instant::now());
+                }
+                let socket_took_all = tls.write_to(socket)?;
+                if !socket_took_all || self.machine.output().is_empty() || sealed == 0 {
+                    return Ok(());
+                }
+            }
+        }
         while !self.machine.output().is_empty() {
             match socket.try_write(self.machine.output()) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
@@ -219,6 +235,11 @@ impl Driven {
             }
         }
         Ok(())
+    }
+
+    /// Bytes wait for the socket to take them.
+    pub fn unwritten(&self) -> bool {
+        !self.machine.output().is_empty() || self.tls.as_ref().is_some_and(Tls::wants_write)
     }
 }
 

@@ -101,6 +101,7 @@ impl Client {
         on_state: Option<StateCallback>,
     ) -> Result<Client> {
         let connect = ConnectString::parse(connect_string)?;
+        let tls = options.tls.as_ref().map(|tls| tls.config()).transpose()?;
         let (resume_id, resume_passwd) = options.session.clone().unwrap_or((0, Vec::new()));
         let session = Arc::new(Session {
             id: AtomicI64::new(resume_id),
@@ -126,6 +127,7 @@ impl Client {
         let submitter = Submitter::new(driver.clone());
         let actor = Actor {
             driver,
+            tls,
             preferred: None,
         };
         super::runtime::spawn(actor.run());

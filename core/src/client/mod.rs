@@ -13,6 +13,7 @@
 //!   submits its own command and, on an idle connection, writes it to the socket itself.
 //! - `watches.rs`: the client's watch registry and SetWatches2 after reconnect.
 //! - `multi.rs`: [`Op`]/[`OpResult`] for multi, [`ReadOp`]/[`ReadResult`] for multiRead.
+//! - `tls.rs`: [`TlsOptions`] and TLS on the connection (rustls, driven by hand).
 //! - `connect_string.rs`, `options.rs`, `event.rs`, `error.rs`: inputs and outputs.
 //! - [`blocking`]: the same client for callers without an async runtime.
 //! - `runtime.rs`: the one tokio runtime used when the caller has none.
@@ -35,6 +36,7 @@ mod options;
 mod ordered;
 pub mod runtime;
 mod session;
+mod tls;
 mod watches;
 
 pub use connect_string::ConnectString;
@@ -44,4 +46,5 @@ pub use handle::{Client, Overflow, PersistentWatch, StateChanges, Transaction, W
 pub use multi::{Op, OpResult, ReadOp, ReadResult};
 pub use options::ClientOptions;
 pub use ordered::{Call, ReadReply, Reply, ReplyCallback, WatchRegistration, WatchedRead};
+pub use tls::TlsOptions;
 pub use watches::{WatchCallback, WatchKind};

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::tls::TlsOptions;
+
 /// Client settings; `Default` gives Apache's defaults.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -25,6 +27,8 @@ pub struct ClientOptions {
     pub max_buffer: usize,
     /// Events a persistent watch buffers before reporting overflow.
     pub watch_queue: usize,
+    /// Speak TLS to the servers (their `secureClientPort`); `None`: plaintext.
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for ClientOptions {
@@ -38,6 +42,7 @@ impl Default for ClientOptions {
             auth: Vec::new(),
             max_buffer: crate::proto::DEFAULT_MAX_BUFFER,
             watch_queue: 1024,
+            tls: None,
         }
     }
 }
@@ -65,6 +70,11 @@ impl ClientOptions {
 
     pub fn resume(mut self, session_id: i64, password: Vec<u8>) -> Self {
         self.session = Some((session_id, password));
+        self
+    }
+
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = Some(tls);
         self
     }
 

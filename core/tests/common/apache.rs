@@ -29,11 +29,7 @@ impl ApacheServer {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let cfg = dir.path().join("zoo.cfg");
         std::fs::write(
             &cfg,
@@ -62,6 +58,15 @@ impl ApacheServer {
             _dir: dir,
         })
     }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for ApacheServer {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod apache;
+pub mod certs;
 pub mod faults;
 pub mod proxy;
 pub mod suite;
