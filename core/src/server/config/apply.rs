@@ -432,6 +432,9 @@ impl ServerConfig {
             "client.certReload" => {
                 boolean(key, value, at)?;
             }
+            // What Apache needs for the x509 scheme; zk always has it.
+            key if key.starts_with("authProvider.")
+                && value == "org.apache.zookeeper.server.auth.X509AuthenticationProvider" => {}
             "ssl.authProvider" => {
                 if value != "x509" {
                     self.warn(at.clone(), format!("{key}={value} has no effect in zk: a client certificate always authenticates as x509"));
