@@ -21,8 +21,10 @@
 //!
 //! Every key Apache documents is accepted. Keys zk acts on become typed fields; other keys
 //! Apache documents are kept in [`ServerConfig::extra`]; keys configuring Java-only machinery
-//! (`serverCnxnFactory`, `ssl.*`, `authProvider.N`, `metricsProvider.*`, `jvm.pause.*`,
-//! `quorum.auth.*`, ...) and unknown keys are kept too, each with one warning. A bad value
+//! (`authProvider.N`, `metricsProvider.*`, `jvm.pause.*`, `quorum.auth.*`, `ssl.quorum.*` and
+//! the `ssl.*` keys zk has no use for, ...) and unknown keys are kept too, each with one
+//! warning. The client port's TLS keys (`ssl.keyStore.*`, `ssl.clientAuth`, ...) are typed in
+//! [`TlsConfig`] and checked as they are read. A bad value
 //! (non-integer, port out of range, `minSessionTimeout > maxSessionTimeout`, an unknown
 //! four-letter word, a malformed `server.N`) is a [`ConfigError`] naming file, line and reason.
 //!

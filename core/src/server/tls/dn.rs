@@ -74,7 +74,7 @@ fn decode_string(tag: u32, data: &[u8]) -> Option<String> {
         20 => Some(data.iter().map(|&b| char::from(b)).collect()),
         // BMPString: UTF-16BE.
         30 => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = data
@@ -85,7 +85,7 @@ fn decode_string(tag: u32, data: &[u8]) -> Option<String> {
         }
         // UniversalString: UTF-32BE.
         28 => {
-            if data.len() % 4 != 0 {
+            if !data.len().is_multiple_of(4) {
                 return None;
             }
             data.chunks(4)
