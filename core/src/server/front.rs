@@ -254,7 +254,14 @@ mod tests {
         let (accepted, peer) = listener.accept().await.unwrap();
         let (_, writer) = accepted.into_split();
         let limits = ServerOptions::standalone(peer, "/nonexistent".into()).limits;
-        let (conn, _task) = Conn::open(id, peer, writer, &limits, Arc::new(AtomicU64::new(0)));
+        let (conn, _task) = Conn::open(
+            id,
+            peer,
+            writer,
+            Vec::new(),
+            &limits,
+            Arc::new(AtomicU64::new(0)),
+        );
         (conn, client)
     }
 

@@ -5,10 +5,12 @@
 //! The modules form layers; each uses only those on its left (no import cycles:
 //! `../shared/tools/modcycles.py core/src server` prints 1):
 //!
-//! config/options → tree, acl → txn → state → image, persist, watch, sessions, stats, role,
+//! tls → config/options → tree, acl → txn → state → image, persist, watch, sessions, stats, role,
 //! clock → conn::handle → shared → front → snapshotter → writer, quorum → reads, fourlw →
 //! http, metrics, admin → conn → runtime.
 //!
+//! - `tls`: TLS on the client port: `ssl.*` settings, key and trust stores (PEM, PKCS12,
+//!   JKS), the rustls config and its reload, the `x509` ids a client certificate proves.
 //! - `config`: zoo.cfg, JVM-style `-D` properties and defaults; `options`: the resolved
 //!   knobs the runtime reads.
 //! - `tree`: znodes, Stat bookkeeping, the ACL cache. `acl`: ACL checks and auth schemes.
@@ -32,8 +34,9 @@
 //!   bounded HTTP/1.1 responder; `metrics`: the Prometheus endpoint on it, from `mntr`'s
 //!   numbers; `admin`: Apache 3.8's AdminServer (JSON commands under `/commands`) on it,
 //!   from the four-letter words' facts.
-//! - `conn`: serving one client connection (handshake, requests in order, throttling).
-//! - `runtime`: start-up, recovery, the listener and background tasks.
+//! - `conn`: serving one client connection (handshake, requests in order, throttling),
+//!   over a plain `TcpStream` or a TLS stream.
+//! - `runtime`: start-up, recovery, the listeners (plain, TLS, unified) and background tasks.
 
 pub mod acl;
 pub(crate) mod admin;
@@ -56,6 +59,7 @@ pub(crate) mod shared;
 pub(crate) mod snapshotter;
 pub(crate) mod state;
 pub(crate) mod stats;
+pub mod tls;
 pub mod tree;
 pub(crate) mod txn;
 pub(crate) mod watch;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::acl::AclPolicy;
+use super::tls::TlsSettings;
 use super::txn::Rules;
 
 /// Everything the runtime needs to serve clients.
@@ -45,8 +46,13 @@ pub struct ServerOptions {
     /// The text `conf` prints and `/zookeeper/config` holds, if any.
     pub server_id: u64,
     pub client_port_listen_backlog: i32,
-    /// `secureClientPort`, as `conf` reports it (zk serves no TLS port yet).
+    /// `secureClientPort`, as `conf` reports it.
     pub secure_client_port: Option<u16>,
+    /// Serve plaintext (or, with port unification, both) on `client_addr`; false when only
+    /// `secureClientPort` is configured, and then `client_addr` is the TLS listener's.
+    pub serve_plain: bool,
+    /// TLS on the client port(s): `secureClientPort`, `client.portUnification`.
+    pub tls: Option<TlsOptions>,
     /// Where Prometheus scrapes `/metrics` (`metricsProvider.*`); `None`: not served.
     pub metrics_addr: Option<SocketAddr>,
     /// The AdminServer (`admin.*`); `None`: not served (`admin.enableServer=false`, tests).
@@ -115,6 +121,16 @@ impl Limits {
             reply_bytes: max_buffer + 1024,
         }
     }
+}
+
+/// Where the client port speaks TLS, and with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// `secureClientPortAddress:secureClientPort`: a listener that speaks only TLS.
+    pub secure_addr: Option<SocketAddr>,
+    /// `client.portUnification`: the plaintext listener also takes TLS.
+    pub port_unification: bool,
+    pub settings: TlsSettings,
 }
 
 /// Where and under which path the AdminServer answers.
@@ -204,6 +220,8 @@ impl ServerOptions {
             server_id: 0,
             client_port_listen_backlog: -1,
             secure_client_port: None,
+            serve_plain: true,
+            tls: None,
             metrics_addr: None,
             admin: None,
             initial_config: String::new(),
@@ -246,6 +264,50 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, OptionsError> {
         .ok_or_else(|| error("no address".into()))
 }
 
+/// The TLS listeners' settings, when `secureClientPort` or `client.portUnification` asks
+/// for TLS. `secure_addr` is the TLS-only listener beside the plaintext one, if any.
+fn tls_options(
+    cfg: &super::config::ServerConfig,
+    secure_addr: Option<SocketAddr>,
+    serve_plain: bool,
+) -> Result<Option<TlsOptions>, OptionsError> {
+    let tls = &cfg.tls;
+    let port_unification = tls.port_unification && serve_plain;
+    if cfg.secure_client_port.is_none() && !port_unification {
+        return Ok(None);
+    }
+    let store_error = |key: &'static str| {
+        move |e: std::io::Error| OptionsError::Tls {
+            key,
+            reason: format!("cannot read the password file {e}"),
+        }
+    };
+    let key_store = tls
+        .key_store
+        .spec()
+        .map_err(store_error("ssl.keyStore.passwordPath"))?
+        .ok_or(OptionsError::Tls {
+            key: "ssl.keyStore.location",
+            reason: "required for secureClientPort and client.portUnification".into(),
+        })?;
+    let trust_store = tls
+        .trust_store
+        .spec()
+        .map_err(store_error("ssl.trustStore.passwordPath"))?;
+    Ok(Some(TlsOptions {
+        secure_addr,
+        port_unification,
+        settings: TlsSettings {
+            key_store,
+            trust_store,
+            client_auth: tls.client_auth,
+            protocols: tls.protocols.clone(),
+            cipher_suites: tls.cipher_suites.clone(),
+            super_user: tls.super_user.clone(),
+        },
+    }))
+}
+
 /// Why a parsed configuration cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
@@ -255,6 +317,8 @@ pub enum OptionsError {
     NoMyid,
     #[error("myid is {0}, but there is no server.{0} line")]
     NotInEnsemble(u64),
+    #[error("{key}: {reason}")]
+    Tls { key: &'static str, reason: String },
     #[error("cannot resolve {host} (clientPortAddress, metricsProvider.httpHost or admin.serverAddress): {reason}")]
     Resolve { host: String, reason: String },
     #[error(transparent)]
@@ -265,9 +329,28 @@ impl ServerOptions {
     /// Resolves a parsed zoo.cfg into what the runtime reads.
     pub fn from_config(cfg: &super::config::ServerConfig) -> Result<Self, OptionsError> {
         let myid = cfg.read_myid()?;
-        let client = cfg.client_address(myid).ok_or(OptionsError::NoClientPort)?;
-        let client_addr = resolve(&client.host, client.port)?;
+        let secure_addr = match cfg.secure_client_port {
+            Some(port) => {
+                let host = cfg
+                    .secure_client_port_address
+                    .as_deref()
+                    .or(cfg.client_port_address.as_deref())
+                    .unwrap_or("0.0.0.0");
+                Some(resolve(host, port)?)
+            }
+            None => None,
+        };
+        let (client_addr, serve_plain) = match cfg.client_address(myid) {
+            Some(client) => (resolve(&client.host, client.port)?, true),
+            None => (secure_addr.ok_or(OptionsError::NoClientPort)?, false),
+        };
         let mut opts = ServerOptions::standalone(client_addr, cfg.data_dir.clone());
+        opts.serve_plain = serve_plain;
+        opts.tls = tls_options(
+            cfg,
+            if serve_plain { secure_addr } else { None },
+            serve_plain,
+        )?;
         opts.data_log_dir = cfg.data_log_dir.clone();
         opts.tick_time = Duration::from_millis(u64::from(cfg.tick_time));
         opts.min_session_timeout_ms = i32::try_from(cfg.min_session_timeout).unwrap_or(i32::MAX);

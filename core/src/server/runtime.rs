@@ -1,5 +1,6 @@
-//! The running server: recovery from disk, the listener, the writer thread and the
-//! background tasks (session expiry, container/TTL cleanup, autopurge).
+//! The running server: recovery from disk, the listeners (the client port, plaintext or
+//! unified; `secureClientPort`, TLS only; metrics; admin), the writer thread and the
+//! background tasks (session expiry, container/TTL cleanup, autopurge, TLS store reload).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,6 +39,13 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot bind the secure client port {addr}: {source}")]
+    BindSecure {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot serve TLS on the client port: {0}")]
+    Tls(#[from] super::tls::TlsError),
     #[error(transparent)]
     Persist(#[from] persist::PersistError),
     #[error("cannot read {what}: {reason}")]
@@ -53,6 +61,8 @@ pub enum ServerError {
 /// A started server. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
     shared: Arc<Shared>,
+    /// The `secureClientPort` listener's address, when there is one beside the plain one.
+    secure_addr: Option<SocketAddr>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -73,8 +83,27 @@ impl Server {
                 (state, Recovered::Standalone(resume))
             }
         };
+        // The TLS config is built before anything binds: a bad store stops the start.
+        let tls = match &opts.tls {
+            Some(tls) => Some(Arc::new(super::tls::TlsAcceptor::new(
+                tls.settings.clone(),
+            )?)),
+            None => None,
+        };
         let listener = bind(&opts).await?;
         let local_addr = listener.local_addr()?;
+        let secure = match opts.tls.as_ref().and_then(|t| t.secure_addr) {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::BindSecure { addr, source })?,
+            ),
+            None => None,
+        };
+        let secure_addr = match &secure {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        };
         let metrics = match opts.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -135,18 +164,60 @@ impl Server {
                 command_url,
             ));
         }
-        tokio::spawn(accept_loop(shared.clone(), member, listener));
+        let admission = Arc::new(Admission::new(
+            shared.opts.limits.max_cnxns,
+            shared.opts.max_client_cnxns,
+        ));
+        let main_mode = match (&tls, shared.opts.serve_plain, shared.opts.tls.as_ref()) {
+            (Some(tls), false, _) => Some((tls.clone(), conn::Unification::TlsOnly)),
+            (Some(tls), true, Some(options)) if options.port_unification => {
+                Some((tls.clone(), conn::Unification::Sniff))
+            }
+            _ => None,
+        };
+        tokio::spawn(accept_loop(
+            shared.clone(),
+            member.clone(),
+            listener,
+            admission.clone(),
+            main_mode,
+        ));
+        if let (Some(secure), Some(tls)) = (secure, &tls) {
+            tracing::info!(addr = %secure.local_addr()?, "serving TLS clients (secureClientPort)");
+            tokio::spawn(accept_loop(
+                shared.clone(),
+                member,
+                secure,
+                admission,
+                Some((tls.clone(), conn::Unification::TlsOnly)),
+            ));
+        }
+        if let Some(tls) = tls {
+            let stop = shared.clone();
+            tokio::spawn(tls.watch(super::tls::RELOAD_POLL, async move {
+                wait_stopping(&stop).await
+            }));
+        }
         tokio::spawn(expiry_loop(shared.clone()));
         tokio::spawn(container_loop(shared.clone()));
         if !shared.opts.purge_interval.is_zero() {
             tokio::spawn(purge_loop(shared.clone()));
         }
         tracing::info!(addr = %local_addr, "serving clients");
-        Ok(Server { shared, writer })
+        Ok(Server {
+            shared,
+            secure_addr,
+            writer,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr
+    }
+
+    /// The `secureClientPort` listener's address, if it has one beside the client port.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -302,11 +373,16 @@ fn initial_session_id(server_id: u64, max_existing: Option<i64>) -> i64 {
     }
 }
 
-async fn accept_loop(shared: Arc<Shared>, member: Option<Arc<Ensemble>>, listener: TcpListener) {
-    let admission = Arc::new(Admission::new(
-        shared.opts.limits.max_cnxns,
-        shared.opts.max_client_cnxns,
-    ));
+/// Accepts on one listener; `tls` says whether (and how) its connections speak TLS. The
+/// listeners share one admission count, as `maxCnxns`/`maxClientCnxns` limit a client's
+/// connections to the server, whichever port they use.
+async fn accept_loop(
+    shared: Arc<Shared>,
+    member: Option<Arc<Ensemble>>,
+    listener: TcpListener,
+    admission: Arc<Admission>,
+    tls: Option<(Arc<super::tls::TlsAcceptor>, conn::Unification)>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -325,8 +401,9 @@ async fn accept_loop(shared: Arc<Shared>, member: Option<Arc<Ensemble>>, listene
         };
         let shared = shared.clone();
         let member = member.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            conn::serve(shared, member, stream, peer).await;
+            conn::accept(shared, member, stream, peer, tls).await;
             drop(ticket);
         });
     }

@@ -11,6 +11,7 @@ use super::values::{
     boolean, decoded_int, host, id_number, invalid, java_int, line_at, parse_whitelist, path_value,
     port, to_u32, to_u64, yes_no,
 };
+use super::{ClientAuth, StoreType, TlsVersion};
 use super::{
     ServerConfig, ALWAYS_ENABLED_4LW, ELECTION_ALG, MAX_EXTENDED_SERVER_ID, MAX_SERVER_ID,
     MAX_SESSION_TIMEOUT_TICKS, MIN_SESSION_TIMEOUT_TICKS, MIN_SNAP_COUNT, MIN_SNAP_RETAIN_COUNT,
@@ -86,16 +87,9 @@ impl ServerConfig {
             }
             "clientPort" => self.client_port = Some(port(key, value, at)?),
             "clientPortAddress" => self.client_port_address = Some(host(key, value, at)?),
-            "secureClientPort" => {
-                self.secure_client_port = Some(port(key, value, at)?);
-                self.warn(
-                    at.clone(),
-                    "TLS client connections are not supported by zk; secureClientPort is ignored",
-                );
-            }
+            "secureClientPort" => self.secure_client_port = Some(port(key, value, at)?),
             "secureClientPortAddress" => {
-                self.secure_client_port_address = Some(host(key, value, at)?);
-                self.warn(at.clone(), "TLS client connections are not supported by zk; secureClientPortAddress is ignored");
+                self.secure_client_port_address = Some(host(key, value, at)?)
             }
             "observerMasterPort" => {
                 let n = java_int(key, value, at)?;
@@ -216,6 +210,9 @@ impl ServerConfig {
         value: &str,
         at: &Location,
     ) -> Result<bool, ConfigError> {
+        if self.apply_tls_key(key, value, at)? {
+            return Ok(true);
+        }
         match key {
             "4lw.commands.whitelist" => self.whitelist = Some(parse_whitelist(key, value, at)?),
             "snapCount" => {
@@ -303,6 +300,149 @@ impl ServerConfig {
             "admin.restore.enabled" => self.admin.restore_enabled = boolean(key, value, at)?,
             _ => return Ok(false),
         }
+        Ok(true)
+    }
+
+    /// The client port's TLS keys (see [`TlsConfig`](super::TlsConfig)). `Ok(false)`: not one.
+    fn apply_tls_key(
+        &mut self,
+        key: &str,
+        value: &str,
+        at: &Location,
+    ) -> Result<bool, ConfigError> {
+        fn store(c: &mut ServerConfig, trust: bool) -> &mut super::StoreKeys {
+            if trust {
+                &mut c.tls.trust_store
+            } else {
+                &mut c.tls.key_store
+            }
+        }
+        match key {
+            "ssl.keyStore.location" | "ssl.trustStore.location" => {
+                store(self, key.starts_with("ssl.trust")).location =
+                    Some(path_value(key, value, at)?);
+            }
+            "ssl.keyStore.password" | "ssl.trustStore.password" => {
+                store(self, key.starts_with("ssl.trust")).password = Some(value.to_string());
+            }
+            "ssl.keyStore.passwordPath" | "ssl.trustStore.passwordPath" => {
+                store(self, key.starts_with("ssl.trust")).password_path =
+                    Some(path_value(key, value, at)?);
+            }
+            "ssl.keyStore.type" | "ssl.trustStore.type" => {
+                let kind = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(StoreType::parse(value).ok_or_else(|| {
+                        invalid(
+                            key,
+                            at,
+                            format!("unsupported store type \"{value}\" (PEM, PKCS12 or JKS)"),
+                        )
+                    })?)
+                };
+                store(self, key.starts_with("ssl.trust")).store_type = kind;
+            }
+            "ssl.clientAuth" => {
+                self.tls.client_auth = ClientAuth::parse(value).ok_or_else(|| {
+                    invalid(key, at, format!("\"{value}\" is not need, want or none"))
+                })?;
+            }
+            "ssl.protocol" => {
+                if self.tls.enabled_protocols_set {
+                    return Ok(true);
+                }
+                match TlsVersion::from_protocol(value) {
+                    Ok(versions) => self.tls.protocols = versions,
+                    Err(why) => {
+                        if why.starts_with("unknown") {
+                            return Err(invalid(key, at, why));
+                        }
+                        self.warn(
+                            at.clone(),
+                            format!("{key}: {why}; using TLSv1.3 and TLSv1.2"),
+                        );
+                        self.tls.protocols = Vec::new();
+                    }
+                }
+            }
+            "ssl.enabledProtocols" => {
+                let mut versions = Vec::new();
+                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    match TlsVersion::parse(name) {
+                        Ok(v) if !versions.contains(&v) => versions.push(v),
+                        Ok(_) => {}
+                        Err(why) if why.starts_with("unknown") => {
+                            return Err(invalid(key, at, why))
+                        }
+                        Err(why) => {
+                            self.warn(at.clone(), format!("{key}: {why}; {name} is left out"))
+                        }
+                    }
+                }
+                if versions.is_empty() {
+                    return Err(invalid(
+                        key,
+                        at,
+                        "names no protocol zk can serve (TLSv1.2, TLSv1.3)",
+                    ));
+                }
+                versions.sort_unstable_by(|a, b| b.cmp(a));
+                self.tls.protocols = versions;
+                self.tls.enabled_protocols_set = true;
+            }
+            "ssl.ciphersuites" => {
+                let mut suites = Vec::new();
+                let mut unsupported = Vec::new();
+                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    if super::super::tls::cipher_suite(name).is_some() {
+                        suites.push(name.to_string());
+                    } else {
+                        unsupported.push(name);
+                    }
+                }
+                if !unsupported.is_empty() {
+                    self.warn(
+                        at.clone(),
+                        format!(
+                            "{key}: not supported by zk (rustls), left out: {}",
+                            unsupported.join(", ")
+                        ),
+                    );
+                }
+                if suites.is_empty() {
+                    return Err(invalid(key, at, "names no cipher suite zk supports (IANA names, e.g. TLS_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"));
+                }
+                self.tls.cipher_suites = suites;
+            }
+            "client.portUnification" => self.tls.port_unification = boolean(key, value, at)?,
+            "X509AuthenticationProvider.superUser" => {
+                self.tls.super_user = Some(value.to_string());
+            }
+            "serverCnxnFactory" => {
+                if !matches!(
+                    value,
+                    "org.apache.zookeeper.server.NettyServerCnxnFactory"
+                        | "org.apache.zookeeper.server.NIOServerCnxnFactory"
+                ) {
+                    self.warn(at.clone(), format!("{key}={value} has no effect in zk (it has one connection layer, which serves TLS too)"));
+                }
+            }
+            // zk always reloads the client port's stores when their files change.
+            "client.certReload" => {
+                boolean(key, value, at)?;
+            }
+            // What Apache needs for the x509 scheme; zk always has it.
+            key if key.starts_with("authProvider.")
+                && value == "org.apache.zookeeper.server.auth.X509AuthenticationProvider" => {}
+            "ssl.authProvider" => {
+                if value != "x509" {
+                    self.warn(at.clone(), format!("{key}={value} has no effect in zk: a client certificate always authenticates as x509"));
+                }
+            }
+            _ => return Ok(false),
+        }
+        self.extra.insert(key.to_string(), value.to_string());
         Ok(true)
     }
 

@@ -100,13 +100,10 @@ pub(super) fn is_membership(key: &str) -> bool {
 }
 
 const JAVA_ONLY: &[&str] = &[
-    "serverCnxnFactory",
     "sslQuorum",
     "portUnification",
     "sslQuorumReloadCertFiles",
     "quorum.cnxn.threads.size",
-    "client.portUnification",
-    "client.certReload",
     "client.secure",
     "clientCnxnSocket",
     "fips-mode",

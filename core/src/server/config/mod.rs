@@ -21,8 +21,10 @@
 //!
 //! Every key Apache documents is accepted. Keys zk acts on become typed fields; other keys
 //! Apache documents are kept in [`ServerConfig::extra`]; keys configuring Java-only machinery
-//! (`serverCnxnFactory`, `ssl.*`, `authProvider.N`, `metricsProvider.*`, `jvm.pause.*`,
-//! `quorum.auth.*`, ...) and unknown keys are kept too, each with one warning. A bad value
+//! (`authProvider.N`, `metricsProvider.*`, `jvm.pause.*`, `quorum.auth.*`, `ssl.quorum.*` and
+//! the `ssl.*` keys zk has no use for, ...) and unknown keys are kept too, each with one
+//! warning. The client port's TLS keys (`ssl.keyStore.*`, `ssl.clientAuth`, ...) are typed in
+//! [`TlsConfig`] and checked as they are read. A bad value
 //! (non-integer, port out of range, `minSessionTimeout > maxSessionTimeout`, an unknown
 //! four-letter word, a malformed `server.N`) is a [`ConfigError`] naming file, line and reason.
 //!
@@ -73,6 +75,7 @@ use std::path::{Path, PathBuf};
 
 use self::keys::ExtraKind;
 use self::values::{invalid, line_at, read_text, version_from_file_name};
+use super::tls::{ClientAuth, StoreSpec, StoreType, TlsVersion};
 
 // ---------------------------------------------------------------------------------------------
 // Defaults: Apache's, unless marked EMBEDDED.
@@ -247,6 +250,60 @@ impl MetricsConfig {
     }
 }
 
+/// The client port's TLS keys, as Apache names them (system-property keys: zoo.cfg or
+/// `-Dzookeeper.<key>`). Values are checked when read; the store files when the server starts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsConfig {
+    /// `ssl.keyStore.location`, `.password` (or `.passwordPath`), `.type`.
+    pub key_store: StoreKeys,
+    /// `ssl.trustStore.location`, `.password` (or `.passwordPath`), `.type`.
+    pub trust_store: StoreKeys,
+    /// `ssl.clientAuth` (need).
+    pub client_auth: ClientAuth,
+    /// `ssl.protocol` / `ssl.enabledProtocols`, resolved to what rustls speaks; empty = both.
+    pub protocols: Vec<TlsVersion>,
+    /// `ssl.ciphersuites` names rustls supports; empty = rustls' defaults.
+    pub cipher_suites: Vec<String>,
+    /// `client.portUnification` (false): the plaintext client port also accepts TLS.
+    pub port_unification: bool,
+    /// `X509AuthenticationProvider.superUser` (unset): this subject is `super` too.
+    pub super_user: Option<String>,
+    /// `ssl.enabledProtocols` was set (it beats `ssl.protocol`).
+    enabled_protocols_set: bool,
+}
+
+/// One store's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreKeys {
+    pub location: Option<PathBuf>,
+    pub password: Option<String>,
+    /// `*.passwordPath`: a file holding the password (read when the server starts).
+    pub password_path: Option<PathBuf>,
+    pub store_type: Option<StoreType>,
+}
+
+impl StoreKeys {
+    /// The store to open, reading `passwordPath` if set; `None` without a location.
+    pub fn spec(&self) -> std::io::Result<Option<StoreSpec>> {
+        let Some(location) = &self.location else {
+            return Ok(None);
+        };
+        let password = match (&self.password, &self.password_path) {
+            (Some(password), _) => password.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+            (None, None) => String::new(),
+        };
+        Ok(Some(StoreSpec {
+            location: location.clone(),
+            password,
+            store_type: self.store_type,
+        }))
+    }
+}
+
 /// Everything the server reads from zoo.cfg and `-D` properties. Field docs give the zoo.cfg
 /// key and its default.
 #[derive(Debug, Clone, PartialEq)]
@@ -262,10 +319,12 @@ pub struct ServerConfig {
     pub client_port: Option<u16>,
     /// `clientPortAddress` (unset = all interfaces). Not resolved here.
     pub client_port_address: Option<String>,
-    /// `secureClientPort` (unset). Accepted; TLS is not supported, so it is never opened.
+    /// `secureClientPort` (unset): a listener that speaks only TLS (see [`TlsConfig`]).
     pub secure_client_port: Option<u16>,
-    /// `secureClientPortAddress` (unset). Accepted, unused like `secureClientPort`.
+    /// `secureClientPortAddress` (unset = `clientPortAddress`, else all interfaces).
     pub secure_client_port_address: Option<String>,
+    /// `ssl.*`, `client.portUnification`, `X509AuthenticationProvider.superUser`.
+    pub tls: TlsConfig,
     /// `clientPortListenBacklog` (-1 = `None` = the OS default).
     pub client_port_listen_backlog: Option<u32>,
     /// `maxClientCnxns` (60): connections per client IP; 0 = unlimited.
@@ -682,6 +741,7 @@ impl ServerConfig {
             client_port_address: None,
             secure_client_port: None,
             secure_client_port_address: None,
+            tls: TlsConfig::default(),
             client_port_listen_backlog: None,
             max_client_cnxns: DEFAULT_MAX_CLIENT_CNXNS,
             max_cnxns: DEFAULT_MAX_CNXNS,

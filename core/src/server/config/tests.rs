@@ -450,9 +450,14 @@ fn other_keys_are_kept_with_the_right_warning() {
     assert!(!has_warning(&c, "metricsProvider"));
     // Documented keys are silent.
     assert!(!has_warning(&c, "commitLogCount"));
+    // The client port's TLS keys and the Netty factory Apache needs for them are zk's own.
+    assert!(!has_warning(&c, "serverCnxnFactory"));
+    assert!(!has_warning(&c, "ssl.keyStore.location"));
+    assert_eq!(
+        c.tls.key_store.location.as_deref(),
+        Some(Path::new("/k.jks"))
+    );
     for key in [
-        "serverCnxnFactory",
-        "ssl.keyStore.location",
         "authProvider.1",
         "jvm.pause.monitor",
         "quorum.auth.enableSasl",
@@ -468,14 +473,92 @@ fn other_keys_are_kept_with_the_right_warning() {
         &c,
         "zoo.cfg:10: jute.maxbuffer has no effect here"
     ));
-    assert!(has_warning(
-        &c,
-        "zoo.cfg:12: TLS client connections are not supported"
-    ));
     // JVM-only properties cannot be set from zoo.cfg.
     assert_eq!(c.jute_max_buffer, DEFAULT_JUTE_MAX_BUFFER);
     assert!(!c.read_only_mode_enabled);
-    assert_eq!(c.warnings.len(), 9, "{:#?}", c.warnings);
+    assert_eq!(c.warnings.len(), 6, "{:#?}", c.warnings);
+}
+
+// ----- TLS on the client port -----------------------------------------------------------------
+
+#[test]
+fn tls_keys_from_zoo_cfg_and_system_properties() {
+    use crate::server::tls::{ClientAuth, StoreType, TlsVersion};
+    let mut c = parse(
+        "dataDir=/d\nclientPort=2181\nsecureClientPort=2281\nsecureClientPortAddress=127.0.0.1\n\
+         serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+         ssl.keyStore.location=/k/server.p12\nssl.keyStore.password=pw\nssl.keyStore.type=pkcs12\n\
+         ssl.clientAuth=want\nssl.protocol=TLSv1.2\nclient.portUnification=true\n\
+         ssl.ciphersuites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA\n",
+    );
+    assert!(
+        c.warnings.iter().all(|w| !w.message.contains("no effect")),
+        "{:#?}",
+        c.warnings
+    );
+    assert!(has_warning(&c, "zoo.cfg:12: ssl.ciphersuites: not supported by zk (rustls), left out: TLS_RSA_WITH_AES_128_CBC_SHA"));
+    assert_eq!(c.secure_client_port, Some(2281));
+    assert_eq!(c.tls.key_store.store_type, Some(StoreType::Pkcs12));
+    assert_eq!(c.tls.key_store.password.as_deref(), Some("pw"));
+    assert_eq!(c.tls.client_auth, ClientAuth::Want);
+    assert_eq!(c.tls.protocols, vec![TlsVersion::V1_2]);
+    assert_eq!(
+        c.tls.cipher_suites,
+        vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_string()]
+    );
+    assert!(c.tls.port_unification);
+    c.apply_system_properties([
+        ("zookeeper.ssl.trustStore.location", "/k/trust.jks"),
+        ("zookeeper.ssl.trustStore.password", "tp"),
+        ("zookeeper.ssl.clientAuth", "need"),
+        ("zookeeper.X509AuthenticationProvider.superUser", "CN=admin"),
+        ("zookeeper.ssl.enabledProtocols", "TLSv1.2,TLSv1.3,TLSv1.1"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.tls.trust_store.location.as_deref(),
+        Some(Path::new("/k/trust.jks"))
+    );
+    // zoo.cfg wins over -D for the same key.
+    assert_eq!(c.tls.client_auth, ClientAuth::Want);
+    assert_eq!(c.tls.super_user.as_deref(), Some("CN=admin"));
+    assert_eq!(c.tls.protocols, vec![TlsVersion::V1_3, TlsVersion::V1_2]);
+    assert!(has_warning(&c, "TLSv1.1 is not supported by zk"));
+    // Apache's default is need.
+    assert_eq!(parse(MINIMAL).tls.client_auth, ClientAuth::Need);
+}
+
+#[test]
+fn bad_tls_values_name_key_and_line() {
+    for (text, needle) in [
+        (
+            "dataDir=/d\nssl.clientAuth=maybe\n",
+            "zoo.cfg:2: ssl.clientAuth",
+        ),
+        (
+            "dataDir=/d\n\nssl.keyStore.type=BCFKS\n",
+            "zoo.cfg:3: ssl.keyStore.type",
+        ),
+        (
+            "dataDir=/d\nssl.protocol=TLSv9\n",
+            "zoo.cfg:2: ssl.protocol",
+        ),
+        (
+            "dataDir=/d\nssl.enabledProtocols=TLSv1.1\n",
+            "zoo.cfg:2: ssl.enabledProtocols",
+        ),
+        (
+            "dataDir=/d\nssl.ciphersuites=TLS_RSA_WITH_RC4_128_MD5\n",
+            "zoo.cfg:2: ssl.ciphersuites",
+        ),
+        (
+            "dataDir=/d\nclient.portUnification=yes\n",
+            "zoo.cfg:2: client.portUnification",
+        ),
+    ] {
+        let err = parse_err(text).to_string();
+        assert!(err.contains(needle), "{text:?}: {err}");
+    }
 }
 
 #[test]

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
@@ -181,14 +180,21 @@ pub struct Conn {
 
 impl Conn {
     /// A connection to `peer` writing through `writer`: its handle and its socket writer task.
-    pub fn open(
+    /// It holds the `ip` id and `auth_ids` (what a client certificate proved).
+    pub fn open<W: AsyncWrite + Unpin + Send + 'static>(
         id: ConnId,
         peer: SocketAddr,
-        writer: OwnedWriteHalf,
+        writer: W,
+        auth_ids: Vec<Id>,
         limits: &Limits,
         server_sent: Arc<AtomicU64>,
     ) -> (Arc<Conn>, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let mut ids = vec![Id {
+            scheme: "ip".into(),
+            id: peer.ip().to_string(),
+        }];
+        ids.extend(auth_ids);
         let backlog = Arc::new(Backlog {
             bytes: AtomicUsize::new(0),
             drained: Notify::new(),
@@ -205,10 +211,7 @@ impl Conn {
             cork: Mutex::default(),
             session_id: AtomicI64::new(0),
             timeout_ms: AtomicI32::new(0),
-            ids: RwLock::new(vec![Id {
-                scheme: "ip".into(),
-                id: peer.ip().to_string(),
-            }]),
+            ids: RwLock::new(ids),
             inflight: AtomicUsize::new(0),
             inflight_sizes: Mutex::new(VecDeque::new()),
             inflight_bytes: AtomicUsize::new(0),
@@ -458,8 +461,8 @@ impl WatchSink for Conn {
 }
 
 /// Writes queued frames, as many per syscall as are waiting.
-async fn write_loop(
-    mut writer: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
     backlog: Arc<Backlog>,
 ) {
@@ -481,7 +484,10 @@ async fn write_loop(
                 next = rx.try_recv().ok();
             }
         }
-        if !buf.is_empty() && writer.write_all(&buf).await.is_err() {
+        // `flush` costs nothing on a TcpStream; a TLS stream may hold records until then.
+        if !buf.is_empty()
+            && (writer.write_all(&buf).await.is_err() || writer.flush().await.is_err())
+        {
             backlog.broken.store(true, Ordering::Release);
             backlog.drained.notify_one();
             return;

@@ -14,13 +14,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::proto::{
-    frame, ConnectRequest, ConnectResponse, Decode, Encode, ErrorCode, OpCode, Request,
+    frame, ConnectRequest, ConnectResponse, Decode, Encode, ErrorCode, Id, OpCode, Request,
     RequestHeader, Response, AUTH_XID,
 };
 
@@ -36,21 +35,87 @@ use super::reads;
 use super::role::Role;
 use super::shared::{ReplyTo, Shared, WriteJob};
 use super::state::Outcome;
+use super::tls::{self, TlsAcceptor};
 use super::txn::TxnBody;
 
-/// Serves one accepted socket until it closes.
-pub async fn serve(
+/// Serves one accepted socket until it closes: as plaintext, or (`tls`) as TLS, or (with
+/// port unification) as whichever its first byte says. The TLS handshake and the
+/// ConnectRequest share one deadline, `nio.sessionlessCnxnTimeout` from the accept.
+pub async fn accept(
     shared: Arc<Shared>,
     member: Option<Arc<Ensemble>>,
     stream: TcpStream,
     peer: SocketAddr,
+    tls: Option<(Arc<TlsAcceptor>, Unification)>,
 ) {
     let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
+    let deadline = tokio::time::Instant::now() + shared.opts.limits.sessionless_timeout;
+    let Some((acceptor, unification)) = tls else {
+        let (reader, writer) = stream.into_split();
+        return serve(shared, member, reader, writer, peer, Vec::new(), deadline).await;
+    };
+    if unification == Unification::Sniff {
+        let mut first = [0u8; 1];
+        match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
+            Ok(Ok(1)) if first[0] == tls::TLS_HANDSHAKE_BYTE => {}
+            Ok(Ok(1)) => {
+                let (reader, writer) = stream.into_split();
+                return serve(shared, member, reader, writer, peer, Vec::new(), deadline).await;
+            }
+            _ => return,
+        }
+    }
+    let stream = match tokio::time::timeout_at(deadline, acceptor.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::info!(peer = %peer, "TLS handshake failed: {e}; closing the connection");
+            shared.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        Err(_) => {
+            tracing::info!(peer = %peer, "no TLS handshake within nio.sessionlessCnxnTimeout; closing the connection");
+            return;
+        }
+    };
+    let ids = tls::peer_ids(
+        stream.get_ref().1,
+        acceptor.settings().super_user.as_deref(),
+    );
+    if let Some(id) = ids.iter().find(|id| id.scheme == "x509") {
+        tracing::info!(peer = %peer, "Authenticated Id '{}' for Scheme 'x509'", id.id);
+    }
+    let (reader, writer) = tokio::io::split(stream);
+    serve(shared, member, reader, writer, peer, ids, deadline).await;
+}
+
+/// Whether a TLS listener also takes plaintext (`client.portUnification`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unification {
+    /// TLS only (`secureClientPort`).
+    TlsOnly,
+    /// Look at the first byte: a TLS handshake record, or plaintext.
+    Sniff,
+}
+
+/// Serves one connection, given as its two halves, until it closes. Generic so that a
+/// plain `TcpStream`'s halves are used directly, with no cost from TLS.
+async fn serve<R, W>(
+    shared: Arc<Shared>,
+    member: Option<Arc<Ensemble>>,
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    auth_ids: Vec<Id>,
+    deadline: tokio::time::Instant,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (conn, write_task) = Conn::open(
         shared.next_conn_id(),
         peer,
         writer,
+        auth_ids,
         &shared.opts.limits,
         shared.stats.packets_sent.clone(),
     );
@@ -64,7 +129,7 @@ pub async fn serve(
         buf: BytesMut::with_capacity(512),
         deferred: VecDeque::new(),
     };
-    if let Err(reason) = session.run().await {
+    if let Err(reason) = session.run(deadline).await {
         tracing::debug!(peer = %peer, reason, "closing connection");
     }
     conn.close();
@@ -86,12 +151,12 @@ struct Deferred {
 }
 
 /// The reading side of a connection and its ordering state.
-struct Session {
+struct Session<R> {
     shared: Arc<Shared>,
     /// This server's ensemble member; none standalone.
     member: Option<Arc<Ensemble>>,
     conn: Arc<Conn>,
-    reader: OwnedReadHalf,
+    reader: R,
     buf: BytesMut,
     /// Requests waiting for this session's in-flight writes, with their sizes.
     deferred: VecDeque<Deferred>,
@@ -109,10 +174,9 @@ enum Throttle {
 /// How often a connection paused by `globalOutstandingLimit` looks again.
 const GLOBAL_THROTTLE_RECHECK: std::time::Duration = std::time::Duration::from_millis(2);
 
-impl Session {
-    async fn run(&mut self) -> Result<(), Closing> {
-        let limit = self.shared.opts.limits.sessionless_timeout;
-        let first = tokio::time::timeout(limit, self.read_first_frame())
+impl<R: AsyncRead + Unpin + Send> Session<R> {
+    async fn run(&mut self, deadline: tokio::time::Instant) -> Result<(), Closing> {
+        let first = tokio::time::timeout_at(deadline, self.read_first_frame())
             .await
             .map_err(|_| "no handshake within nio.sessionlessCnxnTimeout")??;
         let Some(payload) = first else {

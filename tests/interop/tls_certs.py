@@ -1,0 +1,69 @@
+"""Test certificates for the TLS tests, made at test time with `openssl` and `keytool`
+(never committed): CA A with a server certificate (SAN 127.0.0.1 and localhost), a second
+server certificate for the reload test, two client certificates; CA B (not trusted) with a
+client certificate. Each identity in PEM (key+chain, and key/cert apart), PKCS12 and JKS;
+the trust store for CA A in PEM, PKCS12 and JKS. Every store's password is PASSWORD."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+PASSWORD = "test-pass"
+# Subjects as Apache's X509AuthenticationProvider names them (RFC 2253, last RDN first).
+CLIENT_SUBJECT = "CN=client,OU=zk-test,O=zk"
+OTHER_SUBJECT = "CN=other-client,OU=zk-test,O=zk"
+SERIALS = {"server": 0x1001, "server2": 0x2002, "client": 0x3003, "other": 0x4004,
+           "rogue": 0x5005}
+
+
+def _run(args, cwd: Path) -> None:
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
+
+
+class Certs:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._ca("ca", "/CN=zk-test-ca-A")
+        self._ca("rogue-ca", "/CN=zk-test-ca-B")
+        san = "subjectAltName=IP:127.0.0.1,DNS:localhost"
+        self._leaf("server", "ca", "/O=zk/OU=zk-test/CN=localhost", san)
+        self._leaf("server2", "ca", "/O=zk/OU=zk-test/CN=reloaded", san)
+        self._leaf("client", "ca", "/O=zk/OU=zk-test/CN=client", "extendedKeyUsage=clientAuth")
+        self._leaf("other", "ca", "/O=zk/OU=zk-test/CN=other-client",
+                   "extendedKeyUsage=clientAuth")
+        self._leaf("rogue", "rogue-ca", "/O=zk/OU=zk-test/CN=client",
+                   "extendedKeyUsage=clientAuth")
+        _run(["keytool", "-importcert", "-alias", "ca", "-file", "ca.pem", "-keystore",
+              "trust.p12", "-storetype", "PKCS12", "-storepass", PASSWORD, "-noprompt"], self.dir)
+        _run(["keytool", "-importcert", "-alias", "ca", "-file", "ca.pem", "-keystore",
+              "trust.jks", "-storetype", "JKS", "-storepass", PASSWORD, "-noprompt"], self.dir)
+
+    def path(self, name: str) -> str:
+        return str(self.dir / name)
+
+    def _ca(self, name: str, subject: str) -> None:
+        _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3",
+              "-subj", subject, "-keyout", f"{name}.key", "-out", f"{name}.pem",
+              "-addext", "basicConstraints=critical,CA:true",
+              "-addext", "keyUsage=critical,keyCertSign,cRLSign"], self.dir)
+
+    def _leaf(self, name: str, ca: str, subject: str, extension: str) -> None:
+        _run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject,
+              "-keyout", f"{name}.key", "-out", f"{name}.csr"], self.dir)
+        (self.dir / f"{name}.ext").write_text(extension + "\n")
+        _run(["openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey",
+              f"{ca}.key", "-set_serial", str(SERIALS[name]), "-days", "3", "-extfile",
+              f"{name}.ext", "-out", f"{name}.crt"], self.dir)
+        key = (self.dir / f"{name}.key").read_text()
+        crt = (self.dir / f"{name}.crt").read_text()
+        (self.dir / f"{name}.pem").write_text(key + crt)
+        _run(["openssl", "pkcs12", "-export", "-inkey", f"{name}.key", "-in", f"{name}.crt",
+              "-certfile", f"{ca}.pem", "-name", name, "-passout", f"pass:{PASSWORD}",
+              "-out", f"{name}.p12"], self.dir)
+        _run(["keytool", "-importkeystore", "-srckeystore", f"{name}.p12", "-srcstoretype",
+              "PKCS12", "-srcstorepass", PASSWORD, "-destkeystore", f"{name}.jks",
+              "-deststoretype", "JKS", "-deststorepass", PASSWORD, "-noprompt"], self.dir)
