@@ -1,7 +1,7 @@
 """TLS on the client port: `secureClientPort`, `client.portUnification`, Apache's `ssl.*`
 keys, the `x509` ACL scheme and certificate reload.
 
-Certificates are made at test time (tls_certs.py). Tests that take `zk_target` run against
+Certificates are made at test time (tests/common/tls_certs.py). Tests that take `zk_target` run against
 the selected server (zk-server by default; `--zk-target=both` adds a real Apache 3.8 with
 NettyServerCnxnFactory and the same zoo.cfg keys); the rest are zk-server only.
 """

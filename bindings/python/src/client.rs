@@ -3,6 +3,7 @@
 //! `zk_core::client::Client` (or a recipe) and converts the result or error back.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyTuple};
 use zk_core::client::{
-    Client as CoreClient, ClientOptions, ConnectString, Error, SessionState, Watch,
+    Client as CoreClient, ClientOptions, ConnectString, Error, SessionState, TlsOptions, Watch,
 };
 use zk_core::proto::{Acl, CreateMode, ErrorCode, KeeperState, Stat};
 use zk_core::recipes;
@@ -564,6 +565,39 @@ impl WatchCallback {
     }
 }
 
+/// The core's TLS options from kazoo's parameters; files are read now, so a bad one is a
+/// `BadArgumentsError` naming it before anything connects.
+fn tls_options(
+    use_ssl: bool,
+    ca: Option<PathBuf>,
+    certfile: Option<PathBuf>,
+    keyfile: Option<PathBuf>,
+    verify_certs: bool,
+    check_hostname: bool,
+) -> Result<Option<TlsOptions>, Error> {
+    let bad = |message: &str| Err(Error::BadArguments(message.to_owned()));
+    if !use_ssl {
+        if ca.is_some() || certfile.is_some() || keyfile.is_some() {
+            return bad("ca, certfile and keyfile need use_ssl=True");
+        }
+        return Ok(None);
+    }
+    if !verify_certs {
+        return bad("verify_certs=False is not supported: pass the authority that signs the servers' certificates as ca=");
+    }
+    let Some(ca) = ca else {
+        return bad("use_ssl=True needs ca= (a PEM file of the authorities that sign the servers' certificates)");
+    };
+    let mut tls = TlsOptions::new(ca).verify_hostname(check_hostname);
+    match (certfile, keyfile) {
+        (Some(cert), Some(key)) => tls = tls.client_cert(cert, key),
+        (None, None) => {}
+        _ => return bad("certfile and keyfile go together"),
+    }
+    tls.validate()?;
+    Ok(Some(tls))
+}
+
 #[pymethods]
 impl PyClient {
     /// A client for `hosts` (`"host:port,host:port/chroot"`); connect with `start()`.
@@ -574,12 +608,20 @@ impl PyClient {
     /// after that many seconds (`OperationTimeoutError`); `connect_timeout` fixes how long each
     /// connection attempt waits for an answer (default: 2 s, doubling after unanswered
     /// rounds up to the session timeout divided among the hosts).
+    ///
+    /// TLS, with kazoo's parameters: `use_ssl=True` speaks TLS to the servers (their
+    /// `secureClientPort`), checking their certificates against the PEM file `ca`;
+    /// `certfile`/`keyfile` (PEM) are this client's certificate and key for servers that
+    /// ask for one; `check_hostname` also checks that a server's certificate names the host
+    /// connected to. `verify_certs=False` is refused: pass the authority as `ca` instead.
     #[new]
     #[pyo3(
-        text_signature = "(hosts='127.0.0.1:2181', timeout=10.0, client_id=None, read_only=False, auth_data=None, request_timeout=None, connect_timeout=None)"
+        text_signature = "(hosts='127.0.0.1:2181', timeout=10.0, client_id=None, read_only=False, auth_data=None, request_timeout=None, connect_timeout=None, use_ssl=False, ca=None, certfile=None, keyfile=None, verify_certs=True, check_hostname=False)"
     )]
     #[pyo3(signature = (hosts = "127.0.0.1:2181".to_owned(), timeout = 10.0, client_id = None,
-        read_only = false, auth_data = None, request_timeout = None, connect_timeout = None))]
+        read_only = false, auth_data = None, request_timeout = None, connect_timeout = None,
+        use_ssl = false, ca = None, certfile = None, keyfile = None, verify_certs = true,
+        check_hostname = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -590,6 +632,12 @@ impl PyClient {
         auth_data: Option<Vec<(String, Bound<'_, PyAny>)>>,
         request_timeout: Option<f64>,
         connect_timeout: Option<f64>,
+        use_ssl: bool,
+        ca: Option<PathBuf>,
+        certfile: Option<PathBuf>,
+        keyfile: Option<PathBuf>,
+        verify_certs: bool,
+        check_hostname: bool,
     ) -> PyResult<PyClient> {
         ConnectString::parse(&hosts).map_err(|e| error::to_py(py, e))?;
         let session_timeout = types::seconds(Some(timeout), "timeout")?.unwrap_or_default();
@@ -607,6 +655,8 @@ impl PyClient {
             let credential = types::text_or_bytes(&credential, "auth_data credential")?;
             options.auth.push((scheme, credential));
         }
+        options.tls = tls_options(use_ssl, ca, certfile, keyfile, verify_certs, check_hostname)
+            .map_err(|e| error::to_py(py, e))?;
         crate::logging::refresh_level(py);
         Ok(PyClient {
             shared: Arc::new(Shared {

@@ -68,6 +68,12 @@ impl TlsOptions {
         self
     }
 
+    /// Reads the files as a connection would: an unreadable or unusable one is a
+    /// [`Error::BadArguments`] that names it.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.config().map(drop)
+    }
+
     /// Reads the files into a rustls configuration; an unreadable or unusable file is a
     /// [`Error::BadArguments`] that names it.
     pub(crate) fn config(&self) -> Result<Arc<ClientConfig>, Error> {

@@ -1,5 +1,6 @@
 """Type stubs of the extension module `zk._zk` (checked against it by mypy's stubtest)."""
 
+import os
 from typing import (
     Any,
     Awaitable,
@@ -244,6 +245,12 @@ class Client:
         auth_data: Optional[Sequence[Tuple[str, Union[str, bytes]]]] = None,
         request_timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
+        use_ssl: bool = False,
+        ca: Optional[Union[str, "os.PathLike[str]"]] = None,
+        certfile: Optional[Union[str, "os.PathLike[str]"]] = None,
+        keyfile: Optional[Union[str, "os.PathLike[str]"]] = None,
+        verify_certs: bool = True,
+        check_hostname: bool = False,
     ) -> "Client": ...
     @property
     def hosts(self) -> str: ...

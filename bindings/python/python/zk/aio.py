@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from zk import _zk
@@ -65,6 +66,12 @@ class AsyncClient:
         auth_data: Optional[Sequence[Tuple[str, Union[str, bytes]]]] = None,
         request_timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
+        use_ssl: bool = False,
+        ca: Optional[Union[str, "os.PathLike[str]"]] = None,
+        certfile: Optional[Union[str, "os.PathLike[str]"]] = None,
+        keyfile: Optional[Union[str, "os.PathLike[str]"]] = None,
+        verify_certs: bool = True,
+        check_hostname: bool = False,
     ) -> None:
         self._client = _zk.Client(
             hosts,
@@ -74,6 +81,12 @@ class AsyncClient:
             list(auth_data) if auth_data is not None else None,
             request_timeout,
             connect_timeout,
+            use_ssl,
+            ca,
+            certfile,
+            keyfile,
+            verify_certs,
+            check_hostname,
         )
         self._listeners: Dict[Listener, Callable[..., None]] = {}
 
