@@ -5,8 +5,11 @@
 //! - `main.rs`: argument parsing and the foreground server.
 //! - `control.rs`: start (as a daemon), stop, restart, status and cleanup, with the pid file
 //!   in dataDir as zkServer.sh keeps it.
+//! - `logging.rs`: the log's level (ZK_LOG, or Apache's ZOO_LOG4J_PROP and
+//!   zookeeper.root.logger) and format (ZK_LOG_FORMAT=json).
 
 mod control;
+mod logging;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +29,9 @@ Usage: zk-server [--config FILE] {start|start-foreground|stop|restart|status|cle
 With no command, runs a standalone server in the foreground on 127.0.0.1:2181 with its
 data in ./zk-data (or the config named by --config).
 CONFIG defaults to $ZOOCFGDIR/zoo.cfg, then conf/zoo.cfg, then the embedded default.
-JVM-style -Dname=value properties are read from SERVER_JVMFLAGS and JVMFLAGS.";
+JVM-style -Dname=value properties are read from SERVER_JVMFLAGS and JVMFLAGS.
+The log goes to stderr: ZK_LOG sets its level or filter (else Apache's ZOO_LOG4J_PROP or
+-Dzookeeper.root.logger, else info); ZK_LOG_FORMAT=json writes one JSON object per line.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -164,11 +169,5 @@ fn foreground(path: Option<PathBuf>) -> Result<ExitCode, String> {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ZK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    logging::LogSettings::from_env().install();
 }

@@ -145,3 +145,47 @@ fn open_and_close_session(port: u16) -> std::io::Result<()> {
     let _ = stream.read_to_end(&mut rest);
     Ok(())
 }
+
+/// Runs a server until it serves, stops it, and returns the (level, message) of every line
+/// it logged, each of which must be a JSON object.
+fn json_log_records(env: &[(&str, &str)]) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, "");
+    let log = dir.path().join("server.log");
+    let mut env = env.to_vec();
+    env.push(("ZK_LOG_FORMAT", "json"));
+    let mut server = ServerProcess::start_foreground_with_env(&cfg, &log, "", &env);
+    server.wait_ready(port, Duration::from_secs(60));
+    assert!(server.terminate(Duration::from_secs(30)));
+    let text = std::fs::read_to_string(&log).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            let field = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            (field(&record["level"]), field(&record["fields"]["message"]))
+        })
+        .collect()
+}
+
+#[test]
+fn the_log_is_json_lines_on_request_at_the_level_apaches_variable_names() {
+    let records = json_log_records(&[]);
+    assert!(
+        records
+            .iter()
+            .any(|(level, m)| level == "INFO" && m.starts_with("Using config")),
+        "{records:?}"
+    );
+    if std::env::var_os("ZK_LOG").is_none() {
+        let records = json_log_records(&[("ZOO_LOG4J_PROP", "WARN,CONSOLE")]);
+        assert!(
+            records
+                .iter()
+                .all(|(level, _)| level == "WARN" || level == "ERROR"),
+            "{records:?}"
+        );
+    }
+}

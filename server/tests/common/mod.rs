@@ -19,12 +19,23 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// `zk-server start-foreground CONFIG`, with stderr in `log`.
     pub fn start_foreground(config: &Path, log: &Path, jvm_flags: &str) -> ServerProcess {
+        Self::start_foreground_with_env(config, log, jvm_flags, &[])
+    }
+
+    /// As [`Self::start_foreground`], with these environment variables set as well.
+    pub fn start_foreground_with_env(
+        config: &Path,
+        log: &Path,
+        jvm_flags: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         let log_file = std::fs::File::create(log).expect("create the server log");
         let child = Command::new(env!("CARGO_BIN_EXE_zk-server"))
             .arg("start-foreground")
             .arg(config)
             .env("SERVER_JVMFLAGS", jvm_flags)
             .env_remove("JVMFLAGS")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
