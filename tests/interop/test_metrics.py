@@ -35,16 +35,21 @@ def served(server_factory, zk_target):
     return server, port
 
 
+SUMMARIES = ("readlatency", "updatelatency", "fsynctime", "snapshottime")
+
+
 def scrape(port: int) -> Dict[str, float]:
+    """Every sample by name (a summary's quantiles as name{quantile})."""
     with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as answer:
         assert answer.status == 200
         assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = answer.read().decode()
     values = {}
     for family in text_string_to_metric_families(text):
-        assert family.type == "gauge", family
+        assert family.type == ("summary" if family.name in SUMMARIES else "gauge"), family
         for sample in family.samples:
-            values[sample.name] = sample.value
+            quantile = sample.labels.get("quantile")
+            values[f"{sample.name}{{{quantile}}}" if quantile else sample.name] = sample.value
     return values
 
 
@@ -81,6 +86,14 @@ def test_metrics_parse_carry_apaches_names_and_follow_the_tree(served):
         reported = mntr(server.port)
         assert float(reported["zk_znode_count"]) == after["znode_count"]
         assert float(reported["zk_ephemerals_count"]) == after["ephemerals_count"]
+        # Latency summaries in milliseconds: the 6 creates are updates, the get a read.
+        assert after["updatelatency_count"] >= before["updatelatency_count"] + 6
+        assert after["readlatency_count"] >= before["readlatency_count"] + 1
+        assert after["fsynctime_count"] >= before["fsynctime_count"] + 1
+        for name in ("updatelatency", "readlatency", "fsynctime"):
+            p50, p99 = after[f"{name}{{0.5}}"], after[f"{name}{{0.99}}"]
+            assert 0 < p50 <= p99 < 60_000, (name, p50, p99)
+            assert after[f"{name}_sum"] > 0
     finally:
         client.stop()
         client.close()

@@ -1,7 +1,9 @@
 //! The Prometheus endpoint (`metricsProvider.className` set to Apache's
 //! PrometheusMetricsProvider): `GET /metrics` on `metricsProvider.httpHost:httpPort` answers
 //! the numbers `mntr` reports, under the names Apache's provider gives them (`znode_count`,
-//! `watch_count`, `outstanding_requests`, ...), in Prometheus' text format 0.0.4.
+//! `watch_count`, `outstanding_requests`, ...), in Prometheus' text format 0.0.4, and the
+//! latency summaries Apache's provider has (`readlatency`, `updatelatency`, `fsynctime`,
+//! `snapshottime`; see `summary.rs`).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use super::fourlw::{self, Metric};
 use super::http::{self, Reply};
 use super::quorum::Ensemble;
 use super::shared::Shared;
+use super::summary::SummaryValues;
 
 /// The content type of Prometheus' text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -33,6 +36,34 @@ pub fn prometheus_text(metrics: &[(&str, Metric)]) -> String {
     out
 }
 
+/// Summaries in Prometheus' format: quantiles (NaN with no recent sample), `_count`, `_sum`.
+pub fn summaries_text(summaries: &[(&str, SummaryValues)]) -> String {
+    let mut out = String::new();
+    for (name, values) in summaries {
+        let _ = writeln!(out, "# HELP {name} {name} in milliseconds\n# TYPE {name} summary");
+        for (quantile, value) in &values.quantiles {
+            let value = value.map_or_else(|| "NaN".to_owned(), |v| v.to_string());
+            let _ = writeln!(out, "{name}{{quantile=\"{quantile}\"}} {value}");
+        }
+        let _ = writeln!(out, "{name}_count {}", values.count);
+        let _ = writeln!(out, "{name}_sum {}", values.sum_ms);
+    }
+    out
+}
+
+/// The whole `/metrics` page: `mntr`'s numbers as gauges, then the latency summaries.
+pub fn page(shared: &Shared, member: Option<&Ensemble>) -> String {
+    let stats = &shared.stats;
+    let mut text = prometheus_text(&fourlw::monitor(shared, member));
+    text.push_str(&summaries_text(&[
+        ("readlatency", stats.read_latency.values()),
+        ("updatelatency", stats.update_latency.values()),
+        ("fsynctime", stats.fsync_time.values()),
+        ("snapshottime", stats.snapshot_time.values()),
+    ]));
+    text
+}
+
 /// Serves `/metrics` on `listener` until the task is dropped.
 pub async fn serve(shared: Arc<Shared>, member: Option<Arc<Ensemble>>, listener: TcpListener) {
     http::serve(listener, "metrics", move |request| {
@@ -40,7 +71,7 @@ pub async fn serve(shared: Arc<Shared>, member: Option<Arc<Ensemble>>, listener:
             "/metrics" => Reply {
                 status: 200,
                 content_type: CONTENT_TYPE,
-                body: prometheus_text(&fourlw::monitor(&shared, member.as_deref())),
+                body: page(&shared, member.as_deref()),
             },
             _ => Reply::text(404, "not found; metrics are at /metrics\n"),
         }

@@ -59,6 +59,7 @@ pub(crate) mod shared;
 pub(crate) mod snapshotter;
 pub(crate) mod state;
 pub(crate) mod stats;
+pub(crate) mod summary;
 pub mod tls;
 pub mod tree;
 pub(crate) mod txn;

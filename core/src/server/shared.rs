@@ -72,7 +72,7 @@ impl ReplyTo {
                 batch.hold(&conn);
             }
             conn.reply(xid, zxid, result);
-            shared.stats.record_latency(received);
+            shared.stats.record_update_latency(received);
             conn.write_done();
         }
     }

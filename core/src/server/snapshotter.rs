@@ -233,6 +233,7 @@ fn write_image(shared: &Shared, dir: &Path, image: FrozenImage) -> Option<Writte
     });
     match written {
         Ok(path) => {
+            shared.stats.snapshot_time.record(started.elapsed());
             let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
             tracing::info!(
                 path = %path.display(),

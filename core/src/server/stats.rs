@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::summary::Summary;
+
 /// `ZooTrace`'s default text trace mask: client requests, server packets, sessions and
 /// warnings (what `gtmk` prints until `stmk` changes it).
 pub const DEFAULT_TRACE_MASK: i64 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 8);
@@ -39,6 +41,14 @@ pub struct ServerStats {
     pub connection_requests: AtomicU64,
     /// The text trace mask `gtmk` reports and `stmk` sets.
     pub trace_mask: AtomicI64,
+    /// Reads from arrival to reply (`readlatency`).
+    pub read_latency: Summary,
+    /// Writes from arrival to reply (`updatelatency`).
+    pub update_latency: Summary,
+    /// Appending and syncing a batch to the transaction log (`fsynctime`).
+    pub fsync_time: Summary,
+    /// Writing a snapshot (`snapshottime`).
+    pub snapshot_time: Summary,
 }
 
 impl Default for ServerStats {
@@ -57,13 +67,30 @@ impl Default for ServerStats {
             bytes_received: AtomicU64::new(0),
             connection_requests: AtomicU64::new(0),
             trace_mask: AtomicI64::new(DEFAULT_TRACE_MASK),
+            read_latency: Summary::default(),
+            update_latency: Summary::default(),
+            fsync_time: Summary::default(),
+            snapshot_time: Summary::default(),
         }
     }
 }
 
 impl ServerStats {
+    /// A read (or anything answered without the log) answered `started` ago.
     pub fn record_latency(&self, started: Instant) {
-        let us = started.elapsed().as_micros() as u64;
+        let elapsed = started.elapsed();
+        self.read_latency.record(elapsed);
+        self.record_request(elapsed.as_micros() as u64);
+    }
+
+    /// A write answered `started` ago.
+    pub fn record_update_latency(&self, started: Instant) {
+        let elapsed = started.elapsed();
+        self.update_latency.record(elapsed);
+        self.record_request(elapsed.as_micros() as u64);
+    }
+
+    fn record_request(&self, us: u64) {
         self.latency_total_us.fetch_add(us, Ordering::Relaxed);
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_min_us.fetch_min(us, Ordering::Relaxed);

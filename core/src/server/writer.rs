@@ -56,11 +56,13 @@ pub fn run(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<WriteJob>, re
                     payload: bytes,
                 })
                 .collect();
+            let appending = std::time::Instant::now();
             if let Err(e) = wal.append(&entries) {
                 shared.fail(format!("cannot write the transaction log: {e}"));
                 snapshotter.finish();
                 return;
             }
+            shared.stats.fsync_time.record(appending.elapsed());
             shared.stats.fsync_count.fetch_add(1, Ordering::Relaxed);
             let mut commit = Commit::begin(&shared);
             for (reply, txn) in segment.replies.into_iter().zip(&segment.txns) {

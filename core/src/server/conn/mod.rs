@@ -601,7 +601,7 @@ impl<R: AsyncRead + Unpin + Send> Session<R> {
             request if self.conn.read_only.load(Ordering::Acquire) && is_write(&request) => {
                 self.conn
                     .reply(xid, shared.last_zxid(), &Err(ErrorCode::NotReadOnly));
-                shared.stats.record_latency(received);
+                shared.stats.record_update_latency(received);
                 Ok(())
             }
             request
@@ -617,7 +617,7 @@ impl<R: AsyncRead + Unpin + Send> Session<R> {
                     );
                     self.conn
                         .reply(xid, shared.last_zxid(), &Err(ErrorCode::BadArguments));
-                    shared.stats.record_latency(received);
+                    shared.stats.record_update_latency(received);
                     return Ok(());
                 }
                 let body = TxnBody::Write { auth, request };
