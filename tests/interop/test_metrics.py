@@ -8,6 +8,8 @@ zk-server only: Debian's Apache ZooKeeper ships without the Prometheus provider'
 from __future__ import annotations
 
 import http.client
+import json
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -17,7 +19,7 @@ import pytest
 from kazoo.client import KazooClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from support import HOST, raw_http_answer, free_port, wait_until
+from support import HOST, REPO_ROOT, raw_http_answer, free_port, wait_until
 
 pytestmark = pytest.mark.zk_only
 
@@ -131,3 +133,17 @@ def test_bad_requests_close_only_their_connection(served):
             return False
 
     wait_until(scraped, 20, "the metrics endpoint serving again")
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_server_exports(served):
+    """docs/grafana/zk-server.json: every metric a panel queries is on /metrics."""
+    _, port = served
+    dashboard = json.loads((REPO_ROOT / "docs" / "grafana" / "zk-server.json").read_text())
+    exported = {name.split("{")[0] for name in scrape(port)}
+    queried = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            # Metric names are the identifiers right before a label selector.
+            queried.update(re.findall(r"([a-z_][a-z0-9_]*)\{", target["expr"]))
+    assert len(queried) >= 10, queried
+    assert queried <= exported, sorted(queried - exported)
