@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import pytest
 
-from support import ZkServer
+from support import HOST, ZkServer, free_port
 
 TARGET_CHOICES = {"zk": ["zk"], "apache": ["apache"], "both": ["zk", "apache"]}
 
@@ -80,6 +80,28 @@ class ServerFactory:
         self.servers.append(server)
         server.start(wait=wait)
         return server
+
+    def start_ensemble(self, kind: str, started: int,
+                       member_config: Callable[[int], Dict[str, str]] = lambda myid: {}
+                       ) -> List[ZkServer]:
+        """Three `server.N` lines, the first `started` members running (each with
+        `member_config(myid)` added to its zoo.cfg), once all of them serve."""
+        ports = [(free_port(), free_port()) for _ in range(3)]
+        lines = {f"server.{i + 1}": f"{HOST}:{quorum}:{election}"
+                 for i, (quorum, election) in enumerate(ports)}
+        members = []
+        for myid in range(1, started + 1):
+            workdir = self.tmp_path_factory.mktemp(f"{kind}-member{myid}")
+            server = ZkServer(kind, workdir, {"tickTime": "500", "initLimit": "20",
+                                              "syncLimit": "10", **member_config(myid),
+                                              **lines})
+            (server.data_dir / "myid").write_text(f"{myid}\n")
+            self.servers.append(server)
+            server.start(wait=False)
+            members.append(server)
+        for server in members:
+            server.wait_ready(timeout=60)
+        return members
 
     def stop_all(self) -> None:
         for server in self.servers:

@@ -290,23 +290,14 @@ def test_bad_requests_cost_only_their_connection(server_factory, zk_target):
 
 def start_ensemble(factory: ServerFactory, kind: str, started: int) -> List[Admin]:
     """Three `server.N` lines, the first `started` of them running, each with an admin port."""
-    ports = [(free_port(), free_port()) for _ in range(3)]
-    lines = {f"server.{i + 1}": f"{HOST}:{quorum}:{election}"
-             for i, (quorum, election) in enumerate(ports)}
-    admins = []
-    for myid in range(1, started + 1):
-        admin_port = free_port()
-        workdir = factory.tmp_path_factory.mktemp(f"{kind}-member{myid}")
-        server = ZkServer(kind, workdir, {"tickTime": "500", "initLimit": "20",
-                                          "syncLimit": "10", **admin_config(admin_port),
-                                          **lines})
-        (server.data_dir / "myid").write_text(f"{myid}\n")
-        factory.servers.append(server)
-        server.start(wait=False)
-        admins.append(Admin(server, admin_port))
-    for admin in admins:
-        admin.server.wait_ready(timeout=60)
-    return admins
+    admin_ports: Dict[int, int] = {}
+
+    def with_admin(myid: int) -> Dict[str, str]:
+        admin_ports[myid] = free_port()
+        return admin_config(admin_ports[myid])
+
+    members = factory.start_ensemble(kind, started, with_admin)
+    return [Admin(server, admin_ports[myid]) for myid, server in enumerate(members, start=1)]
 
 
 def leader_and_follower(admins: List[Admin]) -> Tuple[Admin, Admin]:

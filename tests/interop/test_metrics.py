@@ -147,3 +147,41 @@ def test_the_grafana_dashboard_asks_only_for_metrics_the_server_exports(served):
             queried.update(re.findall(r"([a-z_][a-z0-9_]*)\{", target["expr"]))
     assert len(queried) >= 10, queried
     assert queried <= exported, sorted(queried - exported)
+
+
+def test_an_ensemble_reports_replication_and_election(server_factory, zk_target):
+    """zk's own gauges on every member: one leader, the same term, entries applied
+    everywhere, and the leader's view of how far behind its followers are."""
+    ports = {}
+
+    def with_metrics(myid: int) -> Dict[str, str]:
+        ports[myid] = free_port()
+        return {"metricsProvider.className": PROVIDER,
+                "metricsProvider.httpHost": HOST,
+                "metricsProvider.httpPort": str(ports[myid])}
+
+    members = server_factory.start_ensemble("zk", 3, with_metrics)
+    client = KazooClient(hosts=",".join(m.address for m in members))
+    client.start(timeout=30)
+    try:
+        for i in range(10):
+            client.create(f"/replicated-{i}", b"x")
+    finally:
+        client.stop()
+        client.close()
+
+    def settled():
+        scraped = [scrape(port) for port in ports.values()]
+        leaders = [s for s in scraped if s["is_leader"] == 1]
+        applied = {s["raft_last_applied_index"] for s in scraped}
+        if len(leaders) != 1 or len(applied) != 1 or leaders[0].get(
+                "max_follower_lag_entries") != 0:
+            return None
+        return scraped
+
+    scraped = wait_until(settled, 30, "one leader, every member applied, no lag")
+    assert {s["quorum_size"] for s in scraped} == {3}
+    assert len({s["election_term"] for s in scraped}) == 1
+    assert all(s["leader_known"] == 1 for s in scraped)
+    assert scraped[0]["raft_last_applied_index"] >= 10
+    assert sum("max_follower_lag_entries" in s for s in scraped) == 1

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use super::fourlw::{self, Metric};
 use super::http::{self, Reply};
-use super::quorum::Ensemble;
+use super::quorum::{Ensemble, Replication};
 use super::shared::Shared;
 use super::summary::SummaryValues;
 
@@ -40,7 +40,10 @@ pub fn prometheus_text(metrics: &[(&str, Metric)]) -> String {
 pub fn summaries_text(summaries: &[(&str, SummaryValues)]) -> String {
     let mut out = String::new();
     for (name, values) in summaries {
-        let _ = writeln!(out, "# HELP {name} {name} in milliseconds\n# TYPE {name} summary");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {name} in milliseconds\n# TYPE {name} summary"
+        );
         for (quantile, value) in &values.quantiles {
             let value = value.map_or_else(|| "NaN".to_owned(), |v| v.to_string());
             let _ = writeln!(out, "{name}{{quantile=\"{quantile}\"}} {value}");
@@ -51,10 +54,33 @@ pub fn summaries_text(summaries: &[(&str, SummaryValues)]) -> String {
     out
 }
 
+/// zk's own replication and election gauges (Apache has no names for them; `mntr` does not
+/// carry them, so its keys stay Apache's).
+fn replication_metrics(r: &Replication) -> Vec<(&'static str, Metric)> {
+    let int = |n: u64| Metric::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let mut metrics = vec![
+        ("quorum_size", int(r.quorum_size as u64)),
+        ("election_term", int(r.term)),
+        ("raft_last_log_index", int(r.last_log_index)),
+        ("raft_committed_index", int(r.committed_index)),
+        ("raft_last_applied_index", int(r.last_applied_index)),
+        ("leader_known", int(u64::from(r.leader_id.is_some()))),
+        ("is_leader", int(u64::from(r.is_leader))),
+    ];
+    if let Some(lag) = r.max_follower_lag {
+        metrics.push(("max_follower_lag_entries", int(lag)));
+    }
+    metrics
+}
+
 /// The whole `/metrics` page: `mntr`'s numbers as gauges, then the latency summaries.
 pub fn page(shared: &Shared, member: Option<&Ensemble>) -> String {
     let stats = &shared.stats;
-    let mut text = prometheus_text(&fourlw::monitor(shared, member));
+    let mut metrics = fourlw::monitor(shared, member);
+    if let Some(replication) = member.map(Ensemble::replication) {
+        metrics.extend(replication_metrics(&replication));
+    }
+    let mut text = prometheus_text(&metrics);
     text.push_str(&summaries_text(&[
         ("readlatency", stats.read_latency.values()),
         ("updatelatency", stats.update_latency.values()),

@@ -205,7 +205,9 @@ mod tests {
         let summary = Summary::default();
         summary.record_at(100_000, 0); // 100 ms
         summary.record_at(2_000, WINDOW_MS + 1); // 2 ms, next window: both still count
-        assert!(summary.values_at(WINDOW_MS + 2).quantiles[2].1.is_some_and(|v| v > 50.0));
+        assert!(summary.values_at(WINDOW_MS + 2).quantiles[2]
+            .1
+            .is_some_and(|v| v > 50.0));
         // Another window on, the 100 ms sample is gone from the quantiles.
         let values = summary.values_at(2 * WINDOW_MS + 2);
         assert!(within(values.quantiles[2].1, 2.0), "{values:?}");

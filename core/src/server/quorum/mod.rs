@@ -215,6 +215,22 @@ pub(crate) mod as_bytes {
     }
 }
 
+/// Replication as one member sees it (see [`Ensemble::replication`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replication {
+    /// Voting members.
+    pub quorum_size: usize,
+    pub term: u64,
+    pub last_log_index: u64,
+    /// The last entry a quorum holds.
+    pub committed_index: u64,
+    pub last_applied_index: u64,
+    pub leader_id: Option<u64>,
+    pub is_leader: bool,
+    /// At the leader: how many entries the furthest-behind member lacks.
+    pub max_follower_lag: Option<u64>,
+}
+
 /// A running ensemble member, as the rest of the server holds it.
 pub struct Ensemble {
     raft: Raft,
@@ -246,6 +262,35 @@ impl Ensemble {
             synced_followers: followers.iter().filter(|id| synced(id)).count(),
             synced_observers: observers.iter().filter(|id| synced(id)).count(),
         })
+    }
+
+    /// This member's view of replication, for the metrics endpoint.
+    pub fn replication(&self) -> Replication {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let last_log_index = metrics.last_log_index.unwrap_or(0);
+        let max_follower_lag = metrics.replication.as_ref().map(|followers| {
+            followers
+                .iter()
+                .filter(|(id, _)| **id != metrics.id)
+                .map(|(_, matched)| {
+                    last_log_index.saturating_sub(matched.as_ref().map_or(0, |log| log.index))
+                })
+                .max()
+                .unwrap_or(0)
+        });
+        Replication {
+            quorum_size: metrics.membership_config.membership().voter_ids().count(),
+            term: metrics.current_term,
+            last_log_index,
+            committed_index: metrics
+                .cluster_committed
+                .as_ref()
+                .map_or(0, |log| log.index),
+            last_applied_index: metrics.last_applied.as_ref().map_or(0, |log| log.index),
+            leader_id: metrics.current_leader,
+            is_leader: metrics.current_leader == Some(metrics.id),
+            max_follower_lag,
+        }
     }
 
     /// The member this one follows (or itself when it leads); `None` while no leader is known.
