@@ -185,3 +185,5 @@ def test_an_ensemble_reports_replication_and_election(server_factory, zk_target)
     assert all(s["leader_known"] == 1 for s in scraped)
     assert scraped[0]["raft_last_applied_index"] >= 10
     assert sum("max_follower_lag_entries" in s for s in scraped) == 1
+    # Every member's raft log fsyncs are timed.
+    assert all(s["fsynctime_count"] >= 1 for s in scraped)

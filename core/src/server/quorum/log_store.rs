@@ -210,7 +210,7 @@ impl Done {
 /// Writes the jobs in order until every sender is gone. The jobs that queued while the
 /// last write was being fsynced go out together, with one fsync (group commit across
 /// openraft's append calls); a checkpoint goes alone.
-fn run_writer(mut wal: Wal, jobs: std::sync::mpsc::Receiver<Job>) {
+fn run_writer(mut wal: Wal, jobs: std::sync::mpsc::Receiver<Job>, observe: WriteObserver) {
     let mut carried: Option<Job> = None;
     loop {
         let first = match carried.take() {
@@ -237,7 +237,11 @@ fn run_writer(mut wal: Wal, jobs: std::sync::mpsc::Receiver<Job>) {
             .iter()
             .flat_map(|job| job.payloads.iter().map(Vec::as_slice))
             .collect();
+        let writing = std::time::Instant::now();
         let result = write_job(&mut wal, false, &payloads);
+        if let Some(observe) = &observe {
+            observe(writing.elapsed());
+        }
         for job in group {
             let shared_result = match &result {
                 Ok(()) => Ok(()),
@@ -281,6 +285,9 @@ fn write_job<P: AsRef<[u8]>>(wal: &mut Wal, checkpoint: bool, payloads: &[P]) ->
     Ok(())
 }
 
+/// Told how long each group write of the log took (the metrics' `fsynctime`).
+pub type WriteObserver = Option<Box<dyn Fn(std::time::Duration) + Send>>;
+
 /// The raft log of this member; cheap to clone (openraft reads through a clone).
 #[derive(Clone)]
 pub struct LogStore {
@@ -294,7 +301,18 @@ impl LogStore {
     /// Opens (or creates) the log in `dir`, replays it (a torn tail is cut with a warning) and
     /// starts its writing thread. Replication reads at most `read_budget` bytes of entries at
     /// a time.
+    #[cfg(test)]
     pub fn open(dir: &Path, fsync: bool, read_budget: usize) -> Result<LogStore, StartError> {
+        LogStore::open_observed(dir, fsync, read_budget, None)
+    }
+
+    /// As [`Self::open`], with `observe` told how long each group write (and its fsync) took.
+    pub fn open_observed(
+        dir: &Path,
+        fsync: bool,
+        read_budget: usize,
+        observe: WriteObserver,
+    ) -> Result<LogStore, StartError> {
         let opts = WalOptions {
             fsync,
             ..WalOptions::default()
@@ -322,7 +340,7 @@ impl LogStore {
         let (writer, jobs) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("zk-raft-log".into())
-            .spawn(move || run_writer(wal, jobs))
+            .spawn(move || run_writer(wal, jobs, observe))
             .map_err(StartError::LogThread)?;
         Ok(LogStore {
             inner: Arc::new(Mutex::new(inner)),

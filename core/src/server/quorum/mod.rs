@@ -403,7 +403,17 @@ pub async fn start(
     let snap_every = crate::server::snapshotter::draw_goal(shared.opts.snap_count);
     let config = Arc::new(raft_config(shared.opts.tick_time, snap_every)?);
     let log_dir = shared.opts.log_dir().join("raft");
-    let log = log_store::LogStore::open(&log_dir, shared.opts.force_sync, caps.batch_bytes)?;
+    let timed = Arc::downgrade(&shared);
+    let log = log_store::LogStore::open_observed(
+        &log_dir,
+        shared.opts.force_sync,
+        caps.batch_bytes,
+        Some(Box::new(move |took| {
+            if let Some(shared) = timed.upgrade() {
+                shared.stats.fsync_time.record(took);
+            }
+        })),
+    )?;
     let owners = Owners::default();
     let proposer = proposer::Proposer::new(
         shared.clone(),
