@@ -62,12 +62,14 @@ class Servers(Ensemble):
     data directory (with its myid) is `servers[N].data_dir`.
     """
 
-    def __init__(self, kind: str, members: int) -> None:
+    def __init__(self, kind: str, members: int, extra_cfg: Optional[Dict[str, str]] = None,
+                 setup: Optional[str] = None) -> None:
         self.standalone = members == 1
-        setup = "standalone" if self.standalone else "ensemble"
+        setup = setup or ("standalone" if self.standalone else "ensemble")
         workdir = WORK / f"{setup}-{kind}"
         shutil.rmtree(workdir, ignore_errors=True)
-        super().__init__(kind, members, tmp_path=workdir, extra_cfg=CONFIG, proxied=False)
+        super().__init__(kind, members, tmp_path=workdir, extra_cfg={**CONFIG, **(extra_cfg or {})},
+                         proxied=False)
         base = PORT_BASE[kind] + (0 if self.standalone else 10)
         for i, server in self.servers.items():
             server.client_port = base + i

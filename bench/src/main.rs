@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use zk_core::client::{Client, ClientOptions, Error};
+use zk_core::client::{Client, ClientOptions, Error, TlsOptions};
 use zk_core::proto::{Acl, CreateMode, ErrorCode};
 
 const USAGE: &str = "\
@@ -48,6 +48,9 @@ Usage: zk-bench --workload load|read|write|mixed|create-delete|watch|idle [optio
                          (summed; the flag may also be repeated)
   --threads T            tokio worker threads; 1 = current-thread runtime (default 1)
   --session-timeout-ms M requested session timeout (default 30000)
+  --tls-ca FILE          speak TLS, trusting the PEM authorities in FILE
+  --tls-cert FILE, --tls-key FILE
+                         a client certificate and key (PEM) for the TLS handshake
   --label L              free text copied into the JSON line
   --quiet                no progress line";
 
@@ -69,6 +72,10 @@ struct Args {
     session_timeout_ms: u64,
     label: String,
     quiet: bool,
+    /// TLS with these PEM files: authorities, and an optional client certificate and key.
+    tls_ca: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -88,6 +95,9 @@ fn parse_args() -> Result<Args, String> {
         session_timeout_ms: 30_000,
         label: String::new(),
         quiet: false,
+        tls_ca: None,
+        tls_cert: None,
+        tls_key: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -126,6 +136,9 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => a.threads = num(&v)?.max(1),
             "--session-timeout-ms" => a.session_timeout_ms = num(&v)? as u64,
             "--label" => a.label = v,
+            "--tls-ca" => a.tls_ca = Some(v),
+            "--tls-cert" => a.tls_cert = Some(v),
+            "--tls-key" => a.tls_key = Some(v),
             _ => return Err(format!("unknown flag {flag}")),
         }
         i += 2;
@@ -270,8 +283,16 @@ fn new_histogram() -> Histogram<u64> {
 
 /// Session `index` of the run, on host `index % hosts`.
 async fn connect(args: &Args, index: usize) -> Result<Client, String> {
+    let tls = args.tls_ca.as_ref().map(|ca| {
+        let tls = TlsOptions::new(ca);
+        match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => tls.client_cert(cert, key),
+            _ => tls,
+        }
+    });
     let options = ClientOptions {
         session_timeout: Duration::from_millis(args.session_timeout_ms),
+        tls,
         ..ClientOptions::default()
     };
     let host = &args.hosts[index % args.hosts.len()];
