@@ -12,8 +12,8 @@
 //!   holds `sasl:<user>`, and `super` too when the user is a `zookeeper.superUser[.N]`.
 //! - A failed exchange is answered AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when
 //!   enforcement requires `sasl`) and the connection is closed, as Apache does. So is a token
-//!   that breaks the exchange's order (a non-empty first token, a token after success) or is
-//!   larger than [`MAX_TOKEN_BYTES`].
+//!   after the exchange ended (in success or failure), and one larger than
+//!   [`MAX_TOKEN_BYTES`]. A non-empty first token is ignored and challenged, as Apache does.
 //! - Enforcement ([`AuthEnforcement`]): `enforce.auth.enabled` + `enforce.auth.schemes`, or
 //!   `sessionRequireClientSASLAuth=true` (= schemes `sasl`). A request from a connection that
 //!   holds no id of a listed scheme is answered SESSIONCLOSEDREQUIRESASLAUTH and the
@@ -221,8 +221,6 @@ pub enum Step {
 pub enum SaslError {
     #[error("SASL token of {0} bytes, more than {MAX_TOKEN_BYTES}")]
     TooLarge(usize),
-    #[error("DIGEST-MD5 must not have an initial response")]
-    InitialResponse,
     #[error("SASL authentication already completed on this connection")]
     AlreadyComplete,
     #[error("DIGEST-MD5: {0}")]
@@ -238,9 +236,8 @@ impl SaslExchange {
         }
         match std::mem::replace(&mut self.state, State::Complete) {
             State::Start => {
-                if !token.is_empty() {
-                    return Err(SaslError::InitialResponse);
-                }
+                // DIGEST-MD5 has no initial response; Apache (the JDK's server) ignores one
+                // and challenges all the same, and so does zk.
                 let server = DigestServer::new(
                     REALM,
                     &format!("{PROTOCOL}/{REALM}"),
