@@ -74,9 +74,9 @@ class ServerFactory:
         self.servers: List[ZkServer] = []
 
     def start(self, kind: str, extra_config: Optional[Dict[str, str]] = None,
-              wait: bool = True) -> ZkServer:
+              wait: bool = True, jvm_flags: Optional[List[str]] = None) -> ZkServer:
         workdir = self.tmp_path_factory.mktemp(f"{kind}-server")
-        server = ZkServer(kind, workdir, extra_config)
+        server = ZkServer(kind, workdir, extra_config, jvm_flags=jvm_flags)
         self.servers.append(server)
         server.start(wait=wait)
         return server

@@ -55,7 +55,8 @@ class ZkServer:
     """One standalone server process (zk-server or Apache) with its own dataDir."""
 
     def __init__(self, kind: str, workdir: Path, extra_config: Optional[Dict[str, str]] = None,
-                 port: Optional[int] = None, env: Optional[Dict[str, str]] = None) -> None:
+                 port: Optional[int] = None, env: Optional[Dict[str, str]] = None,
+                 jvm_flags: Optional[list] = None) -> None:
         if kind not in ("zk", "apache"):
             raise ValueError(f"unknown server kind {kind!r}")
         self.kind = kind
@@ -67,6 +68,11 @@ class ZkServer:
         self.extra_config = dict(extra_config or {})
         # Added to the server's environment, e.g. SERVER_JVMFLAGS="-Djute.maxbuffer=...".
         self.env = dict(env or {})
+        # `-D` flags: on Apache's java command line, in SERVER_JVMFLAGS for zk-server.
+        self.jvm_flags = list(jvm_flags or [])
+        if self.jvm_flags and kind == "zk":
+            self.env["SERVER_JVMFLAGS"] = " ".join(
+                filter(None, [self.env.get("SERVER_JVMFLAGS", ""), *self.jvm_flags]))
         self.process: Optional[subprocess.Popen] = None
         self.starts = 0
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +99,7 @@ class ZkServer:
 
     def command(self) -> list:
         if self.kind == "apache":
-            return ["java", *APACHE_JVM_FLAGS, "-cp", APACHE_CLASSPATH, APACHE_MAIN,
+            return ["java", *APACHE_JVM_FLAGS, *self.jvm_flags, "-cp", APACHE_CLASSPATH, APACHE_MAIN,
                     str(self.config_path)]
         binary = zk_server_bin()
         if not binary.exists():

@@ -1,4 +1,5 @@
-//! ACL checks and the authentication schemes (`world`, `auth`, `digest`, `ip`, `super`).
+//! ACL checks and the authentication schemes (`world`, `auth`, `digest`, `ip`, `super`;
+//! `x509` ids come from `tls`, `sasl` ids from `sasl`, and match by equality).
 
 use std::net::IpAddr;
 

@@ -54,6 +54,7 @@ pub(crate) mod quorum;
 pub(crate) mod reads;
 pub(crate) mod role;
 pub(crate) mod runtime;
+pub mod sasl;
 pub(crate) mod sessions;
 pub(crate) mod shared;
 pub(crate) mod snapshotter;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::acl::AclPolicy;
+use super::sasl::{AuthEnforcement, SaslConfigError, SaslOptions};
 use super::tls::TlsSettings;
 use super::txn::Rules;
 
@@ -53,6 +54,10 @@ pub struct ServerOptions {
     pub serve_plain: bool,
     /// TLS on the client port(s): `secureClientPort`, `client.portUnification`.
     pub tls: Option<TlsOptions>,
+    /// SASL (DIGEST-MD5) on the client port, from the JAAS file; `None`: not offered.
+    pub sasl: Option<SaslOptions>,
+    /// `enforce.auth.*` / `sessionRequireClientSASLAuth`.
+    pub enforce_auth: AuthEnforcement,
     /// Where Prometheus scrapes `/metrics` (`metricsProvider.*`); `None`: not served.
     pub metrics_addr: Option<SocketAddr>,
     /// The AdminServer (`admin.*`); `None`: not served (`admin.enableServer=false`, tests).
@@ -222,6 +227,8 @@ impl ServerOptions {
             secure_client_port: None,
             serve_plain: true,
             tls: None,
+            sasl: None,
+            enforce_auth: AuthEnforcement::default(),
             metrics_addr: None,
             admin: None,
             initial_config: String::new(),
@@ -308,6 +315,25 @@ fn tls_options(
     }))
 }
 
+/// The SASL users, when `-Djava.security.auth.login.config` names a JAAS file: read now, so
+/// a malformed file or a missing section stops the start (as in Apache).
+fn sasl_options(cfg: &super::config::ServerConfig) -> Result<Option<SaslOptions>, OptionsError> {
+    let Some(path) = &cfg.sasl.login_config else {
+        return Ok(None);
+    };
+    let section = cfg
+        .sasl
+        .server_section
+        .as_deref()
+        .unwrap_or(super::sasl::DEFAULT_SECTION);
+    let super_users = cfg.sasl.super_users.values().cloned().collect();
+    Ok(Some(SaslOptions::from_jaas_file(
+        path,
+        section,
+        super_users,
+    )?))
+}
+
 /// Why a parsed configuration cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
@@ -319,6 +345,8 @@ pub enum OptionsError {
     NotInEnsemble(u64),
     #[error("{key}: {reason}")]
     Tls { key: &'static str, reason: String },
+    #[error("SASL: {0}")]
+    Sasl(#[from] SaslConfigError),
     #[error("cannot resolve {host} (clientPortAddress, metricsProvider.httpHost or admin.serverAddress): {reason}")]
     Resolve { host: String, reason: String },
     #[error(transparent)]
@@ -352,6 +380,10 @@ impl ServerOptions {
             serve_plain,
         )?;
         opts.data_log_dir = cfg.data_log_dir.clone();
+        opts.sasl = sasl_options(cfg)?;
+        opts.enforce_auth = AuthEnforcement {
+            schemes: cfg.sasl.enforced_schemes(),
+        };
         opts.tick_time = Duration::from_millis(u64::from(cfg.tick_time));
         opts.min_session_timeout_ms = i32::try_from(cfg.min_session_timeout).unwrap_or(i32::MAX);
         opts.max_session_timeout_ms = i32::try_from(cfg.max_session_timeout).unwrap_or(i32::MAX);

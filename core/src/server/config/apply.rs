@@ -210,7 +210,7 @@ impl ServerConfig {
         value: &str,
         at: &Location,
     ) -> Result<bool, ConfigError> {
-        if self.apply_tls_key(key, value, at)? {
+        if self.apply_tls_key(key, value, at)? || self.apply_sasl_key(key, value, at)? {
             return Ok(true);
         }
         match key {
@@ -446,6 +446,49 @@ impl ServerConfig {
         Ok(true)
     }
 
+    /// SASL and enforcement keys (see [`SaslConfig`](super::SaslConfig)). `Ok(false)`: not one.
+    fn apply_sasl_key(
+        &mut self,
+        key: &str,
+        value: &str,
+        at: &Location,
+    ) -> Result<bool, ConfigError> {
+        match key {
+            "sasl.serverconfig" => self.sasl.server_section = Some(value.to_string()),
+            "superUser" => {
+                self.sasl
+                    .super_users
+                    .insert(key.to_string(), value.to_string());
+            }
+            key if key
+                .strip_prefix("superUser.")
+                .is_some_and(|n| !n.is_empty()) =>
+            {
+                self.sasl
+                    .super_users
+                    .insert(key.to_string(), value.to_string());
+            }
+            "sessionRequireClientSASLAuth" => {
+                self.sasl.session_require_client_sasl_auth = boolean(key, value, at)?
+            }
+            "enforce.auth.enabled" => self.sasl.enforce_auth_enabled = boolean(key, value, at)?,
+            "enforce.auth.schemes" => {
+                self.sasl.enforce_auth_schemes = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+            // What Apache needs for the sasl scheme; zk always has it.
+            key if key.starts_with("authProvider.")
+                && value == "org.apache.zookeeper.server.auth.SASLAuthenticationProvider" => {}
+            _ => return Ok(false),
+        }
+        self.extra.insert(key.to_string(), value.to_string());
+        Ok(true)
+    }
+
     /// Un-prefixed JVM properties. `Ok(false)`: not one Apache reads.
     pub(super) fn apply_jvm_flag(
         &mut self,
@@ -466,6 +509,9 @@ impl ServerConfig {
                 self.jute_max_buffer = to_u32(name, n, at)?;
             }
             "readonlymode.enabled" => self.read_only_mode_enabled = boolean(name, value, at)?,
+            "java.security.auth.login.config" => {
+                self.sasl.login_config = Some(path_value(name, value, at)?);
+            }
             "znode.container.checkIntervalMs" => {
                 self.container_check_interval_ms = to_u64(name, decoded_int(name, value, at)?, at)?;
             }
@@ -604,6 +650,27 @@ impl ServerConfig {
                 &self.origin_of(&["secureClientPortAddress"]),
                 "set but secureClientPort is not",
             ));
+        }
+        let enforced = self.sasl.enforced_schemes();
+        if self.sasl.enforce_auth_enabled && !self.sasl.session_require_client_sasl_auth {
+            let at = self.origin_of(&["enforce.auth.enabled"]);
+            if enforced.is_empty() {
+                return Err(invalid(
+                    "enforce.auth.enabled",
+                    &at,
+                    "is true, so enforce.auth.schemes must be configured",
+                ));
+            }
+            if let Some(bad) = enforced
+                .iter()
+                .find(|s| !matches!(s.as_str(), "sasl" | "digest" | "ip" | "x509"))
+            {
+                return Err(invalid(
+                    "enforce.auth.schemes",
+                    &self.origin_of(&["enforce.auth.schemes"]),
+                    format!("authentication scheme {bad} is not available (zk has sasl, digest, ip, x509)"),
+                ));
+            }
         }
         let max_id = if self.extended_types_enabled {
             MAX_EXTENDED_SERVER_ID

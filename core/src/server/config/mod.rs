@@ -272,6 +272,38 @@ pub struct TlsConfig {
     enabled_protocols_set: bool,
 }
 
+/// SASL and authentication enforcement, as Apache names the keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SaslConfig {
+    /// `-Djava.security.auth.login.config` (unset): the JAAS file holding the SASL users.
+    pub login_config: Option<PathBuf>,
+    /// `sasl.serverconfig` (`Server`): the JAAS section the server reads.
+    pub server_section: Option<String>,
+    /// `superUser` and `superUser.N` (unset): SASL users who are also `super`, by key.
+    pub super_users: BTreeMap<String, String>,
+    /// `sessionRequireClientSASLAuth` (false): the same as `enforce.auth.enabled=true` with
+    /// `enforce.auth.schemes=sasl`, and it wins over them (as in Apache).
+    pub session_require_client_sasl_auth: bool,
+    /// `enforce.auth.enabled` (false).
+    pub enforce_auth_enabled: bool,
+    /// `enforce.auth.schemes` (empty): comma-separated schemes, one of which a session must
+    /// have authenticated with.
+    pub enforce_auth_schemes: Vec<String>,
+}
+
+impl SaslConfig {
+    /// The schemes a session must hold one of; empty when nothing is enforced.
+    pub fn enforced_schemes(&self) -> Vec<String> {
+        if self.session_require_client_sasl_auth {
+            vec!["sasl".to_string()]
+        } else if self.enforce_auth_enabled {
+            self.enforce_auth_schemes.clone()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// One store's keys.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoreKeys {
@@ -425,6 +457,8 @@ pub struct ServerConfig {
     pub digest_enabled: bool,
     /// `leaderServes` (yes): the leader accepts client connections.
     pub leader_serves: bool,
+    /// SASL on the client port and authentication enforcement (see [`SaslConfig`]).
+    pub sasl: SaslConfig,
 
     // --- JVM-only properties (`-D<name>`, never zoo.cfg) ---
     /// `-Djute.maxbuffer` (1048575 bytes).
@@ -742,6 +776,7 @@ impl ServerConfig {
             secure_client_port: None,
             secure_client_port_address: None,
             tls: TlsConfig::default(),
+            sasl: SaslConfig::default(),
             client_port_listen_backlog: None,
             max_client_cnxns: DEFAULT_MAX_CLIENT_CNXNS,
             max_cnxns: DEFAULT_MAX_CNXNS,

@@ -437,7 +437,7 @@ fn io_error_names_the_file() {
 fn other_keys_are_kept_with_the_right_warning() {
     let c = parse(
         "dataDir=/d\ncommitLogCount=700\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
-         ssl.keyStore.location=/k.jks\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         ssl.keyStore.location=/k.jks\nauthProvider.1=com.example.KerberosNameProvider\n\
          metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
          jvm.pause.monitor=true\nquorum.auth.enableSasl=true\nfoo.bar=baz\njute.maxbuffer=4194304\n\
          readonlymode.enabled=true\nsecureClientPort=2281\n",
@@ -1304,4 +1304,97 @@ fn embedded_default_is_a_valid_standalone_config() {
     e.apply_system_properties([("zookeeper.4lw.commands.whitelist", "*")])
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(e.four_letter_words.len(), FOUR_LETTER_WORDS.len());
+}
+
+// ----- SASL and authentication enforcement ----------------------------------------------------
+
+#[test]
+fn sasl_keys_from_zoo_cfg_and_jvm_flags() {
+    let mut c = parse(
+        "dataDir=/d\nclientPort=2181\n\
+         authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         superUser=admin\nenforce.auth.enabled=true\nenforce.auth.schemes=sasl, digest\n",
+    );
+    assert!(
+        c.warnings.iter().all(|w| !w.message.contains("no effect")),
+        "{:#?}",
+        c.warnings
+    );
+    assert_eq!(c.sasl.enforced_schemes(), vec!["sasl", "digest"]);
+    c.apply_system_properties(parse_jvm_flags(
+        "-Djava.security.auth.login.config=/etc/zk/jaas.conf -Dzookeeper.sasl.serverconfig=ZkServer \
+         -Dzookeeper.superUser.2=root -Dzookeeper.superUser=ignored",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.sasl.login_config.as_deref(),
+        Some(Path::new("/etc/zk/jaas.conf"))
+    );
+    assert_eq!(c.sasl.server_section.as_deref(), Some("ZkServer"));
+    // zoo.cfg wins over -D for the same key.
+    let supers: Vec<&str> = c.sasl.super_users.values().map(String::as_str).collect();
+    assert_eq!(supers, vec!["admin", "root"]);
+    // The older key means "sasl" and wins over enforce.auth.*.
+    let c = parse("dataDir=/d\nsessionRequireClientSASLAuth=true\nenforce.auth.schemes=ip\n");
+    assert_eq!(c.sasl.enforced_schemes(), vec!["sasl"]);
+    assert!(parse(MINIMAL).sasl.enforced_schemes().is_empty());
+}
+
+#[test]
+fn bad_enforcement_names_key_and_line() {
+    for (text, needle) in [
+        (
+            "dataDir=/d\nenforce.auth.enabled=true\n",
+            "zoo.cfg:2: enforce.auth.enabled",
+        ),
+        (
+            "dataDir=/d\nenforce.auth.enabled=true\nenforce.auth.schemes=sasl,kerberos\n",
+            "zoo.cfg:3: enforce.auth.schemes",
+        ),
+        (
+            "dataDir=/d\nsessionRequireClientSASLAuth=maybe\n",
+            "zoo.cfg:2: sessionRequireClientSASLAuth",
+        ),
+    ] {
+        let err = parse_err(text).to_string();
+        assert!(err.contains(needle), "{text:?}: {err}");
+    }
+}
+
+#[test]
+fn jaas_file_is_read_into_options() {
+    use crate::server::options::ServerOptions;
+    let dir = std::env::temp_dir().join(format!("zk-sasl-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jaas = dir.join("jaas.conf");
+    std::fs::write(
+        &jaas,
+        "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_bob=\"pw\";\n};\n",
+    )
+    .unwrap();
+    let mut c =
+        parse("dataDir=/d\nclientPort=2181\nsuperUser=bob\nsessionRequireClientSASLAuth=true\n");
+    c.apply_system_properties([("java.security.auth.login.config", jaas.to_str().unwrap())])
+        .unwrap();
+    let opts = ServerOptions::from_config(&c).unwrap();
+    let sasl = opts.sasl.as_ref().unwrap();
+    assert_eq!(sasl.users.get("bob").map(String::as_str), Some("pw"));
+    assert_eq!(sasl.super_users, vec!["bob".to_string()]);
+    assert!(opts.enforce_auth.requires_sasl());
+
+    std::fs::write(&jaas, "Server {\n m required a=;\n};\n").unwrap();
+    let err = ServerOptions::from_config(&c).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("{}:2: expected an option value", jaas.display())),
+        "{err}"
+    );
+    c.apply_system_properties([("zookeeper.sasl.serverconfig", "Missing")])
+        .unwrap();
+    std::fs::write(&jaas, "Server { m required; };\n").unwrap();
+    let err = ServerOptions::from_config(&c).unwrap_err().to_string();
+    assert!(
+        err.contains("No JAAS configuration section named 'Missing'"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

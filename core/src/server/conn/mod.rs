@@ -33,6 +33,7 @@ use super::fourlw;
 use super::quorum::{Ensemble, RevalidateError};
 use super::reads;
 use super::role::Role;
+use super::sasl::{self, SaslExchange, Step};
 use super::shared::{ReplyTo, Shared, WriteJob};
 use super::state::Outcome;
 use super::tls::{self, TlsAcceptor};
@@ -128,6 +129,7 @@ async fn serve<R, W>(
         // Small: most sessions are idle most of the time, and grows as frames need.
         buf: BytesMut::with_capacity(512),
         deferred: VecDeque::new(),
+        sasl: SaslExchange::default(),
     };
     if let Err(reason) = session.run(deadline).await {
         tracing::debug!(peer = %peer, reason, "closing connection");
@@ -160,6 +162,8 @@ struct Session<R> {
     buf: BytesMut,
     /// Requests waiting for this session's in-flight writes, with their sizes.
     deferred: VecDeque<Deferred>,
+    /// This connection's SASL exchange.
+    sasl: SaslExchange,
 }
 
 type Closing = &'static str;
@@ -515,6 +519,26 @@ impl<R: AsyncRead + Unpin + Send> Session<R> {
                 return Err("undecodable request");
             }
         };
+        if !matches!(op, OpCode::Auth | OpCode::Sasl) && self.shared.opts.enforce_auth.enabled() {
+            let ids = self.conn.auth();
+            if !self.shared.opts.enforce_auth.allows(&ids) {
+                let held: Vec<&str> = ids.iter().map(|id| id.scheme.as_str()).collect();
+                sasl::log_refusal(
+                    self.conn.peer,
+                    &format!(
+                        "client authentication scheme(s) {held:?} match none of the required {:?}; closing the session",
+                        self.shared.opts.enforce_auth.schemes
+                    ),
+                );
+                self.shared
+                    .stats
+                    .auth_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                self.conn
+                    .reply(header.xid, 0, &Err(ErrorCode::SessionClosedRequireSaslAuth));
+                return Err("authentication required");
+            }
+        }
         // An auth packet is answered with xid -4 whatever xid it came with, and is not timed,
         // so it leaves nothing behind to match a reply.
         if op != OpCode::Auth {
@@ -583,6 +607,7 @@ impl<R: AsyncRead + Unpin + Send> Session<R> {
                     }
                 }
             }
+            Request::Sasl(req) => self.sasl(xid, req.token.as_deref().unwrap_or_default()),
             Request::CloseSession if self.conn.read_only.load(Ordering::Acquire) => {
                 // Nothing was logged for a read-only session; it ends with its connection.
                 let session = self.conn.session();
@@ -631,6 +656,59 @@ impl<R: AsyncRead + Unpin + Send> Session<R> {
                 Ok(())
             }
         }
+    }
+
+    /// One SASL token (see [`sasl`]). A failure is answered AUTHFAILED (or
+    /// SESSIONCLOSEDREQUIRESASLAUTH when `sasl` is enforced) and closes the connection.
+    fn sasl(&mut self, xid: i32, token: &[u8]) -> Result<(), Closing> {
+        let shared = self.shared.clone();
+        let Some(opts) = &shared.opts.sasl else {
+            sasl::log_refusal(
+                self.conn.peer,
+                "SASL request refused: no JAAS configuration (-Djava.security.auth.login.config)",
+            );
+            self.conn.reply(xid, 0, &Err(ErrorCode::AuthFailed));
+            return Ok(());
+        };
+        let failed = match self.sasl.step(opts, token) {
+            Ok(Step::Continue(token)) => {
+                self.conn
+                    .reply(xid, 0, &Ok(Response::Sasl { token: Some(token) }));
+                return Ok(());
+            }
+            Ok(Step::Done { token, user }) => {
+                match self
+                    .conn
+                    .add_auth_ids(opts.ids_for(&user), &shared.opts.limits)
+                {
+                    Ok(()) => {
+                        tracing::info!(
+                            peer = %self.conn.peer,
+                            "Session 0x{:x}: adding SASL authorization for authorizationID: {user}{}",
+                            self.conn.session(),
+                            if opts.super_users.contains(&user) { " (super user)" } else { "" }
+                        );
+                        self.conn
+                            .reply(xid, 0, &Ok(Response::Sasl { token: Some(token) }));
+                        return Ok(());
+                    }
+                    Err(why) => why,
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        sasl::log_refusal(
+            self.conn.peer,
+            &format!("client failed to SASL authenticate: {failed}; closing the connection"),
+        );
+        shared.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
+        let code = if shared.opts.enforce_auth.requires_sasl() {
+            ErrorCode::SessionClosedRequireSaslAuth
+        } else {
+            ErrorCode::AuthFailed
+        };
+        self.conn.reply(xid, 0, &Err(code));
+        Err("SASL authentication failed")
     }
 
     fn submit_write(&mut self, xid: i32, body: TxnBody, received: Instant, size: usize) {
@@ -683,6 +761,7 @@ fn op_abbrev(op: OpCode) -> &'static str {
         OpCode::SetWatches | OpCode::SetWatches2 => "SETW",
         OpCode::CloseSession => "CLOS",
         OpCode::Auth => "AUTH",
+        OpCode::Sasl => "SASL",
         _ => "NA",
     }
 }

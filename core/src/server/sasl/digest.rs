@@ -1,0 +1,337 @@
+//! The server side of DIGEST-MD5 (RFC 2831) for authentication only (qop `auth`), sans-IO:
+//! [`DigestServer::challenge`] gives the first challenge, [`DigestServer::verify`] checks
+//! the client's digest-response and gives the `rspauth` final challenge.
+//!
+//! ```text
+//! client → (empty token)
+//! server → realm="zk-sasl-md5",nonce="…",qop="auth",charset=utf-8,algorithm=md5-sess
+//! client → charset=utf-8,username="bob",realm="zk-sasl-md5",nonce="…",nc=00000001,
+//!          cnonce="…",digest-uri="zookeeper/zk-sasl-md5",maxbuf=65536,response=<32 hex>,qop=auth
+//! server → rspauth=<32 hex>
+//! ```
+//!
+//! With H = MD5, HEX = lower-case hex, KD(k, s) = H(k ":" s):
+//!
+//! - A1 = H(username ":" realm ":" password) ":" nonce ":" cnonce [":" authzid]
+//! - response = HEX(KD(HEX(H(A1)), nonce ":" nc ":" cnonce ":" qop ":" HEX(H("AUTHENTICATE:" digest-uri))))
+//! - rspauth  = the same with A2 = ":" digest-uri.
+//!
+//! Without `charset=utf-8` in the response the password is hashed as ISO 8859-1 when it
+//! fits (RFC 2831 2.1.2.1); the username and realm are hashed as the bytes the client sent.
+
+use md5::{Digest, Md5};
+
+/// What the server offers and expects in one exchange.
+#[derive(Debug, Clone)]
+pub struct DigestServer {
+    realm: String,
+    digest_uri: String,
+    nonce: String,
+}
+
+/// The result of a successful verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The authenticated user (the response's `username`); also the authorization id, as
+    /// an `authzid` different from it is refused.
+    pub user: String,
+    /// The final challenge, `rspauth=<hex>`.
+    pub rspauth: Vec<u8>,
+}
+
+/// Why a digest-response is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    #[error("malformed digest-response: {0}")]
+    Malformed(String),
+    #[error("digest-response directive {0} is missing")]
+    Missing(&'static str),
+    #[error("digest-response directive {0} appears more than once")]
+    Repeated(String),
+    #[error("nonce does not match the server's challenge")]
+    Nonce,
+    #[error("nonce count {0} is not 00000001")]
+    NonceCount(String),
+    #[error("qop {0} is not offered (only auth)")]
+    Qop(String),
+    #[error("realm {0:?} is not the server's realm")]
+    Realm(String),
+    #[error("digest-uri {got:?} is not {want:?}")]
+    DigestUri { got: String, want: String },
+    #[error("authzid {0:?} differs from the username")]
+    Authzid(String),
+    #[error("unknown user {0:?}")]
+    UnknownUser(String),
+    #[error("wrong password for user {0:?}")]
+    WrongPassword(String),
+}
+
+impl DigestServer {
+    /// An exchange in `realm` for `digest_uri` (`service/host`) with a fresh `nonce`.
+    pub fn new(realm: &str, digest_uri: &str, nonce: &str) -> DigestServer {
+        DigestServer {
+            realm: realm.to_owned(),
+            digest_uri: digest_uri.to_owned(),
+            nonce: nonce.to_owned(),
+        }
+    }
+
+    /// A random nonce: 128 bits as base64, which needs no quoting.
+    pub fn random_nonce() -> String {
+        use base64::Engine;
+        let bytes: [u8; 16] = rand::random();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// The digest-challenge.
+    pub fn challenge(&self) -> Vec<u8> {
+        format!(
+            "realm=\"{}\",nonce=\"{}\",qop=\"auth\",charset=utf-8,algorithm=md5-sess",
+            quote(&self.realm),
+            quote(&self.nonce)
+        )
+        .into_bytes()
+    }
+
+    /// Checks a digest-response; `password` looks a user's password up.
+    pub fn verify<'p>(
+        &self,
+        response: &[u8],
+        password: impl Fn(&str) -> Option<&'p str>,
+    ) -> Result<Verified, DigestError> {
+        let directives = parse_directives(response)?;
+        let get = |name: &'static str| -> Option<&[u8]> {
+            directives
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_slice())
+        };
+        let required = |name: &'static str| get(name).ok_or(DigestError::Missing(name));
+        let utf8 = match get("charset") {
+            None => false,
+            Some(c) if c.eq_ignore_ascii_case(b"utf-8") => true,
+            Some(c) => {
+                return Err(DigestError::Malformed(format!(
+                    "charset {} is not utf-8",
+                    String::from_utf8_lossy(c)
+                )))
+            }
+        };
+        let text = |b: &[u8]| -> String {
+            match (utf8, std::str::from_utf8(b)) {
+                (true, Ok(s)) => s.to_owned(),
+                // ISO 8859-1: every byte is the code point of the same value.
+                _ => b.iter().map(|&c| char::from(c)).collect(),
+            }
+        };
+        let username = required("username")?;
+        let nonce = required("nonce")?;
+        let cnonce = required("cnonce")?;
+        let nc = required("nc")?;
+        let digest_uri = required("digest-uri")?;
+        let client_response = required("response")?;
+        let realm = get("realm").unwrap_or_default();
+        let qop = get("qop").unwrap_or(b"auth");
+        if !constant_time_eq(nonce, self.nonce.as_bytes()) {
+            return Err(DigestError::Nonce);
+        }
+        if nc != b"00000001" {
+            return Err(DigestError::NonceCount(text(nc)));
+        }
+        if !qop.eq_ignore_ascii_case(b"auth") {
+            return Err(DigestError::Qop(text(qop)));
+        }
+        if !realm.is_empty() && realm != self.realm.as_bytes() {
+            return Err(DigestError::Realm(text(realm)));
+        }
+        if !digest_uri.eq_ignore_ascii_case(self.digest_uri.as_bytes()) {
+            return Err(DigestError::DigestUri {
+                got: text(digest_uri),
+                want: self.digest_uri.clone(),
+            });
+        }
+        if cnonce.is_empty() {
+            return Err(DigestError::Malformed("empty cnonce".into()));
+        }
+        let user = text(username);
+        let authzid = get("authzid");
+        if let Some(authzid) = authzid {
+            if authzid != username {
+                return Err(DigestError::Authzid(text(authzid)));
+            }
+        }
+        let Some(password) = password(&user) else {
+            return Err(DigestError::UnknownUser(user));
+        };
+        let password = encode_password(password, utf8);
+        let a1_key = Md5::new()
+            .chain_update(username)
+            .chain_update(b":")
+            .chain_update(realm)
+            .chain_update(b":")
+            .chain_update(&password)
+            .finalize();
+        let mut a1 = Md5::new()
+            .chain_update(a1_key)
+            .chain_update(b":")
+            .chain_update(nonce)
+            .chain_update(b":")
+            .chain_update(cnonce);
+        if let Some(authzid) = authzid {
+            a1 = a1.chain_update(b":").chain_update(authzid);
+        }
+        let ha1 = hex(&a1.finalize());
+        let expected = response_value(&ha1, nonce, nc, cnonce, qop, b"AUTHENTICATE:", digest_uri);
+        if !constant_time_eq(&expected, &client_response.to_ascii_lowercase()) {
+            return Err(DigestError::WrongPassword(user));
+        }
+        let rspauth = response_value(&ha1, nonce, nc, cnonce, qop, b":", digest_uri);
+        let mut out = b"rspauth=".to_vec();
+        out.extend_from_slice(&rspauth);
+        Ok(Verified { user, rspauth: out })
+    }
+}
+
+/// HEX(KD(HA1, nonce:nc:cnonce:qop:HEX(H(a2_prefix digest-uri)))).
+fn response_value(
+    ha1: &[u8],
+    nonce: &[u8],
+    nc: &[u8],
+    cnonce: &[u8],
+    qop: &[u8],
+    a2_prefix: &[u8],
+    digest_uri: &[u8],
+) -> Vec<u8> {
+    let ha2 = hex(&Md5::new()
+        .chain_update(a2_prefix)
+        .chain_update(digest_uri)
+        .finalize());
+    let kd = Md5::new()
+        .chain_update(ha1)
+        .chain_update(b":")
+        .chain_update(nonce)
+        .chain_update(b":")
+        .chain_update(nc)
+        .chain_update(b":")
+        .chain_update(cnonce)
+        .chain_update(b":")
+        .chain_update(qop)
+        .chain_update(b":")
+        .chain_update(ha2)
+        .finalize();
+    hex(&kd)
+}
+
+/// The password's bytes as the client hashed them.
+fn encode_password(password: &str, utf8: bool) -> Vec<u8> {
+    if !utf8 && password.chars().all(|c| (c as u32) < 256) {
+        return password.chars().map(|c| c as u8).collect();
+    }
+    password.as_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> Vec<u8> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .collect()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn quote(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The most directives a digest-response may carry; RFC 2831 defines about a dozen.
+const MAX_DIRECTIVES: usize = 32;
+
+/// `name=value` or `name="quoted value"`, comma separated, with optional whitespace and
+/// empty elements (RFC 2616 `#rule`). A name repeated is an error (RFC 2831 says each
+/// directive appears at most once; `realm` too in a response).
+fn parse_directives(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, DigestError> {
+    let malformed = |m: &str| DigestError::Malformed(m.to_owned());
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while *i < input.len() && matches!(input[*i], b' ' | b'\t' | b'\r' | b'\n') {
+            *i += 1;
+        }
+    };
+    loop {
+        skip_ws(&mut i);
+        while i < input.len() && input[i] == b',' {
+            i += 1;
+            skip_ws(&mut i);
+        }
+        if i >= input.len() {
+            break;
+        }
+        let start = i;
+        while i < input.len() && (input[i].is_ascii_alphanumeric() || input[i] == b'-') {
+            i += 1;
+        }
+        if i == start {
+            return Err(malformed("expected a directive name"));
+        }
+        let name = String::from_utf8_lossy(&input[start..i]).to_ascii_lowercase();
+        skip_ws(&mut i);
+        if i >= input.len() || input[i] != b'=' {
+            return Err(DigestError::Malformed(format!("no '=' after {name}")));
+        }
+        i += 1;
+        skip_ws(&mut i);
+        let mut value = Vec::new();
+        if i < input.len() && input[i] == b'"' {
+            i += 1;
+            loop {
+                match input.get(i) {
+                    None => return Err(malformed("unterminated quoted string")),
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(b'\\') => {
+                        let escaped = input
+                            .get(i + 1)
+                            .ok_or_else(|| malformed("unterminated quoted string"))?;
+                        value.push(*escaped);
+                        i += 2;
+                    }
+                    Some(&c) => {
+                        value.push(c);
+                        i += 1;
+                    }
+                }
+            }
+        } else {
+            while i < input.len() && !matches!(input[i], b',' | b' ' | b'\t' | b'\r' | b'\n') {
+                if input[i] == b'"' {
+                    return Err(malformed("quote inside a bare value"));
+                }
+                value.push(input[i]);
+                i += 1;
+            }
+        }
+        skip_ws(&mut i);
+        if i < input.len() && input[i] != b',' {
+            return Err(DigestError::Malformed(format!("junk after {name}")));
+        }
+        if out.iter().any(|(k, _)| *k == name) {
+            return Err(DigestError::Repeated(name));
+        }
+        if out.len() >= MAX_DIRECTIVES {
+            return Err(malformed("too many directives"));
+        }
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+pub(super) fn parse_for_test(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, DigestError> {
+    parse_directives(input)
+}
