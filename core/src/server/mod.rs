@@ -52,6 +52,7 @@ pub mod options;
 pub mod persist;
 pub(crate) mod quorum;
 pub(crate) mod reads;
+pub(crate) mod refusals;
 pub(crate) mod role;
 pub(crate) mod runtime;
 pub mod sasl;

@@ -32,6 +32,7 @@ use super::acl;
 use super::fourlw;
 use super::quorum::{Ensemble, RevalidateError};
 use super::reads;
+use super::refusals;
 use super::role::Role;
 use super::sasl::{self, SaslExchange, Step};
 use super::shared::{ReplyTo, Shared, WriteJob};
@@ -69,12 +70,18 @@ pub async fn accept(
     let stream = match tokio::time::timeout_at(deadline, acceptor.acceptor().accept(stream)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
-            tracing::info!(peer = %peer, "TLS handshake failed: {e}; closing the connection");
+            refusals::log_refusal(
+                peer,
+                &format!("TLS handshake failed: {e}; closing the connection"),
+            );
             shared.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
         Err(_) => {
-            tracing::info!(peer = %peer, "no TLS handshake within nio.sessionlessCnxnTimeout; closing the connection");
+            refusals::log_refusal(
+                peer,
+                "no TLS handshake within nio.sessionlessCnxnTimeout; closing the connection",
+            );
             return;
         }
     };

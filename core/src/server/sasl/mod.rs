@@ -22,7 +22,7 @@
 //! # Layout
 //!
 //! - this file: [`SaslOptions`] (from the JAAS file), [`SaslExchange`] (one connection's
-//!   state), [`AuthEnforcement`], and [`RefusalLog`] (refusals logged once per peer a while).
+//!   state), [`AuthEnforcement`]; refusals go to the log through `refusals.rs`.
 //! - `jaas`: the JAAS file parser.
 //! - `digest`: the DIGEST-MD5 server (RFC 2831), sans-IO.
 
@@ -31,13 +31,9 @@ pub mod jaas;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use parking_lot::Mutex;
 
 use crate::proto::Id;
 
@@ -260,52 +256,4 @@ impl SaslExchange {
     }
 }
 
-/// Logs refusals at most once per peer address per [`RefusalLog::INTERVAL`], so a client
-/// retrying in a loop cannot flood the log. Counts what it held back.
-#[derive(Debug, Default)]
-pub struct RefusalLog {
-    seen: Mutex<HashMap<IpAddr, (Instant, u64)>>,
-}
-
-impl RefusalLog {
-    pub const INTERVAL: Duration = Duration::from_secs(60);
-    /// Peers remembered at most; the table is emptied when full.
-    const MAX_PEERS: usize = 4096;
-
-    /// Whether to log a refusal from `peer` now, and how many were held back before it.
-    pub fn should_log(&self, peer: IpAddr, now: Instant) -> Option<u64> {
-        let mut seen = self.seen.lock();
-        if let Some((at, held)) = seen.get_mut(&peer) {
-            if now.duration_since(*at) < Self::INTERVAL {
-                *held += 1;
-                return None;
-            }
-            let before = *held;
-            *at = now;
-            *held = 0;
-            return Some(before);
-        }
-        if seen.len() >= Self::MAX_PEERS {
-            seen.clear();
-        }
-        seen.insert(peer, (now, 0));
-        Some(0)
-    }
-}
-
-/// The server-wide refusal log for SASL and enforcement refusals.
-pub fn refusals() -> &'static RefusalLog {
-    static LOG: std::sync::OnceLock<RefusalLog> = std::sync::OnceLock::new();
-    LOG.get_or_init(RefusalLog::default)
-}
-
-/// Logs one refusal from `peer`, rate limited by [`refusals`].
-pub fn log_refusal(peer: std::net::SocketAddr, what: &str) {
-    if let Some(held) = refusals().should_log(peer.ip(), Instant::now()) {
-        if held > 0 {
-            tracing::warn!(peer = %peer, "{what} ({held} more refusals from this address not logged)");
-        } else {
-            tracing::warn!(peer = %peer, "{what}");
-        }
-    }
-}
+pub use super::refusals::{log_refusal, RefusalLog};
