@@ -5,10 +5,14 @@
 //! The modules form layers; each uses only those on its left (no import cycles:
 //! `../shared/tools/modcycles.py core/src server` prints 1):
 //!
-//! tls → config/options → tree, acl → txn → state → image, persist, watch, sessions, stats, role,
+//! refusals, summary → tls, sasl → config/options → tree, acl → txn → state → image, persist,
+//! watch, sessions, stats, role,
 //! clock → conn::handle → shared → front → snapshotter → writer, quorum → reads, fourlw →
 //! http, metrics, admin → conn → runtime.
 //!
+//! - `refusals`: security refusals in the log, once per peer a minute; `summary`: the latency
+//!   summaries of the Prometheus endpoint.
+//! - `sasl`: SASL on the client port: the JAAS file, DIGEST-MD5, enforcement settings.
 //! - `tls`: TLS on the client port: `ssl.*` settings, key and trust stores (PEM, PKCS12,
 //!   JKS), the rustls config and its reload, the `x509` ids a client certificate proves.
 //! - `config`: zoo.cfg, JVM-style `-D` properties and defaults; `options`: the resolved
