@@ -10,6 +10,7 @@ import io.zk.Watcher.Event.KeeperState;
 import io.zk.ZooDefs.Ids;
 import io.zk.client.TlsOptions;
 import io.zk.data.ClientInfo;
+import io.zk.recipes.ActiveStandbyElector;
 import io.zk.test.ZkServer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -95,6 +96,25 @@ class TlsTest {
         assertFalse(connects(byName, new TlsOptions(file("ca.crt"))), "a certificate for 127.0.0.1 as localhost");
         try (ZooKeeper zk = connected(byName, new TlsOptions(file("ca.crt")).verifyHostname(false))) {
             assertNotNull(zk.exists("/", false));
+        }
+    }
+
+    @Test
+    void anElectorSpeaksTlsToo() throws Exception {
+        ActiveStandbyElector.ActiveStandbyElectorCallback idle = new ActiveStandbyElector.ActiveStandbyElectorCallback() {
+            @Override public void becomeActive() {}
+            @Override public void becomeStandby() {}
+            @Override public void enterNeutralMode() {}
+            @Override public void notifyFatalError(String errorMessage) {}
+            @Override public void fenceOldActive(byte[] oldActiveData) {}
+        };
+        String parent = "/tls-elector-" + ProcessHandle.current().pid();
+        try (ActiveStandbyElector elector = ActiveStandbyElector.builder(secure, parent)
+                .tls(new TlsOptions(file("ca.crt")).clientCertificate(file("client.crt"), file("client.key")))
+                .connectPause(100, TimeUnit.MILLISECONDS)
+                .build(idle)) {
+            elector.ensureParentZNode();
+            assertTrue(elector.parentZNodeExists());
         }
     }
 
