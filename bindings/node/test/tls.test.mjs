@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 
-import { Client } from 'zk-client'
+import { ActiveStandbyElector, Client } from 'zk-client'
 import { HOST, freePort, makeCerts, startServer, tlsServerConfig, unique, waitFor } from './support.mjs'
 
 let server
@@ -76,6 +76,17 @@ describe('tls', () => {
     assert.ok(await refused(byName, { ca: certs('ca.crt') }), 'a certificate for 127.0.0.1 passed as localhost')
     const client = await connectTls(t, byName, { ca: certs('ca.crt'), verifyHostname: false })
     assert.ok(await client.exists('/') !== null)
+  })
+
+  it('an ActiveStandbyElector speaks TLS too', async () => {
+    const tls = { ca: certs('ca.crt'), cert: certs('client.crt'), key: certs('client.key') }
+    const elector = new ActiveStandbyElector(secure, { parent: unique('elector'), connectPause: 100, tls }, {})
+    try {
+      await elector.ensureParent()
+      assert.equal(await elector.parentExists(), true)
+    } finally {
+      await elector.close()
+    }
   })
 
   it('unusable files are BADARGUMENTS naming the file; bad option types are TypeErrors', async () => {
