@@ -88,7 +88,7 @@
 /* Initialises a zk_options: `zk_options o = ZK_OPTIONS_INIT;` sets `size` to the
  * struct as this header defines it and every other field to 0 (its default). */
 #ifdef __cplusplus
-#define ZK_OPTIONS_INIT { sizeof(zk_options), 0, 0, 0, NULL, 0, 0, 0 }
+#define ZK_OPTIONS_INIT { sizeof(zk_options), 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 #else
 #define ZK_OPTIONS_INIT { .size = sizeof(zk_options) }
 #endif
@@ -251,6 +251,18 @@ typedef struct zk_options {
   // Fixed wait for each connect attempt's answer (0: 2 s at first, doubled after
   // unanswered rounds up to session timeout / number of hosts).
   int64_t connect_timeout_ms;
+  // TLS to the servers' `secureClientPort` (NULL: plaintext): the PEM file of the
+  // authorities that sign the servers' certificates (Apache's C client: the first part
+  // of `zookeeper_init_ssl`'s `cert`).
+  const char *tls_ca_file;
+  // This client's certificate chain (PEM; NULL: none), with `tls_key_file`; what the
+  // servers' `x509` ACLs see.
+  const char *tls_cert_file;
+  // The private key (PEM, unencrypted) of `tls_cert_file`.
+  const char *tls_key_file;
+  // Non-zero: do not check that the server's certificate names the host connected to
+  // (the authority check stays). 0, the default, checks it.
+  int tls_skip_hostname_check;
 } zk_options;
 
 // One ACL entry: `perms` (ZK_PERM_* bits) for `scheme:id` (`world:anyone`,
@@ -707,9 +719,14 @@ zk_rc zk_open(struct zk_handle **out,
 // - `hosts`: NULL or a NUL-terminated string.
 // - `options`: NULL, or readable for `options->size` bytes (an older, smaller struct
 //   is fine; see `zk_options`), with `passwd` NULL or readable for `passwd_len` bytes
-//   (any pointer when `passwd_len` is 0).
+//   (any pointer when `passwd_len` is 0) and each `tls_*_file` NULL or a NUL-terminated
+//   string.
 // - `state_cb` (may be NULL): callable with `ctx` on the handle's dispatch thread until
 //   its last call (a terminal state; see CLOSE).
+//
+// With `tls_ca_file` set, an unreadable or unusable TLS file (or a certificate without
+// its key) is ZK_BADARGUMENTS, and a warning naming the file goes to the log
+// (`zk_set_log_fn`).
 zk_rc zk_open_with(struct zk_handle **out,
                    const char *hosts,
                    const struct zk_options *options,

@@ -24,7 +24,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 use zk_core::client::dispatch::Dispatcher;
-use zk_core::client::{runtime, Client, ClientOptions, Error, SessionState};
+use zk_core::client::{runtime, Client, ClientOptions, Error, SessionState, TlsOptions};
 use zk_core::proto::ErrorCode;
 
 use crate::error::*;
@@ -317,6 +317,18 @@ pub struct zk_options {
     /// Fixed wait for each connect attempt's answer (0: 2 s at first, doubled after
     /// unanswered rounds up to session timeout / number of hosts).
     pub connect_timeout_ms: i64,
+    /// TLS to the servers' `secureClientPort` (NULL: plaintext): the PEM file of the
+    /// authorities that sign the servers' certificates (Apache's C client: the first part
+    /// of `zookeeper_init_ssl`'s `cert`).
+    pub tls_ca_file: *const c_char,
+    /// This client's certificate chain (PEM; NULL: none), with `tls_key_file`; what the
+    /// servers' `x509` ACLs see.
+    pub tls_cert_file: *const c_char,
+    /// The private key (PEM, unencrypted) of `tls_cert_file`.
+    pub tls_key_file: *const c_char,
+    /// Non-zero: do not check that the server's certificate names the host connected to
+    /// (the authority check stays). 0, the default, checks it.
+    pub tls_skip_hostname_check: c_int,
 }
 
 /// The largest `size` taken for a `zk_options` from a newer zk.h.
@@ -333,6 +345,10 @@ impl zk_options {
             passwd_len: 0,
             request_timeout_ms: 0,
             connect_timeout_ms: 0,
+            tls_ca_file: std::ptr::null(),
+            tls_cert_file: std::ptr::null(),
+            tls_key_file: std::ptr::null(),
+            tls_skip_hostname_check: 0,
         }
     }
 
@@ -383,7 +399,11 @@ impl zk_options {
             passwd,
             passwd_len,
             request_timeout_ms,
-            connect_timeout_ms
+            connect_timeout_ms,
+            tls_ca_file,
+            tls_cert_file,
+            tls_key_file,
+            tls_skip_hostname_check
         );
         Ok(o)
     }
@@ -403,9 +423,9 @@ unsafe fn read_like<T: Copy>(at: *const u8, _like: &T) -> T {
 ///
 /// # Safety
 ///
-/// `options` as `zk_options::read` requires (NULL, or readable for its `size` bytes), and
-/// its `passwd` valid for reads of `passwd_len` bytes (any pointer when that is 0), both
-/// only during the call.
+/// `options` as `zk_options::read` requires (NULL, or readable for its `size` bytes), its
+/// `passwd` valid for reads of `passwd_len` bytes (any pointer when that is 0), and its
+/// `tls_*_file` fields NULL or NUL-terminated strings, all only during the call.
 pub(crate) unsafe fn client_options(options: *const zk_options) -> Result<ClientOptions, zk_rc> {
     // SAFETY: `options` is as `zk_options::read` requires (this function's contract).
     let o = unsafe { zk_options::read(options) }?;
@@ -427,6 +447,26 @@ pub(crate) unsafe fn client_options(options: *const zk_options) -> Result<Client
     }
     if o.connect_timeout_ms > 0 {
         options = options.connect_timeout(ms(o.connect_timeout_ms));
+    }
+    // SAFETY: each is NULL or NUL-terminated, readable during the call (this function's
+    // contract); the paths are copied before this returns.
+    let (ca, cert, key) = unsafe {
+        (
+            opt_text(o.tls_ca_file)?,
+            opt_text(o.tls_cert_file)?,
+            opt_text(o.tls_key_file)?,
+        )
+    };
+    match ca {
+        Some(ca) => {
+            let mut tls = TlsOptions::new(ca).verify_hostname(o.tls_skip_hostname_check == 0);
+            tls.cert_file = cert.map(Into::into);
+            tls.key_file = key.map(Into::into);
+            options = options.tls(tls);
+        }
+        // A client certificate without TLS is a mistake, not plaintext.
+        None if cert.is_some() || key.is_some() => return Err(ZK_BADARGUMENTS),
+        None => {}
     }
     Ok(options)
 }
@@ -483,9 +523,14 @@ pub unsafe extern "C" fn zk_open(
 /// - `hosts`: NULL or a NUL-terminated string.
 /// - `options`: NULL, or readable for `options->size` bytes (an older, smaller struct
 ///   is fine; see `zk_options`), with `passwd` NULL or readable for `passwd_len` bytes
-///   (any pointer when `passwd_len` is 0).
+///   (any pointer when `passwd_len` is 0) and each `tls_*_file` NULL or a NUL-terminated
+///   string.
 /// - `state_cb` (may be NULL): callable with `ctx` on the handle's dispatch thread until
 ///   its last call (a terminal state; see CLOSE).
+///
+/// With `tls_ca_file` set, an unreadable or unusable TLS file (or a certificate without
+/// its key) is ZK_BADARGUMENTS, and a warning naming the file goes to the log
+/// (`zk_set_log_fn`).
 #[no_mangle]
 pub unsafe extern "C" fn zk_open_with(
     out: *mut *mut zk_handle,
@@ -500,13 +545,18 @@ pub unsafe extern "C" fn zk_open_with(
         // SAFETY: `hosts` is NULL or NUL-terminated, readable during the call (contract),
         // which the `&str` does not outlive.
         let hosts = unsafe { text(hosts) }?;
-        // SAFETY: `options` and its `passwd` are as `client_options` requires (contract).
+        // SAFETY: `options`, its `passwd` and its TLS paths are as `client_options`
+        // requires (contract).
         let options = unsafe { client_options(options) }?;
         // Client::start spawns on the client runtime: enter it so it need not look.
         let client = {
             let rt = runtime::handle();
             let _entered = rt.enter();
-            Client::start(hosts, options).map_err(|e| rc_of(&e))?
+            Client::start(hosts, options).map_err(|e| {
+                // The return code cannot say which file was bad: the log line does.
+                tracing::warn!("zk_open: {e}");
+                rc_of(&e)
+            })?
         };
         let dispatcher = Dispatcher::spawn("zk-dispatch", |run| run()).map_err(|_| {
             // Nothing will use this client: end its connection task.

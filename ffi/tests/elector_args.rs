@@ -47,6 +47,10 @@ fn options() -> zk_options {
         passwd_len: 0,
         request_timeout_ms: 0,
         connect_timeout_ms: 0,
+        tls_ca_file: null(),
+        tls_cert_file: null(),
+        tls_key_file: null(),
+        tls_skip_hostname_check: 0,
     }
 }
 

@@ -311,6 +311,10 @@ fn open_rejects_bad_arguments() {
             passwd_len: 0,
             request_timeout_ms: 0,
             connect_timeout_ms: 0,
+            tls_ca_file: null(),
+            tls_cert_file: null(),
+            tls_key_file: null(),
+            tls_skip_hostname_check: 0,
         };
         assert_eq!(zk_open_with(&mut zh, hosts, null(), None, null_mut()), BAD);
         assert_eq!(
@@ -339,6 +343,16 @@ fn open_rejects_bad_arguments() {
             zk_options { size: 8, ..good },
             zk_options {
                 size: usize::MAX,
+                ..good
+            },
+            // TLS: a client certificate without a CA, a CA file that is not there.
+            zk_options {
+                tls_cert_file: c"client.crt".as_ptr(),
+                tls_key_file: c"client.key".as_ptr(),
+                ..good
+            },
+            zk_options {
+                tls_ca_file: c"/nonexistent/zk-ca.pem".as_ptr(),
                 ..good
             },
         ] {

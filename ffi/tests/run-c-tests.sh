@@ -4,7 +4,9 @@
 #   2. builds the suites ffi/tests/c/test_zk.c and test_elector.c, examples/c/*.c and
 #      examples/ha/c twice: against libzk.so, and against libzk.a with AddressSanitizer +
 #      LeakSanitizer;
-#   3. starts target/debug/zk-server start-foreground on a free loopback port;
+#   3. makes throwaway TLS certificates (openssl, tests/c/certs.sh) and starts
+#      target/debug/zk-server start-foreground on a free loopback port, with TLS
+#      (secureClientPort, PEM stores, ssl.clientAuth=want) on a second one;
 #   4. runs each suite (both builds; the ASan run must report no error and no leak; then
 #      the shared build under valgrind memcheck, which also sees invalid accesses inside
 #      the Rust code that ASan does not instrument, such as a read of a freed handle) and
@@ -17,7 +19,7 @@
 #      pkg-config and runs one; compiles and runs a C++ use of zk.h when a C++ compiler
 #      is installed;
 #   7. stops the server.
-# Needs: a C compiler with libasan (gcc), make, cmake, pkg-config, valgrind
+# Needs: a C compiler with libasan (gcc), make, cmake, pkg-config, openssl, valgrind
 # (ZK_C_TESTS_NO_VALGRIND=1 skips the valgrind pass).
 #   ffi/tests/run-c-tests.sh [TEST_NAME]
 set -euo pipefail
@@ -157,8 +159,15 @@ cargo build -p zk-ffi -p zk-server -p zk-ha-controller
 say "build the suite and the examples (shared, and static + ASan)"
 make -s -C ffi/tests/c OUT="$WORK/build"
 
+command -v openssl >/dev/null 2>&1 || die "openssl not found (Debian: apt-get install -y openssl)"
+say "TLS certificates (openssl)"
+export ZK_TEST_TLS_DIR="$WORK/certs"
+ffi/tests/c/certs.sh "$ZK_TEST_TLS_DIR"
+
 PORT=$(free_port)
-say "start zk-server on 127.0.0.1:$PORT"
+export ZK_TEST_SECURE_PORT=$(free_port)
+while [ "$ZK_TEST_SECURE_PORT" = "$PORT" ]; do ZK_TEST_SECURE_PORT=$(free_port); done
+say "start zk-server on 127.0.0.1:$PORT (TLS on $ZK_TEST_SECURE_PORT)"
 "$CTL" "$WORK/server" "$PORT" start
 export ZK_TEST_HOSTS="127.0.0.1:$PORT"
 export ZK_TEST_SERVER_CTL="$CTL $WORK/server $PORT"
@@ -195,6 +204,7 @@ for suite in "${SUITES[@]}"; do
         say "$suite under valgrind memcheck (libzk.so)"
         timeout 900 valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+            --suppressions="$ROOT/ffi/tests/c/valgrind.supp" \
             "$WORK/build/$suite" "$@" || die "C suite $suite under valgrind"
     fi
 done

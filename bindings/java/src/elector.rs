@@ -21,7 +21,7 @@ use jni::objects::{JByteArray, JIntArray, JObject, JObjectArray, JString};
 use jni::sys::{jboolean, jint, jlong, jobject};
 use parking_lot::Mutex;
 use zk_core::client::dispatch::Dispatcher;
-use zk_core::client::{runtime, ClientOptions, Error};
+use zk_core::client::{runtime, ClientOptions, Error, TlsOptions};
 use zk_core::proto::Acl;
 use zk_core::recipes::elector::{
     ActiveNodeInfo, ActiveStandbyElector, ElectorCallbacks, ElectorConfig, ElectorState,
@@ -171,7 +171,11 @@ Java_io_zk_recipes_ElectorNative_open(
     max_retries: jint,
     rejoin_pause_ms: jlong,
     connect_pause_ms: jlong,
-    token: jlong
+    token: jlong,
+    tls_ca_file: JString<'l>,
+    tls_cert_file: JString<'l>,
+    tls_key_file: JString<'l>,
+    tls_verify_hostname: jboolean
 ) -> jlong {
     let hosts = jvm::string(env, &hosts)?
         .ok_or_else(|| Fail::Argument("the connect string must not be null".into()))?;
@@ -187,6 +191,12 @@ Java_io_zk_recipes_ElectorNative_open(
         .session_timeout(Duration::from_millis(session_timeout_ms as u64));
     if let Some(scheme) = jvm::string(env, &auth_scheme)? {
         options = options.auth(&scheme, &jvm::bytes(env, &auth)?.unwrap_or_default());
+    }
+    if let Some(ca) = jvm::string(env, &tls_ca_file)? {
+        let mut tls = TlsOptions::new(ca).verify_hostname(tls_verify_hostname);
+        tls.cert_file = jvm::string(env, &tls_cert_file)?.map(Into::into);
+        tls.key_file = jvm::string(env, &tls_key_file)?.map(Into::into);
+        options = options.tls(tls);
     }
     let acl = if acl_perms.is_null() {
         Acl::open_unsafe()

@@ -12,7 +12,9 @@ use jni::sys::{jboolean, jbyteArray, jint, jlong};
 use jni::EnvUnowned;
 use parking_lot::{Mutex, RwLock};
 use zk_core::client::dispatch::Dispatcher;
-use zk_core::client::{runtime, Client, ClientOptions, Error, SessionState, WatchRegistration};
+use zk_core::client::{
+    runtime, Client, ClientOptions, Error, SessionState, TlsOptions, WatchRegistration,
+};
 use zk_core::proto::KeeperState;
 
 use crate::errors::{Fail, ThrowFail};
@@ -89,6 +91,10 @@ pub extern "system" fn Java_io_zk_Native_open<'l>(
     session_id: jlong,
     session_passwd: JByteArray<'l>,
     slow_callback_ms: jlong,
+    tls_ca_file: JString<'l>,
+    tls_cert_file: JString<'l>,
+    tls_key_file: JString<'l>,
+    tls_verify_hostname: jboolean,
 ) {
     env.with_env(|env| -> Result<(), Fail> {
         let connect = jvm::string(env, &connect_string)?
@@ -99,6 +105,12 @@ pub extern "system" fn Java_io_zk_Native_open<'l>(
         if session_id != 0 {
             let passwd = jvm::bytes(env, &session_passwd)?.unwrap_or_default();
             options = options.resume(session_id, passwd);
+        }
+        if let Some(ca) = jvm::string(env, &tls_ca_file)? {
+            let mut tls = TlsOptions::new(ca).verify_hostname(tls_verify_hostname);
+            tls.cert_file = jvm::string(env, &tls_cert_file)?.map(Into::into);
+            tls.key_file = jvm::string(env, &tls_key_file)?.map(Into::into);
+            options = options.tls(tls);
         }
         let slow = Duration::from_millis(slow_callback_ms.max(0) as u64);
         let dispatcher = Arc::new(dispatcher(h, slow));

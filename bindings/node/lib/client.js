@@ -35,7 +35,8 @@ class Client extends EventEmitter {
   /**
    * @param {string} hosts `host:port,host:port/chroot`
    * @param {object} [options] sessionTimeout, requestTimeout, connectTimeout (ms),
-   *   readOnly, auth: [{scheme, auth}], session: {id, password} to resume.
+   *   readOnly, auth: [{scheme, auth}], session: {id, password} to resume,
+   *   tls: {ca, cert, key, verifyHostname} (PEM file paths) for a `secureClientPort`.
    */
   constructor (hosts, options) {
     super()
@@ -48,7 +49,8 @@ class Client extends EventEmitter {
       sessionTimeout,
       requestTimeout: args.millis(o.requestTimeout, 'options.requestTimeout'),
       readOnly: args.bool(o.readOnly, 'options.readOnly'),
-      auth: authEntries(o.auth)
+      auth: authEntries(o.auth),
+      tls: tlsConfig(o.tls)
     }
     if (o.session !== undefined && o.session !== null) {
       const session = args.options(o.session, 'options.session')
@@ -554,6 +556,21 @@ function authEntries (auth) {
   }))
 }
 
+/**
+ * TLS files (PEM paths) for the core; unreadable or unusable files reject `connect()` with
+ * BADARGUMENTS naming the file.
+ */
+function tlsConfig (tls) {
+  if (tls === undefined || tls === null) return undefined
+  const o = args.options(tls, 'options.tls')
+  return {
+    ca: args.string(o.ca, 'options.tls.ca'),
+    cert: args.optionalString(o.cert, 'options.tls.cert'),
+    key: args.optionalString(o.key, 'options.tls.key'),
+    verifyHostname: args.bool(o.verifyHostname, 'options.tls.verifyHostname')
+  }
+}
+
 /** Runs `start`, turning a synchronous throw (a bad argument) into a rejection. */
 function guard (start) {
   try {
@@ -563,4 +580,4 @@ function guard (start) {
   }
 }
 
-module.exports = { Client, Transaction, guard, signalOf, authEntries }
+module.exports = { Client, Transaction, guard, signalOf, authEntries, tlsConfig }

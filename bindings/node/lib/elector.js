@@ -13,7 +13,7 @@ const { EventEmitter } = require('node:events')
 const native = require('./native')
 const args = require('./args')
 const { ZkError, argTypeError } = require('./errors')
-const { guard, authEntries } = require('./client')
+const { guard, authEntries, tlsConfig } = require('./client')
 
 /** Hadoop's default root of the parent znodes (`ha.zookeeper.parent-znode`). */
 const DEFAULT_ROOT = '/hadoop-ha'
@@ -39,7 +39,7 @@ class ActiveStandbyElector extends EventEmitter {
   /**
    * @param {string} hosts `host:port,...[/chroot]` (every session the elector opens)
    * @param {object} options `nameservice` (and `root`, default `/hadoop-ha`) or `parent`;
-   *   sessionTimeout (ms, default 10000), acl, auth, maxRetries, rejoinPause, connectPause
+   *   sessionTimeout (ms, default 10000), acl, auth, tls, maxRetries, rejoinPause, connectPause
    * @param {object} [callbacks] becomeActive(), becomeStandby(), enterNeutral(),
    *   fenceOldActive(data), fatalError(message)
    */
@@ -66,6 +66,7 @@ class ActiveStandbyElector extends EventEmitter {
       sessionTimeout: args.millis(o.sessionTimeout, 'options.sessionTimeout'),
       acl: args.acl(o.acl),
       auth: authEntries(o.auth),
+      tls: tlsConfig(o.tls),
       maxRetries,
       rejoinPause: args.millis(o.rejoinPause, 'options.rejoinPause'),
       connectPause: args.millis(o.connectPause, 'options.connectPause')

@@ -126,6 +126,23 @@ export interface ClientOptions {
   auth?: Array<{ scheme: string, auth: string | Uint8Array }>
   /** Resume this session instead of creating one. */
   session?: { id: bigint, password: Uint8Array }
+  /** TLS to the servers' `secureClientPort` (the connect string names those ports). */
+  tls?: TlsOptions
+}
+
+/**
+ * TLS files, PEM, by path. An unreadable or unusable file rejects `connect()` with a
+ * `ZkError` `BADARGUMENTS` that names it.
+ */
+export interface TlsOptions {
+  /** The certificates of the authorities that sign the servers' certificates. */
+  ca: string
+  /** This client's certificate chain (what `x509` ACLs see); needs `key`. */
+  cert?: string
+  /** The private key of `cert`. */
+  key?: string
+  /** Check that the server's certificate names the host connected to (default true). */
+  verifyHostname?: boolean
 }
 
 export interface ConnectOptions extends CallOptions {
@@ -444,6 +461,8 @@ export interface ElectorOptions {
   /** ACL of every node the elector creates (default `Acls.OPEN_UNSAFE`). */
   acl?: readonly AclEntry[]
   auth?: readonly { scheme: string, auth: string | Uint8Array }[]
+  /** TLS for every session the elector opens. */
+  tls?: TlsOptions
   /** Attempts of an operation failing with a connection loss or timeout (default 3). */
   maxRetries?: number
   /** Pause in ms after failing to become active, before joining again (default 1000). */

@@ -341,6 +341,8 @@ export interface ClientConfig {
   /** Resume this session instead of creating one. */
   sessionId?: bigint
   sessionPassword?: Buffer
+  /** TLS to the servers' `secureClientPort`. */
+  tls?: TlsConfig
 }
 
 export interface ClientInfo {
@@ -375,6 +377,7 @@ export interface ElectorOptions {
   parent: string
   sessionTimeout?: number
   auth?: Array<AuthEntry>
+  tls?: TlsConfig
   /** The ACL of every node the elector creates (default: open). */
   acl?: Array<AclEntry>
   maxRetries?: number
@@ -468,6 +471,17 @@ export interface Stat {
   dataLength: number
   numChildren: number
   pzxid: number
+}
+
+/** TLS files (PEM paths), checked by the core when the session starts. */
+export interface TlsConfig {
+  /** The authorities that sign the servers' certificates. */
+  ca: string
+  /** This client's certificate chain, with `key`. */
+  cert?: string
+  key?: string
+  /** Check the server's certificate names the host (default true). */
+  verifyHostname?: boolean
 }
 
 /** A watch notification: `type` and `state` are names from `EVENT_TYPES`/`KEEPER_STATES`. */

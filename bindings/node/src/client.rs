@@ -15,7 +15,9 @@ use napi::bindgen_prelude::{BigInt, Buffer, Function, PromiseRaw, ToNapiValue};
 use napi::Env;
 use napi_derive::napi;
 use tokio::sync::{oneshot, watch};
-use zk_core::client::{Client, ClientOptions, ConnectString, Error, Op, SessionState, Watch};
+use zk_core::client::{
+    Client, ClientOptions, ConnectString, Error, Op, SessionState, TlsOptions, Watch,
+};
 use zk_core::proto::{AddWatchMode, ErrorCode};
 
 use crate::bridge::Bridge;
@@ -38,6 +40,20 @@ pub struct ClientConfig {
     /// Resume this session instead of creating one.
     pub session_id: Option<BigInt>,
     pub session_password: Option<Buffer>,
+    /// TLS to the servers' `secureClientPort`.
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS files (PEM paths), checked by the core when the session starts.
+#[napi(object)]
+pub struct TlsConfig {
+    /// The authorities that sign the servers' certificates.
+    pub ca: String,
+    /// This client's certificate chain, with `key`.
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    /// Check the server's certificate names the host (default true).
+    pub verify_hostname: Option<bool>,
 }
 
 /// A credential sent on every (re)connect, as `addAuth` would.
@@ -1105,6 +1121,13 @@ pub(crate) fn client_options(config: ClientConfig) -> napi::Result<ClientOptions
             ));
         }
         options.session = Some((id, password.to_vec()));
+    }
+    if let Some(tls) = config.tls {
+        let mut files = TlsOptions::new(tls.ca);
+        files.cert_file = tls.cert.map(Into::into);
+        files.key_file = tls.key.map(Into::into);
+        files.verify_hostname = tls.verify_hostname.unwrap_or(true);
+        options.tls = Some(files);
     }
     Ok(options)
 }

@@ -29,7 +29,7 @@ use zk_core::recipes::elector::{
     ElectorEvent, ElectorEvents, ElectorState, Reply,
 };
 
-use crate::client::{client_options, millis, produce, AuthEntry, ClientConfig};
+use crate::client::{client_options, millis, produce, AuthEntry, ClientConfig, TlsConfig};
 use crate::convert::{acl_or_open, AclEntry, Bytes};
 use crate::errors::Failure;
 use crate::event;
@@ -42,6 +42,7 @@ pub struct ElectorOptions {
     pub parent: String,
     pub session_timeout: Option<f64>,
     pub auth: Option<Vec<AuthEntry>>,
+    pub tls: Option<TlsConfig>,
     /// The ACL of every node the elector creates (default: open).
     pub acl: Option<Vec<AclEntry>>,
     pub max_retries: Option<u32>,
@@ -295,6 +296,7 @@ fn elector_config(connect_string: String, options: ElectorOptions) -> napi::Resu
         auth: options.auth,
         session_id: None,
         session_password: None,
+        tls: options.tls,
     })?;
     let mut config = ElectorConfig::new(&connect_string, &options.parent)
         .options(client)

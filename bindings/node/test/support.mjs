@@ -5,7 +5,7 @@
 // ZK_NODE_SERVER=zk (default) | apache picks the server kind of `startServer()`.
 // ZK_SERVER_BIN overrides the zk-server binary (default: target/debug/zk-server).
 
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -307,4 +307,52 @@ export function packagePath () {
   serverDirs.add(dir)
   fs.symlinkSync(PACKAGE_ROOT, path.join(dir, 'zk-client'), 'dir')
   return dir
+}
+
+/**
+ * Throwaway TLS files made with the openssl command (never committed), all PEM in a fresh
+ * folder: `ca.crt`, a server certificate for 127.0.0.1 only (so `localhost` fails a host
+ * name check) in Apache's PEM key store form (`server-keystore.pem`: key and certificate),
+ * a client certificate (`client.crt`, `client.key`) and an untrusted authority
+ * (`other-ca.crt`). Returns `name => path`.
+ */
+export function makeCerts () {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zk-node-certs-'))
+  serverDirs.add(dir)
+  const openssl = (...argv) => {
+    const result = spawnSync('openssl', argv, { cwd: dir, encoding: 'utf8' })
+    if (result.status !== 0) throw new Error(`openssl ${argv.join(' ')}: ${result.stderr ?? result.error}`)
+  }
+  const authority = (name, subject) => openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-subj', `/CN=${subject}`)
+  const signed = (name, subject, ca, altNames) => {
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`,
+      '-subj', `/O=zk tests/CN=${subject}`)
+    const ext = 'basicConstraints=CA:FALSE\n' + (altNames ? `subjectAltName=${altNames}\n` : '')
+    fs.writeFileSync(path.join(dir, `${name}.ext`), ext)
+    openssl('x509', '-req', '-days', '2', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
+      '-CAcreateserial', '-out', `${name}.crt`, '-extfile', `${name}.ext`)
+  }
+  authority('ca', 'zk test CA')
+  authority('other-ca', 'zk untrusted test CA')
+  signed('server', 'zk-server', 'ca', 'IP:127.0.0.1')
+  signed('client', 'client', 'ca')
+  const file = (name) => path.join(dir, name)
+  fs.writeFileSync(file('server-keystore.pem'),
+    fs.readFileSync(file('server.key'), 'utf8') + fs.readFileSync(file('server.crt'), 'utf8'))
+  return file
+}
+
+/** The zoo.cfg keys of a `secureClientPort` with PEM stores that both servers accept. */
+export function tlsServerConfig (securePort, certs) {
+  return {
+    secureClientPort: String(securePort),
+    secureClientPortAddress: HOST,
+    serverCnxnFactory: 'org.apache.zookeeper.server.NettyServerCnxnFactory',
+    'ssl.keyStore.location': certs('server-keystore.pem'),
+    'ssl.keyStore.type': 'PEM',
+    'ssl.trustStore.location': certs('ca.crt'),
+    'ssl.trustStore.type': 'PEM',
+    'ssl.clientAuth': 'want'
+  }
 }

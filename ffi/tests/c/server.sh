@@ -2,7 +2,8 @@
 # Controls the zk-server the C tests run against.
 #   server.sh DIR PORT start|stop|crash|restart|pause|resume
 # DIR holds zoo.cfg, the data directory, server.log and server.pid. ZK_SERVER_BIN names the
-# binary (default: target/debug/zk-server of this repository).
+# binary (default: target/debug/zk-server of this repository). With ZK_TEST_TLS_DIR (files
+# made by certs.sh) and ZK_TEST_SECURE_PORT the server also serves TLS on that port.
 set -euo pipefail
 dir=$1 port=$2 cmd=$3
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,6 +26,19 @@ extendedTypesEnabled=true
 maxClientCnxns=0
 4lw.commands.whitelist=*
 CFG
+    # TLS on a second port when the caller made certificates (ffi/tests/c/certs.sh).
+    if [ -n "${ZK_TEST_TLS_DIR:-}" ] && [ -n "${ZK_TEST_SECURE_PORT:-}" ]; then
+        cat >>"$dir/zoo.cfg" <<CFG
+secureClientPort=$ZK_TEST_SECURE_PORT
+secureClientPortAddress=127.0.0.1
+serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory
+ssl.keyStore.location=$ZK_TEST_TLS_DIR/server-keystore.pem
+ssl.keyStore.type=PEM
+ssl.trustStore.location=$ZK_TEST_TLS_DIR/ca.crt
+ssl.trustStore.type=PEM
+ssl.clientAuth=want
+CFG
+    fi
     "$bin" start-foreground "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
     echo $! >"$dir/server.pid"
     for _ in $(seq 1 200); do

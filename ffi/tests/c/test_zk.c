@@ -1432,6 +1432,136 @@ static void test_log_fn(void) {
     CHECK_RC(zk_set_log_level(ZK_LOG_INFO), ZK_OK);
 }
 
+/* ---------------------------------------------------------------- TLS */
+
+/* A log sink that remembers whether a line mentioned `needle`. */
+typedef struct {
+    pthread_mutex_t mu;
+    const char *needle;
+    int seen;
+} needle_sink;
+
+static void on_needle_log(int level, const char *target, const char *message, void *ctx) {
+    (void)level;
+    (void)target;
+    needle_sink *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    if (strstr(message, s->needle)) s->seen++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static char *tls_file(const char *name) {
+    static __thread char bufs[4][512];
+    static __thread int next;
+    char *buf = bufs[next++ % 4];
+    snprintf(buf, 512, "%s/%s", getenv("ZK_TEST_TLS_DIR"), name);
+    return buf;
+}
+
+/* Opens a TLS handle to `where` and waits up to `wait_ms` for the session; NULL if none. */
+static zk_handle *open_tls(const char *where, const char *ca, const char *cert, const char *key,
+                           int skip_hostname_check, int64_t wait_ms) {
+    zk_options o = ZK_OPTIONS_INIT;
+    o.session_timeout_ms = 10000;
+    o.connect_timeout_ms = 2000;
+    o.tls_ca_file = ca;
+    o.tls_cert_file = cert;
+    o.tls_key_file = key;
+    o.tls_skip_hostname_check = skip_hostname_check;
+    zk_handle *zh = NULL;
+    if (zk_open_with(&zh, where, &o, NULL, NULL) != ZK_OK) return NULL;
+    if (zk_wait_connected(zh, wait_ms) != ZK_OK) {
+        zk_close(zh);
+        return NULL;
+    }
+    return zh;
+}
+
+/* 1 if the session's whoami has an x509 identity containing `cn`, 0 if none, -1 on error. */
+static int has_x509(zk_handle *zh, const char *cn) {
+    zk_client_infos *me = NULL;
+    if (zk_whoami(zh, &me) != ZK_OK) return -1;
+    int found = 0;
+    for (size_t i = 0; i < me->len; i++)
+        if (strcmp(me->items[i].scheme, "x509") == 0 && strstr(me->items[i].user, cn)) found = 1;
+    zk_free_client_infos(me);
+    return found;
+}
+
+/* zk-server's secureClientPort (run-c-tests.sh sets ZK_TEST_TLS_DIR and
+   ZK_TEST_SECURE_PORT): x509 identity, refusals, bad files. */
+static void test_tls(void) {
+    const char *port = getenv("ZK_TEST_SECURE_PORT");
+    CHECK(getenv("ZK_TEST_TLS_DIR") != NULL && port != NULL);
+    char secure[64], by_name[64];
+    snprintf(secure, sizeof secure, "127.0.0.1:%s", port);
+    snprintf(by_name, sizeof by_name, "localhost:%s", port);
+
+    /* with a client certificate (retried: the secure port may open after the plain one) */
+    zk_handle *zh = NULL;
+    int64_t deadline = now_ms() + 30000;
+    while (!zh && now_ms() < deadline)
+        zh = open_tls(secure, tls_file("ca.crt"), tls_file("client.crt"), tls_file("client.key"), 0, 5000);
+    CHECK(zh != NULL);
+    char path[128];
+    snprintf(path, sizeof path, "/ctest-%d-tls", (int)getpid());
+    CHECK_RC(zk_create(zh, path, (const uint8_t *)"sealed", 6, NULL, 0, ZK_EPHEMERAL, 0, NULL, NULL), ZK_OK);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    CHECK_RC(zk_get(zh, path, NULL, NULL, &data, &len, NULL), ZK_OK);
+    int same = len == 6 && memcmp(data, "sealed", 6) == 0;
+    zk_free_bytes(data);
+    CHECK(same);
+    CHECK(has_x509(zh, "CN=client") == 1);
+    CHECK_RC(zk_close(zh), ZK_OK);
+
+    /* without one (the server only wants it): connected, not known as x509 */
+    zh = open_tls(secure, tls_file("ca.crt"), NULL, NULL, 0, 10000);
+    CHECK(zh != NULL);
+    CHECK(has_x509(zh, "") == 0);
+    CHECK_RC(zk_close(zh), ZK_OK);
+
+    /* an untrusted authority, and a certificate for 127.0.0.1 reached as localhost: the
+       handle opens but never connects (zk_wait_connected gives up; nothing hangs) */
+    CHECK(open_tls(secure, tls_file("other-ca.crt"), NULL, NULL, 0, 3000) == NULL);
+    CHECK(open_tls(by_name, tls_file("ca.crt"), NULL, NULL, 0, 3000) == NULL);
+    zh = open_tls(by_name, tls_file("ca.crt"), NULL, NULL, 1, 10000);
+    CHECK(zh != NULL);
+    CHECK_RC(zk_exists(zh, "/", NULL, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_OK);
+
+    /* bad files: ZK_BADARGUMENTS at once, and a log line naming the file */
+    static needle_sink sink = {.mu = PTHREAD_MUTEX_INITIALIZER, .needle = "missing-ca.pem"};
+    CHECK_RC(zk_set_log_fn(on_needle_log, &sink), ZK_OK);
+    zk_options o = ZK_OPTIONS_INIT;
+    o.session_timeout_ms = 10000;
+    o.tls_ca_file = tls_file("missing-ca.pem");
+    zh = NULL;
+    int rc = zk_open_with(&zh, secure, &o, NULL, NULL);
+    deadline = now_ms() + 10000;
+    pthread_mutex_lock(&sink.mu);
+    int seen = sink.seen;
+    pthread_mutex_unlock(&sink.mu);
+    while (!seen && now_ms() < deadline) {
+        usleep(2000);
+        pthread_mutex_lock(&sink.mu);
+        seen = sink.seen;
+        pthread_mutex_unlock(&sink.mu);
+    }
+    CHECK_RC(zk_set_log_fn(NULL, NULL), ZK_OK);
+    CHECK_RC(rc, ZK_BADARGUMENTS);
+    CHECK(zh == NULL);
+    CHECK(seen > 0);
+    /* a certificate without its key, or without a CA */
+    o.tls_ca_file = tls_file("ca.crt");
+    o.tls_cert_file = tls_file("client.crt");
+    CHECK_RC(zk_open_with(&zh, secure, &o, NULL, NULL), ZK_BADARGUMENTS);
+    o.tls_ca_file = NULL;
+    o.tls_key_file = tls_file("client.key");
+    CHECK_RC(zk_open_with(&zh, secure, &o, NULL, NULL), ZK_BADARGUMENTS);
+    CHECK(zh == NULL);
+}
+
 /* ---------------------------------------------------------------- runner */
 
 typedef struct {
@@ -1470,6 +1600,7 @@ static const test_case tests[] = {
     {"close_races_with_ops", NULL, test_close_races_with_ops},
     {"close_while_server_down", NULL, test_close_while_server_down},
     {"states_across_restart", NULL, test_states_across_restart},
+    {"tls", NULL, test_tls},
 };
 
 int main(int argc, char **argv) {

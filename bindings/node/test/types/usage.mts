@@ -11,6 +11,10 @@ function expectType<T> (value: T): T { return value }
 export async function usage (): Promise<void> {
   const client = new Client('127.0.0.1:2181/app', { sessionTimeout: 10_000, auth: [{ scheme: 'digest', auth: 'u:p' }] })
   client.on('state', (state) => { expectType<State>(state) })
+  const secure = new Client('127.0.0.1:2281', { tls: { ca: 'ca.pem', cert: 'c.crt', key: 'c.key', verifyHostname: false } })
+  void secure
+  // @ts-expect-error the CA file is required
+  void new Client('127.0.0.1:2281', { tls: { cert: 'c.crt', key: 'c.key' } })
   client.on('expired', () => {})
   await client.connect({ timeout: 5000, signal: AbortSignal.timeout(6000) })
   expectType<bigint>(client.sessionId)

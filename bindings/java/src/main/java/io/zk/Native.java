@@ -37,9 +37,13 @@ final class Native {
 
     private Native() {}
 
-    /** Starts connecting; events for handle {@code h} go to {@link Upcalls}. */
+    /**
+     * Starts connecting; events for handle {@code h} go to {@link Upcalls}. With {@code tlsCaFile}
+     * (null: plaintext) the connection is TLS, with an optional client certificate and key.
+     */
     static native void open(long h, String connectString, int sessionTimeoutMs, boolean canBeReadOnly,
-                            long sessionId, byte[] sessionPasswd, long slowCallbackMillis);
+                            long sessionId, byte[] sessionPasswd, long slowCallbackMillis,
+                            String tlsCaFile, String tlsCertFile, String tlsKeyFile, boolean tlsVerifyHostname);
 
     /** Closes the session (its ephemerals go at once) and forgets the handle. */
     static native void close(long h);

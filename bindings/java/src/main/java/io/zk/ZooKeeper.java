@@ -12,6 +12,7 @@ import io.zk.AsyncCallback.StatCallback;
 import io.zk.AsyncCallback.StringCallback;
 import io.zk.AsyncCallback.VoidCallback;
 import io.zk.Watcher.WatcherType;
+import io.zk.client.TlsOptions;
 import io.zk.client.ZooKeeperBuilder;
 import io.zk.data.ACL;
 import io.zk.data.ClientInfo;
@@ -125,17 +126,18 @@ public class ZooKeeper implements AutoCloseable {
     public ZooKeeper(String connectString, int sessionTimeout, Watcher watcher, long sessionId, byte[] sessionPasswd,
                      boolean canBeReadOnly) {
         this(connectString, sessionTimeout, watcher, sessionId, sessionPasswd, canBeReadOnly, null,
-            DEFAULT_SLOW_CALLBACK_MILLIS);
+            DEFAULT_SLOW_CALLBACK_MILLIS, null);
     }
 
     /** A client with every option of {@code builder} (see {@link #builder}). */
     public ZooKeeper(ZooKeeperBuilder builder) {
         this(builder.connectString(), builder.sessionTimeoutMillis(), builder.defaultWatcher(), builder.sessionId(),
-            builder.sessionPasswd(), builder.canBeReadOnly(), builder.executor(), builder.slowCallbackMillis());
+            builder.sessionPasswd(), builder.canBeReadOnly(), builder.executor(), builder.slowCallbackMillis(),
+            builder.tls());
     }
 
     private ZooKeeper(String connectString, int sessionTimeout, Watcher watcher, long sessionId, byte[] sessionPasswd,
-                      boolean canBeReadOnly, Executor executor, long slowCallbackMillis) {
+                      boolean canBeReadOnly, Executor executor, long slowCallbackMillis, TlsOptions tls) {
         if (connectString == null) {
             throw new IllegalArgumentException("connectString must not be null");
         }
@@ -144,7 +146,9 @@ public class ZooKeeper implements AutoCloseable {
         Upcalls.register(handle, events);
         try {
             Native.open(handle, connectString, sessionTimeout, canBeReadOnly, sessionId,
-                sessionPasswd == null ? new byte[0] : sessionPasswd, slowCallbackMillis);
+                sessionPasswd == null ? new byte[0] : sessionPasswd, slowCallbackMillis,
+                tls == null ? null : tls.caFile(), tls == null ? null : tls.certFile(),
+                tls == null ? null : tls.keyFile(), tls == null || tls.verifyHostname());
         } catch (RuntimeException e) {
             Upcalls.unregister(handle);
             throw e;

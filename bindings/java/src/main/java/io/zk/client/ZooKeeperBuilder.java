@@ -19,6 +19,7 @@ public class ZooKeeperBuilder {
     private byte[] sessionPasswd;
     private Executor executor;
     private long slowCallbackMillis = ZooKeeper.DEFAULT_SLOW_CALLBACK_MILLIS;
+    private TlsOptions tls;
 
     public ZooKeeperBuilder(String connectString, Duration sessionTimeout) {
         this.connectString = Objects.requireNonNull(connectString, "connectString");
@@ -59,6 +60,12 @@ public class ZooKeeperBuilder {
         return this;
     }
 
+    /** Speak TLS to the servers (the connect string names their {@code secureClientPort}s). */
+    public ZooKeeperBuilder withTls(TlsOptions tls) {
+        this.tls = tls;
+        return this;
+    }
+
     public ZooKeeper build() {
         return new ZooKeeper(this);
     }
@@ -93,5 +100,10 @@ public class ZooKeeperBuilder {
 
     public long slowCallbackMillis() {
         return slowCallbackMillis;
+    }
+
+    /** The TLS settings, or null for plaintext. */
+    public TlsOptions tls() {
+        return tls;
     }
 }

@@ -1,6 +1,7 @@
 package io.zk.recipes;
 
 import io.zk.KeeperException;
+import io.zk.client.TlsOptions;
 import io.zk.data.ACL;
 import io.zk.internal.Log;
 import java.nio.charset.StandardCharsets;
@@ -125,7 +126,9 @@ public final class ActiveStandbyElector implements AutoCloseable {
         token = ElectorUpcalls.register(this);
         try {
             id = ElectorNative.open(b.hosts, b.parent, b.sessionTimeoutMs, perms, schemes, ids, b.authScheme, b.auth,
-                b.maxRetries, b.rejoinPauseMs, b.connectPauseMs, token);
+                b.maxRetries, b.rejoinPauseMs, b.connectPauseMs, token,
+                b.tls == null ? null : b.tls.caFile(), b.tls == null ? null : b.tls.certFile(),
+                b.tls == null ? null : b.tls.keyFile(), b.tls == null || b.tls.verifyHostname());
         } catch (KeeperException e) {
             ElectorUpcalls.unregister(token);
             throw new IllegalArgumentException("cannot create the elector: " + e.getMessage(), e);
@@ -348,6 +351,7 @@ public final class ActiveStandbyElector implements AutoCloseable {
         private long rejoinPauseMs = 1000;
         private long connectPauseMs = 5000;
         private Executor executor;
+        private TlsOptions tls;
 
         private Builder(String hosts, String parent) {
             this.hosts = Objects.requireNonNull(hosts, "zookeeperHostPorts");
@@ -375,6 +379,12 @@ public final class ActiveStandbyElector implements AutoCloseable {
 
         public Builder auth(String scheme, String auth) {
             return auth(scheme, auth.getBytes(StandardCharsets.UTF_8));
+        }
+
+        /** TLS for every session (the hosts name the servers' {@code secureClientPort}s). */
+        public Builder tls(TlsOptions tls) {
+            this.tls = tls;
+            return this;
         }
 
         /** Attempts of an operation failing with a connection loss or timeout, default 3. */

@@ -42,12 +42,14 @@ public final class ZkServer implements AutoCloseable {
     private final Path dir;
     private final int port;
     private final String kind;
+    private final Map<String, String> extra;
     private Process process;
 
-    private ZkServer(String kind, Path dir, int port) {
+    private ZkServer(String kind, Path dir, int port, Map<String, String> extra) {
         this.kind = kind;
         this.dir = dir;
         this.port = port;
+        this.extra = extra;
     }
 
     /** Starts a server of the configured kind and waits until it serves a read. */
@@ -56,10 +58,15 @@ public final class ZkServer implements AutoCloseable {
     }
 
     public static ZkServer start(String name, String kind) throws Exception {
+        return start(name, kind, Map.of());
+    }
+
+    /** A server with {@code extra} zoo.cfg keys (e.g. a secureClientPort). */
+    public static ZkServer start(String name, String kind, Map<String, String> extra) throws Exception {
         Path base = Paths.get(System.getProperty("zk.work.dir", "target/test-work"));
         Files.createDirectories(base);
         Path dir = Files.createTempDirectory(base, name + "-" + kind + "-");
-        ZkServer server = new ZkServer(kind, dir, freePort());
+        ZkServer server = new ZkServer(kind, dir, freePort(), extra);
         server.writeConfig();
         server.launch();
         return server;
@@ -87,6 +94,7 @@ public final class ZkServer implements AutoCloseable {
         config.put("admin.enableServer", "false");
         config.put("extendedTypesEnabled", "true");
         config.put("maxClientCnxns", "0");
+        config.putAll(extra);
         StringBuilder text = new StringBuilder();
         config.forEach((k, v) -> text.append(k).append('=').append(v).append('\n'));
         Files.createDirectories(dir.resolve("data"));
@@ -179,7 +187,7 @@ public final class ZkServer implements AutoCloseable {
     }
 
     /** A port free a moment ago, below the kernel's ephemeral range (a client's source port cannot take it). */
-    static int freePort() throws IOException {
+    public static int freePort() throws IOException {
         int ceiling = 32768;
         // procfs reports a size of 0, so read the stream rather than Files.readString.
         try (java.io.InputStream in = Files.newInputStream(Paths.get("/proc/sys/net/ipv4/ip_local_port_range"))) {
