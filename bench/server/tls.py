@@ -32,23 +32,10 @@ WORKLOADS = ("read", "write")
 CLIENTS, INFLIGHT, KEYS = 32, 8, 10_000
 
 
-def tls_config(certs: Certs, port: int) -> Dict[str, str]:
-    return {
-        "secureClientPort": str(port),
-        "secureClientPortAddress": HOST,
-        "serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
-        "ssl.keyStore.location": certs.path("server.pem"),
-        "ssl.keyStore.type": "PEM",
-        "ssl.trustStore.location": certs.path("ca.pem"),
-        "ssl.trustStore.type": "PEM",
-        "ssl.clientAuth": "want",
-    }
-
-
 def measure(kind: str, certs: Certs, duration: float) -> Dict[str, Dict[str, dict]]:
     """{transport: {workload: zk-bench result}} for one fresh server of `kind`."""
     secure_port = PORT_BASE[kind] + 2
-    servers = Servers(kind, 1, tls_config(certs, secure_port), setup="tls")
+    servers = Servers(kind, 1, certs.secure_port_config(secure_port, HOST), setup="tls")
     results: Dict[str, Dict[str, dict]] = {"plaintext": {}, "TLS": {}}
     with servers:
         servers.start(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Dict
 
 PASSWORD = "test-pass"
 # Subjects as Apache's X509AuthenticationProvider names them (RFC 2253, last RDN first).
@@ -44,6 +45,21 @@ class Certs:
 
     def path(self, name: str) -> str:
         return str(self.dir / name)
+
+    def secure_port_config(self, port: int, host: str = "127.0.0.1") -> Dict[str, str]:
+        """zoo.cfg keys for a `secureClientPort` that both zk-server and Apache 3.8 (Netty)
+        serve: the PEM server key store and CA trust store, a client certificate wanted but
+        not required."""
+        return {
+            "secureClientPort": str(port),
+            "secureClientPortAddress": host,
+            "serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
+            "ssl.keyStore.location": self.path("server.pem"),
+            "ssl.keyStore.type": "PEM",
+            "ssl.trustStore.location": self.path("ca.pem"),
+            "ssl.trustStore.type": "PEM",
+            "ssl.clientAuth": "want",
+        }
 
     def _ca(self, name: str, subject: str) -> None:
         _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3",

@@ -29,16 +29,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 def secure(zk_target: str, servers: Servers, certs: Certs) -> str:
     """A server of the selected kind with a TLS port; its address."""
     port = free_port()
-    config: Dict[str, str] = {
-        "secureClientPort": str(port),
-        "secureClientPortAddress": HOST,
-        "serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
-        "ssl.keyStore.location": certs.path("server.pem"),
-        "ssl.keyStore.type": "PEM",
-        "ssl.trustStore.location": certs.path("ca.pem"),
-        "ssl.trustStore.type": "PEM",
-        "ssl.clientAuth": "want",
-    }
+    config = certs.secure_port_config(port, HOST)
     servers.start(zk_target, config)
     return f"{HOST}:{port}"
 
