@@ -212,34 +212,36 @@ impl Actor {
             .then(|| tokio::spawn(probe_read_write(held.machine.connect.hosts.clone(), peer)))
         };
         loop {
-            let callers_end = self.callers_end(&mut self.driver.lock());
-            let close = match callers_end {
-                Some(Ended::Closed(Some(reply))) => Some(reply),
-                Some(ended) => return self.driver.lock().machine.lose(ended),
-                None => None,
-            };
-            if let Some(reply) = close {
-                return self.close_session(stream, inbound, reply).await;
-            }
-            let (deadline, writing) = {
+            // One lock per round: the callers' close, buffered replies, time, writes.
+            let waiting = {
                 let mut held = self.driver.lock();
-                let now = Instant::now().into_std();
-                // Replies already buffered are handled before waiting again.
-                if let Err(ended) = held.machine.received(&mut inbound, now) {
-                    return ended;
-                }
-                if held.machine.deadline().is_some_and(|due| due <= now) {
-                    if let Err(ended) = held.machine.tick(now) {
-                        return ended;
+                match self.callers_end(&mut held) {
+                    Some(Ended::Closed(Some(reply))) => Err(reply),
+                    Some(ended) => return held.machine.lose(ended),
+                    None => {
+                        let now = Instant::now().into_std();
+                        // Replies already buffered are handled before waiting again.
+                        if let Err(ended) = held.machine.received(&mut inbound, now) {
+                            return ended;
+                        }
+                        if held.machine.deadline().is_some_and(|due| due <= now) {
+                            if let Err(ended) = held.machine.tick(now) {
+                                return ended;
+                            }
+                        }
+                        if held.flush().is_err() {
+                            return held.machine.lose(Ended::Lost);
+                        }
+                        let Some(deadline) = held.machine.deadline() else {
+                            return Ended::Lost;
+                        };
+                        Ok((deadline, held.unwritten()))
                     }
                 }
-                if held.flush().is_err() {
-                    return held.machine.lose(Ended::Lost);
-                }
-                let Some(deadline) = held.machine.deadline() else {
-                    return Ended::Lost;
-                };
-                (deadline, held.unwritten())
+            };
+            let (deadline, writing) = match waiting {
+                Ok(waiting) => waiting,
+                Err(reply) => return self.close_session(stream, inbound, reply).await,
             };
             tokio::select! {
                 ready = stream.readable() => {
