@@ -3,14 +3,7 @@
 mod common;
 
 use common::apache::ApacheServer;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::runtime;
 
 #[test]
 fn client_suite_against_apache() {

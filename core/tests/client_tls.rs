@@ -7,18 +7,11 @@ use std::time::Duration;
 
 use common::apache::{free_port, ApacheServer};
 use common::certs::Certs;
+use common::runtime;
 use zk_core::client::{Client, ClientOptions, Error, TlsOptions};
 use zk_core::proto::{Acl, CreateMode};
 use zk_core::server::config::ServerConfig;
 use zk_core::server::{Server, ServerOptions};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn options(tls: TlsOptions) -> ClientOptions {
     ClientOptions::default()

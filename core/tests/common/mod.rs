@@ -20,6 +20,15 @@ use zk_core::proto::{
 };
 use zk_core::server::{Server, ServerOptions};
 
+/// A two-worker runtime for a test's client side.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A server on a free loopback port with its own tokio runtime.
 pub struct TestServer {
     pub runtime: tokio::runtime::Runtime,
