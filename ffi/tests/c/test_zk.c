@@ -1199,10 +1199,15 @@ static void test_close_races_with_ops(void) {
 /* Close while the server is paused (SIGSTOP) with many ops and watches outstanding:
    close waits for the server's answer to closeSession until the connect timeout, and
    every completion and watch still gets exactly one call. Then the same with the server
-   gone (SIGKILL): the ops wait for a reconnect that close ends. */
+   gone (SIGKILL): the ops wait for a reconnect that close ends.
+   Each run works on its own node under root: the paused server, once resumed, still
+   applies the sets it had read before the close, possibly after the next run set its
+   watches, and those must not fire them. */
 #define PAUSED_OPS 300
 
-static void close_with_server(const char *down, const char *up, const char *what) {
+static void close_with_server(const char *down, const char *up, const char *name, const char *what) {
+    char node[256];
+    snprintf(node, sizeof node, "%s", path_of(name));
     static once ops[PAUSED_OPS];
     static watch_log watches[3];
     memset(ops, 0, sizeof ops);
@@ -1216,17 +1221,18 @@ static void close_with_server(const char *down, const char *up, const char *what
     CHECK_RC(zk_wait_connected(zh, 10000), ZK_OK);
     int created = zk_create(zh, root, NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL);
     CHECK(created == ZK_OK || created == ZK_NODEEXISTS);
-    CHECK_RC(zk_get(zh, root, on_watch, &watches[0], NULL, NULL, NULL), ZK_OK);
-    CHECK_RC(zk_get_children(zh, root, on_watch, &watches[1], NULL, NULL), ZK_OK);
-    CHECK_RC(zk_add_watch(zh, root, ZK_ADD_WATCH_PERSISTENT, on_watch, &watches[2]), ZK_OK);
+    CHECK_RC(zk_create(zh, node, NULL, 0, NULL, 0, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get(zh, node, on_watch, &watches[0], NULL, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get_children(zh, node, on_watch, &watches[1], NULL, NULL), ZK_OK);
+    CHECK_RC(zk_add_watch(zh, node, ZK_ADD_WATCH_PERSISTENT, on_watch, &watches[2]), ZK_OK);
     int stopped = server_ctl(down);
     int accepted = 0;
     for (int i = 0; i < PAUSED_OPS; i++) {
         int rc;
         switch (i % 3) {
         case 0: rc = zk_aexists(zh, "/", NULL, NULL, once_stat, &ops[i]); break;
-        case 1: rc = zk_aset(zh, root, (const uint8_t *)"x", 1, -1, once_stat, &ops[i]); break;
-        default: rc = zk_aget(zh, root, NULL, NULL, once_data, &ops[i]); break;
+        case 1: rc = zk_aset(zh, node, (const uint8_t *)"x", 1, -1, once_stat, &ops[i]); break;
+        default: rc = zk_aget(zh, node, NULL, NULL, once_data, &ops[i]); break;
         }
         accepted += rc == ZK_OK;
     }
@@ -1265,12 +1271,14 @@ static void test_close_while_server_down(void) {
         return;
     }
     int before = failures;
-    close_with_server("pause", "resume", "server paused");
+    close_with_server("pause", "resume", "paused", "server paused");
     if (failures != before) return;
-    close_with_server("crash", "start", "server killed");
+    close_with_server("crash", "start", "killed", "server killed");
     /* the server answers the rest of the suite again */
     zk_handle *zh = open_handle();
     CHECK(zh != NULL);
+    CHECK_RC(zk_delete(zh, path_of("paused"), -1), ZK_OK);
+    CHECK_RC(zk_delete(zh, path_of("killed"), -1), ZK_OK);
     CHECK_RC(zk_delete(zh, root, -1), ZK_OK);
     zk_close(zh);
 }
