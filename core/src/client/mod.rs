@@ -39,6 +39,7 @@ mod session;
 mod tls;
 mod watches;
 
+pub use crate::keystore::StoreType;
 pub use connect_string::ConnectString;
 pub use error::{Error, Result};
 pub use event::{SessionState, StateEvent, WatchedEvent};
@@ -46,5 +47,5 @@ pub use handle::{Client, Overflow, PersistentWatch, StateChanges, Transaction, W
 pub use multi::{Op, OpResult, ReadOp, ReadResult};
 pub use options::ClientOptions;
 pub use ordered::{Call, ReadReply, Reply, ReplyCallback, WatchRegistration, WatchedRead};
-pub use tls::TlsOptions;
+pub use tls::{ClientIdentity, TlsOptions};
 pub use watches::{WatchCallback, WatchKind};

@@ -7,8 +7,8 @@
 //! - this file: [`TlsSettings`] (what `ssl.*` resolve to), building the rustls
 //!   `ServerConfig`, [`TlsAcceptor`] (the current config, swapped when the store files
 //!   change), and the ids a client certificate proves ([`peer_ids`]).
-//! - `stores`: key and trust stores in PEM, PKCS12 and JKS.
-//! - `jks`: the JKS reader.
+//! - key and trust stores (PEM, PKCS12, JKS) are read by `crate::keystore`, shared with
+//!   the client.
 //! - `dn`: a certificate subject in RFC 2253 form, the `x509` scheme's id.
 //!
 //! The connection layer (`conn`) takes a TLS stream split into halves exactly as it takes a
@@ -23,8 +23,6 @@
 //! password) keeps the old config, is logged, and is tried again on the next change.
 
 pub mod dn;
-pub mod jks;
-pub mod stores;
 #[cfg(test)]
 mod tests;
 
@@ -37,8 +35,8 @@ use rustls::crypto::ring as provider;
 use rustls::server::{ServerConnection, WebPkiClientVerifier};
 use rustls::{RootCertStore, SupportedCipherSuite, SupportedProtocolVersion};
 
+pub use crate::keystore::{StoreError, StoreSpec, StoreType};
 use crate::proto::Id;
-pub use stores::{StoreError, StoreSpec, StoreType};
 
 /// How often the store files are checked for changes.
 pub const RELOAD_POLL: Duration = Duration::from_secs(2);
