@@ -40,6 +40,7 @@ mod tls;
 mod watches;
 
 pub use connect_string::ConnectString;
+pub use driver::WriteBatch;
 pub use error::{Error, Result};
 pub use event::{SessionState, StateEvent, WatchedEvent};
 pub use handle::{Client, Overflow, PersistentWatch, StateChanges, Transaction, Watch};
