@@ -1,18 +1,28 @@
-//! One task per client that runs every call of that client on the core's runtime.
+//! Where a client's calls run: started on the JavaScript thread, finished on one task per
+//! client on the core's runtime.
 //!
-//! Spawning a tokio task per call made every reply wake its own task, and every reply woke
-//! JavaScript on its own: with 64 calls in flight that measured ~2.5 context switches per
-//! call. Here JavaScript queues each call's future and wakes the client's one bridge task
-//! only when the queue was empty, and while JavaScript runs a batch of replies (whose
-//! continuations issue the next calls) the queue is corked, so the next calls go out
-//! together. The bridge polls all its calls (a `FuturesUnordered`) with the client's
-//! [`Sink`] corked, so the replies that came in one read reach JavaScript as one batch.
+//! A call's future is polled once on the JavaScript thread when the call is made. That
+//! first poll hands the request to the core, which writes it to the socket right there
+//! when the connection is idle (`zk_core::client::driver`), so a lone call costs the
+//! runtime thread no wake-up to send it, only one for the reply. A call still pending
+//! after that poll goes to the client's one bridge task without waking it: the future's
+//! waker until the bridge adopts it is the bridge's own wake-up, so the reply is what
+//! wakes the bridge. Calls so reach the core in the order they are made.
+//!
+//! While JavaScript runs a batch of replies (whose continuations make the next calls) the
+//! calls are corked: held unpolled, and started together, in order, at the uncork. With
+//! many calls in flight the connection is busy, so the core leaves their bytes to its
+//! connection task; started together they go out in one write after one wake-up of it,
+//! rather than a wake-up per call.
+//!
+//! The bridge polls all its calls (a `FuturesUnordered`) with the client's [`Sink`]
+//! corked, so the replies that came in one read reach JavaScript as one batch.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::Poll;
+use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
@@ -23,60 +33,109 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 #[derive(Default)]
 struct Queue {
-    jobs: Vec<Job>,
-    /// While JavaScript has the queue corked a first job does not wake the bridge yet...
+    /// Polled once and pending, for the bridge to adopt.
+    started: Vec<Job>,
+    /// Made while corked, not polled yet: started at the uncork.
+    held: Vec<Job>,
+    /// While JavaScript has the queue corked, new calls are held.
     corked: u32,
-    /// ...but the wake-up is owed to the uncork.
-    owed: bool,
+}
+
+/// Wakes the bridge task; also the waker of a call until the bridge adopts it.
+#[derive(Default)]
+struct Wakeup {
+    notify: Notify,
+    /// Counts wake-ups, so that a call woken between its first poll and its hand-over
+    /// (when the bridge may already have looked for it) is not lost.
+    count: AtomicU64,
+}
+
+impl Wakeup {
+    fn wake_bridge(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+}
+
+impl Wake for Wakeup {
+    fn wake(self: Arc<Self>) {
+        self.wake_bridge();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_bridge();
+    }
 }
 
 struct Inner {
     queue: Mutex<Queue>,
-    wake: Notify,
+    wake: Arc<Wakeup>,
     /// Live [`Bridge`] handles; at zero the task ends once its jobs are done.
     handles: AtomicUsize,
     closed: AtomicBool,
 }
 
 impl Inner {
-    fn take(&self) -> Vec<Job> {
-        let mut queue = lock(&self.queue);
-        queue.owed = false;
-        std::mem::take(&mut queue.jobs)
+    fn take_started(&self) -> Vec<Job> {
+        std::mem::take(&mut lock(&self.queue).started)
     }
 }
 
-/// The queue of a client's bridge task (cloned into every recipe object of the client).
+/// A client's calls (cloned into every recipe object of the client). JavaScript thread
+/// only: the calls it starts are polled there.
 pub(crate) struct Bridge {
     inner: Arc<Inner>,
+    /// The waker of calls polled here: wakes the bridge task.
+    waker: Waker,
 }
 
 impl Bridge {
     /// Starts the bridge task of a new client whose replies go to `sink`.
     pub fn start(sink: Weak<Sink>) -> Bridge {
+        let wake = Arc::new(Wakeup::default());
         let inner = Arc::new(Inner {
             queue: Mutex::new(Queue::default()),
-            wake: Notify::new(),
+            wake: wake.clone(),
             handles: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
         });
         crate::sink::spawn(run(inner.clone(), sink));
-        Bridge { inner }
+        Bridge {
+            inner,
+            waker: Waker::from(wake),
+        }
     }
 
-    /// Runs `job` on the bridge task.
+    /// Runs `job`: starts it here, or at the uncork while corked.
     pub fn run(&self, job: impl Future<Output = ()> + Send + 'static) {
-        let wake = {
+        let job: Job = Box::pin(job);
+        {
             let mut queue = lock(&self.inner.queue);
-            queue.jobs.push(Box::pin(job));
-            let first = queue.jobs.len() == 1;
-            if first && queue.corked > 0 {
-                queue.owed = true;
+            if queue.corked > 0 {
+                queue.held.push(job);
+                return;
             }
-            first && queue.corked == 0
+        }
+        self.poll_first(job);
+    }
+
+    /// Polls `job` once on this thread; if it is still pending, leaves it for the bridge
+    /// task, which its waker wakes.
+    fn poll_first(&self, mut job: Job) {
+        let wakes_before = self.inner.wake.count.load(Ordering::SeqCst);
+        let pending = {
+            // The core's futures need the runtime's context (timers, spawns).
+            let _runtime = crate::sink::runtime().enter();
+            job.as_mut()
+                .poll(&mut Context::from_waker(&self.waker))
+                .is_pending()
         };
-        if wake {
-            self.inner.wake.notify_one();
+        if pending {
+            lock(&self.inner.queue).started.push(job);
+            // Woken meanwhile: the bridge may have looked before the job was there.
+            if self.inner.wake.count.load(Ordering::SeqCst) != wakes_before {
+                self.inner.wake.notify.notify_one();
+            }
         }
     }
 
@@ -85,19 +144,20 @@ impl Bridge {
         lock(&self.inner.queue).corked += 1;
     }
 
-    /// Ends a [`Bridge::cork`]: the calls made meanwhile go to the bridge together.
+    /// Ends a [`Bridge::cork`]: the calls made meanwhile start now, in order.
     pub fn uncork(&self) {
-        let wake = {
+        let held = {
             let mut queue = lock(&self.inner.queue);
             queue.corked = queue.corked.saturating_sub(1);
-            let owed = queue.corked == 0 && queue.owed;
-            if owed {
-                queue.owed = false;
+            if queue.corked > 0 {
+                return;
             }
-            owed
+            std::mem::take(&mut queue.held)
         };
-        if wake {
-            self.inner.wake.notify_one();
+        // Their requests go out together, written by this thread (see `WriteBatch`).
+        let _batch = zk_core::client::WriteBatch::open();
+        for job in held {
+            self.poll_first(job);
         }
     }
 }
@@ -107,6 +167,7 @@ impl Clone for Bridge {
         self.inner.handles.fetch_add(1, Ordering::AcqRel);
         Bridge {
             inner: self.inner.clone(),
+            waker: self.waker.clone(),
         }
     }
 }
@@ -115,7 +176,7 @@ impl Drop for Bridge {
     fn drop(&mut self) {
         if self.inner.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.inner.closed.store(true, Ordering::Release);
-            self.inner.wake.notify_one();
+            self.inner.wake.notify.notify_one();
         }
     }
 }
@@ -123,12 +184,17 @@ impl Drop for Bridge {
 async fn run(inner: Arc<Inner>, sink: Weak<Sink>) {
     let mut jobs: FuturesUnordered<Job> = FuturesUnordered::new();
     loop {
-        jobs.extend(inner.take());
-        if jobs.is_empty() && inner.closed.load(Ordering::Acquire) {
-            if lock(&inner.queue).jobs.is_empty() {
-                return;
+        jobs.extend(inner.take_started());
+        if inner.closed.load(Ordering::Acquire) {
+            // No handle is left to uncork: calls still held start here, in order.
+            let held = std::mem::take(&mut lock(&inner.queue).held);
+            jobs.extend(held);
+            if jobs.is_empty() {
+                if lock(&inner.queue).started.is_empty() {
+                    return;
+                }
+                continue;
             }
-            continue;
         }
         // One round: every job that is ready runs, with the sink corked so that what the
         // round posts reaches JavaScript in one batch.
@@ -139,7 +205,7 @@ async fn run(inner: Arc<Inner>, sink: Weak<Sink>) {
             }
             let mut progressed = false;
             loop {
-                jobs.extend(inner.take());
+                jobs.extend(inner.take_started());
                 match jobs.poll_next_unpin(cx) {
                     Poll::Ready(Some(())) => progressed = true,
                     Poll::Ready(None) | Poll::Pending => break,
@@ -156,7 +222,7 @@ async fn run(inner: Arc<Inner>, sink: Weak<Sink>) {
         });
         tokio::select! {
             biased;
-            () = inner.wake.notified() => {}
+            () = inner.wake.notify.notified() => {}
             () = round => {}
         }
     }

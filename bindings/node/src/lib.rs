@@ -9,7 +9,8 @@
 //! - `sink.rs`: per client, the queue and thread-safe function that carry results and
 //!   events to the JavaScript thread; promises; keeping the event loop alive only while
 //!   something is in flight (or `ref()`ed).
-//! - `bridge.rs`: per client, the one task on the core's runtime that runs its calls.
+//! - `bridge.rs`: per client, calls started on the JavaScript thread and finished on one
+//!   task on the core's runtime.
 //! - `client.rs`: `NativeClient`, every client operation; the shared call helpers.
 //! - `watches.rs`: one-shot and persistent watches by id.
 //! - `recipes.rs`: locks, semaphore, leases, election, barriers, queue, counter, group

@@ -318,7 +318,7 @@ where
     runtime().spawn(future)
 }
 
-fn runtime() -> &'static tokio::runtime::Handle {
+pub(crate) fn runtime() -> &'static tokio::runtime::Handle {
     static HANDLE: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
     HANDLE.get_or_init(zk_core::client::runtime::handle)
 }

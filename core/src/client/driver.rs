@@ -12,7 +12,7 @@
 //! calling each other must not deadlock), or while the lock is busy, goes to the queue
 //! instead, and the next holder of the lock takes it over in order before anything newer.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +29,9 @@ use super::tls::Tls;
 thread_local! {
     /// How many machine locks this thread holds.
     static HOLDING: Cell<u32> = const { Cell::new(0) };
+    /// During a [`WriteBatch`] on this thread: the drivers it left requests in, to write
+    /// when the batch ends.
+    static BATCH: RefCell<Option<Vec<Arc<Driver>>>> = const { RefCell::new(None) };
 }
 
 /// The shared part of one client (see the module doc).
@@ -123,7 +126,7 @@ impl Driver {
     /// A caller's command: into the machine, and onto the socket when that saves the
     /// task a wake-up (see the module doc). If the session has ended, the command is
     /// answered with the reason, which is also returned.
-    fn submit(&self, cmd: Command) -> Result<(), Error> {
+    fn submit(&self, cmd: Command, batched: bool) -> Result<(), Error> {
         if HOLDING.with(Cell::get) > 0 {
             return self.enqueue(cmd);
         }
@@ -144,6 +147,10 @@ impl Driver {
         }
         let idle = held.machine.is_idle();
         held.accept(cmd);
+        if batched {
+            // Written when the batch ends, with the rest of it.
+            return Ok(());
+        }
         if idle {
             // A failed write is left to the task, which meets the same error.
             let _ = held.flush();
@@ -178,6 +185,25 @@ impl Driver {
         let queued = std::mem::take(&mut self.queue.lock().commands);
         for cmd in queued {
             held.accept(cmd);
+        }
+    }
+
+    /// The end of a [`WriteBatch`] that left requests in the machine: writes them now if
+    /// the machine is free, else leaves them to the task.
+    fn write_batch(&self) {
+        let Some(guard) = self.driven.try_lock() else {
+            self.wake.notify_one();
+            return;
+        };
+        let mut held = self.held(guard);
+        if held.ended.is_none() && !held.closing {
+            // A failed write is left to the task, which meets the same error.
+            let _ = held.flush();
+        }
+        let task_needed = held.close.is_some() || held.unwritten();
+        drop(held);
+        if task_needed {
+            self.wake.notify_one();
         }
     }
 
@@ -258,7 +284,16 @@ impl Submitter {
     /// Hands `cmd` to the session; if the session has ended, answers it with the reason
     /// and returns that.
     pub fn send(&self, cmd: Command) -> Result<(), Error> {
-        self.driver.submit(cmd)
+        let batched = BATCH.with(|batch| match batch.borrow_mut().as_mut() {
+            Some(drivers) => {
+                if !drivers.iter().any(|d| Arc::ptr_eq(d, &self.driver)) {
+                    drivers.push(self.driver.clone());
+                }
+                true
+            }
+            None => false,
+        });
+        self.driver.submit(cmd, batched)
     }
 }
 
@@ -272,6 +307,45 @@ impl Drop for Submitter {
     fn drop(&mut self) {
         if self.driver.submitters.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.driver.wake.notify_one();
+        }
+    }
+}
+
+/// Requests made on this thread while a batch is open are written when it closes, in one
+/// write per client, by this thread (unless the connection task is busy with the socket:
+/// then the task writes them). A caller that makes a burst of calls (a binding running a
+/// batch of continuations) so writes the burst itself, instead of waking the task once
+/// for it. Batches nest: the outermost one writes. Nothing may wait for a reply inside a
+/// batch (a blocking call would wait for a request that is not written yet).
+pub struct WriteBatch {
+    outermost: bool,
+}
+
+impl WriteBatch {
+    /// Opens a batch on this thread, until the returned guard is dropped.
+    pub fn open() -> WriteBatch {
+        let outermost = BATCH.with(|batch| {
+            let mut batch = batch.borrow_mut();
+            if batch.is_some() {
+                return false;
+            }
+            *batch = Some(Vec::new());
+            true
+        });
+        WriteBatch { outermost }
+    }
+}
+
+impl Drop for WriteBatch {
+    fn drop(&mut self) {
+        if !self.outermost {
+            return;
+        }
+        let drivers = BATCH
+            .with(|batch| batch.borrow_mut().take())
+            .unwrap_or_default();
+        for driver in drivers {
+            driver.write_batch();
         }
     }
 }
@@ -397,6 +471,39 @@ mod tests {
             "nothing more was written"
         );
         assert!(!rig.driver.lock().machine.output().is_empty());
+        assert!(task_woken(&rig));
+    }
+
+    #[test]
+    fn a_write_batch_writes_its_calls_together_when_it_ends_even_with_replies_due() {
+        let mut rig = connected_rig();
+        let mut frame = [0u8; 256];
+        {
+            let _batch = WriteBatch::open();
+            rig.submitter.send(get("/a")).unwrap();
+            rig.submitter.send(get("/b")).unwrap();
+            {
+                // Nested: only the outermost batch writes.
+                let _inner = WriteBatch::open();
+                rig.submitter.send(get("/c")).unwrap();
+            }
+            assert!(
+                rig.server.read(&mut frame).is_err(),
+                "nothing is written before the batch ends"
+            );
+        }
+        let mut written = Vec::new();
+        while let Ok(n) = rig.server.read(&mut frame) {
+            written.extend_from_slice(&frame[..n]);
+        }
+        let at = |path: &[u8]| written.windows(2).position(|w| w == path);
+        assert!(
+            matches!((at(b"/a"), at(b"/b"), at(b"/c")), (Some(a), Some(b), Some(c)) if a < b && b < c)
+        );
+        assert!(rig.driver.lock().machine.output().is_empty());
+        assert!(!task_woken(&rig), "the caller wrote it all");
+        // After the batch, calls behave as before: with replies due, the task writes.
+        rig.submitter.send(get("/d")).unwrap();
         assert!(task_woken(&rig));
     }
 

@@ -44,6 +44,7 @@ mod watches;
 
 pub use crate::keystore::StoreType;
 pub use connect_string::ConnectString;
+pub use driver::WriteBatch;
 pub use error::{Error, Result};
 pub use event::{SessionState, StateEvent, WatchedEvent};
 pub use handle::{Client, Overflow, PersistentWatch, StateChanges, Transaction, Watch};
