@@ -64,6 +64,27 @@ impl SaslOptions {
         }
     }
 
+    /// Credentials for the SASL mechanism named `mechanism` (kazoo's `sasl_options`
+    /// `mechanism`): `DIGEST-MD5` (any case) is the only one supported; `GSSAPI` (Kerberos)
+    /// and others are a [`Error::BadArguments`] that says so.
+    pub fn for_mechanism(
+        mechanism: &str,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Result<SaslOptions, Error> {
+        if mechanism.eq_ignore_ascii_case("DIGEST-MD5") {
+            return Ok(SaslOptions::digest_md5(username, password));
+        }
+        let why = if mechanism.eq_ignore_ascii_case("GSSAPI") {
+            "GSSAPI (Kerberos) is not supported"
+        } else {
+            "unknown mechanism"
+        };
+        Err(Error::BadArguments(format!(
+            "SASL mechanism {mechanism:?}: {why}; only DIGEST-MD5 is"
+        )))
+    }
+
     /// Another SASL service name than `zookeeper` (kazoo's `service`).
     pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
         self.protocol = protocol.into();
@@ -265,6 +286,16 @@ mod tests {
         );
         let err = SaslOptions::from_jaas(&no_password, path, None).unwrap_err();
         assert!(err.to_string().contains("password"), "{err}");
+    }
+
+    #[test]
+    fn only_digest_md5_is_a_mechanism() {
+        let digest = SaslOptions::for_mechanism("digest-md5", "bob", "x").unwrap();
+        assert_eq!(digest, SaslOptions::digest_md5("bob", "x"));
+        for refused in ["GSSAPI", "PLAIN"] {
+            let err = SaslOptions::for_mechanism(refused, "bob", "x").unwrap_err();
+            assert!(err.to_string().contains(refused) && err.to_string().contains("DIGEST-MD5"));
+        }
     }
 
     #[test]
