@@ -88,7 +88,7 @@
 /* Initialises a zk_options: `zk_options o = ZK_OPTIONS_INIT;` sets `size` to the
  * struct as this header defines it and every other field to 0 (its default). */
 #ifdef __cplusplus
-#define ZK_OPTIONS_INIT { sizeof(zk_options), 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
+#define ZK_OPTIONS_INIT { sizeof(zk_options), 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL }
 #else
 #define ZK_OPTIONS_INIT { .size = sizeof(zk_options) }
 #endif
@@ -175,6 +175,11 @@
 #define ZK_STATE_CONNECTED 3
 
 #define ZK_STATE_CONNECTED_READONLY 5
+
+// Connected and authenticated with the SASL credentials of `zk_options` (Apache's
+// `KeeperState.SaslAuthenticated`): follows ZK_STATE_CONNECTED on every connection of a
+// handle with SASL options.
+#define ZK_STATE_SASL_AUTHENTICATED 6
 
 #define ZK_STATE_CLOSED 7
 
@@ -263,6 +268,26 @@ typedef struct zk_options {
   // Non-zero: do not check that the server's certificate names the host connected to
   // (the authority check stays). 0, the default, checks it.
   int tls_skip_hostname_check;
+  // SASL DIGEST-MD5 (NULL: no SASL): authenticate as this user on every connection,
+  // before anything else is sent (a server's JAAS `user_<name>`; `sasl:<name>` ACLs).
+  // Success: ZK_STATE_SASL_AUTHENTICATED follows ZK_STATE_CONNECTED, and
+  // `zk_wait_connected` returns only then. Refused: the handle ends in
+  // ZK_STATE_AUTH_FAILED and calls fail with ZK_AUTHFAILED (not retried).
+  const char *sasl_username;
+  // The user's password (NULL: empty); never logged.
+  const char *sasl_password;
+  // The SASL service name (NULL: `zookeeper`, Apache's).
+  const char *sasl_service;
+  // The server name of the digest-uri (NULL: `zk-sasl-md5`, Apache's fixed one).
+  const char *sasl_server_name;
+  // A JAAS login configuration file (as Apache's Java client reads
+  // `-Djava.security.auth.login.config`) whose `Client` section, or `sasl_jaas_section`,
+  // holds `org.apache.zookeeper.server.auth.DigestLoginModule required username=".."
+  // password="..";`. Used when `sasl_username` is NULL; a file without the default
+  // section means no SASL, a missing named section or an unreadable file ZK_BADARGUMENTS.
+  const char *sasl_jaas_file;
+  // The JAAS section to read (NULL: `Client`; Apache's `zookeeper.sasl.clientconfig`).
+  const char *sasl_jaas_section;
 } zk_options;
 
 // One ACL entry: `perms` (ZK_PERM_* bits) for `scheme:id` (`world:anyone`,

@@ -24,7 +24,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 use zk_core::client::dispatch::Dispatcher;
-use zk_core::client::{runtime, Client, ClientOptions, Error, SessionState, TlsOptions};
+use zk_core::client::{
+    runtime, Client, ClientOptions, Error, SaslOptions, SessionState, TlsOptions,
+};
 use zk_core::proto::ErrorCode;
 
 use crate::error::*;
@@ -283,6 +285,7 @@ pub(crate) fn state_number(state: SessionState) -> c_int {
         SessionState::Connecting => ZK_STATE_CONNECTING,
         SessionState::Connected => ZK_STATE_CONNECTED,
         SessionState::ConnectedReadOnly => ZK_STATE_CONNECTED_READONLY,
+        SessionState::SaslAuthenticated => ZK_STATE_SASL_AUTHENTICATED,
         SessionState::Suspended => ZK_STATE_SUSPENDED,
         SessionState::Expired => ZK_STATE_EXPIRED,
         SessionState::AuthFailed => ZK_STATE_AUTH_FAILED,
@@ -329,6 +332,26 @@ pub struct zk_options {
     /// Non-zero: do not check that the server's certificate names the host connected to
     /// (the authority check stays). 0, the default, checks it.
     pub tls_skip_hostname_check: c_int,
+    /// SASL DIGEST-MD5 (NULL: no SASL): authenticate as this user on every connection,
+    /// before anything else is sent (a server's JAAS `user_<name>`; `sasl:<name>` ACLs).
+    /// Success: ZK_STATE_SASL_AUTHENTICATED follows ZK_STATE_CONNECTED, and
+    /// `zk_wait_connected` returns only then. Refused: the handle ends in
+    /// ZK_STATE_AUTH_FAILED and calls fail with ZK_AUTHFAILED (not retried).
+    pub sasl_username: *const c_char,
+    /// The user's password (NULL: empty); never logged.
+    pub sasl_password: *const c_char,
+    /// The SASL service name (NULL: `zookeeper`, Apache's).
+    pub sasl_service: *const c_char,
+    /// The server name of the digest-uri (NULL: `zk-sasl-md5`, Apache's fixed one).
+    pub sasl_server_name: *const c_char,
+    /// A JAAS login configuration file (as Apache's Java client reads
+    /// `-Djava.security.auth.login.config`) whose `Client` section, or `sasl_jaas_section`,
+    /// holds `org.apache.zookeeper.server.auth.DigestLoginModule required username=".."
+    /// password="..";`. Used when `sasl_username` is NULL; a file without the default
+    /// section means no SASL, a missing named section or an unreadable file ZK_BADARGUMENTS.
+    pub sasl_jaas_file: *const c_char,
+    /// The JAAS section to read (NULL: `Client`; Apache's `zookeeper.sasl.clientconfig`).
+    pub sasl_jaas_section: *const c_char,
 }
 
 /// The largest `size` taken for a `zk_options` from a newer zk.h.
@@ -349,6 +372,12 @@ impl zk_options {
             tls_cert_file: std::ptr::null(),
             tls_key_file: std::ptr::null(),
             tls_skip_hostname_check: 0,
+            sasl_username: std::ptr::null(),
+            sasl_password: std::ptr::null(),
+            sasl_service: std::ptr::null(),
+            sasl_server_name: std::ptr::null(),
+            sasl_jaas_file: std::ptr::null(),
+            sasl_jaas_section: std::ptr::null(),
         }
     }
 
@@ -403,7 +432,13 @@ impl zk_options {
             tls_ca_file,
             tls_cert_file,
             tls_key_file,
-            tls_skip_hostname_check
+            tls_skip_hostname_check,
+            sasl_username,
+            sasl_password,
+            sasl_service,
+            sasl_server_name,
+            sasl_jaas_file,
+            sasl_jaas_section
         );
         Ok(o)
     }
@@ -425,7 +460,8 @@ unsafe fn read_like<T: Copy>(at: *const u8, _like: &T) -> T {
 ///
 /// `options` as `zk_options::read` requires (NULL, or readable for its `size` bytes), its
 /// `passwd` valid for reads of `passwd_len` bytes (any pointer when that is 0), and its
-/// `tls_*_file` fields NULL or NUL-terminated strings, all only during the call.
+/// `tls_*` and `sasl_*` string fields NULL or NUL-terminated strings, all only during the
+/// call.
 pub(crate) unsafe fn client_options(options: *const zk_options) -> Result<ClientOptions, zk_rc> {
     // SAFETY: `options` is as `zk_options::read` requires (this function's contract).
     let o = unsafe { zk_options::read(options) }?;
@@ -469,7 +505,59 @@ pub(crate) unsafe fn client_options(options: *const zk_options) -> Result<Client
         None if cert.is_some() || key.is_some() => return Err(ZK_BADARGUMENTS),
         None => {}
     }
+    // SAFETY: as above, each NULL or NUL-terminated and readable during the call; the
+    // strings are copied before this returns.
+    options.sasl = unsafe { sasl_options(&o) }?;
     Ok(options)
+}
+
+/// The SASL settings of `o`: explicit credentials, else a JAAS file's, else none.
+///
+/// # Safety
+///
+/// Every `sasl_*` field of `o` is NULL or a NUL-terminated string readable during the call.
+unsafe fn sasl_options(o: &zk_options) -> Result<Option<SaslOptions>, zk_rc> {
+    // SAFETY: this function's contract.
+    let (user, password, service, server_name, jaas_file, jaas_section) = unsafe {
+        (
+            opt_text(o.sasl_username)?,
+            opt_text(o.sasl_password)?,
+            opt_text(o.sasl_service)?,
+            opt_text(o.sasl_server_name)?,
+            opt_text(o.sasl_jaas_file)?,
+            opt_text(o.sasl_jaas_section)?,
+        )
+    };
+    let sasl = match (user, jaas_file) {
+        (Some(user), _) => Some(SaslOptions::digest_md5(user, password.unwrap_or_default())),
+        (None, Some(file)) => {
+            SaslOptions::from_login_config(std::path::Path::new(&file), jaas_section).map_err(
+                |e| {
+                    tracing::warn!("zk_options.sasl_jaas_file: {e}");
+                    ZK_BADARGUMENTS
+                },
+            )?
+        }
+        // A password or section with nothing to use it is a mistake, not "no SASL".
+        (None, None) if password.is_some() || jaas_section.is_some() => {
+            return Err(ZK_BADARGUMENTS)
+        }
+        (None, None) => None,
+    };
+    let Some(mut sasl) = sasl else {
+        return Ok(None);
+    };
+    if let Some(service) = service {
+        sasl = sasl.protocol(service);
+    }
+    if let Some(server_name) = server_name {
+        sasl = sasl.server_name(server_name);
+    }
+    sasl.validate().map_err(|e| {
+        tracing::warn!("zk_options SASL: {e}");
+        ZK_BADARGUMENTS
+    })?;
+    Ok(Some(sasl))
 }
 
 /// Opens a handle and starts connecting in the background (operations issued before the

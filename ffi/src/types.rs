@@ -44,6 +44,10 @@ pub const ZK_STATE_SUSPENDED: c_int = 0;
 pub const ZK_STATE_CONNECTING: c_int = 1;
 pub const ZK_STATE_CONNECTED: c_int = 3;
 pub const ZK_STATE_CONNECTED_READONLY: c_int = 5;
+/// Connected and authenticated with the SASL credentials of `zk_options` (Apache's
+/// `KeeperState.SaslAuthenticated`): follows ZK_STATE_CONNECTED on every connection of a
+/// handle with SASL options.
+pub const ZK_STATE_SASL_AUTHENTICATED: c_int = 6;
 pub const ZK_STATE_CLOSED: c_int = 7;
 pub const ZK_STATE_EXPIRED: c_int = -112;
 pub const ZK_STATE_AUTH_FAILED: c_int = -113;

@@ -51,6 +51,12 @@ fn options() -> zk_options {
         tls_cert_file: null(),
         tls_key_file: null(),
         tls_skip_hostname_check: 0,
+        sasl_username: null(),
+        sasl_password: null(),
+        sasl_service: null(),
+        sasl_server_name: null(),
+        sasl_jaas_file: null(),
+        sasl_jaas_section: null(),
     }
 }
 

@@ -315,6 +315,12 @@ fn open_rejects_bad_arguments() {
             tls_cert_file: null(),
             tls_key_file: null(),
             tls_skip_hostname_check: 0,
+            sasl_username: null(),
+            sasl_password: null(),
+            sasl_service: null(),
+            sasl_server_name: null(),
+            sasl_jaas_file: null(),
+            sasl_jaas_section: null(),
         };
         assert_eq!(zk_open_with(&mut zh, hosts, null(), None, null_mut()), BAD);
         assert_eq!(
@@ -353,6 +359,19 @@ fn open_rejects_bad_arguments() {
             },
             zk_options {
                 tls_ca_file: c"/nonexistent/zk-ca.pem".as_ptr(),
+                ..good
+            },
+            // SASL: a password for nobody, an empty user, a JAAS file that is not there.
+            zk_options {
+                sasl_password: c"secret".as_ptr(),
+                ..good
+            },
+            zk_options {
+                sasl_username: c"".as_ptr(),
+                ..good
+            },
+            zk_options {
+                sasl_jaas_file: c"/nonexistent/jaas.conf".as_ptr(),
                 ..good
             },
         ] {

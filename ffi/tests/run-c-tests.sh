@@ -6,7 +6,10 @@
 #      LeakSanitizer;
 #   3. makes throwaway TLS certificates (openssl, tests/c/certs.sh) and starts
 #      target/debug/zk-server start-foreground on a free loopback port, with TLS
-#      (secureClientPort, PEM stores, ssl.clientAuth=want) on a second one;
+#      (secureClientPort, PEM stores, ssl.clientAuth=want) on a second one and SASL
+#      DIGEST-MD5 users (a JAAS file); for the SASL test also a zk-server with
+#      enforce.auth.schemes=sasl and, when installed, Apache ZooKeeper 3.8 with the same
+#      users, plain and enforcing;
 #   4. runs each suite (both builds; the ASan run must report no error and no leak; then
 #      the shared build under valgrind memcheck, which also sees invalid accesses inside
 #      the Rust code that ASan does not instrument, such as a read of a freed handle) and
@@ -29,7 +32,9 @@ cd "$ROOT"
 CTL="$ROOT/ffi/tests/c/server.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/zk-ctests.XXXXXX")"
 PORT=""
+ENFORCED_PORT=""
 HA_PIDS=()
+APACHE_PIDS=()
 
 say() { printf '\n--> [c-tests] %s\n' "$*"; }
 die() { printf '\n--> [c-tests] FAILED: %s\n' "$*" >&2; exit 1; }
@@ -38,6 +43,8 @@ cleanup() {
     local status=$?
     for pid in "${HA_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     [ -n "$PORT" ] && "$CTL" "$WORK/server" "$PORT" stop || true
+    [ -n "$ENFORCED_PORT" ] && "$CTL" "$WORK/enforced" "$ENFORCED_PORT" stop || true
+    for pid in "${APACHE_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     if [ "$status" -ne 0 ] && [ -f "$WORK/server/server.log" ]; then
         echo "--- zk-server log (last 40 lines) ---" >&2
         tail -40 "$WORK/server/server.log" >&2 || true
@@ -164,6 +171,40 @@ say "TLS certificates (openssl)"
 export ZK_TEST_TLS_DIR="$WORK/certs"
 ffi/tests/c/certs.sh "$ZK_TEST_TLS_DIR"
 
+# SASL DIGEST-MD5 users for every server here (the C suite's test "sasl").
+export ZK_TEST_JAAS="$WORK/server-jaas.conf"
+cat >"$ZK_TEST_JAAS" <<'JAAS'
+Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_bob="bobsecret"
+    user_alice="alicesecret";
+};
+JAAS
+SASL_ENFORCE='enforce.auth.enabled=true
+enforce.auth.schemes=sasl'
+
+# Starts Apache ZooKeeper 3.8 in DIR on PORT with the JAAS users and EXTRA zoo.cfg lines.
+APACHE_CLASSPATH=/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar:/usr/share/java/slf4j-simple.jar
+apache_start() {
+    local dir=$1 port=$2 extra=$3
+    mkdir -p "$dir/data"
+    cat >"$dir/zoo.cfg" <<CFG
+tickTime=500
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+maxClientCnxns=0
+authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider
+$extra
+CFG
+    java -XX:+UseSerialGC -Xmx256m -XX:TieredStopAtLevel=1 \
+        "-Djava.security.auth.login.config=$ZK_TEST_JAAS" -cp "$APACHE_CLASSPATH" \
+        org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
+        >"$dir/server.log" 2>&1 </dev/null &
+    APACHE_PIDS+=($!)
+}
+
 PORT=$(free_port)
 export ZK_TEST_SECURE_PORT=$(free_port)
 while [ "$ZK_TEST_SECURE_PORT" = "$PORT" ]; do ZK_TEST_SECURE_PORT=$(free_port); done
@@ -171,6 +212,29 @@ say "start zk-server on 127.0.0.1:$PORT (TLS on $ZK_TEST_SECURE_PORT)"
 "$CTL" "$WORK/server" "$PORT" start
 export ZK_TEST_HOSTS="127.0.0.1:$PORT"
 export ZK_TEST_SERVER_CTL="$CTL $WORK/server $PORT"
+ENFORCED_PORT=$(free_port)
+while [ "$ENFORCED_PORT" = "$PORT" ] || [ "$ENFORCED_PORT" = "$ZK_TEST_SECURE_PORT" ]; do ENFORCED_PORT=$(free_port); done
+say "SASL servers: zk-server enforcing sasl on $ENFORCED_PORT; Apache ZooKeeper 3.8 plain and enforcing"
+ZK_TEST_SECURE_PORT="" ZK_TEST_EXTRA_CFG="$SASL_ENFORCE" "$CTL" "$WORK/enforced" "$ENFORCED_PORT" start
+export ZK_TEST_SASL_ENFORCED_HOSTS="127.0.0.1:$ENFORCED_PORT"
+if [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; then
+    # The C suite waits (bounded) until they serve a SASL login.
+    taken=" $PORT $ZK_TEST_SECURE_PORT $ENFORCED_PORT "
+    for name in apache apache-enforced; do
+        port=$(free_port)
+        while [[ "$taken" == *" $port "* ]]; do port=$(free_port); done
+        taken="$taken$port "
+        if [ "$name" = apache ]; then
+            apache_start "$WORK/$name" "$port" ""
+            export ZK_TEST_APACHE_SASL_HOSTS="127.0.0.1:$port"
+        else
+            apache_start "$WORK/$name" "$port" "$SASL_ENFORCE"
+            export ZK_TEST_APACHE_SASL_ENFORCED_HOSTS="127.0.0.1:$port"
+        fi
+    done
+else
+    echo "note: Apache ZooKeeper is not installed; the SASL test runs against zk-server only"
+fi
 
 # Two suites: test_zk (the client) and test_elector (zk_elector). A TEST_NAME runs only
 # the suite that has it.

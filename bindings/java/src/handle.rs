@@ -4,6 +4,7 @@
 //! client: a stale handle can never reach freed memory.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use jni::EnvUnowned;
 use parking_lot::{Mutex, RwLock};
 use zk_core::client::dispatch::Dispatcher;
 use zk_core::client::{
-    runtime, Client, ClientOptions, Error, SessionState, TlsOptions, WatchRegistration,
+    runtime, Client, ClientOptions, Error, SaslOptions, SessionState, TlsOptions, WatchRegistration,
 };
 use zk_core::proto::KeeperState;
 
@@ -58,6 +59,7 @@ fn keeper_state(state: SessionState) -> Option<i32> {
         SessionState::Connecting => return None,
         SessionState::Connected => KeeperState::SyncConnected,
         SessionState::ConnectedReadOnly => KeeperState::ConnectedReadOnly,
+        SessionState::SaslAuthenticated => KeeperState::SaslAuthenticated,
         SessionState::Suspended => KeeperState::Disconnected,
         SessionState::Expired => KeeperState::Expired,
         SessionState::AuthFailed => KeeperState::AuthFailed,
@@ -70,7 +72,8 @@ fn keeper_state(state: SessionState) -> Option<i32> {
 fn state_number(state: SessionState) -> jint {
     match state {
         SessionState::Connecting => 0,
-        SessionState::Connected => 1,
+        // Apache's getState() stays CONNECTED once SASL succeeds.
+        SessionState::Connected | SessionState::SaslAuthenticated => 1,
         SessionState::ConnectedReadOnly => 2,
         SessionState::Suspended => 3,
         SessionState::Expired => 4,
@@ -95,6 +98,10 @@ pub extern "system" fn Java_io_zk_Native_open<'l>(
     tls_cert_file: JString<'l>,
     tls_key_file: JString<'l>,
     tls_verify_hostname: jboolean,
+    sasl_username: JString<'l>,
+    sasl_password: JString<'l>,
+    jaas_file: JString<'l>,
+    jaas_section: JString<'l>,
 ) {
     env.with_env(|env| -> Result<(), Fail> {
         let connect = jvm::string(env, &connect_string)?
@@ -116,6 +123,20 @@ pub extern "system" fn Java_io_zk_Native_open<'l>(
                 .map_err(|e| Fail::Argument(e.to_string()))?;
             options = options.tls(tls);
         }
+        options.sasl = match jvm::string(env, &sasl_username)? {
+            Some(user) => {
+                let password = jvm::string(env, &sasl_password)?.unwrap_or_default();
+                Some(SaslOptions::digest_md5(user, password))
+            }
+            None => match jvm::string(env, &jaas_file)? {
+                Some(file) => {
+                    let section = jvm::string(env, &jaas_section)?;
+                    SaslOptions::from_login_config(Path::new(&file), section.as_deref())
+                        .map_err(|e| Fail::core(e, None))?
+                }
+                None => None,
+            },
+        };
         let slow = Duration::from_millis(slow_callback_ms.max(0) as u64);
         let dispatcher = Arc::new(dispatcher(h, slow));
         let to_java = dispatcher.clone();

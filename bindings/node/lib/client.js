@@ -36,7 +36,8 @@ class Client extends EventEmitter {
    * @param {string} hosts `host:port,host:port/chroot`
    * @param {object} [options] sessionTimeout, requestTimeout, connectTimeout (ms),
    *   readOnly, auth: [{scheme, auth}], session: {id, password} to resume,
-   *   tls: {ca, cert, key, verifyHostname} (PEM file paths) for a `secureClientPort`.
+   *   tls: {ca, cert, key, verifyHostname} (PEM file paths) for a `secureClientPort`,
+   *   sasl: {username, password, mechanism = 'DIGEST-MD5', service = 'zookeeper'}.
    */
   constructor (hosts, options) {
     super()
@@ -50,7 +51,8 @@ class Client extends EventEmitter {
       requestTimeout: args.millis(o.requestTimeout, 'options.requestTimeout'),
       readOnly: args.bool(o.readOnly, 'options.readOnly'),
       auth: authEntries(o.auth),
-      tls: tlsConfig(o.tls)
+      tls: tlsConfig(o.tls),
+      sasl: saslConfig(o.sasl)
     }
     if (o.session !== undefined && o.session !== null) {
       const session = args.options(o.session, 'options.session')
@@ -86,7 +88,10 @@ class Client extends EventEmitter {
     return this.#native.close()
   }
 
-  /** `connecting`, `connected`, `connectedReadOnly`, `disconnected`, `expired`, `authFailed`, `closed`. */
+  /**
+   * `connecting`, `connected`, `connectedReadOnly`, `saslAuthenticated` (after `connected`, with
+   * `sasl` options), `disconnected`, `expired`, `authFailed`, `closed`.
+   */
   get state () { return this.#native.state }
   /** The session id, a bigint (0n before connecting). */
   get sessionId () { return this.#native.sessionId }
@@ -574,6 +579,24 @@ function tlsConfig (tls) {
   }
 }
 
+/**
+ * SASL credentials for the core, which authenticates every connection with them before
+ * anything else; a mechanism other than DIGEST-MD5 is BADARGUMENTS (the core says why).
+ */
+function saslConfig (sasl) {
+  if (sasl === undefined || sasl === null) return undefined
+  const o = args.options(sasl, 'options.sasl')
+  const mechanism = args.optionalString(o.mechanism, 'options.sasl.mechanism') ?? 'DIGEST-MD5'
+  const problem = native.NativeClient.checkSasl(mechanism)
+  if (problem !== null) throw new ZkError('BADARGUMENTS', problem)
+  return {
+    mechanism,
+    username: args.string(o.username, 'options.sasl.username'),
+    password: args.string(o.password, 'options.sasl.password'),
+    service: args.optionalString(o.service, 'options.sasl.service')
+  }
+}
+
 /** Runs `start`, turning a synchronous throw (a bad argument) into a rejection. */
 function guard (start) {
   try {
@@ -583,4 +606,4 @@ function guard (start) {
   }
 }
 
-module.exports = { Client, Transaction, guard, signalOf, authEntries, tlsConfig }
+module.exports = { Client, Transaction, guard, signalOf, authEntries, tlsConfig, saslConfig }

@@ -10,11 +10,15 @@ import type {
 
 export type { AclEntry, CachedNode, ClientInfo, CounterChange, Member, Participant, Stat }
 
-/** The client's states; `expired`, `authFailed` and `closed` are final. */
+/**
+ * The client's states; `expired`, `authFailed` and `closed` are final. With `sasl` options,
+ * `saslAuthenticated` follows `connected` on every connection.
+ */
 export type State =
   | 'connecting'
   | 'connected'
   | 'connectedReadOnly'
+  | 'saslAuthenticated'
   | 'disconnected'
   | 'expired'
   | 'authFailed'
@@ -128,6 +132,22 @@ export interface ClientOptions {
   session?: { id: bigint, password: Uint8Array }
   /** TLS to the servers' `secureClientPort` (the connect string names those ports). */
   tls?: TlsOptions
+  /**
+   * SASL DIGEST-MD5 credentials: every connection authenticates with them before anything
+   * else is sent; `connect()` resolves once authenticated. Refused credentials reject
+   * `connect()` with `AUTHFAILED` and end the client (state `authFailed`).
+   */
+  sasl?: SaslOptions
+}
+
+/** SASL credentials (a server's JAAS `user_<name>`; `sasl:<name>` ACLs). */
+export interface SaslOptions {
+  username: string
+  password: string
+  /** `DIGEST-MD5` (the default and the only one supported; others are `BADARGUMENTS`). */
+  mechanism?: string
+  /** The SASL service name (default `zookeeper`). */
+  service?: string
 }
 
 /**
@@ -202,6 +222,7 @@ export interface ClientEvents {
   state: [state: State]
   connected: []
   connectedReadOnly: []
+  saslAuthenticated: []
   disconnected: []
   expired: []
   authFailed: []

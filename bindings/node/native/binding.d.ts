@@ -26,6 +26,8 @@ export declare class NativeClient {
   constructor(hosts: string, config: ClientConfig, router: (batch: unknown[][] | null) => void)
   /** Why `hosts` is not a valid connect string, or `null` when it is. */
   static checkHosts(hosts: string): string | null
+  /** Why SASL `mechanism` cannot be used, or `null` when it can (DIGEST-MD5). */
+  static checkSasl(mechanism: string): string | null
   /**
    * Starts connecting (once) and waits until connected; after `timeout_ms` without a
    * session the client is closed and the promise rejects with `OPERATIONTIMEOUT`.
@@ -343,6 +345,8 @@ export interface ClientConfig {
   sessionPassword?: Buffer
   /** TLS to the servers' `secureClientPort`. */
   tls?: TlsConfig
+  /** SASL credentials, used on every connection. */
+  sasl?: SaslConfig
 }
 
 export interface ClientInfo {
@@ -447,6 +451,16 @@ export interface PermBits {
 }
 
 export declare function perms(): PermBits
+
+/** SASL credentials (the mechanism checked by `checkSasl` first). */
+export interface SaslConfig {
+  /** `DIGEST-MD5` (the default; the only one supported). */
+  mechanism?: string
+  username: string
+  password: string
+  /** The SASL service name (default `zookeeper`). */
+  service?: string
+}
 
 /**
  * Registers `error(code, errno, message, index, path)`, `stat(...11 fields)`,

@@ -16,7 +16,7 @@ use napi::Env;
 use napi_derive::napi;
 use tokio::sync::{oneshot, watch};
 use zk_core::client::{
-    Client, ClientOptions, ConnectString, Error, Op, SessionState, TlsOptions, Watch,
+    Client, ClientOptions, ConnectString, Error, Op, SaslOptions, SessionState, TlsOptions, Watch,
 };
 use zk_core::proto::{AddWatchMode, ErrorCode};
 
@@ -42,6 +42,19 @@ pub struct ClientConfig {
     pub session_password: Option<Buffer>,
     /// TLS to the servers' `secureClientPort`.
     pub tls: Option<TlsConfig>,
+    /// SASL credentials, used on every connection.
+    pub sasl: Option<SaslConfig>,
+}
+
+/// SASL credentials (the mechanism checked by `checkSasl` first).
+#[napi(object)]
+pub struct SaslConfig {
+    /// `DIGEST-MD5` (the default; the only one supported).
+    pub mechanism: Option<String>,
+    pub username: String,
+    pub password: String,
+    /// The SASL service name (default `zookeeper`).
+    pub service: Option<String>,
 }
 
 /// TLS files (PEM paths), checked by the core when the session starts.
@@ -280,6 +293,14 @@ impl NativeClient {
         ConnectString::parse(&hosts).err().map(|e| e.to_string())
     }
 
+    /// Why SASL `mechanism` cannot be used, or `null` when it can (DIGEST-MD5).
+    #[napi]
+    pub fn check_sasl(mechanism: String) -> Option<String> {
+        SaslOptions::for_mechanism(&mechanism, "", "")
+            .err()
+            .map(|e| e.to_string())
+    }
+
     /// Starts connecting (once) and waits until connected; after `timeout_ms` without a
     /// session the client is closed and the promise rejects with `OPERATIONTIMEOUT`.
     #[napi(ts_return_type = "Promise<void>")]
@@ -301,11 +322,18 @@ impl NativeClient {
         };
         let timeout = millis(timeout_ms).unwrap_or(self.options.session_timeout);
         let hosts = self.hosts.clone();
+        let sasl = self.options.sasl.is_some();
         ctx.call(env, true, cancel, async move {
             match client.wait_connected(timeout).await {
                 Ok(()) => {
-                    // The `connected` event goes out before the promise settles.
-                    let _ = posted.wait_for(|s| *s != SessionState::Connecting).await;
+                    // The `connected` (with SASL: `saslAuthenticated`) event goes out before
+                    // the promise settles.
+                    let _ = posted
+                        .wait_for(|s| {
+                            *s != SessionState::Connecting
+                                && !(sasl && *s == SessionState::Connected)
+                        })
+                        .await;
                     Ok(())
                 }
                 Err(Error::Timeout) => {
@@ -1128,6 +1156,15 @@ pub(crate) fn client_options(config: ClientConfig) -> napi::Result<ClientOptions
             .client_cert_files(tls.cert, tls.key)
             .map_err(|e| napi::Error::from_reason(e.to_string()))?;
         options.tls = Some(files);
+    }
+    if let Some(sasl) = config.sasl {
+        let mechanism = sasl.mechanism.as_deref().unwrap_or("DIGEST-MD5");
+        let mut chosen = SaslOptions::for_mechanism(mechanism, sasl.username, sasl.password)
+            .map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        if let Some(service) = sasl.service {
+            chosen = chosen.protocol(service);
+        }
+        options.sasl = Some(chosen);
     }
     Ok(options)
 }

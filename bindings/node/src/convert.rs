@@ -383,6 +383,7 @@ pub fn session_state_name(state: SessionState) -> &'static str {
         SessionState::Connecting => "connecting",
         SessionState::Connected => "connected",
         SessionState::ConnectedReadOnly => "connectedReadOnly",
+        SessionState::SaslAuthenticated => "saslAuthenticated",
         SessionState::Suspended => "disconnected",
         SessionState::Expired => "expired",
         SessionState::AuthFailed => "authFailed",

@@ -297,6 +297,7 @@ fn elector_config(connect_string: String, options: ElectorOptions) -> napi::Resu
         session_id: None,
         session_password: None,
         tls: options.tls,
+        sasl: None,
     })?;
     let mut config = ElectorConfig::new(&connect_string, &options.parent)
         .options(client)

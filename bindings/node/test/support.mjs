@@ -112,11 +112,18 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
 
 /** One standalone server process with its own data directory. */
 export class Server {
-  constructor (kind, dir, port, config) {
+  /**
+   * `jvmFlags`: `-D` flags (a JAAS file), on Apache's java command line and in zk-server's
+   * SERVER_JVMFLAGS; `probe`: the client options of the readiness probe (SASL credentials,
+   * where enforcement refuses anonymous reads).
+   */
+  constructor (kind, dir, port, config, { jvmFlags = [], probe = {} } = {}) {
     this.kind = kind
     this.dir = dir
     this.port = port
     this.config = config
+    this.jvmFlags = jvmFlags
+    this.probeOptions = probe
     this.process = null
     this.log = path.join(dir, 'server.log')
   }
@@ -127,7 +134,7 @@ export class Server {
     const cfg = path.join(this.dir, 'zoo.cfg')
     if (this.kind === 'apache') {
       return ['java', ['-XX:+UseSerialGC', '-Xms32m', '-Xmx256m', '-XX:TieredStopAtLevel=1',
-        '-cp', APACHE_CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg]]
+        ...this.jvmFlags, '-cp', APACHE_CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg]]
     }
     return [zkServerBin(), ['start-foreground', cfg]]
   }
@@ -137,7 +144,10 @@ export class Server {
     fs.writeFileSync(path.join(this.dir, 'zoo.cfg'), lines.join('\n') + '\n')
     const [command, argv] = this.command()
     const log = fs.openSync(this.log, 'a')
-    this.process = spawn(command, argv, { cwd: this.dir, stdio: ['ignore', log, log] })
+    const env = this.kind === 'zk' && this.jvmFlags.length > 0
+      ? { ...process.env, SERVER_JVMFLAGS: this.jvmFlags.join(' ') }
+      : process.env
+    this.process = spawn(command, argv, { cwd: this.dir, stdio: ['ignore', log, log], env })
     fs.closeSync(log)
     liveServers.add(this)
     const exited = once(this.process, 'exit')
@@ -156,7 +166,7 @@ export class Server {
 
   /** True once a session can be opened and `/` read. */
   async probe () {
-    const client = new Client(this.address, { sessionTimeout: 10_000, connectTimeout: 2_000 })
+    const client = new Client(this.address, { sessionTimeout: 10_000, connectTimeout: 2_000, ...this.probeOptions })
     try {
       await client.connect()
       await client.get('/')
@@ -197,7 +207,7 @@ export class Server {
 }
 
 /** Starts a server of `kind` (default `KIND`) with a fresh data directory. */
-export async function startServer ({ kind = KIND, config = {} } = {}) {
+export async function startServer ({ kind = KIND, config = {}, jvmFlags = [], probe = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zk-node-${kind}-`))
   serverDirs.add(dir)
   const port = await freePort()
@@ -213,7 +223,7 @@ export async function startServer ({ kind = KIND, config = {} } = {}) {
     // Room for long sessions (a restart of Apache's JVM on a loaded machine takes a while).
     maxSessionTimeout: '120000',
     ...config
-  })
+  }, { jvmFlags, probe })
   fs.mkdirSync(path.join(dir, 'data'), { recursive: true })
   return await server.start()
 }

@@ -12,9 +12,10 @@ use parking_lot::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 use zk_core::client::{
-    Client as CoreClient, ClientOptions, ConnectString, Error, SessionState, TlsOptions, Watch,
+    Client as CoreClient, ClientOptions, ConnectString, Error, SaslOptions, SessionState,
+    TlsOptions, Watch,
 };
 use zk_core::proto::{Acl, CreateMode, ErrorCode, KeeperState, Stat};
 use zk_core::recipes;
@@ -527,6 +528,10 @@ async fn forward_states(
     callbacks: Arc<Callbacks>,
 ) {
     while let Some(state) = changes.next().await {
+        // kazoo reports no SASL event: listeners heard CONNECTED when the connection came.
+        if state == SessionState::SaslAuthenticated {
+            continue;
+        }
         let shared = shared.clone();
         callbacks.call(move |py| match shared.upgrade() {
             Some(shared) => shared.notify_listeners(py, state),
@@ -595,6 +600,83 @@ fn tls_options(
     Ok(Some(tls))
 }
 
+/// The core's SASL options from kazoo's `sasl_options` dict (`mechanism`, `username`,
+/// `password`, optional `service`; `principal` is accepted and, as with DIGEST-MD5 in
+/// kazoo, unused) or kazoo's older `("sasl", "user:password")` entry of `auth_data`, which
+/// is taken out of the `addauth` credentials (with kazoo's DeprecationWarning).
+fn sasl_options(
+    py: Python<'_>,
+    sasl_options: Option<&Bound<'_, PyDict>>,
+    auth: &mut Vec<(String, Vec<u8>)>,
+) -> PyResult<Option<SaslOptions>> {
+    let bad = |message: String| error::to_py(py, Error::BadArguments(message));
+    let mut legacy = None;
+    for (_, credential) in auth.iter().filter(|(scheme, _)| scheme == "sasl") {
+        if legacy.is_some() || sasl_options.is_some() {
+            return Err(bad("multiple SASL configurations provided".into()));
+        }
+        let text = String::from_utf8(credential.clone())
+            .map_err(|_| bad("the ('sasl', 'user:password') credential is not UTF-8".into()))?;
+        let Some((user, password)) = text.split_once(':') else {
+            return Err(bad(
+                "the ('sasl', ...) credential must be 'user:password'".into()
+            ));
+        };
+        legacy = Some(SaslOptions::digest_md5(user, password));
+    }
+    if let Some(options) = legacy {
+        auth.retain(|(scheme, _)| scheme != "sasl");
+        PyErr::warn(
+            py,
+            &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
+            c"SASL credentials in auth_data are deprecated (as in kazoo); use sasl_options",
+            2,
+        )?;
+        return Ok(Some(options));
+    }
+    let Some(dict) = sasl_options else {
+        return Ok(None);
+    };
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (key, value) in dict.iter() {
+        let key: String = key
+            .extract()
+            .map_err(|_| bad("sasl_options keys must be str".into()))?;
+        let value: String = value
+            .extract()
+            .map_err(|_| bad(format!("sasl_options[{key:?}] must be str")))?;
+        match key.as_str() {
+            "mechanism" | "username" | "password" | "service" | "principal" => {
+                fields.push((key, value))
+            }
+            other => return Err(bad(format!("sasl_options: unknown key {other:?}"))),
+        }
+    }
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mechanism =
+        field("mechanism").ok_or_else(|| bad("sasl_options needs 'mechanism'".into()))?;
+    let (username, password) = (field("username"), field("password"));
+    let mut options = SaslOptions::for_mechanism(
+        &mechanism,
+        username.clone().unwrap_or_default(),
+        password.clone().unwrap_or_default(),
+    )
+    .map_err(|e| error::to_py(py, e))?;
+    if username.is_none() || password.is_none() {
+        return Err(bad("sasl_options needs 'username' and 'password'".into()));
+    }
+    if let Some(service) = field("service") {
+        options = options.protocol(service);
+    }
+    options.validate().map_err(|e| error::to_py(py, e))?;
+    Ok(Some(options))
+}
+
 #[pymethods]
 impl PyClient {
     /// A client for `hosts` (`"host:port,host:port/chroot"`); connect with `start()`.
@@ -611,14 +693,20 @@ impl PyClient {
     /// `certfile`/`keyfile` (PEM) are this client's certificate and key for servers that
     /// ask for one; `check_hostname` also checks that a server's certificate names the host
     /// connected to. `verify_certs=False` is refused: pass the authority as `ca` instead.
+    ///
+    /// SASL, with kazoo's parameter: `sasl_options={'mechanism': 'DIGEST-MD5', 'username':
+    /// ..., 'password': ...}` (optional `'service'`, default `zookeeper`) authenticates every
+    /// connection before anything else; kazoo's older `auth_data=[('sasl', 'user:password')]`
+    /// does the same. Only DIGEST-MD5 is supported (GSSAPI raises `BadArgumentsError`). A
+    /// refused login makes `start()` raise `AuthFailedError` and ends the session.
     #[new]
     #[pyo3(
-        text_signature = "(hosts='127.0.0.1:2181', timeout=10.0, client_id=None, read_only=False, auth_data=None, request_timeout=None, connect_timeout=None, use_ssl=False, ca=None, certfile=None, keyfile=None, verify_certs=True, check_hostname=False)"
+        text_signature = "(hosts='127.0.0.1:2181', timeout=10.0, client_id=None, read_only=False, auth_data=None, request_timeout=None, connect_timeout=None, use_ssl=False, ca=None, certfile=None, keyfile=None, verify_certs=True, check_hostname=False, sasl_options=None)"
     )]
     #[pyo3(signature = (hosts = "127.0.0.1:2181".to_owned(), timeout = 10.0, client_id = None,
         read_only = false, auth_data = None, request_timeout = None, connect_timeout = None,
         use_ssl = false, ca = None, certfile = None, keyfile = None, verify_certs = true,
-        check_hostname = false))]
+        check_hostname = false, sasl_options = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -635,6 +723,7 @@ impl PyClient {
         keyfile: Option<PathBuf>,
         verify_certs: bool,
         check_hostname: bool,
+        sasl_options: Option<Bound<'_, PyDict>>,
     ) -> PyResult<PyClient> {
         ConnectString::parse(&hosts).map_err(|e| error::to_py(py, e))?;
         let session_timeout = types::seconds(Some(timeout), "timeout")?.unwrap_or_default();
@@ -654,6 +743,7 @@ impl PyClient {
         }
         options.tls = tls_options(use_ssl, ca, certfile, keyfile, verify_certs, check_hostname)
             .map_err(|e| error::to_py(py, e))?;
+        options.sasl = self::sasl_options(py, sasl_options.as_ref(), &mut options.auth)?;
         crate::logging::refresh_level(py);
         Ok(PyClient {
             shared: Arc::new(Shared {

@@ -308,7 +308,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
 pub fn state(py: Python<'_>, state: Option<SessionState>) -> PyResult<Py<PyAny>> {
     let states = &types(py)?.states;
     let index = match state {
-        Some(SessionState::Connected) => 0,
+        Some(SessionState::Connected) | Some(SessionState::SaslAuthenticated) => 0,
         Some(SessionState::ConnectedReadOnly) => 1,
         Some(SessionState::Suspended) | Some(SessionState::Connecting) => 2,
         Some(SessionState::Expired) => 3,

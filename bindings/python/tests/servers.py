@@ -53,6 +53,8 @@ class Server:
         self.kind = kind
         self.jvm_flags = APACHE_JVM_FLAGS if jvm_flags is None else jvm_flags
         self.workdir = workdir
+        # The process's environment (None: this one's), e.g. SERVER_JVMFLAGS for zk-server.
+        self.env: Optional[Dict[str, str]] = None
         self.port = free_port()
         self.process: Optional[subprocess.Popen] = None
         data = workdir / "data"
@@ -92,7 +94,7 @@ class Server:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.workdir, start_new_session=True)
+                cwd=self.workdir, start_new_session=True, env=self.env)
         _LIVE.add(self.process)
         try:
             wait_until(self._serves, READY_TIMEOUT, f"{self.kind} server on {self.address}",

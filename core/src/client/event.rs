@@ -30,6 +30,10 @@ pub enum SessionState {
     Connecting,
     Connected,
     ConnectedReadOnly,
+    /// Connected, and the SASL exchange this client was configured for succeeded on this
+    /// connection (Apache's `KeeperState.SaslAuthenticated`); follows `Connected` (or
+    /// `ConnectedReadOnly`) on every connection of a client with SASL options.
+    SaslAuthenticated,
     /// Disconnected; the session may still be alive and is being re-established.
     Suspended,
     /// The session is gone; this client is dead.
@@ -42,7 +46,9 @@ impl SessionState {
     pub fn is_connected(self) -> bool {
         matches!(
             self,
-            SessionState::Connected | SessionState::ConnectedReadOnly
+            SessionState::Connected
+                | SessionState::ConnectedReadOnly
+                | SessionState::SaslAuthenticated
         )
     }
 

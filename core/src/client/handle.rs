@@ -102,6 +102,9 @@ impl Client {
     ) -> Result<Client> {
         let connect = ConnectString::parse(connect_string)?;
         let tls = options.tls.as_ref().map(|tls| tls.config()).transpose()?;
+        if let Some(sasl) = &options.sasl {
+            sasl.validate()?;
+        }
         let (resume_id, resume_passwd) = options.session.clone().unwrap_or((0, Vec::new()));
         let session = Arc::new(Session {
             id: AtomicI64::new(resume_id),
@@ -143,14 +146,17 @@ impl Client {
         })
     }
 
-    /// Waits until connected; fails if the session ends first or `timeout` passes.
+    /// Waits until connected (and, with SASL options, authenticated); fails if the session
+    /// ends first (a SASL failure: [`Error::AuthFailed`]) or `timeout` passes.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<()> {
         let mut state = self.inner.state.clone();
+        let sasl = self.inner.options.sasl.is_some();
         let wait = async {
             loop {
                 let current = state.borrow_and_update().state;
                 match current {
-                    s if s.is_connected() => return Ok(()),
+                    SessionState::SaslAuthenticated => return Ok(()),
+                    s if s.is_connected() && !sasl => return Ok(()),
                     SessionState::Expired => return Err(Error::SessionExpired),
                     SessionState::AuthFailed => return Err(Error::AuthFailed),
                     SessionState::Closed => return Err(Error::Closed),

@@ -14,6 +14,8 @@
 //! - `watches.rs`: the client's watch registry and SetWatches2 after reconnect.
 //! - `multi.rs`: [`Op`]/[`OpResult`] for multi, [`ReadOp`]/[`ReadResult`] for multiRead.
 //! - `tls.rs`: [`TlsOptions`] and TLS on the connection (rustls, driven by hand).
+//! - `sasl.rs`: [`SaslOptions`] (DIGEST-MD5 credentials, or a JAAS `Client` section) and one
+//!   connection's SASL exchange, which the session machine runs before anything else.
 //! - `connect_string.rs`, `options.rs`, `event.rs`, `error.rs`: inputs and outputs.
 //! - `java_config.rs`: [`JavaClientConfig`], Apache's `zookeeper.*` client properties read
 //!   onto the options (zk-cli's `CLIENT_JVMFLAGS`, the Java binding's system properties).
@@ -38,6 +40,7 @@ mod multi;
 mod options;
 mod ordered;
 pub mod runtime;
+mod sasl;
 mod session;
 mod tls;
 mod watches;
@@ -52,5 +55,6 @@ pub use java_config::JavaClientConfig;
 pub use multi::{Op, OpResult, ReadOp, ReadResult};
 pub use options::ClientOptions;
 pub use ordered::{Call, ReadReply, Reply, ReplyCallback, WatchRegistration, WatchedRead};
+pub use sasl::SaslOptions;
 pub use tls::{ClientIdentity, TlsOptions};
 pub use watches::{WatchCallback, WatchKind};

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::sasl::SaslOptions;
 use super::tls::TlsOptions;
 
 /// Client settings; `Default` gives Apache's defaults.
@@ -29,6 +30,9 @@ pub struct ClientOptions {
     pub watch_queue: usize,
     /// Speak TLS to the servers (their `secureClientPort`); `None`: plaintext.
     pub tls: Option<TlsOptions>,
+    /// Authenticate with SASL DIGEST-MD5 on every connection, before anything else is sent
+    /// (see [`SaslOptions`]); `None`: no SASL.
+    pub sasl: Option<SaslOptions>,
 }
 
 impl Default for ClientOptions {
@@ -43,6 +47,7 @@ impl Default for ClientOptions {
             max_buffer: crate::proto::DEFAULT_MAX_BUFFER,
             watch_queue: 1024,
             tls: None,
+            sasl: None,
         }
     }
 }
@@ -75,6 +80,11 @@ impl ClientOptions {
 
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    pub fn sasl(mut self, sasl: SaslOptions) -> Self {
+        self.sasl = Some(sasl);
         self
     }
 

@@ -19,11 +19,12 @@ use super::connect_string::ConnectString;
 use super::error::Error;
 use super::event::{SessionState, StateEvent, WatchedEvent};
 use super::options::ClientOptions;
+use super::sasl::{Exchange, Step};
 use super::watches::{Registry, WatchKind};
 use crate::proto::{
     frame, AuthPacket, ConnectRequest, ConnectResponse, Decode, Encode, ErrorCode, EventType,
-    KeeperState, OpCode, Reader, ReplyHeader, Request, RequestHeader, WatcherEvent, WatchesRequest,
-    AUTH_XID, NOTIFICATION_XID, PING_XID, SET_WATCHES_XID,
+    KeeperState, OpCode, Reader, ReplyHeader, Request, RequestHeader, Response, SaslRequest,
+    WatcherEvent, WatchesRequest, AUTH_XID, NOTIFICATION_XID, PING_XID, SET_WATCHES_XID,
 };
 
 /// How long the first handshake of a series waits for its answer when no `connect_timeout` is
@@ -68,6 +69,8 @@ struct Connection {
     /// Idle this long and a ping goes out (half the read timeout).
     ping_every: Duration,
     last_send: Instant,
+    /// The SASL exchange under way; everything but it waits until it succeeds.
+    sasl: Option<Exchange>,
 }
 
 /// The session's rules (see the module doc). Outcomes that end a connection come back as
@@ -231,6 +234,33 @@ impl SessionMachine {
             read_timeout,
             ping_every: read_timeout / 2,
             last_send: now,
+            sasl: None,
+        };
+        if let Some(options) = &self.options.sasl {
+            // SASL first; credentials, watches and requests wait until it succeeds.
+            let exchange = Exchange::start(options);
+            write_sasl(&mut connection, &mut self.next_xid, exchange.initial());
+            connection.sasl = Some(exchange);
+        }
+        let authenticating = connection.sasl.is_some();
+        self.connection = Some(connection);
+        self.set_state(if read_only {
+            SessionState::ConnectedReadOnly
+        } else {
+            SessionState::Connected
+        });
+        self.registry.notify_streams(KeeperState::SyncConnected);
+        if authenticating {
+            return Ok(());
+        }
+        self.resume()
+    }
+
+    /// The connection is ready for the session's traffic: the `addauth` credentials, the
+    /// watches to re-register, then what callers queued meanwhile.
+    fn resume(&mut self) -> Result<(), Ended> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Ok(());
         };
         for (scheme, auth) in &self.auth {
             write_auth(&mut connection.out, scheme, auth);
@@ -249,13 +279,6 @@ impl SessionMachine {
                 sw.encode_v(b, true);
             });
         }
-        self.connection = Some(connection);
-        self.set_state(if read_only {
-            SessionState::ConnectedReadOnly
-        } else {
-            SessionState::Connected
-        });
-        self.registry.notify_streams(KeeperState::SyncConnected);
         let queued: Vec<Command> = self.outgoing.drain(..).collect();
         for cmd in queued {
             self.submit(cmd)?;
@@ -267,7 +290,9 @@ impl SessionMachine {
 
     /// A caller's command: written on the live connection, or queued until there is one.
     pub fn submit(&mut self, cmd: Command) -> Result<(), Ended> {
-        let Some(connection) = self.connection.as_mut() else {
+        // While SASL runs, the connection is not ready for the session's traffic.
+        let ready = self.connection.as_mut().filter(|c| c.sasl.is_none());
+        let Some(connection) = ready else {
             match cmd {
                 Command::DropWatch {
                     kind,
@@ -595,6 +620,9 @@ impl SessionMachine {
                     pending.push_front(p);
                     return Some(Ended::Lost);
                 }
+                if p.op == OpCode::Sasl {
+                    return self.sasl_reply(header.err, r.rest());
+                }
                 if let (Some(watch), Some(server_path)) = (p.watch, p.server_path) {
                     let registers = header.err == 0
                         || (p.op == OpCode::Exists && header.err == ErrorCode::NoNode.as_i32());
@@ -618,6 +646,73 @@ impl SessionMachine {
             }
         }
     }
+}
+
+impl SessionMachine {
+    /// The server answered a SASL token: send the next one, or, authenticated, let the
+    /// session's traffic through; a refusal or a bad token from the server ends the session.
+    fn sasl_reply(&mut self, err: i32, body: &[u8]) -> Option<Ended> {
+        let connection = self.connection.as_mut()?;
+        let Some(exchange) = connection.sasl.as_mut() else {
+            tracing::warn!("a SASL reply when no SASL exchange runs; reconnecting");
+            return Some(Ended::Lost);
+        };
+        if err != 0 {
+            let code = ErrorCode::from_i32(err)
+                .map_or_else(|| err.to_string(), |c| format!("{} ({err})", c.java_name()));
+            tracing::warn!(
+                user = exchange.username(),
+                "SASL DIGEST-MD5 authentication failed: the server answered {code}"
+            );
+            return Some(Ended::AuthFailed);
+        }
+        let token = match Response::decode(OpCode::Sasl, body) {
+            Ok(Response::Sasl { token }) => token.unwrap_or_default(),
+            _ => {
+                tracing::warn!("undecodable SASL reply; reconnecting");
+                return Some(Ended::Lost);
+            }
+        };
+        match exchange.step(&token) {
+            Err(e) => {
+                tracing::warn!(
+                    user = exchange.username(),
+                    "SASL DIGEST-MD5 authentication failed: {e}"
+                );
+                Some(Ended::AuthFailed)
+            }
+            Ok(Step::Send(next)) => {
+                write_sasl(connection, &mut self.next_xid, next);
+                None
+            }
+            Ok(Step::Done) => {
+                tracing::debug!(user = exchange.username(), "SASL authenticated");
+                connection.sasl = None;
+                self.set_state(SessionState::SaslAuthenticated);
+                self.resume().err()
+            }
+        }
+    }
+}
+
+/// Appends a SASL request (opcode 102, a normal xid) carrying `token` and expects its reply.
+fn write_sasl(connection: &mut Connection, counter: &mut i32, token: Vec<u8>) {
+    let xid = next_xid(counter);
+    frame::write(&mut connection.out, |b| {
+        RequestHeader {
+            xid,
+            op: OpCode::Sasl.as_i32(),
+        }
+        .encode(b);
+        SaslRequest { token: Some(token) }.encode(b);
+    });
+    connection.pending.push_back(Pending {
+        xid,
+        op: OpCode::Sasl,
+        server_path: None,
+        reply: None,
+        watch: None,
+    });
 }
 
 fn next_xid(counter: &mut i32) -> i32 {
@@ -944,6 +1039,138 @@ mod tests {
         let set_watches = SetWatches::decode_v(&mut Reader::new(&sent[1].2), true).unwrap();
         assert_eq!(set_watches.relative_zxid, 40);
         assert_eq!(set_watches.data_watches, vec!["/w".to_owned()]);
+    }
+
+    /// A SASL reply frame carrying `token`.
+    fn sasl_reply(xid: i32, err: i32, token: &[u8]) -> BytesMut {
+        let mut body = Vec::new();
+        Response::Sasl {
+            token: Some(token.to_vec()),
+        }
+        .encode(&mut body);
+        reply(xid, 0, err, &body)
+    }
+
+    /// The token of a SASL request frame.
+    fn sasl_token(frame: &(i32, i32, Vec<u8>)) -> Vec<u8> {
+        assert_eq!(frame.1, OpCode::Sasl.as_i32());
+        SaslRequest::decode(&mut Reader::new(&frame.2))
+            .unwrap()
+            .token
+            .unwrap_or_default()
+    }
+
+    /// Plays the server's side of DIGEST-MD5 (users: bob/bobsecret) for the machine's
+    /// requests written at `ms`; returns the frames that followed the exchange.
+    fn serve_sasl(h: &mut Harness, ms: u64) -> Vec<(i32, i32, Vec<u8>)> {
+        use crate::sasl::digest::DigestServer;
+        let server = DigestServer::new(
+            crate::sasl::REALM,
+            "zookeeper/zk-sasl-md5",
+            &DigestServer::random_nonce(),
+        );
+        let sent = written(h, ms);
+        assert_eq!(sent.len(), 1, "only the first SASL token goes out");
+        assert_eq!(sasl_token(&sent[0]), b"");
+        let mut inbound = sasl_reply(sent[0].0, 0, &server.challenge());
+        assert!(h.machine.received(&mut inbound, at(h, ms)).is_ok());
+        let sent = written(h, ms);
+        assert_eq!(sent.len(), 1, "the digest-response, alone");
+        let verified = server
+            .verify(&sasl_token(&sent[0]), |user| {
+                (user == "bob").then_some("bobsecret")
+            })
+            .expect("the client's response checks out");
+        let mut inbound = sasl_reply(sent[0].0, 0, &verified.rspauth);
+        assert!(h.machine.received(&mut inbound, at(h, ms)).is_ok());
+        written(h, ms)
+    }
+
+    fn sasl_options(password: &str) -> ClientOptions {
+        options().sasl(crate::client::SaslOptions::digest_md5("bob", password))
+    }
+
+    #[test]
+    fn sasl_runs_first_on_every_connection_and_holds_the_rest_until_it_succeeds() {
+        let mut h = harness(sasl_options("bobsecret").auth("digest", b"u:p"), None);
+        let (early, early_rx) = get("/early");
+        h.machine.submit(early).ok();
+        connect(&mut h);
+        assert_eq!(h.states.borrow().state, SessionState::Connected);
+        // A request made during the exchange waits too.
+        let (during, _during_rx) = get("/during");
+        h.machine.submit(during).ok();
+        let after: Vec<(i32, i32)> = serve_sasl(&mut h, 0).iter().map(|f| (f.0, f.1)).collect();
+        assert_eq!(h.states.borrow().state, SessionState::SaslAuthenticated);
+        assert_eq!(
+            after,
+            vec![
+                (AUTH_XID, OpCode::Auth.as_i32()),
+                (3, OpCode::GetData.as_i32()),
+                (4, OpCode::GetData.as_i32()),
+            ],
+            "credentials, then the queued requests in order, after SASL's xids 1 and 2"
+        );
+        let mut inbound = reply(3, 9, 0, b"e");
+        h.machine.received(&mut inbound, at(&h, 1)).ok();
+        assert_eq!(early_rx.blocking_recv().unwrap().unwrap().body, b"e");
+
+        // Reconnected: Connected, the exchange again, then SaslAuthenticated.
+        h.machine.lose(Ended::Lost);
+        h.machine.disconnected();
+        h.machine
+            .connected(&accepted(TIMEOUT_MS, 0x55), at(&h, 100))
+            .ok();
+        assert_eq!(h.states.borrow().state, SessionState::Connected);
+        let after = serve_sasl(&mut h, 100);
+        assert_eq!(after.len(), 1, "the credentials again: {after:?}");
+        assert_eq!(h.states.borrow().state, SessionState::SaslAuthenticated);
+    }
+
+    #[test]
+    fn a_refused_sasl_exchange_ends_the_session_in_auth_failed() {
+        for refusal in [
+            ErrorCode::AuthFailed,
+            ErrorCode::SessionClosedRequireSaslAuth,
+        ] {
+            let mut h = harness(sasl_options("wrong"), None);
+            let (queued, queued_rx) = get("/q");
+            h.machine.submit(queued).ok();
+            connect(&mut h);
+            let sent = written(&mut h, 0);
+            let mut inbound = sasl_reply(sent[0].0, refusal.as_i32(), b"");
+            assert!(matches!(
+                h.machine.received(&mut inbound, at(&h, 1)),
+                Err(Ended::AuthFailed)
+            ));
+            assert_eq!(h.states.borrow().state, SessionState::AuthFailed);
+            h.machine.finish(
+                SessionState::AuthFailed,
+                KeeperState::AuthFailed,
+                &Error::AuthFailed,
+            );
+            assert!(matches!(
+                queued_rx.blocking_recv(),
+                Ok(Err(Error::AuthFailed))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_server_that_cannot_prove_the_password_fails_the_exchange() {
+        let mut h = harness(sasl_options("bobsecret"), None);
+        connect(&mut h);
+        let sent = written(&mut h, 0);
+        let challenge =
+            b"realm=\"zk-sasl-md5\",nonce=\"n\",qop=\"auth\",charset=utf-8,algorithm=md5-sess";
+        let mut inbound = sasl_reply(sent[0].0, 0, challenge);
+        assert!(h.machine.received(&mut inbound, at(&h, 1)).is_ok());
+        let sent = written(&mut h, 1);
+        let mut inbound = sasl_reply(sent[0].0, 0, b"rspauth=00000000000000000000000000000000");
+        assert!(matches!(
+            h.machine.received(&mut inbound, at(&h, 2)),
+            Err(Ended::AuthFailed)
+        ));
     }
 
     #[test]

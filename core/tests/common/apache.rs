@@ -20,6 +20,17 @@ impl ApacheServer {
     /// Starts one, or returns `None` when Apache is not installed and `ZK_REQUIRE_APACHE`
     /// is unset (the full test command sets it, so there a missing install fails).
     pub fn start(extra_config: &str) -> Option<ApacheServer> {
+        Self::start_with(extra_config, &[], &[])
+    }
+
+    /// As [`start`](Self::start), with JVM flags (a JAAS file:
+    /// `-Djava.security.auth.login.config=PATH`) and files written into the server's
+    /// folder first: `files` are (name, text), and `{dir}` in a flag names the folder.
+    pub fn start_with(
+        extra_config: &str,
+        files: &[(&str, &str)],
+        jvm_flags: &[&str],
+    ) -> Option<ApacheServer> {
         if !Path::new(JAR).exists() {
             assert!(
                 std::env::var_os("ZK_REQUIRE_APACHE").is_none(),
@@ -29,6 +40,9 @@ impl ApacheServer {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
         let port = free_port();
         let cfg = dir.path().join("zoo.cfg");
         std::fs::write(
@@ -41,8 +55,13 @@ impl ApacheServer {
         )
         .unwrap();
         let child = Command::new("java")
+            .arg("-Xmx256m")
+            .args(
+                jvm_flags
+                    .iter()
+                    .map(|f| f.replace("{dir}", &dir.path().display().to_string())),
+            )
             .args([
-                "-Xmx256m",
                 "-cp",
                 CLASSPATH,
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain",

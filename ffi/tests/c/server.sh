@@ -3,7 +3,10 @@
 #   server.sh DIR PORT start|stop|crash|restart|pause|resume
 # DIR holds zoo.cfg, the data directory, server.log and server.pid. ZK_SERVER_BIN names the
 # binary (default: target/debug/zk-server of this repository). With ZK_TEST_TLS_DIR (files
-# made by certs.sh) and ZK_TEST_SECURE_PORT the server also serves TLS on that port.
+# made by certs.sh) and ZK_TEST_SECURE_PORT the server also serves TLS on that port. With
+# ZK_TEST_JAAS (a JAAS file with a Server section) it serves SASL DIGEST-MD5, given as
+# zkServer.sh gives it, -Djava.security.auth.login.config in SERVER_JVMFLAGS.
+# ZK_TEST_EXTRA_CFG (zoo.cfg lines) is appended to zoo.cfg.
 set -euo pipefail
 dir=$1 port=$2 cmd=$3
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,7 +42,14 @@ ssl.trustStore.type=PEM
 ssl.clientAuth=want
 CFG
     fi
-    "$bin" start-foreground "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
+    if [ -n "${ZK_TEST_EXTRA_CFG:-}" ]; then
+        printf '%s\n' "$ZK_TEST_EXTRA_CFG" >>"$dir/zoo.cfg"
+    fi
+    local flags="${SERVER_JVMFLAGS:-}"
+    if [ -n "${ZK_TEST_JAAS:-}" ]; then
+        flags="$flags -Djava.security.auth.login.config=$ZK_TEST_JAAS"
+    fi
+    SERVER_JVMFLAGS="$flags" "$bin" start-foreground "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
     echo $! >"$dir/server.pid"
     for _ in $(seq 1 200); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi

@@ -2,7 +2,10 @@
  * server restart, close from callbacks, recipes. Plain C with a tiny CHECK macro.
  *
  * Environment: ZK_TEST_HOSTS (host:port of a running zk-server) and ZK_TEST_SERVER_CTL
- * (a shell command taking "stop" or "start" that controls that server).
+ * (a shell command taking "stop" or "start" that controls that server); for the SASL tests
+ * ZK_TEST_JAAS (that server's JAAS users: bob/bobsecret, alice/alicesecret),
+ * ZK_TEST_SASL_ENFORCED_HOSTS (a zk-server enforcing sasl) and, optionally,
+ * ZK_TEST_APACHE_SASL_HOSTS / ZK_TEST_APACHE_SASL_ENFORCED_HOSTS (Apache 3.8, the same users).
  * Run one test with: test_zk NAME. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -1570,6 +1573,156 @@ static void test_tls(void) {
     CHECK(zh == NULL);
 }
 
+/* ---------------------------------------------------------------- SASL DIGEST-MD5 */
+
+/* Opens a handle as `user` (SASL DIGEST-MD5, or the JAAS file `jaas` when user is NULL)
+ * and waits for it; the code of zk_wait_connected in *rc (the handle is returned either
+ * way, NULL only when zk_open_with failed). */
+static zk_handle *open_sasl(const char *at, const char *user, const char *password,
+                            const char *jaas, int wait_ms, int *rc) {
+    zk_options o = ZK_OPTIONS_INIT;
+    o.session_timeout_ms = 10000;
+    o.connect_timeout_ms = 2000;
+    o.sasl_username = user;
+    o.sasl_password = password;
+    o.sasl_jaas_file = jaas;
+    zk_handle *zh = NULL;
+    *rc = zk_open_with(&zh, at, &o, NULL, NULL);
+    if (*rc != ZK_OK) return NULL;
+    *rc = zk_wait_connected(zh, wait_ms);
+    return zh;
+}
+
+/* bob's handle on `at`, retried while the server starts (a JVM takes seconds). */
+static zk_handle *bob_when_up(const char *at) {
+    int64_t deadline = now_ms() + 60000;
+    while (now_ms() < deadline) {
+        int rc;
+        zk_handle *zh = open_sasl(at, "bob", "bobsecret", NULL, 5000, &rc);
+        if (zh && rc == ZK_OK && zk_exists(zh, "/", NULL, NULL, NULL) == ZK_OK) return zh;
+        if (zh) zk_close(zh);
+        usleep(200000);
+    }
+    return NULL;
+}
+
+/* One server's SASL cases: a sasl:bob node is bob's alone (also logged in through a JAAS
+ * Client section); wrong credentials end the handle in AUTH_FAILED; under enforcement an
+ * anonymous handle is refused. */
+static void sasl_case(const char *at, int enforced) {
+    fprintf(stderr, "  SASL on %s%s\n", at, enforced ? " (enforce.auth.schemes=sasl)" : "");
+    zk_handle *bob = bob_when_up(at);
+    CHECK(bob != NULL);
+    int state = -1;
+    CHECK_RC(zk_state(bob, &state), ZK_OK);
+    CHECK(state == ZK_STATE_SASL_AUTHENTICATED);
+    char path[128];
+    snprintf(path, sizeof path, "/ctest-%d-sasl-%d", (int)getpid(), enforced);
+    zk_acl bob_only = {ZK_PERM_ALL, "sasl", "bob"};
+    CHECK_RC(zk_create(bob, path, (const uint8_t *)"secret", 6, &bob_only, 1, ZK_EPHEMERAL, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_get(bob, path, NULL, NULL, NULL, NULL, NULL), ZK_OK);
+    zk_client_infos *me = NULL;
+    CHECK_RC(zk_whoami(bob, &me), ZK_OK);
+    int is_bob = 0;
+    for (size_t i = 0; i < me->len; i++)
+        if (strcmp(me->items[i].scheme, "sasl") == 0 && strcmp(me->items[i].user, "bob") == 0) is_bob = 1;
+    zk_free_client_infos(me);
+    CHECK(is_bob);
+
+    int rc;
+    zk_handle *alice = open_sasl(at, "alice", "alicesecret", NULL, 20000, &rc);
+    CHECK(alice != NULL);
+    CHECK_RC(rc, ZK_OK);
+    CHECK_RC(zk_get(alice, path, NULL, NULL, NULL, NULL, NULL), ZK_NOAUTH);
+    CHECK_RC(zk_close(alice), ZK_OK);
+
+    /* the JAAS Client section Apache's Java client reads */
+    char jaas[] = "/tmp/zk-ctest-jaas-XXXXXX";
+    int fd = mkstemp(jaas);
+    CHECK(fd >= 0);
+    const char *client =
+        "Client {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+        "  username=\"bob\" password=\"bobsecret\";\n};\n";
+    ssize_t wrote = write(fd, client, strlen(client));
+    close(fd);
+    zk_handle *from_jaas = open_sasl(at, NULL, NULL, jaas, 20000, &rc);
+    unlink(jaas);
+    CHECK(wrote == (ssize_t)strlen(client) && from_jaas != NULL);
+    CHECK_RC(rc, ZK_OK);
+    CHECK_RC(zk_get(from_jaas, path, NULL, NULL, NULL, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_close(from_jaas), ZK_OK);
+
+    /* wrong credentials: AUTH_FAILED, for the wait and every call after */
+    const char *wrong[][2] = {{"bob", "wrong"}, {"nobody", "x"}};
+    for (int i = 0; i < 2; i++) {
+        zk_handle *refused = open_sasl(at, wrong[i][0], wrong[i][1], NULL, 20000, &rc);
+        CHECK(refused != NULL);
+        CHECK_RC(rc, ZK_AUTHFAILED);
+        CHECK_RC(zk_state(refused, &state), ZK_OK);
+        CHECK(state == ZK_STATE_AUTH_FAILED);
+        CHECK_RC(zk_exists(refused, "/", NULL, NULL, NULL), ZK_AUTHFAILED);
+        CHECK_RC(zk_close(refused), ZK_OK);
+    }
+
+    zk_handle *anonymous = NULL;
+    CHECK_RC(zk_open(&anonymous, at, 10000, 0, NULL, 0, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_wait_connected(anonymous, 20000), ZK_OK);
+    rc = zk_get(anonymous, path, NULL, NULL, NULL, NULL, NULL);
+    if (enforced)
+        CHECK(rc == ZK_SESSIONCLOSEDREQUIRESASLAUTH || rc == ZK_CONNECTIONLOSS);
+    else
+        CHECK_RC(rc, ZK_NOAUTH);
+    CHECK_RC(zk_close(anonymous), ZK_OK);
+    CHECK_RC(zk_close(bob), ZK_OK);
+}
+
+static void test_sasl(void) {
+    const char *enforced = getenv("ZK_TEST_SASL_ENFORCED_HOSTS");
+    CHECK(getenv("ZK_TEST_JAAS") != NULL && enforced != NULL);
+    sasl_case(hosts, 0);
+    sasl_case(enforced, 1);
+    const char *apache = getenv("ZK_TEST_APACHE_SASL_HOSTS");
+    const char *apache_enforced = getenv("ZK_TEST_APACHE_SASL_ENFORCED_HOSTS");
+    if (apache && apache_enforced) {
+        sasl_case(apache, 0);
+        sasl_case(apache_enforced, 1);
+    } else {
+        fprintf(stderr, "  (Apache ZooKeeper: skipped, ZK_TEST_APACHE_SASL_HOSTS not set)\n");
+    }
+}
+
+/* Every new connection authenticates again: across a server crash and restart the states
+ * go SUSPENDED, CONNECTED, SASL_AUTHENTICATED, and the sasl:bob node is readable again. */
+static void test_sasl_reconnect(void) {
+    if (!getenv("ZK_TEST_SERVER_CTL") || !getenv("ZK_TEST_JAAS")) {
+        fprintf(stderr, "  (skipped: ZK_TEST_SERVER_CTL or ZK_TEST_JAAS not set)\n");
+        return;
+    }
+    n_states = 0;
+    zk_options o = ZK_OPTIONS_INIT;
+    o.session_timeout_ms = 15000;
+    o.sasl_username = "bob";
+    o.sasl_password = "bobsecret";
+    zk_handle *zh = NULL;
+    CHECK_RC(zk_open_with(&zh, hosts, &o, on_state, NULL), ZK_OK);
+    CHECK_RC(zk_wait_connected(zh, 20000), ZK_OK);
+    int at = wait_state(ZK_STATE_SASL_AUTHENTICATED, 0);
+    CHECK(at && saw_state(ZK_STATE_CONNECTED, 0) && saw_state(ZK_STATE_CONNECTED, 0) < at);
+    snprintf(root, sizeof root, "/ctest-%d-sasl-restart", (int)getpid());
+    zk_acl bob_only = {ZK_PERM_ALL, "sasl", "bob"};
+    CHECK_RC(zk_create(zh, root, NULL, 0, &bob_only, 1, ZK_PERSISTENT, 0, NULL, NULL), ZK_OK);
+    int crashed = server_ctl("crash");
+    int down = wait_state(ZK_STATE_SUSPENDED, at);
+    int restarted = server_ctl("start");
+    CHECK(crashed == 0 && restarted == 0 && down);
+    int connected = wait_state(ZK_STATE_CONNECTED, down);
+    int authenticated = wait_state(ZK_STATE_SASL_AUTHENTICATED, down);
+    CHECK(connected && authenticated && connected < authenticated);
+    CHECK_RC(zk_get(zh, root, NULL, NULL, NULL, NULL, NULL), ZK_OK);
+    CHECK_RC(zk_delete(zh, root, -1), ZK_OK);
+    CHECK_RC(zk_close(zh), ZK_OK);
+}
+
 /* ---------------------------------------------------------------- runner */
 
 typedef struct {
@@ -1609,6 +1762,8 @@ static const test_case tests[] = {
     {"close_while_server_down", NULL, test_close_while_server_down},
     {"states_across_restart", NULL, test_states_across_restart},
     {"tls", NULL, test_tls},
+    {"sasl", NULL, test_sasl},
+    {"sasl_reconnect", NULL, test_sasl_reconnect},
 };
 
 int main(int argc, char **argv) {

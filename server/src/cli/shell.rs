@@ -204,7 +204,8 @@ impl Shell {
     fn prompt(&self) -> String {
         let state = match self.current().map(|c| c.state()) {
             Some(SessionState::Connecting | SessionState::Suspended) => "CONNECTING",
-            Some(SessionState::Connected) => "CONNECTED",
+            // Apache's zk.getState() stays CONNECTED after SASL succeeds.
+            Some(SessionState::Connected | SessionState::SaslAuthenticated) => "CONNECTED",
             Some(SessionState::ConnectedReadOnly) => "CONNECTEDREADONLY",
             Some(SessionState::AuthFailed) => "AUTH_FAILED",
             Some(SessionState::Expired | SessionState::Closed) | None => "CLOSED",

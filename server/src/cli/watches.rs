@@ -240,6 +240,7 @@ fn keeper_state(state: SessionState) -> Option<KeeperState> {
         SessionState::Connecting => None,
         SessionState::Connected => Some(KeeperState::SyncConnected),
         SessionState::ConnectedReadOnly => Some(KeeperState::ConnectedReadOnly),
+        SessionState::SaslAuthenticated => Some(KeeperState::SaslAuthenticated),
         SessionState::Suspended => Some(KeeperState::Disconnected),
         SessionState::Expired => Some(KeeperState::Expired),
         SessionState::AuthFailed => Some(KeeperState::AuthFailed),

@@ -15,6 +15,11 @@ export async function usage (): Promise<void> {
   void secure
   // @ts-expect-error the CA file is required
   void new Client('127.0.0.1:2281', { tls: { cert: 'c.crt', key: 'c.key' } })
+  const authenticated = new Client('127.0.0.1:2181', { sasl: { username: 'bob', password: 'secret' } })
+  authenticated.on('saslAuthenticated', () => {})
+  void authenticated
+  // @ts-expect-error the password is required
+  void new Client('127.0.0.1:2181', { sasl: { username: 'bob' } })
   client.on('expired', () => {})
   await client.connect({ timeout: 5000, signal: AbortSignal.timeout(6000) })
   expectType<bigint>(client.sessionId)

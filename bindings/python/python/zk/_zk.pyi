@@ -6,6 +6,7 @@ from typing import (
     Awaitable,
     Callable,
     ClassVar,
+    Dict,
     Generator,
     Iterator,
     List,
@@ -251,6 +252,7 @@ class Client:
         keyfile: Optional[Union[str, "os.PathLike[str]"]] = None,
         verify_certs: bool = True,
         check_hostname: bool = False,
+        sasl_options: Optional[Dict[str, str]] = None,
     ) -> "Client": ...
     @property
     def hosts(self) -> str: ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from zk import _zk
 from zk._aio import wait_result
@@ -72,6 +72,7 @@ class AsyncClient:
         keyfile: Optional[Union[str, "os.PathLike[str]"]] = None,
         verify_certs: bool = True,
         check_hostname: bool = False,
+        sasl_options: Optional[Mapping[str, str]] = None,
     ) -> None:
         self._client = _zk.Client(
             hosts,
@@ -87,6 +88,7 @@ class AsyncClient:
             keyfile,
             verify_certs,
             check_hostname,
+            dict(sasl_options) if sasl_options is not None else None,
         )
         self._listeners: Dict[Listener, Callable[..., None]] = {}
 

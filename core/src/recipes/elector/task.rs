@@ -457,7 +457,9 @@ impl Actor {
 
     async fn on_state(&mut self, state: SessionState) {
         match state {
-            SessionState::Connected | SessionState::ConnectedReadOnly => {
+            SessionState::Connected
+            | SessionState::ConnectedReadOnly
+            | SessionState::SaslAuthenticated => {
                 let Some(session) = &mut self.session else {
                     return;
                 };

@@ -39,11 +39,14 @@ final class Native {
 
     /**
      * Starts connecting; events for handle {@code h} go to {@link Upcalls}. With {@code tlsCaFile}
-     * (null: plaintext) the connection is TLS, with an optional client certificate and key.
+     * (null: plaintext) the connection is TLS, with an optional client certificate and key. With
+     * {@code saslUsername}, SASL DIGEST-MD5; else with {@code jaasFile}, the credentials of its
+     * {@code jaasSection} (null: {@code Client}; a file without it means no SASL).
      */
     static native void open(long h, String connectString, int sessionTimeoutMs, boolean canBeReadOnly,
                             long sessionId, byte[] sessionPasswd, long slowCallbackMillis,
-                            String tlsCaFile, String tlsCertFile, String tlsKeyFile, boolean tlsVerifyHostname);
+                            String tlsCaFile, String tlsCertFile, String tlsKeyFile, boolean tlsVerifyHostname,
+                            String saslUsername, String saslPassword, String jaasFile, String jaasSection);
 
     /** Closes the session (its ephemerals go at once) and forgets the handle. */
     static native void close(long h);

@@ -12,6 +12,7 @@ import io.zk.AsyncCallback.StatCallback;
 import io.zk.AsyncCallback.StringCallback;
 import io.zk.AsyncCallback.VoidCallback;
 import io.zk.Watcher.WatcherType;
+import io.zk.client.SaslOptions;
 import io.zk.client.TlsOptions;
 import io.zk.client.ZooKeeperBuilder;
 import io.zk.data.ACL;
@@ -126,18 +127,19 @@ public class ZooKeeper implements AutoCloseable {
     public ZooKeeper(String connectString, int sessionTimeout, Watcher watcher, long sessionId, byte[] sessionPasswd,
                      boolean canBeReadOnly) {
         this(connectString, sessionTimeout, watcher, sessionId, sessionPasswd, canBeReadOnly, null,
-            DEFAULT_SLOW_CALLBACK_MILLIS, null);
+            DEFAULT_SLOW_CALLBACK_MILLIS, null, null);
     }
 
     /** A client with every option of {@code builder} (see {@link #builder}). */
     public ZooKeeper(ZooKeeperBuilder builder) {
         this(builder.connectString(), builder.sessionTimeoutMillis(), builder.defaultWatcher(), builder.sessionId(),
             builder.sessionPasswd(), builder.canBeReadOnly(), builder.executor(), builder.slowCallbackMillis(),
-            builder.tls());
+            builder.tls(), builder.sasl());
     }
 
     private ZooKeeper(String connectString, int sessionTimeout, Watcher watcher, long sessionId, byte[] sessionPasswd,
-                      boolean canBeReadOnly, Executor executor, long slowCallbackMillis, TlsOptions tls) {
+                      boolean canBeReadOnly, Executor executor, long slowCallbackMillis, TlsOptions tls,
+                      SaslOptions sasl) {
         if (connectString == null) {
             throw new IllegalArgumentException("connectString must not be null");
         }
@@ -148,13 +150,28 @@ public class ZooKeeper implements AutoCloseable {
             Native.open(handle, connectString, sessionTimeout, canBeReadOnly, sessionId,
                 sessionPasswd == null ? new byte[0] : sessionPasswd, slowCallbackMillis,
                 tls == null ? null : tls.caFile(), tls == null ? null : tls.certFile(),
-                tls == null ? null : tls.keyFile(), tls == null || tls.verifyHostname());
+                tls == null ? null : tls.keyFile(), tls == null || tls.verifyHostname(),
+                sasl == null ? null : sasl.username(), sasl == null ? null : sasl.password(),
+                sasl == null ? jaasFile() : null, sasl == null ? System.getProperty("zookeeper.sasl.clientconfig") : null);
         } catch (RuntimeException e) {
             Upcalls.unregister(handle);
             throw e;
         }
         release = new Release(handle);
         cleanable = CLEANER.register(this, release);
+    }
+
+    /**
+     * The JAAS file Apache's Java client would read ({@code -Djava.security.auth.login.config}),
+     * or null when there is none or {@code zookeeper.sasl.client=false}.
+     */
+    private static String jaasFile() {
+        if ("false".equalsIgnoreCase(System.getProperty("zookeeper.sasl.client", "true"))) {
+            return null;
+        }
+        String file = System.getProperty("java.security.auth.login.config");
+        // "==file" replaces the JVM's other JAAS files; there is only the one here.
+        return file == null ? null : file.replaceFirst("^=", "");
     }
 
     /** A builder with every option (executor, slow-callback threshold, read-only, session). */

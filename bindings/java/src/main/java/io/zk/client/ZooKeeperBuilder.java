@@ -20,6 +20,7 @@ public class ZooKeeperBuilder {
     private Executor executor;
     private long slowCallbackMillis = ZooKeeper.DEFAULT_SLOW_CALLBACK_MILLIS;
     private TlsOptions tls;
+    private SaslOptions sasl;
 
     public ZooKeeperBuilder(String connectString, Duration sessionTimeout) {
         this.connectString = Objects.requireNonNull(connectString, "connectString");
@@ -66,6 +67,16 @@ public class ZooKeeperBuilder {
         return this;
     }
 
+    /**
+     * Authenticate with SASL DIGEST-MD5 on every connection (see {@link SaslOptions}); without
+     * this, the JAAS {@code Client} section of {@code -Djava.security.auth.login.config} is used
+     * if there is one, as Apache's Java client does.
+     */
+    public ZooKeeperBuilder withSasl(SaslOptions sasl) {
+        this.sasl = sasl;
+        return this;
+    }
+
     public ZooKeeper build() {
         return new ZooKeeper(this);
     }
@@ -105,5 +116,10 @@ public class ZooKeeperBuilder {
     /** The TLS settings, or null for plaintext. */
     public TlsOptions tls() {
         return tls;
+    }
+
+    /** The explicit SASL credentials, or null (then the JAAS configuration decides). */
+    public SaslOptions sasl() {
+        return sasl;
     }
 }

@@ -43,13 +43,15 @@ public final class ZkServer implements AutoCloseable {
     private final int port;
     private final String kind;
     private final Map<String, String> extra;
+    private final List<String> jvmFlags;
     private Process process;
 
-    private ZkServer(String kind, Path dir, int port, Map<String, String> extra) {
+    private ZkServer(String kind, Path dir, int port, Map<String, String> extra, List<String> jvmFlags) {
         this.kind = kind;
         this.dir = dir;
         this.port = port;
         this.extra = extra;
+        this.jvmFlags = jvmFlags;
     }
 
     /** Starts a server of the configured kind and waits until it serves a read. */
@@ -63,10 +65,19 @@ public final class ZkServer implements AutoCloseable {
 
     /** A server with {@code extra} zoo.cfg keys (e.g. a secureClientPort). */
     public static ZkServer start(String name, String kind, Map<String, String> extra) throws Exception {
+        return start(name, kind, extra, List.of());
+    }
+
+    /**
+     * A server with {@code extra} zoo.cfg keys and JVM {@code -D} flags (e.g. a JAAS file):
+     * on Apache's java command line, in {@code SERVER_JVMFLAGS} for zk-server.
+     */
+    public static ZkServer start(String name, String kind, Map<String, String> extra, List<String> jvmFlags)
+            throws Exception {
         Path base = Paths.get(System.getProperty("zk.work.dir", "target/test-work"));
         Files.createDirectories(base);
         Path dir = Files.createTempDirectory(base, name + "-" + kind + "-");
-        ZkServer server = new ZkServer(kind, dir, freePort(), extra);
+        ZkServer server = new ZkServer(kind, dir, freePort(), extra, jvmFlags);
         server.writeConfig();
         server.launch();
         return server;
@@ -105,7 +116,9 @@ public final class ZkServer implements AutoCloseable {
         List<String> command = new ArrayList<>();
         if (isApache()) {
             command.addAll(List.of("java", "-XX:+UseSerialGC", "-Xms32m", "-Xmx256m", "-XX:TieredStopAtLevel=1",
-                "-Dznode.container.checkIntervalMs=200", "-cp", APACHE_CLASSPATH,
+                "-Dznode.container.checkIntervalMs=200"));
+            command.addAll(jvmFlags);
+            command.addAll(List.of("-cp", APACHE_CLASSPATH,
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", dir.resolve("zoo.cfg").toString()));
         } else {
             String bin = System.getProperty("zk.server.bin", "../../target/debug/zk-server");
@@ -120,7 +133,8 @@ public final class ZkServer implements AutoCloseable {
     private void launch() throws Exception {
         ProcessBuilder builder = new ProcessBuilder(command()).directory(dir.toFile());
         // Containers are checked every 200 ms (a JVM property in Apache; zk-server reads it here).
-        builder.environment().put("SERVER_JVMFLAGS", "-Dznode.container.checkIntervalMs=200");
+        builder.environment().put("SERVER_JVMFLAGS",
+            String.join(" ", "-Dznode.container.checkIntervalMs=200", String.join(" ", jvmFlags)).trim());
         builder.redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("server.log").toFile()));
         process = builder.start();
@@ -258,12 +272,19 @@ public final class ZkServer implements AutoCloseable {
                 int xid = header.getInt();
                 header.getLong();
                 int err = header.getInt();
-                // closeSession: xid 2, op -11
-                out.writeInt(8);
-                out.writeInt(2);
-                out.writeInt(-11);
-                out.flush();
-                return xid == 1 && err == 0;
+                // Served: the read, or (enforce.auth.*) its refusal, SESSIONCLOSEDREQUIRESASLAUTH,
+                // after which the server closes the connection itself.
+                boolean served = xid == 1 && (err == 0 || err == -124);
+                try {
+                    // closeSession: xid 2, op -11
+                    out.writeInt(8);
+                    out.writeInt(2);
+                    out.writeInt(-11);
+                    out.flush();
+                } catch (IOException closed) {
+                    // already closed by the server
+                }
+                return served;
             }
         }
     }
