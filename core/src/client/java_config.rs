@@ -4,8 +4,11 @@
 //!
 //! Read: `zookeeper.client.secure` with `zookeeper.ssl.trustStore.*` and
 //! `zookeeper.ssl.keyStore.*` (`location`, `password`, `passwordPath`, `type`) and
-//! `zookeeper.ssl.hostnameVerification`; `jute.maxbuffer`; `zookeeper.request.timeout`.
-//! Other names are left alone (`zookeeper.clientCnxnSocket` is Java's choice of socket).
+//! `zookeeper.ssl.hostnameVerification`; SASL from the JAAS file
+//! `java.security.auth.login.config` names, its section `zookeeper.sasl.clientconfig`
+//! (default `Client`), unless `zookeeper.sasl.client=false`; `jute.maxbuffer`;
+//! `zookeeper.request.timeout`. Other names are left alone (`zookeeper.clientCnxnSocket` is
+//! Java's choice of socket).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +16,7 @@ use std::time::Duration;
 
 use super::error::Error;
 use super::options::ClientOptions;
+use super::sasl::SaslOptions;
 use super::tls::TlsOptions;
 use crate::keystore::StoreType;
 
@@ -23,6 +27,9 @@ const KEY_STORE: &str = "zookeeper.ssl.keyStore";
 const HOSTNAME_VERIFICATION: &str = "zookeeper.ssl.hostnameVerification";
 const JUTE_MAX_BUFFER: &str = "jute.maxbuffer";
 const REQUEST_TIMEOUT: &str = "zookeeper.request.timeout";
+const LOGIN_CONFIG: &str = "java.security.auth.login.config";
+const SASL_CLIENT: &str = "zookeeper.sasl.client";
+const SASL_SECTION: &str = "zookeeper.sasl.clientconfig";
 
 /// A set of Java properties (the last value of a name wins, as in `java.util.Properties`).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -64,10 +71,14 @@ impl JavaClientConfig {
         self.properties.get(key).map(|v| v.trim())
     }
 
-    /// `options` with what these properties set.
+    /// `options` with what these properties set; TLS and SASL only where `options` has
+    /// none (settings given in code win over the environment's).
     pub fn apply(&self, mut options: ClientOptions) -> Result<ClientOptions, Error> {
-        if let Some(tls) = self.tls()? {
-            options.tls = Some(tls);
+        if options.tls.is_none() {
+            options.tls = self.tls()?;
+        }
+        if options.sasl.is_none() {
+            options.sasl = self.sasl()?;
         }
         if let Some(bytes) = self.number(JUTE_MAX_BUFFER)? {
             options.max_buffer = usize::try_from(bytes)
@@ -109,6 +120,28 @@ impl JavaClientConfig {
             Some(v) => v.eq_ignore_ascii_case("true"),
         };
         Ok(Some(tls.verify_hostname(verify)))
+    }
+
+    /// The DIGEST-MD5 credentials of the JAAS file's client section, as Apache's Java client
+    /// finds them (see [`SaslOptions::from_login_config`]); `None` without a file, or with
+    /// `zookeeper.sasl.client=false`.
+    pub fn sasl(&self) -> Result<Option<SaslOptions>, Error> {
+        if self
+            .get(SASL_CLIENT)
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+        {
+            return Ok(None);
+        }
+        // `==FILE` (replace the JVM's other JAAS files) names the same one file here.
+        let Some(file) = self
+            .get(LOGIN_CONFIG)
+            .map(|f| f.strip_prefix('=').unwrap_or(f))
+            .filter(|f| !f.is_empty())
+        else {
+            return Ok(None);
+        };
+        let section = self.get(SASL_SECTION).filter(|s| !s.is_empty());
+        SaslOptions::from_login_config(std::path::Path::new(file), section)
     }
 
     /// `prefix.location`, `.type` and the password (`.password`, else the file
@@ -238,6 +271,52 @@ mod tests {
                 "{error:?}"
             );
         }
+    }
+
+    #[test]
+    fn sasl_from_the_jaas_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let jaas = dir.path().join("jaas.conf");
+        std::fs::write(
+            &jaas,
+            "Client {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n \
+             username=\"bob\" password=\"bobsecret\";\n};\n\
+             Other {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n \
+             username=\"carol\" password=\"c\";\n};\n",
+        )
+        .unwrap();
+        let file = jaas.to_str().unwrap();
+        let user = |pairs: Vec<(&str, &str)>| {
+            JavaClientConfig::from_pairs(pairs)
+                .apply(ClientOptions::default())
+                .unwrap()
+                .sasl
+                .map(|s| s.username)
+        };
+        assert_eq!(user(vec![]), None);
+        assert_eq!(user(vec![(LOGIN_CONFIG, file)]), Some("bob".into()));
+        let replacing = format!("={file}");
+        assert_eq!(user(vec![(LOGIN_CONFIG, &replacing)]), Some("bob".into()));
+        assert_eq!(
+            user(vec![(LOGIN_CONFIG, file), (SASL_SECTION, "Other")]),
+            Some("carol".into())
+        );
+        assert_eq!(
+            user(vec![(LOGIN_CONFIG, file), (SASL_CLIENT, "false")]),
+            None
+        );
+        // Credentials given in code win.
+        let given = JavaClientConfig::from_pairs([(LOGIN_CONFIG, file)])
+            .apply(ClientOptions::default().sasl(SaslOptions::digest_md5("dave", "d")))
+            .unwrap();
+        assert_eq!(given.sasl.map(|s| s.username), Some("dave".into()));
+        let missing = JavaClientConfig::from_pairs([(LOGIN_CONFIG, file), (SASL_SECTION, "Nope")])
+            .apply(ClientOptions::default())
+            .unwrap_err();
+        assert!(
+            matches!(&missing, Error::BadArguments(m) if m.contains("Nope")),
+            "{missing:?}"
+        );
     }
 
     #[test]
