@@ -8,8 +8,13 @@
 //!   (prep → durable log → apply), persistence, configuration and four-letter words.
 //! - `client` (feature `client`): the async client, its blocking facade and (soon) the
 //!   recipes every binding shares.
+//! - `tls_names`: the certificate verifier both the client and the quorum's dialing side use
+//!   when hostname verification is off.
 
 pub mod proto;
+
+#[cfg(any(feature = "client", feature = "server"))]
+mod tls_names;
 
 #[cfg(feature = "server")]
 pub mod server;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use openraft::alias::{SnapshotMetaOf, VoteOf};
 use openraft::raft::AppendEntriesResponse;
 use parking_lot::Mutex;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::wire::{self, read_request, write_body, PeerRequest, PeerResponse, ReadError};
@@ -28,6 +28,7 @@ use crate::server::options::{EnsembleOptions, Peer};
 
 use super::network::{parse_node, LinkConfig};
 use super::proposer::Proposer;
+use super::transport::PeerStream;
 use super::StartError;
 
 /// A snapshot larger than this is not a snapshot this member will assemble.
@@ -87,6 +88,14 @@ impl Admission {
             .get(&ip)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The `server.N` hosts of `members`, as their lines (or the membership) name them.
+    pub fn hosts_of(&self, members: &BTreeSet<u64>) -> Vec<String> {
+        members
+            .iter()
+            .filter_map(|id| self.ensemble.peers.get(id).map(|peer| peer.host.clone()))
+            .collect()
     }
 
     /// Whether a connection from `ip` may speak for member `origin`.
@@ -202,6 +211,13 @@ pub async fn listen(
                         return;
                     };
                     let _ = stream.set_nodelay(true);
+                    let hosts = served.admission.hosts_of(&members);
+                    let security = served.config.security.clone();
+                    let deadline = served.config.deadlines.frame;
+                    let Some(stream) = security.accepted(stream, from, &hosts, deadline).await
+                    else {
+                        return;
+                    };
                     serve_peer(stream, from.ip(), election, &served).await;
                     drop(slot);
                 });
@@ -228,7 +244,7 @@ impl Drop for IncomingSlot<'_> {
     }
 }
 
-async fn serve_peer(mut stream: TcpStream, from: IpAddr, election: bool, served: &Served) {
+async fn serve_peer(mut stream: PeerStream, from: IpAddr, election: bool, served: &Served) {
     // The member whose appends this connection carried: its closing is news.
     let mut appends_from = None;
     let mut incoming: Option<(Incoming, IncomingSlot<'_>)> = None;
