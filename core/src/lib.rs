@@ -4,6 +4,8 @@
 //!
 //! - [`proto`]: the sans-IO jute codec — records, opcodes, error codes, paths and framing.
 //!   No tokio, no sockets; every decoder refuses hostile input with an error, never a panic.
+//! - `sasl`: SASL's DIGEST-MD5 mechanism (both sides) and JAAS files, sans-IO, shared by
+//!   the client and the server.
 //! - `server` (feature `server`): the data tree, sessions, watches, ACLs, the write path
 //!   (prep → durable log → apply), persistence, configuration and four-letter words.
 //! - `client` (feature `client`): the async client, its blocking facade and (soon) the
@@ -12,6 +14,9 @@
 //!   when hostname verification is off.
 
 pub mod proto;
+
+#[cfg(any(feature = "server", feature = "client"))]
+pub mod sasl;
 
 #[cfg(any(feature = "client", feature = "server"))]
 mod tls_names;

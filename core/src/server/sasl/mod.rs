@@ -23,11 +23,8 @@
 //!
 //! - this file: [`SaslOptions`] (from the JAAS file), [`SaslExchange`] (one connection's
 //!   state), [`AuthEnforcement`]; refusals go to the log through `refusals.rs`.
-//! - `jaas`: the JAAS file parser.
-//! - `digest`: the DIGEST-MD5 server (RFC 2831), sans-IO.
+//! - the JAAS parser and DIGEST-MD5 itself are shared with the client: `crate::sasl`.
 
-pub mod digest;
-pub mod jaas;
 #[cfg(test)]
 mod tests;
 
@@ -37,13 +34,9 @@ use std::path::{Path, PathBuf};
 
 use crate::proto::Id;
 
-use self::digest::{DigestError, DigestServer};
-use self::jaas::{JaasConfig, JaasError};
-
-/// Apache's DIGEST-MD5 server name, which is also its realm.
-pub const REALM: &str = "zk-sasl-md5";
-/// The SASL protocol (service) name.
-pub const PROTOCOL: &str = "zookeeper";
+use crate::sasl::digest::{DigestError, DigestServer};
+use crate::sasl::jaas::{JaasConfig, JaasError};
+pub use crate::sasl::{PROTOCOL, REALM};
 /// The section of the JAAS file read by default (`zookeeper.sasl.serverconfig`).
 pub const DEFAULT_SECTION: &str = "Server";
 /// The login module whose `user_<name>` options are the DIGEST-MD5 users.

@@ -1,6 +1,5 @@
-//! The server side of DIGEST-MD5 (RFC 2831) for authentication only (qop `auth`), sans-IO:
-//! [`DigestServer::challenge`] gives the first challenge, [`DigestServer::verify`] checks
-//! the client's digest-response and gives the `rspauth` final challenge.
+//! DIGEST-MD5 (RFC 2831) for authentication only (qop `auth`), sans-IO, both sides: what
+//! ZooKeeper's client port and the quorum ports speak.
 //!
 //! ```text
 //! client → (empty token)
@@ -16,30 +15,24 @@
 //! - response = HEX(KD(HEX(H(A1)), nonce ":" nc ":" cnonce ":" qop ":" HEX(H("AUTHENTICATE:" digest-uri))))
 //! - rspauth  = the same with A2 = ":" digest-uri.
 //!
-//! Without `charset=utf-8` in the response the password is hashed as ISO 8859-1 when it
-//! fits (RFC 2831 2.1.2.1); the username and realm are hashed as the bytes the client sent.
+//! Without `charset=utf-8` the password is hashed as ISO 8859-1 when it fits (RFC 2831
+//! 2.1.2.1); the username and realm are hashed as the bytes sent.
+//!
+//! # Layout
+//!
+//! - this file: the hashes, the directive parser and [`DigestError`], shared by both sides.
+//! - `server`: [`DigestServer`] (challenge, verify the response, `rspauth`).
+//! - `client`: [`DigestClient`] (answer the challenge, check `rspauth`).
+
+mod client;
+mod server;
+
+pub use client::DigestClient;
+pub use server::{DigestServer, Verified};
 
 use md5::{Digest, Md5};
 
-/// What the server offers and expects in one exchange.
-#[derive(Debug, Clone)]
-pub struct DigestServer {
-    realm: String,
-    digest_uri: String,
-    nonce: String,
-}
-
-/// The result of a successful verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    /// The authenticated user (the response's `username`); also the authorization id, as
-    /// an `authzid` different from it is refused.
-    pub user: String,
-    /// The final challenge, `rspauth=<hex>`.
-    pub rspauth: Vec<u8>,
-}
-
-/// Why a digest-response is refused.
+/// Why a DIGEST-MD5 exchange fails, on either side.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {
     #[error("malformed digest-response: {0}")]
@@ -48,6 +41,8 @@ pub enum DigestError {
     Missing(&'static str),
     #[error("digest-response directive {0} appears more than once")]
     Repeated(String),
+    #[error("charset {0} is not utf-8")]
+    Charset(String),
     #[error("nonce does not match the server's challenge")]
     Nonce,
     #[error("nonce count {0} is not 00000001")]
@@ -64,132 +59,56 @@ pub enum DigestError {
     UnknownUser(String),
     #[error("wrong password for user {0:?}")]
     WrongPassword(String),
+    #[error("the server's challenge asks for algorithm {0:?}, not md5-sess")]
+    Algorithm(String),
+    #[error("the server's challenge offers qop {0:?}, without auth")]
+    QopOffered(String),
+    #[error("the server's rspauth does not prove it knows the password")]
+    ServerProof,
+    #[error("the server sent a token after the exchange ended")]
+    Finished,
 }
 
-impl DigestServer {
-    /// An exchange in `realm` for `digest_uri` (`service/host`) with a fresh `nonce`.
-    pub fn new(realm: &str, digest_uri: &str, nonce: &str) -> DigestServer {
-        DigestServer {
-            realm: realm.to_owned(),
-            digest_uri: digest_uri.to_owned(),
-            nonce: nonce.to_owned(),
-        }
-    }
+/// 128 random bits as hex: a nonce or cnonce, which needs no quoting.
+fn random_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex(&bytes).into_iter().map(char::from).collect()
+}
 
-    /// A random nonce: 128 bits as base64, which needs no quoting.
-    pub fn random_nonce() -> String {
-        use base64::Engine;
-        let bytes: [u8; 16] = rand::random();
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    }
+/// The value of directive `name` (case-insensitive), if present.
+fn lookup<'d>(directives: &'d [(String, Vec<u8>)], name: &str) -> Option<&'d [u8]> {
+    directives
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
 
-    /// The digest-challenge.
-    pub fn challenge(&self) -> Vec<u8> {
-        format!(
-            "realm=\"{}\",nonce=\"{}\",qop=\"auth\",charset=utf-8,algorithm=md5-sess",
-            quote(&self.realm),
-            quote(&self.nonce)
-        )
-        .into_bytes()
+/// HEX(H(A1)), the session key both sides derive.
+fn session_key(
+    username: &[u8],
+    realm: &[u8],
+    password: &[u8],
+    nonce: &[u8],
+    cnonce: &[u8],
+    authzid: Option<&[u8]>,
+) -> Vec<u8> {
+    let user_key = Md5::new()
+        .chain_update(username)
+        .chain_update(b":")
+        .chain_update(realm)
+        .chain_update(b":")
+        .chain_update(password)
+        .finalize();
+    let mut a1 = Md5::new()
+        .chain_update(user_key)
+        .chain_update(b":")
+        .chain_update(nonce)
+        .chain_update(b":")
+        .chain_update(cnonce);
+    if let Some(authzid) = authzid {
+        a1 = a1.chain_update(b":").chain_update(authzid);
     }
-
-    /// Checks a digest-response; `password` looks a user's password up.
-    pub fn verify<'p>(
-        &self,
-        response: &[u8],
-        password: impl Fn(&str) -> Option<&'p str>,
-    ) -> Result<Verified, DigestError> {
-        let directives = parse_directives(response)?;
-        let get = |name: &'static str| -> Option<&[u8]> {
-            directives
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_slice())
-        };
-        let required = |name: &'static str| get(name).ok_or(DigestError::Missing(name));
-        let utf8 = match get("charset") {
-            None => false,
-            Some(c) if c.eq_ignore_ascii_case(b"utf-8") => true,
-            Some(c) => {
-                return Err(DigestError::Malformed(format!(
-                    "charset {} is not utf-8",
-                    String::from_utf8_lossy(c)
-                )))
-            }
-        };
-        let text = |b: &[u8]| -> String {
-            match (utf8, std::str::from_utf8(b)) {
-                (true, Ok(s)) => s.to_owned(),
-                // ISO 8859-1: every byte is the code point of the same value.
-                _ => b.iter().map(|&c| char::from(c)).collect(),
-            }
-        };
-        let username = required("username")?;
-        let nonce = required("nonce")?;
-        let cnonce = required("cnonce")?;
-        let nc = required("nc")?;
-        let digest_uri = required("digest-uri")?;
-        let client_response = required("response")?;
-        let realm = get("realm").unwrap_or_default();
-        let qop = get("qop").unwrap_or(b"auth");
-        if !constant_time_eq(nonce, self.nonce.as_bytes()) {
-            return Err(DigestError::Nonce);
-        }
-        if nc != b"00000001" {
-            return Err(DigestError::NonceCount(text(nc)));
-        }
-        if !qop.eq_ignore_ascii_case(b"auth") {
-            return Err(DigestError::Qop(text(qop)));
-        }
-        if !realm.is_empty() && realm != self.realm.as_bytes() {
-            return Err(DigestError::Realm(text(realm)));
-        }
-        if !digest_uri.eq_ignore_ascii_case(self.digest_uri.as_bytes()) {
-            return Err(DigestError::DigestUri {
-                got: text(digest_uri),
-                want: self.digest_uri.clone(),
-            });
-        }
-        if cnonce.is_empty() {
-            return Err(DigestError::Malformed("empty cnonce".into()));
-        }
-        let user = text(username);
-        let authzid = get("authzid");
-        if let Some(authzid) = authzid {
-            if authzid != username {
-                return Err(DigestError::Authzid(text(authzid)));
-            }
-        }
-        let Some(password) = password(&user) else {
-            return Err(DigestError::UnknownUser(user));
-        };
-        let password = encode_password(password, utf8);
-        let a1_key = Md5::new()
-            .chain_update(username)
-            .chain_update(b":")
-            .chain_update(realm)
-            .chain_update(b":")
-            .chain_update(&password)
-            .finalize();
-        let mut a1 = Md5::new()
-            .chain_update(a1_key)
-            .chain_update(b":")
-            .chain_update(nonce)
-            .chain_update(b":")
-            .chain_update(cnonce);
-        if let Some(authzid) = authzid {
-            a1 = a1.chain_update(b":").chain_update(authzid);
-        }
-        let ha1 = hex(&a1.finalize());
-        let expected = response_value(&ha1, nonce, nc, cnonce, qop, b"AUTHENTICATE:", digest_uri);
-        if !constant_time_eq(&expected, &client_response.to_ascii_lowercase()) {
-            return Err(DigestError::WrongPassword(user));
-        }
-        let rspauth = response_value(&ha1, nonce, nc, cnonce, qop, b":", digest_uri);
-        let mut out = b"rspauth=".to_vec();
-        out.extend_from_slice(&rspauth);
-        Ok(Verified { user, rspauth: out })
-    }
+    hex(&a1.finalize())
 }
 
 /// HEX(KD(HA1, nonce:nc:cnonce:qop:HEX(H(a2_prefix digest-uri)))).
@@ -332,6 +251,6 @@ fn parse_directives(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, DigestError>
 }
 
 #[cfg(test)]
-pub(super) fn parse_for_test(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, DigestError> {
+pub(crate) fn parse_for_test(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, DigestError> {
     parse_directives(input)
 }
