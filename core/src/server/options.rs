@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::acl::AclPolicy;
+use super::sasl::quorum::{QuorumSaslError, QuorumSaslOptions};
 use super::sasl::{AuthEnforcement, SaslConfigError, SaslOptions};
 use super::tls::peer::PeerTlsSettings;
 use super::tls::TlsSettings;
@@ -175,6 +176,8 @@ pub struct QuorumSecurity {
     pub reload_cert_files: bool,
     /// `ssl.quorum.*`; set when `ssl_quorum` or `port_unification` is.
     pub tls: Option<PeerTlsSettings>,
+    /// `quorum.auth.*`; set when `quorum.auth.enableSasl` is.
+    pub sasl: Option<QuorumSaslOptions>,
 }
 
 /// One `server.N` line, as the quorum layer dials it.
@@ -380,11 +383,29 @@ fn quorum_security(cfg: &super::config::ServerConfig) -> Result<QuorumSecurity, 
     } else {
         None
     };
+    let sasl_config = &cfg.quorum_sasl;
+    let sasl = if sasl_config.enabled {
+        let path = cfg
+            .sasl
+            .login_config
+            .as_deref()
+            .ok_or(QuorumSaslError::NoLoginConfig)?;
+        Some(QuorumSaslOptions::from_jaas_file(
+            path,
+            &sasl_config.server_login_context,
+            &sasl_config.learner_login_context,
+            sasl_config.learner_require,
+            sasl_config.server_require,
+        )?)
+    } else {
+        None
+    };
     Ok(QuorumSecurity {
         ssl_quorum: quorum.ssl_quorum,
         port_unification: quorum.port_unification,
         reload_cert_files: quorum.reload_cert_files,
         tls,
+        sasl,
     })
 }
 
@@ -420,6 +441,8 @@ pub enum OptionsError {
     Tls { key: &'static str, reason: String },
     #[error("SASL: {0}")]
     Sasl(#[from] SaslConfigError),
+    #[error("quorum SASL (quorum.auth.*): {0}")]
+    QuorumSasl(#[from] QuorumSaslError),
     #[error("cannot resolve {host} (clientPortAddress, metricsProvider.httpHost or admin.serverAddress): {reason}")]
     Resolve { host: String, reason: String },
     #[error(transparent)]

@@ -24,6 +24,8 @@
 //!   per message kind.
 //! - `transport.rs`: TLS between members (`sslQuorum`, `portUnification`), told apart from
 //!   plaintext by the first byte on the accepting side.
+//! - `peer_auth.rs`: quorum SASL (DIGEST-MD5) between members, sans-IO: the accepting
+//!   side's and the dialing side's rules for missing, failed and required authentication.
 //! - `network.rs`: the peer-to-peer client (openraft's network: byte-bounded appends,
 //!   snapshots in pieces, leadership transfer) and the links to peers' ports.
 //! - `listener.rs`: the quorum and election listeners (admission of members only,
@@ -44,6 +46,7 @@ mod error;
 mod listener;
 mod log_store;
 mod network;
+mod peer_auth;
 mod proposer;
 pub use proposer::RevalidateError;
 mod reconfig;

@@ -173,10 +173,10 @@ impl PeerLink {
         }
         let stream = socket.connect(target).await?;
         stream.set_nodelay(true)?;
-        self.config
-            .security
-            .dialed(stream, &self.host, &self.addr)
-            .await
+        let security = &self.config.security;
+        let mut stream = security.dialed(stream, &self.host, &self.addr).await?;
+        security.authenticate(&mut stream, &self.addr).await?;
+        Ok(stream)
     }
 
     async fn exchange(&mut self, body: &[u8]) -> std::io::Result<PeerResponse> {

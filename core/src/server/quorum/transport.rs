@@ -1,5 +1,7 @@
 //! What a connection between members goes through before its first request: TLS, when
-//! `sslQuorum` or `portUnification` asks for it (Apache's keys, `ssl.quorum.*` stores).
+//! `sslQuorum` or `portUnification` asks for it (Apache's keys, `ssl.quorum.*` stores), then
+//! quorum SASL when `quorum.auth.enableSasl` does (the exchange is `peer_auth`'s; the
+//! dialing side runs it here, the accepting side in its request loop, `listener`).
 //!
 //! - The dialing side speaks TLS when this member has `sslQuorum=true`, plaintext otherwise.
 //! - The accepting side looks at the first byte (a TLS handshake record starts with 0x16; a
@@ -23,8 +25,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsStream;
 
+use super::peer_auth::{LearnerAuth, LearnerStep, ServerAuth};
+use super::wire::{self, PeerRequest, PeerResponse};
 use crate::server::options::QuorumSecurity;
 use crate::server::refusals;
+use crate::server::sasl::quorum::QuorumSaslOptions;
+use crate::server::sasl::SaslOptions;
 use crate::server::tls::peer::{self, PeerTls};
 use crate::server::tls::{TlsError, RELOAD_POLL, TLS_HANDSHAKE_BYTE};
 
@@ -114,6 +120,7 @@ pub struct Security {
     ssl_quorum: bool,
     port_unification: bool,
     tls: Option<Arc<PeerTls>>,
+    sasl: Option<QuorumSaslOptions>,
 }
 
 impl std::fmt::Debug for Security {
@@ -122,6 +129,7 @@ impl std::fmt::Debug for Security {
             .field("ssl_quorum", &self.ssl_quorum)
             .field("port_unification", &self.port_unification)
             .field("tls", &self.tls.is_some())
+            .field("sasl", &self.sasl)
             .finish()
     }
 }
@@ -152,10 +160,21 @@ impl Security {
                 }
             );
         }
+        if let Some(sasl) = &options.sasl {
+            tracing::info!(
+                "quorum SASL (DIGEST-MD5): authenticating to members as {:?}, members authenticate against section '{}' of {}{}{}",
+                sasl.learner.username,
+                sasl.server.section,
+                sasl.server.source.display(),
+                if sasl.learner_require { "; quorum.auth.learnerRequireSasl=true" } else { "" },
+                if sasl.server_require { "; quorum.auth.serverRequireSasl=true" } else { "" },
+            );
+        }
         Ok(Security {
             ssl_quorum: options.ssl_quorum,
             port_unification: options.port_unification,
             tls,
+            sasl: options.sasl.clone(),
         })
     }
 
@@ -166,6 +185,59 @@ impl Security {
             ssl_quorum: false,
             port_unification: false,
             tls: None,
+            sasl: None,
+        }
+    }
+
+    /// A new accepted connection's quorum SASL state.
+    pub fn server_auth(&self) -> ServerAuth {
+        ServerAuth::new(self.sasl.as_ref().map(|sasl| sasl.server_require))
+    }
+
+    /// The users members authenticate as, when quorum SASL is on.
+    pub fn sasl_users(&self) -> Option<&SaslOptions> {
+        self.sasl.as_ref().map(|sasl| &sasl.server)
+    }
+
+    /// Authenticates this member on a connection it dialed to `addr`, when quorum SASL is
+    /// on. An error (logged) ends the connection.
+    pub async fn authenticate(&self, stream: &mut PeerStream, addr: &str) -> io::Result<()> {
+        let Some(sasl) = &self.sasl else {
+            return Ok(());
+        };
+        let mut learner = LearnerAuth::new(&sasl.learner, sasl.learner_require);
+        let mut token = learner.start();
+        loop {
+            let body = wire::encode(&PeerRequest::Sasl(token), wire::RESPONSE_CAP)?;
+            wire::write_body(stream, &body).await?;
+            let answer = match wire::read_response(stream).await? {
+                Some(PeerResponse::Sasl(answer)) => answer,
+                Some(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "unexpected answer to a quorum SASL token",
+                    ))
+                }
+                None => return Err(io::ErrorKind::UnexpectedEof.into()),
+            };
+            match learner.on_answer(answer) {
+                LearnerStep::Send(next) => token = next,
+                LearnerStep::Authenticated => return Ok(()),
+                LearnerStep::Unauthenticated(why) => {
+                    refusals::log_dial_refusal(
+                        addr,
+                        &format!("quorum SASL with the member at {addr}: {why}"),
+                    );
+                    return Ok(());
+                }
+                LearnerStep::Refuse(why) => {
+                    refusals::log_dial_refusal(
+                        addr,
+                        &format!("quorum SASL with the member at {addr}: {why}; not talking to it"),
+                    );
+                    return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+                }
+            }
         }
     }
 
