@@ -421,11 +421,19 @@ fn sasl_options(cfg: &super::config::ServerConfig) -> Result<Option<SaslOptions>
         .as_deref()
         .unwrap_or(super::sasl::DEFAULT_SECTION);
     let super_users = cfg.sasl.super_users.values().cloned().collect();
-    Ok(Some(SaslOptions::from_jaas_file(
-        path,
-        section,
-        super_users,
-    )?))
+    match SaslOptions::from_jaas_file(path, section, super_users) {
+        Ok(options) => Ok(Some(options)),
+        // A file made for quorum SASL alone has no `Server` section; Apache then offers no
+        // SASL on the client port. A section named on purpose must be there.
+        Err(SaslConfigError::NoSection { .. }) if cfg.sasl.server_section.is_none() => {
+            tracing::info!(
+                "{} has no '{section}' section: no SASL on the client port",
+                path.display()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Why a parsed configuration cannot be served.

@@ -191,3 +191,59 @@ fn quorum_tls_without_stores_names_the_missing_key() {
     assert!(opts.tls.is_none(), "the client port stays plaintext");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn quorum_sasl_reads_both_sections_of_the_jaas_file() {
+    use crate::server::options::ServerOptions;
+    let dir = std::env::temp_dir().join(format!("zk-quorum-sasl-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("myid"), "2\n").unwrap();
+    let jaas = dir.join("jaas.conf");
+    std::fs::write(
+        &jaas,
+        "QuorumServer {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n \
+         user_member=\"s3cret\";\n};\nQuorumLearner {\n \
+         org.apache.zookeeper.server.auth.DigestLoginModule required\n username=\"member\"\n \
+         password=\"s3cret\";\n};\n",
+    )
+    .unwrap();
+    let text = format!(
+        "dataDir={}\nclientPort=2181\ninitLimit=5\nsyncLimit=2\n\
+         server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.2:2888:3888\nserver.3=127.0.0.3:2888:3888\n\
+         quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true\n",
+        dir.display()
+    );
+    let mut c = parse(&text);
+    let err = ServerOptions::from_config(&c).unwrap_err().to_string();
+    assert!(err.contains("java.security.auth.login.config"), "{err}");
+    c.apply_system_properties([("java.security.auth.login.config", jaas.to_str().unwrap())])
+        .unwrap();
+    let opts = ServerOptions::from_config(&c).unwrap();
+    // A JAAS file for the quorum alone: no SASL on the client port, as in Apache.
+    assert!(opts.sasl.is_none());
+    let sasl = opts.ensemble.unwrap().security.sasl.unwrap();
+    assert_eq!(
+        sasl.server.users.get("member").map(String::as_str),
+        Some("s3cret")
+    );
+    assert_eq!(sasl.learner.username, "member");
+    assert_eq!(sasl.learner.password, "s3cret");
+    assert!(sasl.learner_require && !sasl.server_require);
+    assert!(
+        !format!("{sasl:?}").contains("s3cret"),
+        "passwords stay out of Debug"
+    );
+
+    let renamed = parse(&format!(
+        "{text}quorum.auth.learner.saslLoginContext=Elsewhere\n"
+    ));
+    let mut renamed = renamed;
+    renamed
+        .apply_system_properties([("java.security.auth.login.config", jaas.to_str().unwrap())])
+        .unwrap();
+    let err = ServerOptions::from_config(&renamed)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'Elsewhere'"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -190,9 +190,32 @@ impl PeerLink {
             return Err(std::io::ErrorKind::NotConnected.into());
         };
         write_body(stream, body).await?;
-        read_response(stream)
-            .await?
-            .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into())
+        match read_response(stream).await {
+            Ok(Some(response)) => Ok(response),
+            Ok(None) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Err(e) => {
+                self.report_tls_alert(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// A member that refuses this one's certificate says so with a TLS alert, which (in TLS
+    /// 1.3) arrives only after this side finished its handshake: at the first read.
+    fn report_tls_alert(&self, e: &std::io::Error) {
+        let alert = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .filter(|tls| matches!(tls, rustls::Error::AlertReceived(_)));
+        if let Some(alert) = alert {
+            crate::server::refusals::log_dial_refusal(
+                &self.addr,
+                &format!(
+                    "the member at {} refused this member's TLS certificate ({alert}): it must                      be signed by a CA in that member's ssl.quorum.trustStore and name this                      member's address",
+                    self.addr
+                ),
+            );
+        }
     }
 }
 
