@@ -68,6 +68,22 @@ pub fn log_refusal(peer: std::net::SocketAddr, what: &str) {
     }
 }
 
+/// Logs one refusal of a connection from `peer` on the quorum or election port, at most once
+/// a minute per address and `kind` of refusal, so that one kind (a handshake cut short by a
+/// restarting member) cannot hide another (a member with the wrong `portUnification`).
+pub fn log_peer_refusal(peer: std::net::SocketAddr, kind: &'static str, what: &str) {
+    static LOG: std::sync::OnceLock<RefusalLog<(IpAddr, &'static str)>> =
+        std::sync::OnceLock::new();
+    let log = LOG.get_or_init(RefusalLog::default);
+    if let Some(held) = log.should_log((peer.ip(), kind), Instant::now()) {
+        if held > 0 {
+            tracing::warn!(peer = %peer, "{what} ({held} more like it from this address not logged)");
+        } else {
+            tracing::warn!(peer = %peer, "{what}");
+        }
+    }
+}
+
 /// Logs that an ensemble member this one dialed at `addr` (`host:port`) could not be
 /// talked to securely, at most once a minute per address: a member retries its links many
 /// times a second.

@@ -77,7 +77,10 @@ impl Server {
     /// serving on the current tokio runtime.
     pub async fn start(opts: ServerOptions) -> Result<Server, ServerError> {
         let (state, recovered) = match &opts.ensemble {
-            Some(ensemble) => (State::default(), Recovered::Ensemble(Box::new(ensemble.clone()))),
+            Some(ensemble) => (
+                State::default(),
+                Recovered::Ensemble(Box::new(ensemble.clone())),
+            ),
             None => {
                 let (state, resume) = recover(&opts)?;
                 (state, Recovered::Standalone(resume))

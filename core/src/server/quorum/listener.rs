@@ -350,11 +350,15 @@ fn judged(verdict: Verdict, peer: SocketAddr) -> bool {
             true
         }
         Verdict::ServeUnauthenticated(why) => {
-            refusals::log_refusal(peer, &format!("quorum connection: {why}"));
+            refusals::log_peer_refusal(peer, "sasl", &format!("quorum connection: {why}"));
             true
         }
         Verdict::Close(why) => {
-            refusals::log_refusal(peer, &format!("refused a quorum connection: {why}"));
+            refusals::log_peer_refusal(
+                peer,
+                "sasl",
+                &format!("refused a quorum connection: {why}"),
+            );
             false
         }
     }

@@ -306,8 +306,9 @@ impl Security {
         let tls = match self.arrival(first[0]) {
             Arrival::Plain => return Some(PeerStream::Plain(stream)),
             Arrival::PlainRefused => {
-                refusals::log_refusal(
+                refusals::log_peer_refusal(
                     from,
+                    "plaintext",
                     "refused a plaintext quorum connection: this member has sslQuorum=true \
                      without portUnification, so it takes TLS only (the member dialing has \
                      sslQuorum=false; during a rolling upgrade keep portUnification=true until \
@@ -316,8 +317,9 @@ impl Security {
                 return None;
             }
             Arrival::TlsRefused => {
-                refusals::log_refusal(
+                refusals::log_peer_refusal(
                     from,
+                    "tls",
                     "refused a TLS quorum connection: this member has sslQuorum=false and \
                      portUnification=false, so it takes plaintext only (set portUnification=true \
                      and the ssl.quorum stores on every member before any gets sslQuorum=true)",
@@ -329,15 +331,17 @@ impl Security {
         let stream = match tokio::time::timeout(deadline, tls.acceptor().accept(stream)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => {
-                refusals::log_refusal(
+                refusals::log_peer_refusal(
                     from,
+                    "handshake",
                     &format!("refused a quorum connection: TLS handshake failed: {e}"),
                 );
                 return None;
             }
             Err(_) => {
-                refusals::log_refusal(
+                refusals::log_peer_refusal(
                     from,
+                    "handshake",
                     "refused a quorum connection: no TLS handshake within syncLimit ticks",
                 );
                 return None;
@@ -351,8 +355,9 @@ impl Security {
                 .and_then(|chain| chain.first());
             if let Some(leaf) = leaf {
                 if !peer::names_peer(leaf, from.ip(), hosts) {
-                    refusals::log_refusal(
+                    refusals::log_peer_refusal(
                         from,
+                        "hostname",
                         &format!(
                             "refused a quorum connection: the member's certificate names neither \
                              {} nor {} (ssl.quorum.hostnameVerification=true)",
