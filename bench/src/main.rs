@@ -283,13 +283,14 @@ fn new_histogram() -> Histogram<u64> {
 
 /// Session `index` of the run, on host `index % hosts`.
 async fn connect(args: &Args, index: usize) -> Result<Client, String> {
-    let tls = args.tls_ca.as_ref().map(|ca| {
-        let tls = TlsOptions::new(ca);
-        match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => tls.client_cert(cert, key),
-            _ => tls,
-        }
-    });
+    let tls = match &args.tls_ca {
+        Some(ca) => Some(
+            TlsOptions::new(ca)
+                .client_cert_files(args.tls_cert.as_ref(), args.tls_key.as_ref())
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let options = ClientOptions {
         session_timeout: Duration::from_millis(args.session_timeout_ms),
         tls,

@@ -4,6 +4,8 @@
 //!
 //! - [`proto`]: the sans-IO jute codec — records, opcodes, error codes, paths and framing.
 //!   No tokio, no sockets; every decoder refuses hostile input with an error, never a panic.
+//! - `keystore`: key and trust stores in Apache's formats (PEM, PKCS12, JKS), for the
+//!   server's TLS and the client's.
 //! - `sasl`: SASL's DIGEST-MD5 mechanism (both sides) and JAAS files, sans-IO, shared by
 //!   the client and the server.
 //! - `server` (feature `server`): the data tree, sessions, watches, ACLs, the write path
@@ -15,6 +17,8 @@
 
 pub mod proto;
 
+#[cfg(any(feature = "server", feature = "client"))]
+pub mod keystore;
 #[cfg(any(feature = "server", feature = "client"))]
 pub mod sasl;
 

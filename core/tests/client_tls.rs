@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::apache::{free_port, ApacheServer};
 use common::certs::Certs;
 use common::runtime;
-use zk_core::client::{Client, ClientOptions, Error, TlsOptions};
+use zk_core::client::{Client, ClientOptions, Error, StoreType, TlsOptions};
 use zk_core::proto::{Acl, CreateMode};
 use zk_core::server::config::ServerConfig;
 use zk_core::server::{Server, ServerOptions};
@@ -128,6 +128,46 @@ async fn scenario(secure_port: u16, certs: &Certs) {
     assert!(who.iter().all(|c| c.auth_scheme != "x509"), "{who:?}");
     client.close().await;
 
+    // The client's key and the authorities in the other forms: an encrypted PEM key, PKCS12
+    // and (with keytool) JKS stores. The server knows the client by the same certificate.
+    let jks = certs.client_stores();
+    let mut forms =
+        vec![
+            (
+                "encrypted PEM key",
+                trusting
+                    .clone()
+                    .client_cert(certs.path("client.crt"), certs.path("client-encrypted.key"))
+                    .key_password("key pass"),
+            ),
+            (
+                "PKCS12 stores",
+                TlsOptions::with_trust_store(certs.path("trust.p12"), None, "store pass")
+                    .key_store(certs.path("client.p12"), None, "store pass"),
+            ),
+        ];
+    if jks {
+        forms.push((
+            "JKS stores",
+            TlsOptions::with_trust_store(
+                certs.path("trust.jks"),
+                Some(StoreType::Jks),
+                "store pass",
+            )
+            .key_store(certs.path("client.jks"), Some(StoreType::Jks), "store pass"),
+        ));
+    }
+    for (form, tls) in forms {
+        let client = connect_when_up(&secure, tls).await;
+        let who = client.who_am_i().await.unwrap();
+        assert!(
+            who.iter()
+                .any(|c| c.auth_scheme == "x509" && c.user.contains("CN=client")),
+            "{form}: {who:?}"
+        );
+        client.close().await;
+    }
+
     // A server whose certificate another authority signed is refused.
     assert!(refused(&secure, TlsOptions::new(certs.path("other-ca.crt"))).await);
     // The certificate names 127.0.0.1, not localhost: refused unless the check is off.
@@ -158,4 +198,32 @@ fn unusable_tls_files_are_bad_arguments_that_name_the_file() {
         matches!(&error, Error::BadArguments(m) if m.contains("empty.pem")),
         "{error:?}"
     );
+}
+
+#[test]
+fn wrong_store_passwords_are_bad_arguments_that_name_the_file() {
+    let certs = Certs::make();
+    certs.client_stores();
+    let ca = || TlsOptions::new(certs.path("ca.crt"));
+    let encrypted =
+        || ca().client_cert(certs.path("client.crt"), certs.path("client-encrypted.key"));
+    let cases = [
+        (
+            TlsOptions::with_trust_store(certs.path("trust.p12"), None, "wrong"),
+            "trust.p12",
+        ),
+        (
+            ca().key_store(certs.path("client.p12"), None, "wrong"),
+            "client.p12",
+        ),
+        (encrypted().key_password("wrong"), "client-encrypted.key"),
+        (encrypted(), "client-encrypted.key"),
+    ];
+    for (tls, file) in cases {
+        let error = tls.validate().unwrap_err();
+        assert!(
+            matches!(&error, Error::BadArguments(m) if m.contains(file) && m.contains("password")),
+            "{error:?}"
+        );
+    }
 }

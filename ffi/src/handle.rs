@@ -459,9 +459,10 @@ pub(crate) unsafe fn client_options(options: *const zk_options) -> Result<Client
     };
     match ca {
         Some(ca) => {
-            let mut tls = TlsOptions::new(ca).verify_hostname(o.tls_skip_hostname_check == 0);
-            tls.cert_file = cert.map(Into::into);
-            tls.key_file = key.map(Into::into);
+            let tls = TlsOptions::new(ca)
+                .verify_hostname(o.tls_skip_hostname_check == 0)
+                .client_cert_files(cert, key)
+                .map_err(|_| ZK_BADARGUMENTS)?;
             options = options.tls(tls);
         }
         // A client certificate without TLS is a mistake, not plaintext.

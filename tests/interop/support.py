@@ -262,3 +262,11 @@ def raw_http_answer(port: int, raw: bytes) -> bytes:
         except ConnectionResetError:
             pass
         return data
+
+
+def zk_cli_bin() -> Path:
+    """This repository's zk-cli: `$ZK_CLI_BIN` or target/debug/zk-cli (built by the test command)."""
+    binary = Path(os.environ.get("ZK_CLI_BIN", REPO_ROOT / "target" / "debug" / "zk-cli"))
+    if not binary.exists():
+        raise RuntimeError(f"zk-cli not found at {binary}: run `cargo build -p zk-server`")
+    return binary

@@ -23,7 +23,7 @@ from kazoo.security import make_acl
 
 import jute
 from conftest import ServerFactory
-from support import APACHE_CLASSPATH, HOST, ZkServer, free_port, wait_until
+from support import APACHE_CLASSPATH, HOST, ZkServer, free_port, wait_until, zk_cli_bin
 from tls_certs import CLIENT_SUBJECT, PASSWORD, SERIALS, Certs
 
 NETTY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
@@ -158,16 +158,21 @@ def test_kazoo_over_tls(zk_target, server_factory, certs, kazoo_clients, store):
     assert plain.get("/tls-node")[0] == b"v2"
 
 
+def client_tls_properties(certs: Certs, store: str) -> Dict[str, str]:
+    """The system properties Apache's Java client takes for TLS with a client certificate."""
+    return {
+        "zookeeper.client.secure": "true",
+        "zookeeper.clientCnxnSocket": "org.apache.zookeeper.ClientCnxnSocketNetty",
+        "zookeeper.ssl.keyStore.location": certs.path(f"client.{store}"),
+        "zookeeper.ssl.keyStore.password": PASSWORD,
+        "zookeeper.ssl.trustStore.location": certs.path(TRUST_OF[store]),
+        "zookeeper.ssl.trustStore.password": PASSWORD,
+    }
+
+
 def java_cli(address: str, certs: Certs, store: str, *command: str) -> subprocess.CompletedProcess:
     """Apache's Java client (ZooKeeperMain, as zkCli.sh runs it) with Netty and TLS."""
-    flags = [
-        "-Dzookeeper.client.secure=true",
-        "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty",
-        f"-Dzookeeper.ssl.keyStore.location={certs.path(f'client.{store}')}",
-        f"-Dzookeeper.ssl.keyStore.password={PASSWORD}",
-        f"-Dzookeeper.ssl.trustStore.location={certs.path(TRUST_OF[store])}",
-        f"-Dzookeeper.ssl.trustStore.password={PASSWORD}",
-    ]
+    flags = [f"-D{key}={value}" for key, value in client_tls_properties(certs, store).items()]
     return subprocess.run(
         ["java", "-XX:TieredStopAtLevel=1", "-cp", APACHE_CLASSPATH, *flags,
          "org.apache.zookeeper.ZooKeeperMain", "-server", address, *command],
@@ -186,6 +191,36 @@ def test_java_zkcli_over_tls(zk_target, server_factory, certs, store):
     # The Java client's identity is its certificate's subject.
     who = java_cli(tls.secure_address, certs, store, "whoami")
     assert f"x509: {CLIENT_SUBJECT}" in who.stdout.splitlines(), who.stdout + who.stderr
+
+
+@pytest.mark.parametrize("store", ["jks", "p12", "pem"])
+def test_zk_cli_takes_zkclis_tls_properties(zk_target, server_factory, certs, store, tmp_path):
+    """zk-cli reads the client properties zkCli.sh users already have: `-D` flags in
+    `$CLIENT_JVMFLAGS`, or a `-client-configuration` file."""
+    if zk_target == "apache" and store == "pem":
+        pytest.skip("Apache 3.8's PEM key store wants the key in PKCS#8 with a password")
+    tls = start_tls(server_factory, zk_target, certs, store)
+    properties = client_tls_properties(certs, store)
+    env = {k: v for k, v in os.environ.items() if k not in ("CLIENT_JVMFLAGS", "JVMFLAGS")}
+
+    def zk_cli(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(zk_cli_bin()), *args], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL, env={**env, **extra_env})
+
+    flags = " ".join(f"-D{key}={value}" for key, value in properties.items())
+    created = zk_cli("-server", tls.secure_address, "create", f"/zk-cli-{store}", "hi",
+                     CLIENT_JVMFLAGS=flags)
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert f"Created /zk-cli-{store}" in created.stdout + created.stderr
+    config = tmp_path / "client.properties"
+    config.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
+    who = zk_cli("-client-configuration", str(config), "-server", tls.secure_address, "whoami")
+    assert f"x509: {CLIENT_SUBJECT}" in who.stdout.splitlines(), who.stdout + who.stderr
+    # A property zk cannot honour is named.
+    broken = zk_cli("-server", tls.secure_address, "ls", "/",
+                    CLIENT_JVMFLAGS="-Dzookeeper.client.secure=true")
+    assert broken.returncode != 0
+    assert "zookeeper.ssl.trustStore.location" in broken.stderr
 
 
 # ----- who may connect -----------------------------------------------------------------------

@@ -24,16 +24,9 @@ import pytest
 
 import zkcli
 from jute import digest_id
-from support import REPO_ROOT
+from support import zk_cli_bin
 
 EVENT_PREFIXES = ("WATCHER::", "WatchedEvent ")
-
-
-def zk_cli_bin() -> Path:
-    binary = Path(os.environ.get("ZK_CLI_BIN", REPO_ROOT / "target" / "debug" / "zk-cli"))
-    if not binary.exists():
-        pytest.fail(f"zk-cli not found at {binary}: run `cargo build -p zk-server`")
-    return binary
 
 
 def run_both(monkeypatch: pytest.MonkeyPatch, address: str, template: List[str],

@@ -193,9 +193,13 @@ Java_io_zk_recipes_ElectorNative_open(
         options = options.auth(&scheme, &jvm::bytes(env, &auth)?.unwrap_or_default());
     }
     if let Some(ca) = jvm::string(env, &tls_ca_file)? {
-        let mut tls = TlsOptions::new(ca).verify_hostname(tls_verify_hostname);
-        tls.cert_file = jvm::string(env, &tls_cert_file)?.map(Into::into);
-        tls.key_file = jvm::string(env, &tls_key_file)?.map(Into::into);
+        let tls = TlsOptions::new(ca)
+            .verify_hostname(tls_verify_hostname)
+            .client_cert_files(
+                jvm::string(env, &tls_cert_file)?,
+                jvm::string(env, &tls_key_file)?,
+            )
+            .map_err(|e| Fail::Argument(e.to_string()))?;
         options = options.tls(tls);
     }
     let acl = if acl_perms.is_null() {

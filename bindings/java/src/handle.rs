@@ -107,9 +107,13 @@ pub extern "system" fn Java_io_zk_Native_open<'l>(
             options = options.resume(session_id, passwd);
         }
         if let Some(ca) = jvm::string(env, &tls_ca_file)? {
-            let mut tls = TlsOptions::new(ca).verify_hostname(tls_verify_hostname);
-            tls.cert_file = jvm::string(env, &tls_cert_file)?.map(Into::into);
-            tls.key_file = jvm::string(env, &tls_key_file)?.map(Into::into);
+            let tls = TlsOptions::new(ca)
+                .verify_hostname(tls_verify_hostname)
+                .client_cert_files(
+                    jvm::string(env, &tls_cert_file)?,
+                    jvm::string(env, &tls_key_file)?,
+                )
+                .map_err(|e| Fail::Argument(e.to_string()))?;
             options = options.tls(tls);
         }
         let slow = Duration::from_millis(slow_callback_ms.max(0) as u64);

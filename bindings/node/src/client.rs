@@ -1123,10 +1123,10 @@ pub(crate) fn client_options(config: ClientConfig) -> napi::Result<ClientOptions
         options.session = Some((id, password.to_vec()));
     }
     if let Some(tls) = config.tls {
-        let mut files = TlsOptions::new(tls.ca);
-        files.cert_file = tls.cert.map(Into::into);
-        files.key_file = tls.key.map(Into::into);
-        files.verify_hostname = tls.verify_hostname.unwrap_or(true);
+        let files = TlsOptions::new(tls.ca)
+            .verify_hostname(tls.verify_hostname.unwrap_or(true))
+            .client_cert_files(tls.cert, tls.key)
+            .map_err(|e| napi::Error::from_reason(e.to_string()))?;
         options.tls = Some(files);
     }
     Ok(options)

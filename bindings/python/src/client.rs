@@ -588,12 +588,9 @@ fn tls_options(
     let Some(ca) = ca else {
         return bad("use_ssl=True needs ca= (a PEM file of the authorities that sign the servers' certificates)");
     };
-    let mut tls = TlsOptions::new(ca).verify_hostname(check_hostname);
-    match (certfile, keyfile) {
-        (Some(cert), Some(key)) => tls = tls.client_cert(cert, key),
-        (None, None) => {}
-        _ => return bad("certfile and keyfile go together"),
-    }
+    let tls = TlsOptions::new(ca)
+        .verify_hostname(check_hostname)
+        .client_cert_files(certfile, keyfile)?;
     tls.validate()?;
     Ok(Some(tls))
 }

@@ -332,11 +332,27 @@ impl Actor {
 
 /// Reads what the socket has into `inbound`; false when the connection is gone.
 fn read_plain(stream: &TcpStream, inbound: &mut BytesMut) -> bool {
+    use std::io::ErrorKind::WouldBlock;
     inbound.reserve(READ_CHUNK);
-    match stream.try_read_buf(inbound) {
-        Ok(0) => false,
-        Ok(_) => true,
-        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+    let room = inbound.capacity() - inbound.len();
+    let mut read = None;
+    // A read that leaves room drained the socket (the poller is edge-triggered): the
+    // readiness is dropped now (a WouldBlock from `try_io` clears it), so the next round waits
+    // for the poller instead of paying a read that would only say WouldBlock; one syscall of
+    // about five per round trip. Tokio's own `AsyncRead` does the same.
+    let outcome = stream.try_io(tokio::io::Interest::READABLE, || {
+        let n = stream.try_read_buf(inbound)?;
+        read = Some(n);
+        if 0 < n && n < room {
+            return Err(WouldBlock.into());
+        }
+        Ok(())
+    });
+    match (read, outcome) {
+        (Some(0), _) => false,
+        (Some(_), _) => true,
+        (None, Err(e)) => e.kind() == WouldBlock,
+        (None, Ok(())) => true,
     }
 }
 

@@ -15,6 +15,8 @@
 //! - `multi.rs`: [`Op`]/[`OpResult`] for multi, [`ReadOp`]/[`ReadResult`] for multiRead.
 //! - `tls.rs`: [`TlsOptions`] and TLS on the connection (rustls, driven by hand).
 //! - `connect_string.rs`, `options.rs`, `event.rs`, `error.rs`: inputs and outputs.
+//! - `java_config.rs`: [`JavaClientConfig`], Apache's `zookeeper.*` client properties read
+//!   onto the options (zk-cli's `CLIENT_JVMFLAGS`, the Java binding's system properties).
 //! - [`blocking`]: the same client for callers without an async runtime.
 //! - `runtime.rs`: the one tokio runtime used when the caller has none.
 //! - [`dispatch`]: one ordered callback queue per client, off the IO threads, for bindings.
@@ -31,6 +33,7 @@ mod driver;
 mod error;
 mod event;
 mod handle;
+mod java_config;
 mod multi;
 mod options;
 mod ordered;
@@ -39,12 +42,14 @@ mod session;
 mod tls;
 mod watches;
 
+pub use crate::keystore::StoreType;
 pub use connect_string::ConnectString;
 pub use error::{Error, Result};
 pub use event::{SessionState, StateEvent, WatchedEvent};
 pub use handle::{Client, Overflow, PersistentWatch, StateChanges, Transaction, Watch};
+pub use java_config::JavaClientConfig;
 pub use multi::{Op, OpResult, ReadOp, ReadResult};
 pub use options::ClientOptions;
 pub use ordered::{Call, ReadReply, Reply, ReplyCallback, WatchRegistration, WatchedRead};
-pub use tls::TlsOptions;
+pub use tls::{ClientIdentity, TlsOptions};
 pub use watches::{WatchCallback, WatchKind};

@@ -10,52 +10,152 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::error::Error;
+use crate::keystore::{Identity, StoreError, StoreSpec, StoreType};
 use crate::tls_names::AnyName;
 
 /// How the client speaks TLS to the servers (Apache's client: `zookeeper.client.secure`
-/// with `zookeeper.ssl.trustStore.*` and `zookeeper.ssl.keyStore.*`). Files are PEM.
+/// with `zookeeper.ssl.trustStore.*` and `zookeeper.ssl.keyStore.*`). Stores are PEM,
+/// PKCS12 or JKS, as the server's (`crate::keystore`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsOptions {
-    /// The certificates (PEM) of the authorities that sign the servers' certificates.
-    pub ca_file: PathBuf,
-    /// This client's certificate chain (PEM), for servers that ask for one (`ssl.clientAuth`);
+    /// The authorities that sign the servers' certificates: a PEM file of CA certificates
+    /// (the default when the type is not set and the name does not say: `ca.crt`), or a
+    /// PKCS12/JKS trust store with its password.
+    pub trust_store: StoreSpec,
+    /// This client's certificate and key, for servers that ask for one (`ssl.clientAuth`);
     /// also what the server's `x509` ACLs see.
-    pub cert_file: Option<PathBuf>,
-    /// The private key (PEM) of `cert_file`.
-    pub key_file: Option<PathBuf>,
+    pub identity: Option<ClientIdentity>,
     /// Check that the server's certificate names the host connected to (Apache's
     /// `zookeeper.ssl.hostnameVerification`, default on). Off, the certificate must still be
-    /// signed by an authority in `ca_file`.
+    /// signed by a trusted authority.
     pub verify_hostname: bool,
 }
 
+/// Where the client's certificate and private key are.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ClientIdentity {
+    /// A PEM certificate chain and a PEM private key in two files (kazoo's `certfile` and
+    /// `keyfile`); the key may be encrypted (PKCS#8) with `key_password`.
+    PemFiles {
+        cert_file: PathBuf,
+        key_file: PathBuf,
+        key_password: String,
+    },
+    /// A key store holding both (Apache's `zookeeper.ssl.keyStore.*`): PEM (key and chain in
+    /// one file), PKCS12 or JKS.
+    Store(StoreSpec),
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    // Passwords stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientIdentity::PemFiles {
+                cert_file,
+                key_file,
+                ..
+            } => f
+                .debug_struct("PemFiles")
+                .field("cert_file", cert_file)
+                .field("key_file", key_file)
+                .finish_non_exhaustive(),
+            ClientIdentity::Store(spec) => f
+                .debug_struct("Store")
+                .field("location", &spec.location)
+                .field("store_type", &spec.store_type)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
 impl TlsOptions {
-    /// TLS with servers' certificates checked against the authorities in `ca_file` and
-    /// their names against the hosts connected to; no client certificate.
+    /// TLS with servers' certificates checked against the authorities in `ca_file` (PEM, or
+    /// a PKCS12/JKS store without a password, by its name) and their names against the
+    /// hosts connected to; no client certificate.
     pub fn new(ca_file: impl Into<PathBuf>) -> TlsOptions {
         TlsOptions {
-            ca_file: ca_file.into(),
-            cert_file: None,
-            key_file: None,
+            trust_store: StoreSpec {
+                location: ca_file.into(),
+                password: String::new(),
+                store_type: None,
+            },
+            identity: None,
             verify_hostname: true,
         }
     }
 
-    /// Presents this certificate chain and key when a server asks for one.
+    /// TLS with the authorities of a trust store of the given type (`None`: from the file
+    /// name, else PEM) opened with `password`.
+    pub fn with_trust_store(
+        location: impl Into<PathBuf>,
+        store_type: Option<StoreType>,
+        password: impl Into<String>,
+    ) -> TlsOptions {
+        let mut options = TlsOptions::new(location);
+        options.trust_store.store_type = store_type;
+        options.trust_store.password = password.into();
+        options
+    }
+
+    /// Presents this PEM certificate chain and PEM key when a server asks for one.
     pub fn client_cert(
         mut self,
         cert_file: impl Into<PathBuf>,
         key_file: impl Into<PathBuf>,
     ) -> Self {
-        self.cert_file = Some(cert_file.into());
-        self.key_file = Some(key_file.into());
+        self.identity = Some(ClientIdentity::PemFiles {
+            cert_file: cert_file.into(),
+            key_file: key_file.into(),
+            key_password: String::new(),
+        });
+        self
+    }
+
+    /// [`client_cert`](Self::client_cert) from optional files, as bindings receive them:
+    /// both or neither, else [`Error::BadArguments`].
+    pub fn client_cert_files<P: Into<PathBuf>>(
+        self,
+        cert_file: Option<P>,
+        key_file: Option<P>,
+    ) -> Result<Self, Error> {
+        match (cert_file, key_file) {
+            (Some(cert_file), Some(key_file)) => Ok(self.client_cert(cert_file, key_file)),
+            (None, None) => Ok(self),
+            _ => Err(Error::BadArguments(
+                "TLS: a client certificate needs both its certificate and its key file".into(),
+            )),
+        }
+    }
+
+    /// The password of an encrypted client key (PEM files) or of the key store.
+    pub fn key_password(mut self, password: impl Into<String>) -> Self {
+        match &mut self.identity {
+            Some(ClientIdentity::PemFiles { key_password, .. }) => *key_password = password.into(),
+            Some(ClientIdentity::Store(spec)) => spec.password = password.into(),
+            None => {}
+        }
+        self
+    }
+
+    /// Presents the certificate and key of a key store (type `None`: from the file name,
+    /// else PEM) when a server asks for one.
+    pub fn key_store(
+        mut self,
+        location: impl Into<PathBuf>,
+        store_type: Option<StoreType>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.identity = Some(ClientIdentity::Store(StoreSpec {
+            location: location.into(),
+            password: password.into(),
+            store_type,
+        }));
         self
     }
 
@@ -75,16 +175,17 @@ impl TlsOptions {
     /// [`Error::BadArguments`] that names it.
     pub(crate) fn config(&self) -> Result<Arc<ClientConfig>, Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let trust = pem_unless_named(&self.trust_store);
         let mut roots = RootCertStore::empty();
-        for cert in read_certs(&self.ca_file)? {
+        for cert in trust.load_trust().map_err(bad_store)? {
             roots
                 .add(cert)
-                .map_err(|e| bad_file(&self.ca_file, &e.to_string()))?;
+                .map_err(|e| bad_file(&trust.location, &e.to_string()))?;
         }
         let verifier =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .map_err(|e| bad_file(&self.ca_file, &e.to_string()))?;
+                .map_err(|e| bad_file(&trust.location, &e.to_string()))?;
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::BadArguments(format!("TLS: {e}")))?;
@@ -95,37 +196,44 @@ impl TlsOptions {
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AnyName::new(verifier, provider)))
         };
-        let config = match (&self.cert_file, &self.key_file) {
-            (Some(cert_file), Some(key_file)) => {
-                let key = PrivateKeyDer::from_pem_file(key_file)
-                    .map_err(|e| bad_file(key_file, &e.to_string()))?;
-                builder
-                    .with_client_auth_cert(read_certs(cert_file)?, key)
-                    .map_err(|e| bad_file(key_file, &e.to_string()))?
-            }
-            (None, None) => builder.with_no_client_auth(),
-            _ => {
-                return Err(Error::BadArguments(
-                    "TLS: a client certificate needs both its certificate and its key file".into(),
-                ))
+        let (identity, source) = match &self.identity {
+            None => return Ok(Arc::new(builder.with_no_client_auth())),
+            Some(ClientIdentity::PemFiles {
+                cert_file,
+                key_file,
+                key_password,
+            }) => (
+                Identity::from_pem_files(cert_file, key_file, key_password),
+                key_file,
+            ),
+            Some(ClientIdentity::Store(spec)) => {
+                let spec = pem_unless_named(spec);
+                (spec.load_identity(), &spec.location.clone())
             }
         };
+        let identity = identity.map_err(bad_store)?;
+        let config = builder
+            .with_client_auth_cert(identity.chain, identity.key)
+            .map_err(|e| bad_file(source, &e.to_string()))?;
         Ok(Arc::new(config))
     }
 }
 
-fn bad_file(path: &Path, problem: &str) -> Error {
-    Error::BadArguments(format!("TLS: {}: {problem}", path.display()))
+/// `spec` with its type PEM when neither it nor the file name says otherwise.
+fn pem_unless_named(spec: &StoreSpec) -> StoreSpec {
+    let mut spec = spec.clone();
+    if spec.store_type.is_none() && StoreType::from_file_name(&spec.location).is_none() {
+        spec.store_type = Some(StoreType::Pem);
+    }
+    spec
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| bad_file(path, &e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad_file(path, "no certificate in the file"));
-    }
-    Ok(certs)
+fn bad_store(error: StoreError) -> Error {
+    Error::BadArguments(format!("TLS: {error}"))
+}
+
+fn bad_file(path: &Path, problem: &str) -> Error {
+    Error::BadArguments(format!("TLS: {}: {problem}", path.display()))
 }
 
 /// One connection's TLS state.

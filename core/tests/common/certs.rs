@@ -29,6 +29,94 @@ impl Certs {
         certs
     }
 
+    /// The client's certificate and key in the other forms a client takes: the key
+    /// encrypted (PKCS#8, password `key pass`), a PKCS12 key store and a PKCS12 trust store
+    /// (password `store pass`), and, when `keytool` is installed, JKS ones (`client.jks`,
+    /// `trust.jks`, same password). Returns whether the JKS files were made.
+    pub fn client_stores(&self) -> bool {
+        let dir = self.dir.path();
+        openssl(
+            dir,
+            &[
+                "pkcs8",
+                "-topk8",
+                "-in",
+                "client.key",
+                "-passout",
+                "pass:key pass",
+                "-out",
+                "client-encrypted.key",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "pkcs12",
+                "-export",
+                "-inkey",
+                "client.key",
+                "-in",
+                "client.crt",
+                "-name",
+                "client",
+                "-passout",
+                "pass:store pass",
+                "-out",
+                "client.p12",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "pkcs12",
+                "-export",
+                "-nokeys",
+                "-in",
+                "ca.crt",
+                "-passout",
+                "pass:store pass",
+                "-out",
+                "trust.p12",
+            ],
+        );
+        let keytool = |args: &[&str]| {
+            Command::new("keytool")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .is_ok_and(|out| out.status.success())
+        };
+        keytool(&[
+            "-importkeystore",
+            "-srckeystore",
+            "client.p12",
+            "-srcstoretype",
+            "PKCS12",
+            "-srcstorepass",
+            "store pass",
+            "-destkeystore",
+            "client.jks",
+            "-deststoretype",
+            "JKS",
+            "-deststorepass",
+            "store pass",
+            "-noprompt",
+        ]) && keytool(&[
+            "-importcert",
+            "-alias",
+            "ca",
+            "-file",
+            "ca.crt",
+            "-keystore",
+            "trust.jks",
+            "-storetype",
+            "JKS",
+            "-storepass",
+            "store pass",
+            "-noprompt",
+        ])
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }

@@ -2,8 +2,12 @@
 //! client. It parses, calls and prints; all ZooKeeper logic is in the client.
 //!
 //! ```text
-//! zk-cli [-server host:port[,host:port][/chroot]] [-timeout ms] [-r] [-waitforconnection] [cmd args...]
+//! zk-cli [-server host:port[,host:port][/chroot]] [-timeout ms] [-r] [-waitforconnection]
+//!        [-client-configuration file] [cmd args...]
 //! ```
+//!
+//! Client properties (TLS: `zookeeper.client.secure`, `zookeeper.ssl.*`) come as zkCli.sh's
+//! do: `-D` flags in `$CLIENT_JVMFLAGS`/`$JVMFLAGS` and the `-client-configuration` file.
 //!
 //! With a command it runs it once and exits (non-zero if it failed); without, it reads
 //! commands: with line editing and history (`~/.zk_cli_history`) on a terminal, one per
@@ -29,14 +33,20 @@ use std::time::Duration;
 
 use format::{errln, outln};
 use shell::{Settings, Shell};
+use zk_core::client::{ClientOptions, JavaClientConfig};
+use zk_core::server::config::{parse_jvm_flags, read_properties_file};
 
 const USAGE: &str = "\
-Usage: zk-cli [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [cmd args...]
+Usage: zk-cli [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection]
+              [-client-configuration file] [cmd args...]
 
   -server             the ensemble to connect to (default localhost:2181)
   -timeout            the session timeout in milliseconds (default 30000)
   -r                  accept a read-only server
   -waitforconnection  wait for the session before running commands
+  -client-configuration  a ZKClientConfig properties file (zookeeper.client.secure,
+                      zookeeper.ssl.*, jute.maxbuffer, ...); the same properties are also
+                      read as -D flags from $CLIENT_JVMFLAGS and $JVMFLAGS, as zkCli.sh does
   cmd args            run one command and exit; without one, read commands";
 
 /// The launch options, parsed as Apache's `parseOptions` does: options until the first
@@ -97,6 +107,23 @@ fn parse_launch(args: &[String]) -> Launch {
     launch
 }
 
+/// Apache's client properties as zkCli.sh passes them: the `-D` flags of `$CLIENT_JVMFLAGS`
+/// and `$JVMFLAGS`, then the `-client-configuration` file (`ZKClientConfig`), which wins.
+fn java_client_config(file: Option<&str>) -> Result<JavaClientConfig, String> {
+    let flags = ["CLIENT_JVMFLAGS", "JVMFLAGS"]
+        .map(|name| std::env::var(name).unwrap_or_default())
+        .join(" ");
+    let mut java = JavaClientConfig::from_pairs(parse_jvm_flags(&flags));
+    if let Some(file) = file {
+        let pairs = read_properties_file(std::path::Path::new(file))
+            .map_err(|e| format!("zk-cli: -client-configuration: {e}"))?;
+        java.extend(pairs);
+    }
+    java.apply(ClientOptions::default())
+        .map_err(|e| format!("zk-cli: {e}"))?;
+    Ok(java)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let launch = parse_launch(&args);
@@ -115,11 +142,13 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Some(file) = &launch.client_configuration {
-        errln(&format!(
-            "zk-cli: -client-configuration is not supported; ignoring {file}"
-        ));
-    }
+    let java = match java_client_config(launch.client_configuration.as_deref()) {
+        Ok(java) => java,
+        Err(message) => {
+            errln(&message);
+            std::process::exit(2);
+        }
+    };
     let server = launch
         .server
         .clone()
@@ -129,6 +158,7 @@ fn main() {
         server,
         timeout: Duration::from_millis(timeout_ms),
         read_only: launch.read_only,
+        java,
     };
     let shell = match Shell::start(settings) {
         Ok(shell) => shell,

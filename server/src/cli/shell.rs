@@ -16,7 +16,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Config, Context, Editor, Helper};
 use tokio::runtime::Runtime;
-use zk_core::client::{Client, ClientOptions, SessionState};
+use zk_core::client::{Client, ClientOptions, JavaClientConfig, SessionState};
 use zk_core::proto::ErrorCode;
 
 use super::commands::{self, CliError, Env};
@@ -29,6 +29,8 @@ pub struct Settings {
     pub server: String,
     pub timeout: Duration,
     pub read_only: bool,
+    /// Apache's client properties (TLS and the like), applied to every session.
+    pub java: JavaClientConfig,
 }
 
 /// What a processed command asks of the loop.
@@ -101,6 +103,11 @@ impl Shell {
         let options = ClientOptions::default()
             .session_timeout(self.settings.timeout)
             .read_only(self.settings.read_only);
+        let options = self
+            .settings
+            .java
+            .apply(options)
+            .map_err(|e| CliError::new(format::cli_error(&e, "")))?;
         let started = {
             let _runtime = self.runtime.enter();
             Client::start(host, options)

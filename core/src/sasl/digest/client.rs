@@ -3,8 +3,8 @@
 //! too (mutual authentication), and nothing more is exchanged.
 
 use super::{
-    constant_time_eq, encode_password, lookup, parse_directives, quote, random_token,
-    response_value, session_key, DigestError,
+    charset_is_utf8, constant_time_eq, encode_password, lookup, parse_directives, quote,
+    random_token, response_value, session_key, DigestError,
 };
 
 /// One client's exchange: who it is, whom it talks to, and where it got to.
@@ -108,15 +108,7 @@ impl DigestClient {
                 ));
             }
         }
-        let utf8 = match get("charset") {
-            None => false,
-            Some(c) if c.eq_ignore_ascii_case(b"utf-8") => true,
-            Some(c) => {
-                return Err(DigestError::Charset(
-                    String::from_utf8_lossy(c).into_owned(),
-                ))
-            }
-        };
+        let utf8 = charset_is_utf8(get("charset"))?;
         let realm = get("realm").unwrap_or_default();
         let nc = b"00000001";
         let password = encode_password(&self.password, utf8);

@@ -83,6 +83,18 @@ fn lookup<'d>(directives: &'d [(String, Vec<u8>)], name: &str) -> Option<&'d [u8
         .map(|(_, v)| v.as_slice())
 }
 
+/// Whether a `charset` directive says UTF-8 (the only value RFC 2831 allows); absent, the
+/// text is ISO 8859-1.
+fn charset_is_utf8(charset: Option<&[u8]>) -> Result<bool, DigestError> {
+    match charset {
+        None => Ok(false),
+        Some(c) if c.eq_ignore_ascii_case(b"utf-8") => Ok(true),
+        Some(c) => Err(DigestError::Charset(
+            String::from_utf8_lossy(c).into_owned(),
+        )),
+    }
+}
+
 /// HEX(H(A1)), the session key both sides derive.
 fn session_key(
     username: &[u8],

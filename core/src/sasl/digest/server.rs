@@ -3,8 +3,8 @@
 //! final challenge.
 
 use super::{
-    constant_time_eq, encode_password, lookup, parse_directives, quote, random_token,
-    response_value, session_key, DigestError,
+    charset_is_utf8, constant_time_eq, encode_password, lookup, parse_directives, quote,
+    random_token, response_value, session_key, DigestError,
 };
 
 /// What the server offers and expects in one exchange.
@@ -59,15 +59,7 @@ impl DigestServer {
         let directives = parse_directives(response)?;
         let get = |name: &'static str| lookup(&directives, name);
         let required = |name: &'static str| get(name).ok_or(DigestError::Missing(name));
-        let utf8 = match get("charset") {
-            None => false,
-            Some(c) if c.eq_ignore_ascii_case(b"utf-8") => true,
-            Some(c) => {
-                return Err(DigestError::Charset(
-                    String::from_utf8_lossy(c).into_owned(),
-                ))
-            }
-        };
+        let utf8 = charset_is_utf8(get("charset"))?;
         let text = |b: &[u8]| -> String {
             match (utf8, std::str::from_utf8(b)) {
                 (true, Ok(s)) => s.to_owned(),

@@ -67,6 +67,14 @@ mod values;
 
 pub use self::error::{ConfigError, ConfigWarning, Location};
 pub use self::jvm::{parse_jvm_flags, server_jvm_flags_from_env};
+
+/// The `key=value` pairs of a Java properties file in file order (e.g. a client's
+/// `ZKClientConfig` file); an unreadable or malformed file is an error naming it.
+pub fn read_properties_file(path: &std::path::Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let text = values::read_text(path)?;
+    let parsed = properties::parse(&text, &path.display().to_string())?;
+    Ok(parsed.into_iter().map(|p| (p.key, p.value)).collect())
+}
 pub(crate) use self::keys::TEST_ZXID_COUNTER_LIMIT;
 pub(crate) use self::quorum::bracketed;
 pub use self::quorum::{ClientAddress, PeerType, QuorumAddress, QuorumServer};

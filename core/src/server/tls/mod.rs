@@ -11,8 +11,8 @@
 //! - `reload`: [`Reloading`], a config rebuilt when its store files change.
 //! - `peer`: the quorum's pair of configs, one to accept members and one to dial them,
 //!   and the check that a member's certificate names its address.
-//! - `stores`: key and trust stores in PEM, PKCS12 and JKS.
-//! - `jks`: the JKS reader.
+//! - key and trust stores (PEM, PKCS12, JKS) are read by `crate::keystore`, shared with
+//!   the client.
 //! - `dn`: a certificate subject in RFC 2253 form, the `x509` scheme's id.
 //!
 //! The connection layer (`conn`) takes a TLS stream split into halves exactly as it takes a
@@ -27,10 +27,8 @@
 //! password) keeps the old config, is logged, and is tried again on the next change.
 
 pub mod dn;
-pub mod jks;
 pub mod peer;
 mod reload;
-pub mod stores;
 #[cfg(test)]
 mod tests;
 
@@ -43,10 +41,10 @@ use rustls::crypto::ring as provider;
 use rustls::server::{ServerConnection, WebPkiClientVerifier};
 use rustls::{RootCertStore, SupportedCipherSuite, SupportedProtocolVersion};
 
+pub use crate::keystore::{StoreError, StoreSpec, StoreType};
 use crate::proto::Id;
 use crate::tls_names::AnyName;
 pub use reload::{Rebuild, Reloading};
-pub use stores::{StoreError, StoreSpec, StoreType};
 
 /// How often the store files are checked for changes.
 pub const RELOAD_POLL: Duration = Duration::from_secs(2);

@@ -333,3 +333,66 @@ fn protocol_and_cipher_names() {
     assert_eq!(ClientAuth::parse("WANT"), Some(ClientAuth::Want));
     assert_eq!(ClientAuth::parse("maybe"), None);
 }
+
+#[test]
+fn encrypted_pem_keys_open_with_the_store_password() {
+    if !tool("openssl") {
+        eprintln!("openssl not installed; skipped");
+        return;
+    }
+    let f = Files::make(false);
+    let crt = std::fs::read_to_string(f.dir.join("server.crt")).expect("read");
+    let encrypt = |out: &str, cipher_args: &[&str]| {
+        run(Command::new("openssl")
+            .current_dir(&f.dir)
+            .args([
+                "pkcs8",
+                "-topk8",
+                "-in",
+                "server.key",
+                "-passout",
+                "pass:k3y pass",
+            ])
+            .args(cipher_args)
+            .args(["-out", out]));
+        let key = std::fs::read_to_string(f.dir.join(out)).expect("read");
+        std::fs::write(f.dir.join(format!("{out}.pem")), format!("{key}{crt}")).expect("write");
+    };
+    // OpenSSL 3's default (PBES2: PBKDF2-HMAC-SHA256, AES-256-CBC), scrypt, and 3DES.
+    encrypt("aes.key", &[]);
+    encrypt("scrypt.key", &["-scrypt"]);
+    encrypt("3des.key", &["-v2", "des3"]);
+    for name in ["aes.key.pem", "scrypt.key.pem", "3des.key.pem"] {
+        check_identity(&f.spec(name, "k3y pass"));
+    }
+    settings(f.spec("aes.key.pem", "k3y pass"), f.spec("ca.pem", ""))
+        .server_config()
+        .expect("rustls config");
+    for (password, want) in [("wrong", "wrong password"), ("", "no password")] {
+        let err = f
+            .spec("aes.key.pem", password)
+            .load_identity()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("aes.key.pem") && err.contains(want), "{err}");
+    }
+    // OpenSSL's legacy per-file encryption gets the command that converts it.
+    run(Command::new("openssl").current_dir(&f.dir).args([
+        "ec",
+        "-in",
+        "server.key",
+        "-aes256",
+        "-passout",
+        "pass:k3y pass",
+        "-out",
+        "legacy.key",
+    ]));
+    let key = std::fs::read_to_string(f.dir.join("legacy.key")).expect("read");
+    std::fs::write(f.dir.join("legacy.pem"), format!("{key}{crt}")).expect("write");
+    let err = f
+        .spec("legacy.pem", "k3y pass")
+        .load_identity()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("openssl pkcs8 -topk8"), "{err}");
+}

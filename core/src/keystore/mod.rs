@@ -3,19 +3,32 @@
 //! the file name's extension as Apache's `KeyStoreFileType.fromFilename` decides (`.pem`,
 //! `.p12`/`.pfx`, `.jks`).
 //!
-//! - PEM key store: the private key (PKCS#8, PKCS#1 RSA or SEC1 EC; unencrypted) and the
+//! - PEM key store: the private key (PKCS#8, PKCS#1 RSA or SEC1 EC; or PKCS#8 encrypted
+//!   with the store's password) and the
 //!   certificate chain, leaf first, in one file. PEM trust store: CA certificates.
 //! - PKCS12: the first private key and the certificate whose localKeyId matches it, then
 //!   its issuers among the file's certificates. As a trust store every certificate in the
 //!   file is trusted (keytool marks them; OpenSSL does not, and both kinds are accepted).
-//! - JKS: see [`super::jks`]; the first key entry, decrypted with the store's password.
+//! - JKS: see [`jks`]; the first key entry, decrypted with the store's password.
+//!
+//! The server reads its `ssl.*`/`ssl.quorum.*` stores here, and the client its
+//! `zookeeper.ssl.*` ones.
+//!
+//! # Layout
+//!
+//! - this file: [`StoreSpec`] (where a store is, its type and password) and the loaders.
+//! - `jks`: the JKS reader.
+//! - `encrypted_key`: password-protected PKCS#8 private keys in a PEM store.
 
 use std::path::{Path, PathBuf};
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::jks::Jks;
+mod encrypted_key;
+pub mod jks;
+
+use self::jks::Jks;
 
 /// A store's file type (`ssl.keyStore.type` / `ssl.trustStore.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,21 +117,10 @@ impl StoreSpec {
         let data = self.read(WHAT)?;
         let fail = |reason: String| self.error(WHAT, reason);
         let identity = match kind {
-            StoreType::Pem => {
-                if contains_label(&data, "ENCRYPTED PRIVATE KEY") {
-                    return Err(fail(
-                        "encrypted PEM private keys are not supported; store the key unencrypted (file permissions protect it) or use PKCS12/JKS".into(),
-                    ));
-                }
-                let key = PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
-                    fail(match e {
-                        pem::Error::NoItemsFound => "no private key in the file".into(),
-                        e => format!("bad PEM: {e}"),
-                    })
-                })?;
-                let chain = pem_certs(&data).map_err(fail)?;
-                Identity { chain, key }
-            }
+            StoreType::Pem => Identity {
+                key: pem_key(&data, &self.password).map_err(fail)?,
+                chain: pem_certs(&data).map_err(fail)?,
+            },
             StoreType::Pkcs12 => {
                 let archive = p12_keystore::Pkcs12Archive::from_pkcs12(&data, &self.password)
                     .map_err(|e| fail(pkcs12_reason(&e)))?;
@@ -199,15 +201,52 @@ impl StoreSpec {
     }
 }
 
+impl Identity {
+    /// A PEM certificate chain and its PEM private key in two files (kazoo's `certfile` and
+    /// `keyfile`), the key encrypted (PKCS#8) with `key_password` or not at all.
+    pub fn from_pem_files(
+        cert_file: &Path,
+        key_file: &Path,
+        key_password: &str,
+    ) -> Result<Identity, StoreError> {
+        let read = |path: &Path, what: &'static str| {
+            std::fs::read(path).map_err(|e| StoreError {
+                what,
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })
+        };
+        let fail = |path: &Path, what: &'static str| {
+            let path = path.to_owned();
+            move |reason: String| StoreError { what, path, reason }
+        };
+        const CERT: &str = "certificate file";
+        const KEY: &str = "private key file";
+        let chain = pem_certs(&read(cert_file, CERT)?).map_err(fail(cert_file, CERT))?;
+        if chain.is_empty() {
+            return Err(fail(cert_file, CERT)("no certificate".into()));
+        }
+        let key = pem_key(&read(key_file, KEY)?, key_password).map_err(fail(key_file, KEY))?;
+        Ok(Identity { chain, key })
+    }
+}
+
+/// The private key in PEM `data`: plain (PKCS#8, PKCS#1 RSA, SEC1 EC) or encrypted PKCS#8.
+fn pem_key(data: &[u8], password: &str) -> Result<PrivateKeyDer<'static>, String> {
+    if encrypted_key::is_encrypted(data) {
+        let pkcs8 = encrypted_key::decrypt(data, password)?;
+        return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8)));
+    }
+    PrivateKeyDer::from_pem_slice(data).map_err(|e| match e {
+        pem::Error::NoItemsFound => "no private key in the file".into(),
+        e => format!("bad PEM: {e}"),
+    })
+}
+
 fn pem_certs(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     CertificateDer::pem_slice_iter(data)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("bad PEM: {e}"))
-}
-
-fn contains_label(data: &[u8], label: &str) -> bool {
-    let needle = format!("-----BEGIN {label}-----");
-    data.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 fn pkcs12_reason(e: &p12_keystore::error::Error) -> String {
