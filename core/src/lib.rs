@@ -12,6 +12,8 @@
 //!   (prep → durable log → apply), persistence, configuration and four-letter words.
 //! - `client` (feature `client`): the async client, its blocking facade and (soon) the
 //!   recipes every binding shares.
+//! - `tls_names`: the certificate verifier both the client and the quorum's dialing side use
+//!   when hostname verification is off.
 
 pub mod proto;
 
@@ -19,6 +21,9 @@ pub mod proto;
 pub mod keystore;
 #[cfg(any(feature = "server", feature = "client"))]
 pub mod sasl;
+
+#[cfg(any(feature = "client", feature = "server"))]
+mod tls_names;
 
 #[cfg(feature = "server")]
 pub mod server;

@@ -221,6 +221,9 @@ def test_the_leader_refuses_forged_forwarded_work(make_zk_ensemble, make_canary)
     moved = jute.Session(jute_host(), ensemble.servers[other].client_port)
     response = moved.connect(session_id=owner.session_id, passwd=owner.passwd)
     assert response.timeout > 0, "the session's password no longer opens it"
+    # The reconnect names no last zxid, so the other member may not have applied the write
+    # yet: sync first (on a loaded machine it sometimes had not).
+    moved.sync("/owned")
     assert moved.get_data("/owned").body[0] == b"still mine"
     moved.close_socket()
     owner.close_socket()

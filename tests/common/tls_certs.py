@@ -1,7 +1,7 @@
 """Test certificates for the TLS tests, made at test time with `openssl` and `keytool`
 (never committed): CA A with a server certificate (SAN 127.0.0.1 and localhost), a second
 server certificate for the reload test, two client certificates; CA B (not trusted) with a
-client certificate. Each identity in PEM (key+chain, and key/cert apart), PKCS12 and JKS;
+client certificate and, on demand, a member certificate. Each identity in PEM (key+chain, and key/cert apart), PKCS12 and JKS;
 the trust store for CA A in PEM, PKCS12 and JKS. Every store's password is PASSWORD."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ PASSWORD = "test-pass"
 CLIENT_SUBJECT = "CN=client,OU=zk-test,O=zk"
 OTHER_SUBJECT = "CN=other-client,OU=zk-test,O=zk"
 SERIALS = {"server": 0x1001, "server2": 0x2002, "client": 0x3003, "other": 0x4004,
-           "rogue": 0x5005}
+           "rogue": 0x5005, "rogue-member": 0x6006}
 
 
 def _run(args, cwd: Path) -> None:
@@ -60,6 +60,14 @@ class Certs:
             "ssl.trustStore.type": "PEM",
             "ssl.clientAuth": "want",
         }
+
+    def untrusted_member(self) -> str:
+        """A PEM key store that looks like a member's (SAN 127.0.0.1, made on first use) but
+        is signed by CA B, which no trust store here holds."""
+        if not (self.dir / "rogue-member.pem").exists():
+            self._leaf("rogue-member", "rogue-ca", "/O=zk/OU=zk-test/CN=localhost",
+                       "subjectAltName=IP:127.0.0.1,DNS:localhost")
+        return self.path("rogue-member.pem")
 
     def _ca(self, name: str, subject: str) -> None:
         _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3",

@@ -19,6 +19,7 @@ without the proxy's overhead).
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import socket
 import struct
@@ -135,6 +136,10 @@ class Server:
         self.quorum_port = free_port()
         self.election_port = free_port()
         self.process: Optional[subprocess.Popen] = None
+        # This member's own zoo.cfg keys (over the ensemble's; None removes a key) and
+        # environment (SERVER_JVMFLAGS), for tests that configure members differently.
+        self.own_cfg: Dict[str, Optional[str]] = {}
+        self.env: Dict[str, str] = {}
         self.paused = False
         self.starts = 0
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -219,7 +224,8 @@ class Ensemble:
         if server.observer:
             config["peerType"] = "observer"
         config.update(self.extra_cfg)
-        lines = [f"{key}={value}" for key, value in config.items()]
+        config.update(server.own_cfg)
+        lines = [f"{key}={value}" for key, value in config.items() if value is not None]
         for peer in self.servers.values():
             if peer.myid == server.myid or not self.proxied:
                 quorum, election = peer.quorum_port, peer.election_port
@@ -228,6 +234,15 @@ class Ensemble:
             suffix = ":observer" if peer.observer else ""
             lines.append(f"server.{peer.myid}={HOST}:{quorum}:{election}{suffix}")
         return "\n".join(lines) + "\n"
+
+    def configure(self, i: int, cfg: Optional[Dict[str, Optional[str]]] = None,
+                  env: Optional[Dict[str, str]] = None) -> None:
+        """Sets member i's own zoo.cfg keys (a None value removes the key) and environment,
+        for its next start."""
+        server = self.servers[i]
+        server.own_cfg.update(cfg or {})
+        server.env.update(env or {})
+        server.config_path.write_text(self._config_text(server))
 
     def command(self, server: Server) -> List[str]:
         if self.kind == "apache":
@@ -258,7 +273,8 @@ class Ensemble:
             log.flush()
             server.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=server.workdir, start_new_session=True)
+                cwd=server.workdir, start_new_session=True,
+                env={**os.environ, **server.env} if server.env else None)
         server.paused = False
         _LIVE.add(server.process)
 

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::acl::AclPolicy;
+use super::sasl::quorum::{QuorumSaslError, QuorumSaslOptions};
 use super::sasl::{AuthEnforcement, SaslConfigError, SaslOptions};
+use super::tls::peer::PeerTlsSettings;
 use super::tls::TlsSettings;
 use super::txn::Rules;
 
@@ -159,6 +161,23 @@ pub struct EnsembleOptions {
     pub sync_limit: u32,
     /// `readonlymode.enabled`.
     pub read_only_enabled: bool,
+    /// TLS and SASL between members.
+    pub security: QuorumSecurity,
+}
+
+/// How members secure the connections between them (Apache's keys).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QuorumSecurity {
+    /// `sslQuorum`: dial members over TLS, and accept only TLS unless `port_unification`.
+    pub ssl_quorum: bool,
+    /// `portUnification`: the quorum and election ports accept TLS and plaintext.
+    pub port_unification: bool,
+    /// `sslQuorumReloadCertFiles`: new connections use the store files as they change.
+    pub reload_cert_files: bool,
+    /// `ssl.quorum.*`; set when `ssl_quorum` or `port_unification` is.
+    pub tls: Option<PeerTlsSettings>,
+    /// `quorum.auth.*`; set when `quorum.auth.enableSasl` is.
+    pub sasl: Option<QuorumSaslOptions>,
 }
 
 /// One `server.N` line, as the quorum layer dials it.
@@ -283,36 +302,111 @@ fn tls_options(
     if cfg.secure_client_port.is_none() && !port_unification {
         return Ok(None);
     }
+    Ok(Some(TlsOptions {
+        secure_addr,
+        port_unification,
+        settings: tls_settings(
+            &tls.keys,
+            "ssl.",
+            "secureClientPort and client.portUnification",
+            tls.super_user.clone(),
+        )?,
+    }))
+}
+
+/// The settings of one TLS endpoint from its keys (`prefix`: `ssl.` or `ssl.quorum.`, for
+/// messages); `needed_for` says what requires the key store.
+fn tls_settings(
+    keys: &super::config::TlsKeys,
+    prefix: &'static str,
+    needed_for: &str,
+    super_user: Option<String>,
+) -> Result<TlsSettings, OptionsError> {
+    let key_named = |name: &str| -> &'static str {
+        match (prefix, name) {
+            ("ssl.", "keyStore.location") => "ssl.keyStore.location",
+            ("ssl.", "keyStore.passwordPath") => "ssl.keyStore.passwordPath",
+            ("ssl.", _) => "ssl.trustStore.passwordPath",
+            (_, "keyStore.location") => "ssl.quorum.keyStore.location",
+            (_, "keyStore.passwordPath") => "ssl.quorum.keyStore.passwordPath",
+            _ => "ssl.quorum.trustStore.passwordPath",
+        }
+    };
     let store_error = |key: &'static str| {
         move |e: std::io::Error| OptionsError::Tls {
             key,
             reason: format!("cannot read the password file {e}"),
         }
     };
-    let key_store = tls
+    let key_store = keys
         .key_store
         .spec()
-        .map_err(store_error("ssl.keyStore.passwordPath"))?
+        .map_err(store_error(key_named("keyStore.passwordPath")))?
         .ok_or(OptionsError::Tls {
-            key: "ssl.keyStore.location",
-            reason: "required for secureClientPort and client.portUnification".into(),
+            key: key_named("keyStore.location"),
+            reason: format!("required for {needed_for}"),
         })?;
-    let trust_store = tls
+    let trust_store = keys
         .trust_store
         .spec()
-        .map_err(store_error("ssl.trustStore.passwordPath"))?;
-    Ok(Some(TlsOptions {
-        secure_addr,
-        port_unification,
-        settings: TlsSettings {
-            key_store,
-            trust_store,
-            client_auth: tls.client_auth,
-            protocols: tls.protocols.clone(),
-            cipher_suites: tls.cipher_suites.clone(),
-            super_user: tls.super_user.clone(),
-        },
-    }))
+        .map_err(store_error(key_named("trustStore.passwordPath")))?;
+    Ok(TlsSettings {
+        key_store,
+        trust_store,
+        client_auth: keys.client_auth,
+        protocols: keys.protocols.clone(),
+        cipher_suites: keys.cipher_suites.clone(),
+        super_user,
+    })
+}
+
+/// How members secure their connections: `sslQuorum`, `portUnification` and `ssl.quorum.*`.
+fn quorum_security(cfg: &super::config::ServerConfig) -> Result<QuorumSecurity, OptionsError> {
+    let quorum = &cfg.quorum_tls;
+    let tls = if quorum.ssl_quorum || quorum.port_unification {
+        let settings = tls_settings(
+            &quorum.keys,
+            "ssl.quorum.",
+            "sslQuorum and portUnification",
+            None,
+        )?;
+        if settings.trust_store.is_none() {
+            return Err(OptionsError::Tls {
+                key: "ssl.quorum.trustStore.location",
+                reason: "required for sslQuorum and portUnification: members verify each other's certificates".into(),
+            });
+        }
+        Some(PeerTlsSettings {
+            tls: settings,
+            hostname_verification: quorum.hostname_verification,
+        })
+    } else {
+        None
+    };
+    let sasl_config = &cfg.quorum_sasl;
+    let sasl = if sasl_config.enabled {
+        let path = cfg
+            .sasl
+            .login_config
+            .as_deref()
+            .ok_or(QuorumSaslError::NoLoginConfig)?;
+        Some(QuorumSaslOptions::from_jaas_file(
+            path,
+            &sasl_config.server_login_context,
+            &sasl_config.learner_login_context,
+            sasl_config.learner_require,
+            sasl_config.server_require,
+        )?)
+    } else {
+        None
+    };
+    Ok(QuorumSecurity {
+        ssl_quorum: quorum.ssl_quorum,
+        port_unification: quorum.port_unification,
+        reload_cert_files: quorum.reload_cert_files,
+        tls,
+        sasl,
+    })
 }
 
 /// The SASL users, when `-Djava.security.auth.login.config` names a JAAS file: read now, so
@@ -327,11 +421,19 @@ fn sasl_options(cfg: &super::config::ServerConfig) -> Result<Option<SaslOptions>
         .as_deref()
         .unwrap_or(super::sasl::DEFAULT_SECTION);
     let super_users = cfg.sasl.super_users.values().cloned().collect();
-    Ok(Some(SaslOptions::from_jaas_file(
-        path,
-        section,
-        super_users,
-    )?))
+    match SaslOptions::from_jaas_file(path, section, super_users) {
+        Ok(options) => Ok(Some(options)),
+        // A file made for quorum SASL alone has no `Server` section; Apache then offers no
+        // SASL on the client port. A section named on purpose must be there.
+        Err(SaslConfigError::NoSection { .. }) if cfg.sasl.server_section.is_none() => {
+            tracing::info!(
+                "{} has no '{section}' section: no SASL on the client port",
+                path.display()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Why a parsed configuration cannot be served.
@@ -347,6 +449,8 @@ pub enum OptionsError {
     Tls { key: &'static str, reason: String },
     #[error("SASL: {0}")]
     Sasl(#[from] SaslConfigError),
+    #[error("quorum SASL (quorum.auth.*): {0}")]
+    QuorumSasl(#[from] QuorumSaslError),
     #[error("cannot resolve {host} (clientPortAddress, metricsProvider.httpHost or admin.serverAddress): {reason}")]
     Resolve { host: String, reason: String },
     #[error(transparent)]
@@ -459,6 +563,7 @@ impl ServerOptions {
                 init_limit: cfg.init_limit,
                 sync_limit: cfg.sync_limit,
                 read_only_enabled: cfg.read_only_mode_enabled,
+                security: quorum_security(cfg)?,
             });
         }
         Ok(opts)

@@ -69,7 +69,7 @@ pub struct Server {
 /// Where the state comes from: the standalone log, or (ensemble) the raft snapshot and log.
 enum Recovered {
     Standalone(writer::Resume),
-    Ensemble(super::options::EnsembleOptions),
+    Ensemble(Box<super::options::EnsembleOptions>),
 }
 
 impl Server {
@@ -77,7 +77,10 @@ impl Server {
     /// serving on the current tokio runtime.
     pub async fn start(opts: ServerOptions) -> Result<Server, ServerError> {
         let (state, recovered) = match &opts.ensemble {
-            Some(ensemble) => (State::default(), Recovered::Ensemble(ensemble.clone())),
+            Some(ensemble) => (
+                State::default(),
+                Recovered::Ensemble(Box::new(ensemble.clone())),
+            ),
             None => {
                 let (state, resume) = recover(&opts)?;
                 (state, Recovered::Standalone(resume))
@@ -142,7 +145,7 @@ impl Server {
             }
             Recovered::Ensemble(ensemble) => {
                 shared.role.set(super::role::Role::Looking);
-                let member = super::quorum::start(shared.clone(), ensemble, rx)
+                let member = super::quorum::start(shared.clone(), *ensemble, rx)
                     .await
                     .map_err(ServerError::Quorum)?;
                 (None, Some(member))

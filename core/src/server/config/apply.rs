@@ -187,6 +187,31 @@ impl ServerConfig {
                     to_u32(key, java_int(key, value, at)?, at)?;
             }
             "oraclePath" => self.oracle_path = Some(value.to_string()),
+            "sslQuorum" => self.quorum_tls.ssl_quorum = boolean(key, value, at)?,
+            "portUnification" => self.quorum_tls.port_unification = boolean(key, value, at)?,
+            "sslQuorumReloadCertFiles" => {
+                self.quorum_tls.reload_cert_files = boolean(key, value, at)?
+            }
+            "quorum.auth.enableSasl" => self.quorum_sasl.enabled = boolean(key, value, at)?,
+            "quorum.auth.learnerRequireSasl" => {
+                self.quorum_sasl.learner_require = boolean(key, value, at)?
+            }
+            "quorum.auth.serverRequireSasl" => {
+                self.quorum_sasl.server_require = boolean(key, value, at)?
+            }
+            "quorum.auth.learner.saslLoginContext" => {
+                self.quorum_sasl.learner_login_context = value.to_string()
+            }
+            "quorum.auth.server.saslLoginContext" => {
+                self.quorum_sasl.server_login_context = value.to_string()
+            }
+            "quorum.auth.kerberos.servicePrincipal" => {
+                self.warn(
+                    at.clone(),
+                    format!("{key} is accepted, but zk-server does not support Kerberos (SASL GSSAPI) between members; quorum SASL uses DIGEST-MD5 from the JAAS file"),
+                );
+                self.quorum_sasl.kerberos_service_principal = Some(value.to_string());
+            }
             "metricsProvider.className" => {
                 if value != super::PROMETHEUS_METRICS_PROVIDER {
                     self.warn(
@@ -303,118 +328,38 @@ impl ServerConfig {
         Ok(true)
     }
 
-    /// The client port's TLS keys (see [`TlsConfig`](super::TlsConfig)). `Ok(false)`: not one.
+    /// The TLS keys: the client port's (see [`TlsConfig`](super::TlsConfig)) and the
+    /// quorum's `ssl.quorum.*` (see [`QuorumTlsConfig`](super::QuorumTlsConfig)).
+    /// `Ok(false)`: not one.
     fn apply_tls_key(
         &mut self,
         key: &str,
         value: &str,
         at: &Location,
     ) -> Result<bool, ConfigError> {
-        fn store(c: &mut ServerConfig, trust: bool) -> &mut super::StoreKeys {
-            if trust {
-                &mut c.tls.trust_store
+        let shared_key = if let Some(name) = key.strip_prefix("ssl.quorum.") {
+            if name == "hostnameVerification" {
+                self.quorum_tls.hostname_verification = boolean(key, value, at)?;
+                true
             } else {
-                &mut c.tls.key_store
+                let mut keys = std::mem::take(&mut self.quorum_tls.keys);
+                let applied = self.apply_tls_keys(&mut keys, name, key, value, at);
+                self.quorum_tls.keys = keys;
+                applied?
             }
+        } else if let Some(name) = key.strip_prefix("ssl.") {
+            let mut keys = std::mem::take(&mut self.tls.keys);
+            let applied = self.apply_tls_keys(&mut keys, name, key, value, at);
+            self.tls.keys = keys;
+            applied?
+        } else {
+            false
+        };
+        if shared_key {
+            self.extra.insert(key.to_string(), value.to_string());
+            return Ok(true);
         }
         match key {
-            "ssl.keyStore.location" | "ssl.trustStore.location" => {
-                store(self, key.starts_with("ssl.trust")).location =
-                    Some(path_value(key, value, at)?);
-            }
-            "ssl.keyStore.password" | "ssl.trustStore.password" => {
-                store(self, key.starts_with("ssl.trust")).password = Some(value.to_string());
-            }
-            "ssl.keyStore.passwordPath" | "ssl.trustStore.passwordPath" => {
-                store(self, key.starts_with("ssl.trust")).password_path =
-                    Some(path_value(key, value, at)?);
-            }
-            "ssl.keyStore.type" | "ssl.trustStore.type" => {
-                let kind = if value.trim().is_empty() {
-                    None
-                } else {
-                    Some(StoreType::parse(value).ok_or_else(|| {
-                        invalid(
-                            key,
-                            at,
-                            format!("unsupported store type \"{value}\" (PEM, PKCS12 or JKS)"),
-                        )
-                    })?)
-                };
-                store(self, key.starts_with("ssl.trust")).store_type = kind;
-            }
-            "ssl.clientAuth" => {
-                self.tls.client_auth = ClientAuth::parse(value).ok_or_else(|| {
-                    invalid(key, at, format!("\"{value}\" is not need, want or none"))
-                })?;
-            }
-            "ssl.protocol" => {
-                if self.tls.enabled_protocols_set {
-                    return Ok(true);
-                }
-                match TlsVersion::from_protocol(value) {
-                    Ok(versions) => self.tls.protocols = versions,
-                    Err(why) => {
-                        if why.starts_with("unknown") {
-                            return Err(invalid(key, at, why));
-                        }
-                        self.warn(
-                            at.clone(),
-                            format!("{key}: {why}; using TLSv1.3 and TLSv1.2"),
-                        );
-                        self.tls.protocols = Vec::new();
-                    }
-                }
-            }
-            "ssl.enabledProtocols" => {
-                let mut versions = Vec::new();
-                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                    match TlsVersion::parse(name) {
-                        Ok(v) if !versions.contains(&v) => versions.push(v),
-                        Ok(_) => {}
-                        Err(why) if why.starts_with("unknown") => {
-                            return Err(invalid(key, at, why))
-                        }
-                        Err(why) => {
-                            self.warn(at.clone(), format!("{key}: {why}; {name} is left out"))
-                        }
-                    }
-                }
-                if versions.is_empty() {
-                    return Err(invalid(
-                        key,
-                        at,
-                        "names no protocol zk can serve (TLSv1.2, TLSv1.3)",
-                    ));
-                }
-                versions.sort_unstable_by(|a, b| b.cmp(a));
-                self.tls.protocols = versions;
-                self.tls.enabled_protocols_set = true;
-            }
-            "ssl.ciphersuites" => {
-                let mut suites = Vec::new();
-                let mut unsupported = Vec::new();
-                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                    if super::super::tls::cipher_suite(name).is_some() {
-                        suites.push(name.to_string());
-                    } else {
-                        unsupported.push(name);
-                    }
-                }
-                if !unsupported.is_empty() {
-                    self.warn(
-                        at.clone(),
-                        format!(
-                            "{key}: not supported by zk (rustls), left out: {}",
-                            unsupported.join(", ")
-                        ),
-                    );
-                }
-                if suites.is_empty() {
-                    return Err(invalid(key, at, "names no cipher suite zk supports (IANA names, e.g. TLS_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"));
-                }
-                self.tls.cipher_suites = suites;
-            }
             "client.portUnification" => self.tls.port_unification = boolean(key, value, at)?,
             "X509AuthenticationProvider.superUser" => {
                 self.tls.super_user = Some(value.to_string());
@@ -443,6 +388,124 @@ impl ServerConfig {
             _ => return Ok(false),
         }
         self.extra.insert(key.to_string(), value.to_string());
+        Ok(true)
+    }
+
+    /// One of the keys the client port and the quorum share, `name` without its `ssl.` or
+    /// `ssl.quorum.` prefix (`key` is the whole key, for messages). `Ok(false)`: not one.
+    fn apply_tls_keys(
+        &mut self,
+        keys: &mut super::TlsKeys,
+        name: &str,
+        key: &str,
+        value: &str,
+        at: &Location,
+    ) -> Result<bool, ConfigError> {
+        fn store<'k>(keys: &'k mut super::TlsKeys, name: &str) -> &'k mut super::StoreKeys {
+            if name.starts_with("trust") {
+                &mut keys.trust_store
+            } else {
+                &mut keys.key_store
+            }
+        }
+        match name {
+            "keyStore.location" | "trustStore.location" => {
+                store(keys, name).location = Some(path_value(key, value, at)?);
+            }
+            "keyStore.password" | "trustStore.password" => {
+                store(keys, name).password = Some(value.to_string());
+            }
+            "keyStore.passwordPath" | "trustStore.passwordPath" => {
+                store(keys, name).password_path = Some(path_value(key, value, at)?);
+            }
+            "keyStore.type" | "trustStore.type" => {
+                let kind = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(StoreType::parse(value).ok_or_else(|| {
+                        invalid(
+                            key,
+                            at,
+                            format!("unsupported store type \"{value}\" (PEM, PKCS12 or JKS)"),
+                        )
+                    })?)
+                };
+                store(keys, name).store_type = kind;
+            }
+            "clientAuth" => {
+                keys.client_auth = ClientAuth::parse(value).ok_or_else(|| {
+                    invalid(key, at, format!("\"{value}\" is not need, want or none"))
+                })?;
+            }
+            "protocol" => {
+                if keys.enabled_protocols_set {
+                    return Ok(true);
+                }
+                match TlsVersion::from_protocol(value) {
+                    Ok(versions) => keys.protocols = versions,
+                    Err(why) => {
+                        if why.starts_with("unknown") {
+                            return Err(invalid(key, at, why));
+                        }
+                        self.warn(
+                            at.clone(),
+                            format!("{key}: {why}; using TLSv1.3 and TLSv1.2"),
+                        );
+                        keys.protocols = Vec::new();
+                    }
+                }
+            }
+            "enabledProtocols" => {
+                let mut versions = Vec::new();
+                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    match TlsVersion::parse(name) {
+                        Ok(v) if !versions.contains(&v) => versions.push(v),
+                        Ok(_) => {}
+                        Err(why) if why.starts_with("unknown") => {
+                            return Err(invalid(key, at, why))
+                        }
+                        Err(why) => {
+                            self.warn(at.clone(), format!("{key}: {why}; {name} is left out"))
+                        }
+                    }
+                }
+                if versions.is_empty() {
+                    return Err(invalid(
+                        key,
+                        at,
+                        "names no protocol zk can serve (TLSv1.2, TLSv1.3)",
+                    ));
+                }
+                versions.sort_unstable_by(|a, b| b.cmp(a));
+                keys.protocols = versions;
+                keys.enabled_protocols_set = true;
+            }
+            "ciphersuites" => {
+                let mut suites = Vec::new();
+                let mut unsupported = Vec::new();
+                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    if super::super::tls::cipher_suite(name).is_some() {
+                        suites.push(name.to_string());
+                    } else {
+                        unsupported.push(name);
+                    }
+                }
+                if !unsupported.is_empty() {
+                    self.warn(
+                        at.clone(),
+                        format!(
+                            "{key}: not supported by zk (rustls), left out: {}",
+                            unsupported.join(", ")
+                        ),
+                    );
+                }
+                if suites.is_empty() {
+                    return Err(invalid(key, at, "names no cipher suite zk supports (IANA names, e.g. TLS_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"));
+                }
+                keys.cipher_suites = suites;
+            }
+            _ => return Ok(false),
+        }
         Ok(true)
     }
 
@@ -651,6 +714,7 @@ impl ServerConfig {
                 "set but secureClientPort is not",
             ));
         }
+        self.validate_quorum_auth()?;
         let enforced = self.sasl.enforced_schemes();
         if self.sasl.enforce_auth_enabled && !self.sasl.session_require_client_sasl_auth {
             let at = self.origin_of(&["enforce.auth.enabled"]);
@@ -696,6 +760,32 @@ impl ServerConfig {
             return Ok(());
         }
         self.validate_membership()
+    }
+
+    /// Apache's rules for `quorum.auth.*`: requiring SASL needs it enabled, and a member
+    /// that requires its learners to authenticate must authenticate itself.
+    fn validate_quorum_auth(&self) -> Result<(), ConfigError> {
+        let sasl = &self.quorum_sasl;
+        for (key, required) in [
+            ("quorum.auth.serverRequireSasl", sasl.server_require),
+            ("quorum.auth.learnerRequireSasl", sasl.learner_require),
+        ] {
+            if required && !sasl.enabled {
+                return Err(invalid(
+                    key,
+                    &self.origin_of(&[key]),
+                    "is true, so quorum.auth.enableSasl must be true too",
+                ));
+            }
+        }
+        if sasl.server_require && !sasl.learner_require {
+            return Err(invalid(
+                "quorum.auth.serverRequireSasl",
+                &self.origin_of(&["quorum.auth.serverRequireSasl"]),
+                "is true, so quorum.auth.learnerRequireSasl must be true too (a member that requires its peers to authenticate authenticates itself)",
+            ));
+        }
+        Ok(())
     }
 
     pub(super) fn validate_membership(&self) -> Result<(), ConfigError> {

@@ -89,6 +89,12 @@ pub(super) const DIRECT: &[&str] = &[
     "multiAddress.reachabilityCheckTimeoutMs",
     "multiAddress.reachabilityCheckEnabled",
     "oraclePath",
+    "quorum.auth.enableSasl",
+    "quorum.auth.serverRequireSasl",
+    "quorum.auth.learnerRequireSasl",
+    "quorum.auth.learner.saslLoginContext",
+    "quorum.auth.server.saslLoginContext",
+    "quorum.auth.kerberos.servicePrincipal",
 ];
 
 /// Keys (or key prefixes) that are ensemble membership, read only from zoo.cfg or the dynamic file.
@@ -100,9 +106,6 @@ pub(super) fn is_membership(key: &str) -> bool {
 }
 
 const JAVA_ONLY: &[&str] = &[
-    "sslQuorum",
-    "portUnification",
-    "sslQuorumReloadCertFiles",
     "quorum.cnxn.threads.size",
     "client.secure",
     "clientCnxnSocket",
@@ -132,7 +135,6 @@ const JAVA_ONLY_PREFIXES: &[&str] = &[
     "authProvider.",
     "metricsProvider.",
     "jvm.pause.",
-    "quorum.auth.",
     "kerberos.",
     "sasl.",
     "jmx.",

@@ -21,10 +21,11 @@
 //!
 //! Every key Apache documents is accepted. Keys zk acts on become typed fields; other keys
 //! Apache documents are kept in [`ServerConfig::extra`]; keys configuring Java-only machinery
-//! (`authProvider.N`, `metricsProvider.*`, `jvm.pause.*`, `quorum.auth.*`, `ssl.quorum.*` and
-//! the `ssl.*` keys zk has no use for, ...) and unknown keys are kept too, each with one
-//! warning. The client port's TLS keys (`ssl.keyStore.*`, `ssl.clientAuth`, ...) are typed in
-//! [`TlsConfig`] and checked as they are read. A bad value
+//! (`authProvider.N`, `metricsProvider.*`, `jvm.pause.*`, the `ssl.*` keys zk has no use
+//! for, ...) and unknown keys are kept too, each with one warning. The client port's TLS keys
+//! (`ssl.keyStore.*`, `ssl.clientAuth`, ...) are typed in [`TlsConfig`], the quorum's
+//! (`sslQuorum`, `ssl.quorum.*`) in [`QuorumTlsConfig`] and quorum SASL (`quorum.auth.*`) in
+//! [`QuorumSaslConfig`], each checked as it is read. A bad value
 //! (non-integer, port out of range, `minSessionTimeout > maxSessionTimeout`, an unknown
 //! four-letter word, a malformed `server.N`) is a [`ConfigError`] naming file, line and reason.
 //!
@@ -176,6 +177,10 @@ pub const EMBEDDED_INIT_LIMIT: u32 = 10;
 pub const EMBEDDED_SYNC_LIMIT: u32 = 5;
 /// EMBEDDED: `clientPort`.
 pub const EMBEDDED_CLIENT_PORT: u16 = 2181;
+/// `quorum.auth.learner.saslLoginContext`: the JAAS section a dialing member logs in with.
+pub const DEFAULT_QUORUM_LEARNER_LOGIN_CONTEXT: &str = "QuorumLearner";
+/// `quorum.auth.server.saslLoginContext`: the JAAS section peers authenticate against.
+pub const DEFAULT_QUORUM_SERVER_LOGIN_CONTEXT: &str = "QuorumServer";
 /// EMBEDDED: `clientPortAddress` (loopback only).
 pub const EMBEDDED_CLIENT_PORT_ADDRESS: &str = "127.0.0.1";
 /// EMBEDDED: `4lw.commands.whitelist`.
@@ -258,26 +263,102 @@ impl MetricsConfig {
     }
 }
 
-/// The client port's TLS keys, as Apache names them (system-property keys: zoo.cfg or
-/// `-Dzookeeper.<key>`). Values are checked when read; the store files when the server starts.
+/// The keys one TLS endpoint shares with the other, as Apache names them under `ssl.` (the
+/// client port) and `ssl.quorum.` (the quorum and election ports). Values are checked when
+/// read; the store files when the server starts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsKeys {
+    /// `*.keyStore.location`, `.password` (or `.passwordPath`), `.type`.
+    pub key_store: StoreKeys,
+    /// `*.trustStore.location`, `.password` (or `.passwordPath`), `.type`.
+    pub trust_store: StoreKeys,
+    /// `*.clientAuth` (need).
+    pub client_auth: ClientAuth,
+    /// `*.protocol` / `*.enabledProtocols`, resolved to what rustls speaks; empty = both.
+    pub protocols: Vec<TlsVersion>,
+    /// `*.ciphersuites` names rustls supports; empty = rustls' defaults.
+    pub cipher_suites: Vec<String>,
+    /// `*.enabledProtocols` was set (it beats `*.protocol`).
+    enabled_protocols_set: bool,
+}
+
+/// The client port's TLS keys (system-property keys: zoo.cfg or `-Dzookeeper.<key>`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsConfig {
-    /// `ssl.keyStore.location`, `.password` (or `.passwordPath`), `.type`.
-    pub key_store: StoreKeys,
-    /// `ssl.trustStore.location`, `.password` (or `.passwordPath`), `.type`.
-    pub trust_store: StoreKeys,
-    /// `ssl.clientAuth` (need).
-    pub client_auth: ClientAuth,
-    /// `ssl.protocol` / `ssl.enabledProtocols`, resolved to what rustls speaks; empty = both.
-    pub protocols: Vec<TlsVersion>,
-    /// `ssl.ciphersuites` names rustls supports; empty = rustls' defaults.
-    pub cipher_suites: Vec<String>,
+    /// `ssl.keyStore.*`, `ssl.trustStore.*`, `ssl.clientAuth`, `ssl.protocol`, ...
+    pub keys: TlsKeys,
     /// `client.portUnification` (false): the plaintext client port also accepts TLS.
     pub port_unification: bool,
     /// `X509AuthenticationProvider.superUser` (unset): this subject is `super` too.
     pub super_user: Option<String>,
-    /// `ssl.enabledProtocols` was set (it beats `ssl.protocol`).
-    enabled_protocols_set: bool,
+}
+
+/// TLS between ensemble members: `sslQuorum`, `portUnification` and
+/// `sslQuorumReloadCertFiles` (zoo.cfg only, as in Apache) and the `ssl.quorum.*` keys
+/// (zoo.cfg or `-Dzookeeper.ssl.quorum.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumTlsConfig {
+    /// `sslQuorum` (false): members dial each other over TLS, and accept only TLS unless
+    /// `portUnification`.
+    pub ssl_quorum: bool,
+    /// `portUnification` (false): the quorum and election ports accept TLS and plaintext
+    /// (the rolling upgrade to `sslQuorum`).
+    pub port_unification: bool,
+    /// `sslQuorumReloadCertFiles` (false): new connections use the stores' files as they
+    /// change.
+    pub reload_cert_files: bool,
+    /// `ssl.quorum.hostnameVerification` (true): a peer's certificate must name the address
+    /// (or host) of the `server.N` it is.
+    pub hostname_verification: bool,
+    /// `ssl.quorum.keyStore.*`, `ssl.quorum.trustStore.*`, `ssl.quorum.clientAuth`, ...
+    pub keys: TlsKeys,
+}
+
+impl Default for QuorumTlsConfig {
+    fn default() -> Self {
+        QuorumTlsConfig {
+            ssl_quorum: false,
+            port_unification: false,
+            reload_cert_files: false,
+            hostname_verification: true,
+            keys: TlsKeys::default(),
+        }
+    }
+}
+
+/// SASL between ensemble members (`quorum.auth.*`, zoo.cfg only, as in Apache), from the
+/// JAAS file named by `-Djava.security.auth.login.config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumSaslConfig {
+    /// `quorum.auth.enableSasl` (false).
+    pub enabled: bool,
+    /// `quorum.auth.learnerRequireSasl` (false): refuse to talk to a member that does not
+    /// authenticate this one.
+    pub learner_require: bool,
+    /// `quorum.auth.serverRequireSasl` (false): refuse members that do not authenticate.
+    pub server_require: bool,
+    /// `quorum.auth.learner.saslLoginContext` (`QuorumLearner`): the JAAS section with this
+    /// member's `username` and `password`.
+    pub learner_login_context: String,
+    /// `quorum.auth.server.saslLoginContext` (`QuorumServer`): the JAAS section with the
+    /// `user_<name>` entries members authenticate against.
+    pub server_login_context: String,
+    /// `quorum.auth.kerberos.servicePrincipal` (`zkquorum/localhost`): accepted; Kerberos is
+    /// not supported.
+    pub kerberos_service_principal: Option<String>,
+}
+
+impl Default for QuorumSaslConfig {
+    fn default() -> Self {
+        QuorumSaslConfig {
+            enabled: false,
+            learner_require: false,
+            server_require: false,
+            learner_login_context: DEFAULT_QUORUM_LEARNER_LOGIN_CONTEXT.to_string(),
+            server_login_context: DEFAULT_QUORUM_SERVER_LOGIN_CONTEXT.to_string(),
+            kerberos_service_principal: None,
+        }
+    }
 }
 
 /// SASL and authentication enforcement, as Apache names the keys.
@@ -425,6 +506,10 @@ pub struct ServerConfig {
     pub servers: BTreeMap<u64, QuorumServer>,
     /// `group.N=sid:sid:...` (hierarchical quorums), by group id.
     pub groups: BTreeMap<u64, Vec<u64>>,
+    /// `sslQuorum`, `portUnification`, `ssl.quorum.*`.
+    pub quorum_tls: QuorumTlsConfig,
+    /// `quorum.auth.*`.
+    pub quorum_sasl: QuorumSaslConfig,
     /// `weight.SID=w` as written (participants without a line weigh 1).
     pub weights: BTreeMap<u64, u64>,
     /// `version` (hex) from zoo.cfg or the dynamic file's name suffix.
@@ -785,6 +870,8 @@ impl ServerConfig {
             secure_client_port_address: None,
             tls: TlsConfig::default(),
             sasl: SaslConfig::default(),
+            quorum_tls: QuorumTlsConfig::default(),
+            quorum_sasl: QuorumSaslConfig::default(),
             client_port_listen_backlog: None,
             max_client_cnxns: DEFAULT_MAX_CLIENT_CNXNS,
             max_cnxns: DEFAULT_MAX_CNXNS,
@@ -854,3 +941,5 @@ impl ServerConfig {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_quorum;

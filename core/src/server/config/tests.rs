@@ -439,7 +439,7 @@ fn other_keys_are_kept_with_the_right_warning() {
         "dataDir=/d\ncommitLogCount=700\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
          ssl.keyStore.location=/k.jks\nauthProvider.1=com.example.KerberosNameProvider\n\
          metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
-         jvm.pause.monitor=true\nquorum.auth.enableSasl=true\nfoo.bar=baz\njute.maxbuffer=4194304\n\
+         jvm.pause.monitor=true\nquorum.cnxn.threads.size=20\nfoo.bar=baz\njute.maxbuffer=4194304\n\
          readonlymode.enabled=true\nsecureClientPort=2281\n",
     );
     assert_eq!(c.property("commitLogCount"), Some("700"));
@@ -454,13 +454,13 @@ fn other_keys_are_kept_with_the_right_warning() {
     assert!(!has_warning(&c, "serverCnxnFactory"));
     assert!(!has_warning(&c, "ssl.keyStore.location"));
     assert_eq!(
-        c.tls.key_store.location.as_deref(),
+        c.tls.keys.key_store.location.as_deref(),
         Some(Path::new("/k.jks"))
     );
     for key in [
         "authProvider.1",
         "jvm.pause.monitor",
-        "quorum.auth.enableSasl",
+        "quorum.cnxn.threads.size",
     ] {
         assert!(
             has_warning(&c, &format!("{key} has no effect in zk")),
@@ -498,12 +498,12 @@ fn tls_keys_from_zoo_cfg_and_system_properties() {
     );
     assert!(has_warning(&c, "zoo.cfg:12: ssl.ciphersuites: not supported by zk (rustls), left out: TLS_RSA_WITH_AES_128_CBC_SHA"));
     assert_eq!(c.secure_client_port, Some(2281));
-    assert_eq!(c.tls.key_store.store_type, Some(StoreType::Pkcs12));
-    assert_eq!(c.tls.key_store.password.as_deref(), Some("pw"));
-    assert_eq!(c.tls.client_auth, ClientAuth::Want);
-    assert_eq!(c.tls.protocols, vec![TlsVersion::V1_2]);
+    assert_eq!(c.tls.keys.key_store.store_type, Some(StoreType::Pkcs12));
+    assert_eq!(c.tls.keys.key_store.password.as_deref(), Some("pw"));
+    assert_eq!(c.tls.keys.client_auth, ClientAuth::Want);
+    assert_eq!(c.tls.keys.protocols, vec![TlsVersion::V1_2]);
     assert_eq!(
-        c.tls.cipher_suites,
+        c.tls.keys.cipher_suites,
         vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_string()]
     );
     assert!(c.tls.port_unification);
@@ -516,16 +516,19 @@ fn tls_keys_from_zoo_cfg_and_system_properties() {
     ])
     .unwrap();
     assert_eq!(
-        c.tls.trust_store.location.as_deref(),
+        c.tls.keys.trust_store.location.as_deref(),
         Some(Path::new("/k/trust.jks"))
     );
     // zoo.cfg wins over -D for the same key.
-    assert_eq!(c.tls.client_auth, ClientAuth::Want);
+    assert_eq!(c.tls.keys.client_auth, ClientAuth::Want);
     assert_eq!(c.tls.super_user.as_deref(), Some("CN=admin"));
-    assert_eq!(c.tls.protocols, vec![TlsVersion::V1_3, TlsVersion::V1_2]);
+    assert_eq!(
+        c.tls.keys.protocols,
+        vec![TlsVersion::V1_3, TlsVersion::V1_2]
+    );
     assert!(has_warning(&c, "TLSv1.1 is not supported by zk"));
     // Apache's default is need.
-    assert_eq!(parse(MINIMAL).tls.client_auth, ClientAuth::Need);
+    assert_eq!(parse(MINIMAL).tls.keys.client_auth, ClientAuth::Need);
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub enum StartError {
     Snapshot { zxid: u64, reason: SnapshotError },
     #[error("cannot start raft: {0}")]
     Raft(String),
+    #[error("quorum TLS (ssl.quorum.*): {0}")]
+    Tls(#[from] crate::server::tls::TlsError),
     #[error("cannot bind the quorum address {addr}: {source}")]
     Bind {
         addr: String,

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Cursor;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use openraft::alias::{SnapshotMetaOf, VoteOf};
 use openraft::raft::AppendEntriesResponse;
 use parking_lot::Mutex;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::wire::{self, read_request, write_body, PeerRequest, PeerResponse, ReadError};
@@ -27,8 +27,11 @@ use super::{Raft, TypeConfig};
 use crate::server::options::{EnsembleOptions, Peer};
 
 use super::network::{parse_node, LinkConfig};
+use super::peer_auth::Verdict;
 use super::proposer::Proposer;
+use super::transport::PeerStream;
 use super::StartError;
+use crate::server::refusals;
 
 /// A snapshot larger than this is not a snapshot this member will assemble.
 const MAX_SNAPSHOT_BYTES: u64 = 64 << 30;
@@ -87,6 +90,14 @@ impl Admission {
             .get(&ip)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The `server.N` hosts of `members`, as their lines (or the membership) name them.
+    pub fn hosts_of(&self, members: &BTreeSet<u64>) -> Vec<String> {
+        members
+            .iter()
+            .filter_map(|id| self.ensemble.peers.get(id).map(|peer| peer.host.clone()))
+            .collect()
     }
 
     /// Whether a connection from `ip` may speak for member `origin`.
@@ -202,7 +213,14 @@ pub async fn listen(
                         return;
                     };
                     let _ = stream.set_nodelay(true);
-                    serve_peer(stream, from.ip(), election, &served).await;
+                    let hosts = served.admission.hosts_of(&members);
+                    let security = served.config.security.clone();
+                    let deadline = served.config.deadlines.frame;
+                    let Some(stream) = security.accepted(stream, from, &hosts, deadline).await
+                    else {
+                        return;
+                    };
+                    serve_peer(stream, from, election, &served).await;
                     drop(slot);
                 });
             }
@@ -228,9 +246,11 @@ impl Drop for IncomingSlot<'_> {
     }
 }
 
-async fn serve_peer(mut stream: TcpStream, from: IpAddr, election: bool, served: &Served) {
+async fn serve_peer(mut stream: PeerStream, peer: SocketAddr, election: bool, served: &Served) {
+    let from = peer.ip();
     // The member whose appends this connection carried: its closing is news.
     let mut appends_from = None;
+    let mut auth = served.config.security.server_auth();
     let mut incoming: Option<(Incoming, IncomingSlot<'_>)> = None;
     let deadlines = served.config.deadlines;
     loop {
@@ -257,6 +277,24 @@ async fn serve_peer(mut stream: TcpStream, from: IpAddr, election: bool, served:
                 break;
             }
         };
+        let request = match request {
+            PeerRequest::Sasl(token) => {
+                let users = served.config.security.sasl_users();
+                let (answer, verdict) = auth.on_token(users, &token);
+                let answered =
+                    answer_peer(&mut stream, &PeerResponse::Sasl(answer), deadlines.frame).await;
+                if !judged(verdict, peer) || !answered {
+                    break;
+                }
+                continue;
+            }
+            request => {
+                if !judged(auth.on_request(), peer) {
+                    break;
+                }
+                request
+            }
+        };
         if let PeerRequest::Append(rpc) = &request {
             use openraft::vote::RaftLeaderId;
             appends_from = Some(*rpc.vote.leader_id().node_id());
@@ -279,20 +317,50 @@ async fn serve_peer(mut stream: TcpStream, from: IpAddr, election: bool, served:
             }
             request => handle(request, from, served).await,
         };
-        let body = match wire::encode(&response, wire::RESPONSE_CAP) {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::warn!("cannot answer a peer: {e}");
-                break;
-            }
-        };
-        match tokio::time::timeout(deadlines.frame, write_body(&mut stream, &body)).await {
-            Ok(Ok(())) => {}
-            _ => break,
+        if !answer_peer(&mut stream, &response, deadlines.frame).await {
+            break;
         }
     }
     if let Some(from) = appends_from {
         served.proposer.replication_closed(from);
+    }
+}
+
+/// Writes one answer within `deadline`; whether it went out.
+async fn answer_peer(stream: &mut PeerStream, response: &PeerResponse, deadline: Duration) -> bool {
+    let body = match wire::encode(response, wire::RESPONSE_CAP) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!("cannot answer a peer: {e}");
+            return false;
+        }
+    };
+    matches!(
+        tokio::time::timeout(deadline, write_body(stream, &body)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Logs what quorum SASL decided about a connection from `peer`; whether to go on serving it.
+fn judged(verdict: Verdict, peer: SocketAddr) -> bool {
+    match verdict {
+        Verdict::Serve => true,
+        Verdict::Authenticated(user) => {
+            tracing::info!(peer = %peer, "quorum SASL: the member authenticated as {user:?}");
+            true
+        }
+        Verdict::ServeUnauthenticated(why) => {
+            refusals::log_peer_refusal(peer, "sasl", &format!("quorum connection: {why}"));
+            true
+        }
+        Verdict::Close(why) => {
+            refusals::log_peer_refusal(
+                peer,
+                "sasl",
+                &format!("refused a quorum connection: {why}"),
+            );
+            false
+        }
     }
 }
 
@@ -414,6 +482,7 @@ async fn handle(request: PeerRequest, from: IpAddr, served: &Served) -> PeerResp
             .await
             .map_or_else(failed, PeerResponse::TransferLeader),
         PeerRequest::SnapshotChunk { .. } => failed("a snapshot piece out of a transfer"),
+        PeerRequest::Sasl(_) => failed("a quorum SASL token out of the exchange"),
         PeerRequest::Forward(proposals) => {
             let origins: BTreeSet<u64> = proposals.iter().map(|p| p.origin).collect();
             for origin in origins {

@@ -22,6 +22,10 @@
 //!   and snapshots of the tree with their raft metadata.
 //! - `wire.rs`: the messages on the quorum and election ports, their framing and the caps
 //!   per message kind.
+//! - `transport.rs`: TLS between members (`sslQuorum`, `portUnification`), told apart from
+//!   plaintext by the first byte on the accepting side.
+//! - `peer_auth.rs`: quorum SASL (DIGEST-MD5) between members, sans-IO: the accepting
+//!   side's and the dialing side's rules for missing, failed and required authentication.
 //! - `network.rs`: the peer-to-peer client (openraft's network: byte-bounded appends,
 //!   snapshots in pieces, leadership transfer) and the links to peers' ports.
 //! - `listener.rs`: the quorum and election listeners (admission of members only,
@@ -42,10 +46,12 @@ mod error;
 mod listener;
 mod log_store;
 mod network;
+mod peer_auth;
 mod proposer;
 pub use proposer::RevalidateError;
 mod reconfig;
 mod state_machine;
+mod transport;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap};
@@ -397,7 +403,8 @@ pub async fn start(
         .ok_or(StartError::NotAMember(ensemble.my_id))?;
     let caps = wire::Caps::for_max_buffer(shared.opts.max_buffer);
     let deadlines = wire::Deadlines::new(shared.opts.tick_time, ensemble.sync_limit);
-    let links = network::LinkConfig::new(&me, caps, deadlines).await;
+    let security = Arc::new(transport::Security::new(&ensemble.security)?);
+    let links = network::LinkConfig::new(&me, caps, deadlines, security).await;
     // openraft snapshots every N entries; N drawn once per start as Apache draws its
     // snapshot points, so the members of an ensemble rarely snapshot at the same moment.
     let snap_every = crate::server::snapshotter::draw_goal(shared.opts.snap_count);

@@ -16,8 +16,10 @@ use openraft::raft::{
     TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{BasicNode, EntryPayload};
-use tokio::net::{TcpSocket, TcpStream};
+use std::sync::Arc;
+use tokio::net::TcpSocket;
 
+use super::transport::{PeerStream, Security};
 use super::wire::{
     self, read_response, write_body, Caps, Deadlines, Kind, PeerRequest, PeerResponse,
     SNAPSHOT_CHUNK,
@@ -32,7 +34,8 @@ pub enum Port {
     Election,
 }
 
-/// What every link of this member shares: the frame caps and the address it dials from.
+/// What every link (and listener) of this member shares: the frame caps, the address it
+/// dials from, and how connections are secured.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
     pub caps: Caps,
@@ -40,14 +43,21 @@ pub struct LinkConfig {
     /// This member's own address, when it is one of this machine's: outgoing connections are
     /// bound to it.
     pub source: Option<IpAddr>,
+    pub security: Arc<Security>,
 }
 
 impl LinkConfig {
-    pub async fn new(me: &Peer, caps: Caps, deadlines: Deadlines) -> LinkConfig {
+    pub async fn new(
+        me: &Peer,
+        caps: Caps,
+        deadlines: Deadlines,
+        security: Arc<Security>,
+    ) -> LinkConfig {
         LinkConfig {
             caps,
             deadlines,
             source: local_source(&me.host).await,
+            security,
         }
     }
 }
@@ -61,11 +71,12 @@ async fn local_source(host: &str) -> Option<IpAddr> {
         .find(|ip| std::net::TcpListener::bind((*ip, 0)).is_ok())
 }
 
-/// One lazily (re)connected TCP stream to one port of one peer.
+/// One lazily (re)connected stream to one port of one peer.
 pub struct PeerLink {
+    host: String,
     addr: String,
     config: LinkConfig,
-    stream: Option<TcpStream>,
+    stream: Option<PeerStream>,
 }
 
 impl PeerLink {
@@ -75,6 +86,7 @@ impl PeerLink {
             Port::Election => peer.election_port,
         };
         PeerLink {
+            host: peer.host.clone(),
             addr: peer.socket_address(number),
             config: config.clone(),
             stream: None,
@@ -138,7 +150,7 @@ impl PeerLink {
         self.stream = None;
     }
 
-    async fn connect(&self) -> std::io::Result<TcpStream> {
+    async fn connect(&self) -> std::io::Result<PeerStream> {
         let target = tokio::net::lookup_host(&self.addr)
             .await?
             .next()
@@ -161,6 +173,9 @@ impl PeerLink {
         }
         let stream = socket.connect(target).await?;
         stream.set_nodelay(true)?;
+        let security = &self.config.security;
+        let mut stream = security.dialed(stream, &self.host, &self.addr).await?;
+        security.authenticate(&mut stream, &self.addr).await?;
         Ok(stream)
     }
 
@@ -175,9 +190,32 @@ impl PeerLink {
             return Err(std::io::ErrorKind::NotConnected.into());
         };
         write_body(stream, body).await?;
-        read_response(stream)
-            .await?
-            .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into())
+        match read_response(stream).await {
+            Ok(Some(response)) => Ok(response),
+            Ok(None) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Err(e) => {
+                self.report_tls_alert(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// A member that refuses this one's certificate says so with a TLS alert, which (in TLS
+    /// 1.3) arrives only after this side finished its handshake: at the first read.
+    fn report_tls_alert(&self, e: &std::io::Error) {
+        let alert = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .filter(|tls| matches!(tls, rustls::Error::AlertReceived(_)));
+        if let Some(alert) = alert {
+            crate::server::refusals::log_dial_refusal(
+                &self.addr,
+                &format!(
+                    "the member at {} refused this member's TLS certificate ({alert}): it must                      be signed by a CA in that member's ssl.quorum.trustStore and name this                      member's address",
+                    self.addr
+                ),
+            );
+        }
     }
 }
 
@@ -185,9 +223,12 @@ impl PeerLink {
 /// between requests is an end of stream or an error. Checked before each request, so a
 /// stream left from before a peer restarted or a link was cut is replaced before sending,
 /// not discovered after (which would cost a forwarded write its answer).
-fn is_closed(stream: &TcpStream) -> bool {
+/// On TLS the bytes are read from under the TLS layer: a TLS peer sends nothing unasked
+/// either (no session tickets), so bytes there are an alert or a close, and the stream is
+/// dropped whatever they were.
+fn is_closed(stream: &PeerStream) -> bool {
     let mut byte = [0u8; 1];
-    !matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    !matches!(stream.tcp().try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 /// openraft's view of the ensemble's transport.

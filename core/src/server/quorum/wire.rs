@@ -21,6 +21,7 @@
 //!  5   Touch            quorum    64 KiB (reports split at MAX_TOUCHED sessions)
 //!  6   Revalidate       quorum    4 KiB
 //!  7   TransferLeader   election  4 KiB
+//!  8   Sasl             both      8 KiB + 16 (quorum SASL tokens, first on a connection)
 //! responses (any kind)            1 MiB
 //! ```
 //!
@@ -39,6 +40,7 @@ use openraft::raft::{
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::peer_auth::SaslAnswer;
 use super::{Proposal, TypeConfig};
 
 /// Bytes of one snapshot chunk on the wire; a snapshot travels as a sequence of them.
@@ -50,6 +52,8 @@ pub const MAX_TOUCHED: usize = 4096;
 pub const RESPONSE_CAP: usize = 1 << 20;
 const SMALL_CAP: usize = 4 << 10;
 const TOUCH_CAP: usize = 64 << 10;
+/// A token one byte over what the exchange takes still arrives, to be refused by it.
+const SASL_CAP: usize = crate::server::sasl::MAX_TOKEN_BYTES + 16;
 /// Room in a frame for what surrounds the entries or the chunk: log ids, the vote, the
 /// snapshot's metadata, postcard's lengths.
 const ENVELOPE: usize = 256 << 10;
@@ -89,6 +93,8 @@ pub enum PeerRequest {
     },
     /// The leader hands leadership to another voter (openraft's transfer).
     TransferLeader(TransferLeaderRequest<TypeConfig>),
+    /// A quorum SASL token from the member that dialed (`peer_auth`), before its requests.
+    Sasl(#[serde(with = "super::as_bytes")] Vec<u8>),
 }
 
 /// The kinds of [`PeerRequest`], numbered as postcard tags them.
@@ -102,6 +108,7 @@ pub enum Kind {
     Touch,
     Revalidate,
     TransferLeader,
+    Sasl,
 }
 
 impl Kind {
@@ -115,6 +122,7 @@ impl Kind {
             5 => Kind::Touch,
             6 => Kind::Revalidate,
             7 => Kind::TransferLeader,
+            8 => Kind::Sasl,
             _ => return None,
         })
     }
@@ -129,12 +137,18 @@ impl Kind {
             PeerRequest::Touch(_) => Kind::Touch,
             PeerRequest::Revalidate { .. } => Kind::Revalidate,
             PeerRequest::TransferLeader(_) => Kind::TransferLeader,
+            PeerRequest::Sasl(_) => Kind::Sasl,
         }
     }
 
-    /// Whether this kind travels on the election port (votes) rather than the quorum port.
-    pub fn on_election_port(self) -> bool {
-        matches!(self, Kind::Vote | Kind::PreVote | Kind::TransferLeader)
+    /// Whether this kind may arrive on the election port (`election`) or the quorum port:
+    /// votes on the first, the rest on the second, SASL tokens on both.
+    pub fn belongs_on(self, election: bool) -> bool {
+        match self {
+            Kind::Sasl => true,
+            Kind::Vote | Kind::PreVote | Kind::TransferLeader => election,
+            _ => !election,
+        }
     }
 }
 
@@ -161,6 +175,8 @@ pub enum PeerResponse {
     /// The session of a Revalidate is not live at the leader, or its password is wrong: the
     /// client is told its session expired.
     SessionExpired,
+    /// The answer to a quorum SASL token.
+    Sasl(SaslAnswer),
 }
 
 /// The frame caps of one member, from its `jute.maxbuffer`. Every member of an ensemble must
@@ -194,6 +210,7 @@ impl Caps {
             Kind::Vote | Kind::PreVote | Kind::Revalidate | Kind::TransferLeader => SMALL_CAP,
             Kind::SnapshotChunk => SNAPSHOT_CHUNK + ENVELOPE,
             Kind::Touch => TOUCH_CAP,
+            Kind::Sasl => SASL_CAP,
         }
     }
 }
@@ -337,7 +354,7 @@ where
         input.read_exact(&mut tag).await?;
         let kind = Kind::from_tag(tag[0])
             .ok_or_else(|| invalid(format!("unknown peer message tag {}", tag[0])))?;
-        if kind.on_election_port() != election {
+        if !kind.belongs_on(election) {
             return Err(invalid(format!("{kind:?} does not belong on this port")));
         }
         let cap = caps.request_cap(kind);
@@ -486,6 +503,39 @@ mod tests {
         assert!(read(vec![0, 0, 0, 3, 5, 0xff, 0xff], false).is_err());
         // A stream that ends before a frame is a clean end.
         assert!(matches!(read(Vec::new(), false), Ok(None)));
+    }
+
+    #[test]
+    fn sasl_tokens_go_on_either_port_within_their_cap() {
+        let caps = Caps::for_max_buffer(1 << 20);
+        let wait = Duration::from_secs(5);
+        let read = |bytes: Vec<u8>, election: bool| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut input = &bytes[..];
+                read_request(&mut input, &caps, election, wait, wait)
+                    .await
+                    .map(|request| request.map(|r| Kind::of(&r)))
+            })
+        };
+        let body = postcard::to_stdvec(&PeerRequest::Sasl(b"token".to_vec())).unwrap();
+        assert_eq!(body[0], 8, "the Sasl tag");
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        for election in [false, true] {
+            assert!(matches!(
+                read(frame.clone(), election),
+                Ok(Some(Kind::Sasl))
+            ));
+        }
+        // A token claiming 64 KiB is refused on its length alone.
+        let mut frame = (64u32 << 10).to_be_bytes().to_vec();
+        frame.push(8);
+        let err = read(frame, false).unwrap_err().to_string();
+        assert!(err.contains("over its cap"), "{err}");
     }
 
     #[test]

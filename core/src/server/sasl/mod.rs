@@ -23,8 +23,10 @@
 //!
 //! - this file: [`SaslOptions`] (from the JAAS file), [`SaslExchange`] (one connection's
 //!   state), [`AuthEnforcement`]; refusals go to the log through `refusals.rs`.
+//! - `quorum`: what quorum SASL (`quorum.auth.*`) reads from the JAAS file.
 //! - the JAAS parser and DIGEST-MD5 itself are shared with the client: `crate::sasl`.
 
+pub mod quorum;
 #[cfg(test)]
 mod tests;
 

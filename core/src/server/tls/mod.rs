@@ -1,12 +1,16 @@
 //! TLS on the client port: `secureClientPort` (a listener that speaks only TLS) and
 //! `client.portUnification` (the plaintext port also takes TLS, told apart by the first
-//! byte, 0x16 for a TLS handshake record), with Apache's `ssl.*` keys.
+//! byte, 0x16 for a TLS handshake record), with Apache's `ssl.*` keys; and between ensemble
+//! members (`sslQuorum`, `ssl.quorum.*`), where both sides present certificates.
 //!
 //! # Layout
 //!
-//! - this file: [`TlsSettings`] (what `ssl.*` resolve to), building the rustls
-//!   `ServerConfig`, [`TlsAcceptor`] (the current config, swapped when the store files
-//!   change), and the ids a client certificate proves ([`peer_ids`]).
+//! - this file: [`TlsSettings`] (what `ssl.*` or `ssl.quorum.*` resolve to), building the
+//!   rustls `ServerConfig`, [`TlsAcceptor`] (the client port's current config), and the ids
+//!   a client certificate proves ([`peer_ids`]).
+//! - `reload`: [`Reloading`], a config rebuilt when its store files change.
+//! - `peer`: the quorum's pair of configs, one to accept members and one to dial them,
+//!   and the check that a member's certificate names its address.
 //! - key and trust stores (PEM, PKCS12, JKS) are read by `crate::keystore`, shared with
 //!   the client.
 //! - `dn`: a certificate subject in RFC 2253 form, the `x509` scheme's id.
@@ -17,26 +21,30 @@
 //!
 //! # Reload
 //!
-//! [`TlsAcceptor::watch`] looks at the store files' size and modification time every
+//! [`Reloading::watch`] looks at the store files' size and modification time every
 //! [`RELOAD_POLL`]; when one changed it rebuilds the config, and new connections use it.
 //! Connections already open keep theirs. A file that does not load (half written, wrong
 //! password) keeps the old config, is logged, and is tried again on the next change.
 
 pub mod dn;
+pub mod peer;
+mod reload;
 #[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::ring as provider;
 use rustls::server::{ServerConnection, WebPkiClientVerifier};
 use rustls::{RootCertStore, SupportedCipherSuite, SupportedProtocolVersion};
 
 pub use crate::keystore::{StoreError, StoreSpec, StoreType};
 use crate::proto::Id;
+use crate::tls_names::AnyName;
+pub use reload::{Rebuild, Reloading};
 
 /// How often the store files are checked for changes.
 pub const RELOAD_POLL: Duration = Duration::from_secs(2);
@@ -154,6 +162,11 @@ pub enum TlsError {
 impl TlsSettings {
     /// Loads the stores and builds the rustls config.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        self.build_server_config().map(Arc::new)
+    }
+
+    /// The crypto provider with the configured cipher suites.
+    fn provider(&self) -> Arc<rustls::crypto::CryptoProvider> {
         let mut provider = provider::default_provider();
         if !self.cipher_suites.is_empty() {
             provider.cipher_suites = self
@@ -162,14 +175,34 @@ impl TlsSettings {
                 .filter_map(|name| cipher_suite(name))
                 .collect();
         }
-        let provider = Arc::new(provider);
-        let versions: Vec<&'static SupportedProtocolVersion> = if self.protocols.is_empty() {
+        Arc::new(provider)
+    }
+
+    /// The enabled protocol versions, newest first.
+    fn versions(&self) -> Vec<&'static SupportedProtocolVersion> {
+        if self.protocols.is_empty() {
             vec![&rustls::version::TLS13, &rustls::version::TLS12]
         } else {
             self.protocols.iter().map(|v| v.rustls()).collect()
-        };
+        }
+    }
+
+    /// The CA certificates of the trust store, as rustls roots.
+    fn roots(&self, spec: &StoreSpec) -> Result<RootCertStore, TlsError> {
+        let mut roots = RootCertStore::empty();
+        for cert in spec.load_trust()? {
+            roots.add(cert).map_err(|e| TlsError::Trust {
+                path: spec.location.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(roots)
+    }
+
+    pub(crate) fn build_server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        let provider = self.provider();
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&versions)
+            .with_protocol_versions(&self.versions())
             .map_err(|e| {
                 TlsError::Settings(format!("ssl.ciphersuites and ssl.enabledProtocols: {e}"))
             })?;
@@ -177,13 +210,7 @@ impl TlsSettings {
             (ClientAuth::None, _) => builder.with_no_client_auth(),
             (_, None) => return Err(TlsError::NoTrustStore),
             (auth, Some(spec)) => {
-                let mut roots = RootCertStore::empty();
-                for cert in spec.load_trust()? {
-                    roots.add(cert).map_err(|e| TlsError::Trust {
-                        path: spec.location.clone(),
-                        reason: e.to_string(),
-                    })?;
-                }
+                let roots = self.roots(spec)?;
                 let mut verifier =
                     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
                 if auth == ClientAuth::Want {
@@ -197,16 +224,55 @@ impl TlsSettings {
             }
         };
         let identity = self.key_store.load_identity()?;
-        let config = builder
+        builder
             .with_single_cert(identity.chain, identity.key)
             .map_err(|e| TlsError::Key {
                 path: self.key_store.location.clone(),
                 reason: e.to_string(),
-            })?;
-        Ok(Arc::new(config))
+            })
     }
 
-    fn watched_files(&self) -> Vec<PathBuf> {
+    /// The config of a dialing side that presents the key store's certificate and verifies
+    /// the other side's against the trust store (by name too, with `verify_names`).
+    pub(crate) fn build_client_config(
+        &self,
+        verify_names: bool,
+    ) -> Result<rustls::ClientConfig, TlsError> {
+        let Some(spec) = &self.trust_store else {
+            return Err(TlsError::NoTrustStore);
+        };
+        let provider = self.provider();
+        let verifier = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(self.roots(spec)?),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| TlsError::Trust {
+            path: spec.location.clone(),
+            reason: e.to_string(),
+        })?;
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&self.versions())
+            .map_err(|e| {
+                TlsError::Settings(format!("ssl.ciphersuites and ssl.enabledProtocols: {e}"))
+            })?;
+        let builder = if verify_names {
+            builder.with_webpki_verifier(verifier)
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyName::new(verifier, provider)))
+        };
+        let identity = self.key_store.load_identity()?;
+        builder
+            .with_client_auth_cert(identity.chain, identity.key)
+            .map_err(|e| TlsError::Key {
+                path: self.key_store.location.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
         let mut files = vec![self.key_store.location.clone()];
         files.extend(self.trust_store.iter().map(|t| t.location.clone()));
         files
@@ -236,91 +302,26 @@ pub fn peer_ids(conn: &ServerConnection, super_user: Option<&str>) -> Vec<Id> {
     ids
 }
 
-/// A file's identity for change detection.
-type Stamp = Option<(SystemTime, u64)>;
+/// The rustls config the client port's new connections get, rebuilt when the store files
+/// change.
+pub type TlsAcceptor = Reloading<rustls::ServerConfig>;
 
-fn stamp(path: &PathBuf) -> Stamp {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
+impl Rebuild for rustls::ServerConfig {
+    type Settings = TlsSettings;
+    const WHAT: &'static str = "the client port's TLS key and trust stores";
 
-/// The rustls config new connections get, rebuilt when the store files change.
-pub struct TlsAcceptor {
-    settings: TlsSettings,
-    current: RwLock<Arc<rustls::ServerConfig>>,
-    /// The stamps of the files the current config was built from, and of the files that
-    /// last failed to load (not tried again until they change once more).
-    stamps: Mutex<(Vec<Stamp>, Option<Vec<Stamp>>)>,
+    fn build(settings: &TlsSettings) -> Result<Arc<Self>, TlsError> {
+        settings.server_config()
+    }
+
+    fn files(settings: &TlsSettings) -> Vec<PathBuf> {
+        settings.watched_files()
+    }
 }
 
 impl TlsAcceptor {
-    /// Builds the first config; an error here stops the server from starting.
-    pub fn new(settings: TlsSettings) -> Result<TlsAcceptor, TlsError> {
-        let stamps = settings.watched_files().iter().map(stamp).collect();
-        let config = settings.server_config()?;
-        Ok(TlsAcceptor {
-            settings,
-            current: RwLock::new(config),
-            stamps: Mutex::new((stamps, None)),
-        })
-    }
-
     /// An acceptor with the current config.
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        tokio_rustls::TlsAcceptor::from(self.current.read().clone())
-    }
-
-    pub fn settings(&self) -> &TlsSettings {
-        &self.settings
-    }
-
-    /// Rebuilds the config if a store file changed since the last build. `Ok(true)`: swapped.
-    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
-        let now: Vec<Stamp> = self.settings.watched_files().iter().map(stamp).collect();
-        {
-            let stamps = self.stamps.lock();
-            if stamps.0 == now || stamps.1.as_ref() == Some(&now) {
-                return Ok(false);
-            }
-        }
-        match self.settings.server_config() {
-            Ok(config) => {
-                *self.current.write() = config;
-                *self.stamps.lock() = (now, None);
-                Ok(true)
-            }
-            Err(e) => {
-                self.stamps.lock().1 = Some(now);
-                Err(e)
-            }
-        }
-    }
-
-    /// Polls the store files every `period` until `stop` resolves.
-    pub async fn watch(
-        self: Arc<Self>,
-        period: Duration,
-        stop: impl std::future::Future<Output = ()>,
-    ) {
-        let mut ticker = tokio::time::interval(period);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                () = &mut stop => return,
-            }
-            let me = self.clone();
-            match tokio::task::spawn_blocking(move || me.reload_if_changed()).await {
-                Ok(Ok(true)) => tracing::info!(
-                    key_store = %self.settings.key_store.location.display(),
-                    "reloaded the client port's TLS key and trust stores"
-                ),
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => tracing::warn!("keeping the previous TLS configuration: {e}"),
-                Err(e) => tracing::warn!("TLS reload task failed: {e}"),
-            }
-        }
+        tokio_rustls::TlsAcceptor::from(self.current())
     }
 }
