@@ -10,6 +10,7 @@ which Apache needs for the `sasl` scheme and zk accepts).
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 from pathlib import Path
@@ -23,7 +24,7 @@ from kazoo.security import make_acl
 
 import jute
 from conftest import ServerFactory
-from support import APACHE_CLASSPATH, HOST, ZkServer, wait_until
+from support import APACHE_CLASSPATH, HOST, ZkServer, wait_until, zk_cli_bin
 
 pytest.importorskip("puresasl")
 
@@ -173,19 +174,28 @@ def java_cli(address: str, jaas: Path, *command: str) -> subprocess.CompletedPro
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
-def test_java_client_digest_md5(zk_target, server_factory, clients, tmp_path):
+def zk_cli(address: str, jaas: Path, *command: str) -> subprocess.CompletedProcess:
+    """zk-cli given the JAAS file as zkCli.sh users give it, in `$CLIENT_JVMFLAGS`."""
+    env = {k: v for k, v in os.environ.items() if k != "JVMFLAGS"}
+    env["CLIENT_JVMFLAGS"] = f"-Djava.security.auth.login.config={jaas}"
+    return subprocess.run([str(zk_cli_bin()), "-server", address, *command], env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("cli", [java_cli, zk_cli], ids=["zkCli", "zk-cli"])
+def test_cli_digest_md5_from_a_jaas_file(zk_target, server_factory, clients, tmp_path, cli):
     server = start_sasl(server_factory, zk_target, tmp_path)
     bob = clients(server, "bob")
     bob.create("/from-kazoo", b"hello-java", acl=[make_acl("sasl", "bob", all=True)])
     jaas = client_jaas(tmp_path / "client-bob.conf", "bob", USERS["bob"])
-    got = java_cli(server.address, jaas, "get", "/from-kazoo")
+    got = cli(server.address, jaas, "get", "/from-kazoo")
     assert got.returncode == 0, got.stdout + got.stderr
     assert "hello-java" in got.stdout.splitlines(), got.stdout + got.stderr
-    who = java_cli(server.address, jaas, "whoami")
+    who = cli(server.address, jaas, "whoami")
     assert "sasl: bob" in who.stdout.splitlines(), who.stdout + who.stderr
     # Another SASL user is authenticated but not allowed.
     alice = client_jaas(tmp_path / "client-alice.conf", "alice", USERS["alice"])
-    denied = java_cli(server.address, alice, "get", "/from-kazoo")
+    denied = cli(server.address, alice, "get", "/from-kazoo")
     assert "hello-java" not in denied.stdout.splitlines()
     assert "Insufficient permission" in denied.stdout + denied.stderr, denied.stdout + denied.stderr
 

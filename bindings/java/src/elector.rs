@@ -21,7 +21,7 @@ use jni::objects::{JByteArray, JIntArray, JObject, JObjectArray, JString};
 use jni::sys::{jboolean, jint, jlong, jobject};
 use parking_lot::Mutex;
 use zk_core::client::dispatch::Dispatcher;
-use zk_core::client::{runtime, ClientOptions, Error, TlsOptions};
+use zk_core::client::{runtime, ClientOptions, Error};
 use zk_core::proto::Acl;
 use zk_core::recipes::elector::{
     ActiveNodeInfo, ActiveStandbyElector, ElectorCallbacks, ElectorConfig, ElectorState,
@@ -30,6 +30,7 @@ use zk_core::recipes::elector::{
 use crate::errors::Fail;
 use crate::jvm;
 use crate::ops::acl_list;
+use crate::options::{client_options, TlsFiles};
 
 /// `ElectorUpcalls` callback kinds.
 const BECOME_ACTIVE: i32 = 1;
@@ -175,7 +176,10 @@ Java_io_zk_recipes_ElectorNative_open(
     tls_ca_file: JString<'l>,
     tls_cert_file: JString<'l>,
     tls_key_file: JString<'l>,
-    tls_verify_hostname: jboolean
+    tls_verify_hostname: jboolean,
+    sasl_username: JString<'l>,
+    sasl_password: JString<'l>,
+    properties: JObjectArray<'l, JString<'l>>
 ) -> jlong {
     let hosts = jvm::string(env, &hosts)?
         .ok_or_else(|| Fail::Argument("the connect string must not be null".into()))?;
@@ -192,16 +196,19 @@ Java_io_zk_recipes_ElectorNative_open(
     if let Some(scheme) = jvm::string(env, &auth_scheme)? {
         options = options.auth(&scheme, &jvm::bytes(env, &auth)?.unwrap_or_default());
     }
-    if let Some(ca) = jvm::string(env, &tls_ca_file)? {
-        let tls = TlsOptions::new(ca)
-            .verify_hostname(tls_verify_hostname)
-            .client_cert_files(
-                jvm::string(env, &tls_cert_file)?,
-                jvm::string(env, &tls_key_file)?,
-            )
-            .map_err(|e| Fail::Argument(e.to_string()))?;
-        options = options.tls(tls);
-    }
+    let tls = TlsFiles {
+        ca: &tls_ca_file,
+        cert: &tls_cert_file,
+        key: &tls_key_file,
+        verify_hostname: tls_verify_hostname,
+    };
+    let options = client_options(
+        env,
+        options,
+        tls,
+        (&sasl_username, &sasl_password),
+        &properties,
+    )?;
     let acl = if acl_perms.is_null() {
         Acl::open_unsafe()
     } else {

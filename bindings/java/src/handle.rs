@@ -4,22 +4,20 @@
 //! client: a stale handle can never reach freed memory.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use jni::objects::{JByteArray, JClass, JString};
+use jni::objects::{JByteArray, JClass, JObjectArray, JString};
 use jni::sys::{jboolean, jbyteArray, jint, jlong};
 use jni::EnvUnowned;
 use parking_lot::{Mutex, RwLock};
 use zk_core::client::dispatch::Dispatcher;
-use zk_core::client::{
-    runtime, Client, ClientOptions, Error, SaslOptions, SessionState, TlsOptions, WatchRegistration,
-};
+use zk_core::client::{runtime, Client, ClientOptions, Error, SessionState, WatchRegistration};
 use zk_core::proto::KeeperState;
 
 use crate::errors::{Fail, ThrowFail};
 use crate::jvm::{self, UP_POSTED, UP_RELEASED, UP_STATE};
+use crate::options::{client_options, TlsFiles};
 
 /// How long an event thread waits for more work before it ends (a quiet client holds none).
 const EVENT_THREAD_IDLE: Duration = Duration::from_secs(2);
@@ -100,8 +98,7 @@ pub extern "system" fn Java_io_zk_Native_open<'l>(
     tls_verify_hostname: jboolean,
     sasl_username: JString<'l>,
     sasl_password: JString<'l>,
-    jaas_file: JString<'l>,
-    jaas_section: JString<'l>,
+    properties: JObjectArray<'l, JString<'l>>,
 ) {
     env.with_env(|env| -> Result<(), Fail> {
         let connect = jvm::string(env, &connect_string)?
@@ -113,30 +110,19 @@ pub extern "system" fn Java_io_zk_Native_open<'l>(
             let passwd = jvm::bytes(env, &session_passwd)?.unwrap_or_default();
             options = options.resume(session_id, passwd);
         }
-        if let Some(ca) = jvm::string(env, &tls_ca_file)? {
-            let tls = TlsOptions::new(ca)
-                .verify_hostname(tls_verify_hostname)
-                .client_cert_files(
-                    jvm::string(env, &tls_cert_file)?,
-                    jvm::string(env, &tls_key_file)?,
-                )
-                .map_err(|e| Fail::Argument(e.to_string()))?;
-            options = options.tls(tls);
-        }
-        options.sasl = match jvm::string(env, &sasl_username)? {
-            Some(user) => {
-                let password = jvm::string(env, &sasl_password)?.unwrap_or_default();
-                Some(SaslOptions::digest_md5(user, password))
-            }
-            None => match jvm::string(env, &jaas_file)? {
-                Some(file) => {
-                    let section = jvm::string(env, &jaas_section)?;
-                    SaslOptions::from_login_config(Path::new(&file), section.as_deref())
-                        .map_err(|e| Fail::core(e, None))?
-                }
-                None => None,
-            },
+        let tls = TlsFiles {
+            ca: &tls_ca_file,
+            cert: &tls_cert_file,
+            key: &tls_key_file,
+            verify_hostname: tls_verify_hostname,
         };
+        let options = client_options(
+            env,
+            options,
+            tls,
+            (&sasl_username, &sasl_password),
+            &properties,
+        )?;
         let slow = Duration::from_millis(slow_callback_ms.max(0) as u64);
         let dispatcher = Arc::new(dispatcher(h, slow));
         let to_java = dispatcher.clone();

@@ -41,6 +41,7 @@ mod handle;
 mod jvm;
 mod log;
 mod ops;
+mod options;
 mod recipes;
 
 /// The crate version; `io.zk.internal.NativeLoader` refuses a library of another version.

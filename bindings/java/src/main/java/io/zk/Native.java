@@ -46,7 +46,7 @@ final class Native {
     static native void open(long h, String connectString, int sessionTimeoutMs, boolean canBeReadOnly,
                             long sessionId, byte[] sessionPasswd, long slowCallbackMillis,
                             String tlsCaFile, String tlsCertFile, String tlsKeyFile, boolean tlsVerifyHostname,
-                            String saslUsername, String saslPassword, String jaasFile, String jaasSection);
+                            String saslUsername, String saslPassword, String[] clientProperties);
 
     /** Closes the session (its ephemerals go at once) and forgets the handle. */
     static native void close(long h);

@@ -20,12 +20,14 @@ import io.zk.data.ClientInfo;
 import io.zk.data.Id;
 import io.zk.data.Stat;
 import io.zk.internal.Bridge;
+import io.zk.internal.ClientProperties;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -127,19 +129,19 @@ public class ZooKeeper implements AutoCloseable {
     public ZooKeeper(String connectString, int sessionTimeout, Watcher watcher, long sessionId, byte[] sessionPasswd,
                      boolean canBeReadOnly) {
         this(connectString, sessionTimeout, watcher, sessionId, sessionPasswd, canBeReadOnly, null,
-            DEFAULT_SLOW_CALLBACK_MILLIS, null, null);
+            DEFAULT_SLOW_CALLBACK_MILLIS, null, null, null);
     }
 
     /** A client with every option of {@code builder} (see {@link #builder}). */
     public ZooKeeper(ZooKeeperBuilder builder) {
         this(builder.connectString(), builder.sessionTimeoutMillis(), builder.defaultWatcher(), builder.sessionId(),
             builder.sessionPasswd(), builder.canBeReadOnly(), builder.executor(), builder.slowCallbackMillis(),
-            builder.tls(), builder.sasl());
+            builder.tls(), builder.sasl(), builder.clientProperties());
     }
 
     private ZooKeeper(String connectString, int sessionTimeout, Watcher watcher, long sessionId, byte[] sessionPasswd,
                       boolean canBeReadOnly, Executor executor, long slowCallbackMillis, TlsOptions tls,
-                      SaslOptions sasl) {
+                      SaslOptions sasl, Map<String, String> clientProperties) {
         if (connectString == null) {
             throw new IllegalArgumentException("connectString must not be null");
         }
@@ -152,26 +154,13 @@ public class ZooKeeper implements AutoCloseable {
                 tls == null ? null : tls.caFile(), tls == null ? null : tls.certFile(),
                 tls == null ? null : tls.keyFile(), tls == null || tls.verifyHostname(),
                 sasl == null ? null : sasl.username(), sasl == null ? null : sasl.password(),
-                sasl == null ? jaasFile() : null, sasl == null ? System.getProperty("zookeeper.sasl.clientconfig") : null);
+                ClientProperties.flatten(clientProperties));
         } catch (RuntimeException e) {
             Upcalls.unregister(handle);
             throw e;
         }
         release = new Release(handle);
         cleanable = CLEANER.register(this, release);
-    }
-
-    /**
-     * The JAAS file Apache's Java client would read ({@code -Djava.security.auth.login.config}),
-     * or null when there is none or {@code zookeeper.sasl.client=false}.
-     */
-    private static String jaasFile() {
-        if ("false".equalsIgnoreCase(System.getProperty("zookeeper.sasl.client", "true"))) {
-            return null;
-        }
-        String file = System.getProperty("java.security.auth.login.config");
-        // "==file" replaces the JVM's other JAAS files; there is only the one here.
-        return file == null ? null : file.replaceFirst("^=", "");
     }
 
     /** A builder with every option (executor, slow-callback threshold, read-only, session). */

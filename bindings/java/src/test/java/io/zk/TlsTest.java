@@ -127,18 +127,90 @@ class TlsTest {
         assertThrows(NullPointerException.class, () -> new TlsOptions(null));
     }
 
+    @Test
+    void apachesClientPropertiesWithKeyStores() throws Exception {
+        // PKCS12 stores made by openssl, and JKS ones converted from them by the JDK.
+        openssl(certs, "pkcs12", "-export", "-inkey", "client.key", "-in", "client.crt", "-name", "client",
+            "-passout", "pass:store-pass", "-out", "client.p12");
+        openssl(certs, "pkcs12", "-export", "-nokeys", "-in", "ca.crt", "-passout", "pass:store-pass",
+            "-out", "trust.p12");
+        java.security.KeyStore p12 = java.security.KeyStore.getInstance("PKCS12");
+        try (java.io.InputStream in = Files.newInputStream(certs.resolve("client.p12"))) {
+            p12.load(in, "store-pass".toCharArray());
+        }
+        java.security.KeyStore jks = java.security.KeyStore.getInstance("JKS");
+        jks.load(null, null);
+        jks.setKeyEntry("client", p12.getKey("client", "store-pass".toCharArray()), "store-pass".toCharArray(),
+            p12.getCertificateChain("client"));
+        try (java.io.OutputStream out = Files.newOutputStream(certs.resolve("client.jks"))) {
+            jks.store(out, "store-pass".toCharArray());
+        }
+        java.security.KeyStore trust = java.security.KeyStore.getInstance("JKS");
+        trust.load(null, null);
+        try (java.io.InputStream in = Files.newInputStream(certs.resolve("ca.crt"))) {
+            trust.setCertificateEntry("ca",
+                java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+        }
+        try (java.io.OutputStream out = Files.newOutputStream(certs.resolve("trust.jks"))) {
+            trust.store(out, "store-pass".toCharArray());
+        }
+        // A builder's own properties, as ZKClientConfig names them.
+        Map<String, String> props = new LinkedHashMap<>();
+        props.put("zookeeper.client.secure", "true");
+        props.put("zookeeper.ssl.keyStore.location", file("client.p12"));
+        props.put("zookeeper.ssl.keyStore.password", "store-pass");
+        props.put("zookeeper.ssl.trustStore.location", file("trust.p12"));
+        props.put("zookeeper.ssl.trustStore.password", "store-pass");
+        try (ZooKeeper zk = connected(secure, b -> b.withClientProperties(props))) {
+            assertTrue(zk.whoAmI().stream().anyMatch(i -> i.getAuthScheme().equals("x509")), zk.whoAmI().toString());
+        }
+        // The JVM's system properties, which Apache's Java client reads: its plain constructor.
+        Map<String, String> system = new LinkedHashMap<>();
+        system.put("zookeeper.client.secure", "true");
+        system.put("zookeeper.ssl.keyStore.location", file("client.jks"));
+        system.put("zookeeper.ssl.keyStore.password", "store-pass");
+        system.put("zookeeper.ssl.trustStore.location", file("trust.jks"));
+        system.put("zookeeper.ssl.trustStore.password", "store-pass");
+        system.forEach(System::setProperty);
+        try {
+            CountDownLatch up = new CountDownLatch(1);
+            try (ZooKeeper zk = new ZooKeeper(secure, 10000, e -> {
+                if (e.getState() == KeeperState.SyncConnected) {
+                    up.countDown();
+                }
+            })) {
+                assertTrue(up.await(30, TimeUnit.SECONDS), server.logTail());
+                assertTrue(zk.whoAmI().stream().anyMatch(i -> i.getUser().contains("CN=client")),
+                    zk.whoAmI().toString());
+            }
+            // A wrong password is an IllegalArgumentException naming the store.
+            System.setProperty("zookeeper.ssl.keyStore.password", "wrong");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new ZooKeeper(secure, 10000, null));
+            assertTrue(e.getMessage().contains("client.jks"), e.getMessage());
+        } finally {
+            system.keySet().forEach(System::clearProperty);
+        }
+    }
+
     /** A session over TLS, retried until the secure port serves (it may open after the plain one). */
     private static ZooKeeper connected(String hosts, TlsOptions tls) throws Exception {
+        return connected(hosts, b -> b.withTls(tls));
+    }
+
+    /** As above, with whatever {@code configure} sets on the builder. */
+    private static ZooKeeper connected(String hosts,
+                                       java.util.function.UnaryOperator<io.zk.client.ZooKeeperBuilder> configure)
+            throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (true) {
             CountDownLatch up = new CountDownLatch(1);
-            ZooKeeper zk = ZooKeeper.builder(hosts, Duration.ofSeconds(10))
+            ZooKeeper zk = configure.apply(ZooKeeper.builder(hosts, Duration.ofSeconds(10))
                 .withDefaultWatcher(e -> {
                     if (e.getState() == KeeperState.SyncConnected) {
                         up.countDown();
                     }
-                })
-                .withTls(tls)
+                }))
                 .build();
             if (up.await(5, TimeUnit.SECONDS)) {
                 return zk;

@@ -3,6 +3,9 @@ package io.zk.client;
 import io.zk.Watcher;
 import io.zk.ZooKeeper;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 
@@ -20,6 +23,7 @@ public class ZooKeeperBuilder {
     private Executor executor;
     private long slowCallbackMillis = ZooKeeper.DEFAULT_SLOW_CALLBACK_MILLIS;
     private TlsOptions tls;
+    private Map<String, String> clientProperties;
     private SaslOptions sasl;
 
     public ZooKeeperBuilder(String connectString, Duration sessionTimeout) {
@@ -77,6 +81,20 @@ public class ZooKeeperBuilder {
         return this;
     }
 
+    /**
+     * Apache's client properties for this client ({@code ZKClientConfig}'s names:
+     * {@code zookeeper.client.secure}, {@code zookeeper.ssl.keyStore.location}/{@code .password}/
+     * {@code .type} (PEM, PKCS12, JKS), {@code zookeeper.ssl.trustStore.*},
+     * {@code zookeeper.ssl.hostnameVerification}, {@code zookeeper.sasl.clientconfig},
+     * {@code jute.maxbuffer}, {@code zookeeper.request.timeout}, ...). They override the JVM's
+     * system properties of the same names, which every client reads too; {@link #withTls} and
+     * {@link #withSasl} override both.
+     */
+    public ZooKeeperBuilder withClientProperties(Map<String, String> properties) {
+        this.clientProperties = properties == null ? null : new LinkedHashMap<>(properties);
+        return this;
+    }
+
     public ZooKeeper build() {
         return new ZooKeeper(this);
     }
@@ -121,5 +139,10 @@ public class ZooKeeperBuilder {
     /** The explicit SASL credentials, or null (then the JAAS configuration decides). */
     public SaslOptions sasl() {
         return sasl;
+    }
+
+    /** This client's own properties (see {@link #withClientProperties}), or null. */
+    public Map<String, String> clientProperties() {
+        return clientProperties == null ? null : Collections.unmodifiableMap(clientProperties);
     }
 }

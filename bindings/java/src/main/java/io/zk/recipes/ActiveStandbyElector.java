@@ -1,11 +1,15 @@
 package io.zk.recipes;
 
 import io.zk.KeeperException;
+import io.zk.client.SaslOptions;
 import io.zk.client.TlsOptions;
 import io.zk.data.ACL;
+import io.zk.internal.ClientProperties;
 import io.zk.internal.Log;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -128,7 +132,9 @@ public final class ActiveStandbyElector implements AutoCloseable {
             id = ElectorNative.open(b.hosts, b.parent, b.sessionTimeoutMs, perms, schemes, ids, b.authScheme, b.auth,
                 b.maxRetries, b.rejoinPauseMs, b.connectPauseMs, token,
                 b.tls == null ? null : b.tls.caFile(), b.tls == null ? null : b.tls.certFile(),
-                b.tls == null ? null : b.tls.keyFile(), b.tls == null || b.tls.verifyHostname());
+                b.tls == null ? null : b.tls.keyFile(), b.tls == null || b.tls.verifyHostname(),
+                b.sasl == null ? null : b.sasl.username(), b.sasl == null ? null : b.sasl.password(),
+                ClientProperties.flatten(b.clientProperties));
         } catch (KeeperException e) {
             ElectorUpcalls.unregister(token);
             throw new IllegalArgumentException("cannot create the elector: " + e.getMessage(), e);
@@ -352,6 +358,8 @@ public final class ActiveStandbyElector implements AutoCloseable {
         private long connectPauseMs = 5000;
         private Executor executor;
         private TlsOptions tls;
+        private SaslOptions sasl;
+        private Map<String, String> clientProperties;
 
         private Builder(String hosts, String parent) {
             this.hosts = Objects.requireNonNull(hosts, "zookeeperHostPorts");
@@ -379,6 +387,21 @@ public final class ActiveStandbyElector implements AutoCloseable {
 
         public Builder auth(String scheme, String auth) {
             return auth(scheme, auth.getBytes(StandardCharsets.UTF_8));
+        }
+
+        /**
+         * SASL DIGEST-MD5 credentials for the elector's sessions (else the JAAS {@code Client}
+         * section of {@code -Djava.security.auth.login.config}, as for a {@code ZooKeeper}).
+         */
+        public Builder sasl(SaslOptions sasl) {
+            this.sasl = sasl;
+            return this;
+        }
+
+        /** Apache's client properties for the elector's sessions (see {@code ZooKeeperBuilder.withClientProperties}). */
+        public Builder clientProperties(Map<String, String> properties) {
+            this.clientProperties = properties == null ? null : new LinkedHashMap<>(properties);
+            return this;
         }
 
         /** TLS for every session (the hosts name the servers' {@code secureClientPort}s). */

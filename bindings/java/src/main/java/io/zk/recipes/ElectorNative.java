@@ -14,7 +14,8 @@ final class ElectorNative {
     static native long open(String hosts, String parent, int sessionTimeoutMs, int[] aclPerms, String[] aclSchemes,
                             String[] aclIds, String authScheme, byte[] auth, int maxRetries, long rejoinPauseMs,
                             long connectPauseMs, long token, String tlsCaFile, String tlsCertFile,
-                            String tlsKeyFile, boolean tlsVerifyHostname) throws KeeperException;
+                            String tlsKeyFile, boolean tlsVerifyHostname, String saslUsername,
+                            String saslPassword, String[] clientProperties) throws KeeperException;
 
     static native void join(long elector, byte[] data) throws KeeperException;
 
