@@ -577,13 +577,14 @@ fn tls_options(
     ca: Option<PathBuf>,
     certfile: Option<PathBuf>,
     keyfile: Option<PathBuf>,
+    keyfile_password: Option<String>,
     verify_certs: bool,
     check_hostname: bool,
 ) -> Result<Option<TlsOptions>, Error> {
     let bad = |message: &str| Err(Error::BadArguments(message.to_owned()));
     if !use_ssl {
-        if ca.is_some() || certfile.is_some() || keyfile.is_some() {
-            return bad("ca, certfile and keyfile need use_ssl=True");
+        if ca.is_some() || certfile.is_some() || keyfile.is_some() || keyfile_password.is_some() {
+            return bad("ca, certfile, keyfile and keyfile_password need use_ssl=True");
         }
         return Ok(None);
     }
@@ -593,9 +594,12 @@ fn tls_options(
     let Some(ca) = ca else {
         return bad("use_ssl=True needs ca= (a PEM file of the authorities that sign the servers' certificates)");
     };
-    let tls = TlsOptions::new(ca)
+    let mut tls = TlsOptions::new(ca)
         .verify_hostname(check_hostname)
         .client_cert_files(certfile, keyfile)?;
+    if let Some(password) = keyfile_password {
+        tls = tls.key_password(password);
+    }
     tls.validate()?;
     Ok(Some(tls))
 }
@@ -691,7 +695,7 @@ impl PyClient {
     /// TLS, with kazoo's parameters: `use_ssl=True` speaks TLS to the servers (their
     /// `secureClientPort`), checking their certificates against the PEM file `ca`;
     /// `certfile`/`keyfile` (PEM) are this client's certificate and key for servers that
-    /// ask for one; `check_hostname` also checks that a server's certificate names the host
+    /// ask for one, the key encrypted (PKCS#8) with `keyfile_password` if given; `check_hostname` also checks that a server's certificate names the host
     /// connected to. `verify_certs=False` is refused: pass the authority as `ca` instead.
     ///
     /// SASL, with kazoo's parameter: `sasl_options={'mechanism': 'DIGEST-MD5', 'username':
@@ -701,12 +705,12 @@ impl PyClient {
     /// refused login makes `start()` raise `AuthFailedError` and ends the session.
     #[new]
     #[pyo3(
-        text_signature = "(hosts='127.0.0.1:2181', timeout=10.0, client_id=None, read_only=False, auth_data=None, request_timeout=None, connect_timeout=None, use_ssl=False, ca=None, certfile=None, keyfile=None, verify_certs=True, check_hostname=False, sasl_options=None)"
+        text_signature = "(hosts='127.0.0.1:2181', timeout=10.0, client_id=None, read_only=False, auth_data=None, request_timeout=None, connect_timeout=None, use_ssl=False, ca=None, certfile=None, keyfile=None, verify_certs=True, check_hostname=False, sasl_options=None, keyfile_password=None)"
     )]
     #[pyo3(signature = (hosts = "127.0.0.1:2181".to_owned(), timeout = 10.0, client_id = None,
         read_only = false, auth_data = None, request_timeout = None, connect_timeout = None,
         use_ssl = false, ca = None, certfile = None, keyfile = None, verify_certs = true,
-        check_hostname = false, sasl_options = None))]
+        check_hostname = false, sasl_options = None, keyfile_password = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -724,6 +728,7 @@ impl PyClient {
         verify_certs: bool,
         check_hostname: bool,
         sasl_options: Option<Bound<'_, PyDict>>,
+        keyfile_password: Option<String>,
     ) -> PyResult<PyClient> {
         ConnectString::parse(&hosts).map_err(|e| error::to_py(py, e))?;
         let session_timeout = types::seconds(Some(timeout), "timeout")?.unwrap_or_default();
@@ -741,8 +746,16 @@ impl PyClient {
             let credential = types::text_or_bytes(&credential, "auth_data credential")?;
             options.auth.push((scheme, credential));
         }
-        options.tls = tls_options(use_ssl, ca, certfile, keyfile, verify_certs, check_hostname)
-            .map_err(|e| error::to_py(py, e))?;
+        options.tls = tls_options(
+            use_ssl,
+            ca,
+            certfile,
+            keyfile,
+            keyfile_password,
+            verify_certs,
+            check_hostname,
+        )
+        .map_err(|e| error::to_py(py, e))?;
         options.sasl = self::sasl_options(py, sasl_options.as_ref(), &mut options.auth)?;
         crate::logging::refresh_level(py);
         Ok(PyClient {

@@ -1,4 +1,5 @@
-"""TLS with kazoo's parameters (`use_ssl`, `ca`, `certfile`, `keyfile`, `check_hostname`)
+"""TLS with kazoo's parameters (`use_ssl`, `ca`, `certfile`, `keyfile`, `keyfile_password`,
+`check_hostname`)
 against a server's `secureClientPort`: zk-server and Apache 3.8 from one zoo.cfg (PEM stores,
 `ssl.clientAuth=want`), interoperating with kazoo over TLS on the same znodes. Certificates
 are made at test time (tests/common/tls_certs.py)."""
@@ -6,6 +7,7 @@ are made at test time (tests/common/tls_certs.py)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 from typing import Callable, Dict
 
@@ -54,6 +56,29 @@ def test_calls_over_tls_with_a_client_certificate_and_kazoo_on_the_same_nodes(
     assert client.get(path)[0] == b"from kazoo"
 
 
+def test_an_encrypted_key_with_keyfile_password_as_kazoo_takes_it(
+        secure: str, certs: Certs, clients: Callable[..., zk.Client], path: str,
+        tmp_path: Path) -> None:
+    encrypted = tmp_path / "client-encrypted.key"
+    subprocess.run(["openssl", "pkcs8", "-topk8", "-in", certs.path("client.key"), "-passout",
+                    "pass:key pass", "-out", str(encrypted)], check=True, capture_output=True)
+    tls = dict(use_ssl=True, ca=certs.path("ca.pem"), certfile=certs.path("client.crt"),
+               keyfile=str(encrypted), keyfile_password="key pass")
+    client = clients(secure, **tls)
+    assert zk.ClientInfo("x509", CLIENT_SUBJECT) in client.whoami()
+    client.create(path, b"locked key")
+    kazoo = KazooClient(hosts=secure, **tls)
+    kazoo.start(timeout=START)
+    try:
+        assert kazoo.get(path)[0] == b"locked key"
+    finally:
+        kazoo.stop()
+        kazoo.close()
+    for password in ("wrong", None):
+        with pytest.raises(zk.BadArgumentsError, match="client-encrypted.key"):
+            zk.Client(secure, **{**tls, "keyfile_password": password})  # type: ignore[arg-type]
+
+
 def test_without_a_client_certificate_a_server_that_only_wants_one_connects(
         secure: str, certs: Certs, clients: Callable[..., zk.Client]) -> None:
     client = clients(secure, use_ssl=True, ca=certs.path("ca.pem"))
@@ -83,7 +108,8 @@ def test_asyncio_client_over_tls(secure: str, certs: Certs, path: str) -> None:
     ({"use_ssl": True}, "ca="),
     ({"use_ssl": True, "ca": "CA", "verify_certs": False}, "verify_certs"),
     ({"ca": "CA"}, "use_ssl"),
-    ({"use_ssl": True, "ca": "CA", "certfile": "CA"}, "keyfile"),
+    ({"use_ssl": True, "ca": "CA", "certfile": "CA"}, "key file"),
+    ({"keyfile_password": "pw"}, "use_ssl"),
 ])
 def test_bad_tls_arguments_fail_before_connecting(
         certs: Certs, kwargs: Dict[str, object], named: str) -> None:

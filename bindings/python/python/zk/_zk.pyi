@@ -253,6 +253,7 @@ class Client:
         verify_certs: bool = True,
         check_hostname: bool = False,
         sasl_options: Optional[Dict[str, str]] = None,
+        keyfile_password: Optional[str] = None,
     ) -> "Client": ...
     @property
     def hosts(self) -> str: ...

@@ -73,6 +73,7 @@ class AsyncClient:
         verify_certs: bool = True,
         check_hostname: bool = False,
         sasl_options: Optional[Mapping[str, str]] = None,
+        keyfile_password: Optional[str] = None,
     ) -> None:
         self._client = _zk.Client(
             hosts,
@@ -89,6 +90,7 @@ class AsyncClient:
             verify_certs,
             check_hostname,
             dict(sasl_options) if sasl_options is not None else None,
+            keyfile_password,
         )
         self._listeners: Dict[Listener, Callable[..., None]] = {}
 
