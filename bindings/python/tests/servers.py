@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "common"))
 from peers import (  # noqa: E402 - the helpers every Python suite shares
@@ -104,10 +104,14 @@ class Server:
             raise
         return self
 
+    def probe_options(self) -> Dict[str, Any]:
+        """What the readiness probe's client connects with (a subclass may log in)."""
+        return {}
+
     def _serves(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"{self.kind} server exited:\n{self.log_tail()}")
-        client = zk.Client(self.address, timeout=5.0)
+        client = zk.Client(self.address, timeout=5.0, **self.probe_options())
         try:
             client.start(timeout=2.0)
             client.get("/")

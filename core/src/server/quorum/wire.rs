@@ -467,22 +467,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_frame_over_its_kinds_cap_or_on_the_wrong_port_is_refused_before_its_body() {
+    /// The kind of the request `bytes` hold, read as the quorum (or election) port reads it,
+    /// with the frame caps of a 1 MiB `jute.maxbuffer`.
+    fn read_kind(bytes: Vec<u8>, election: bool) -> Result<Option<Kind>, ReadError> {
         let caps = Caps::for_max_buffer(1 << 20);
         let wait = Duration::from_secs(5);
-        let read = |bytes: Vec<u8>, election: bool| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut input = &bytes[..];
-                read_request(&mut input, &caps, election, wait, wait)
-                    .await
-                    .map(|request| request.map(|r| Kind::of(&r)))
-            })
-        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut input = &bytes[..];
+            read_request(&mut input, &caps, election, wait, wait)
+                .await
+                .map(|request| request.map(|r| Kind::of(&r)))
+        })
+    }
+
+    #[test]
+    fn a_frame_over_its_kinds_cap_or_on_the_wrong_port_is_refused_before_its_body() {
+        let read = read_kind;
         // A vote claiming 1 MiB: refused on the length and tag alone.
         let mut frame = (1u32 << 20).to_be_bytes().to_vec();
         frame.push(1);
@@ -507,20 +511,7 @@ mod tests {
 
     #[test]
     fn sasl_tokens_go_on_either_port_within_their_cap() {
-        let caps = Caps::for_max_buffer(1 << 20);
-        let wait = Duration::from_secs(5);
-        let read = |bytes: Vec<u8>, election: bool| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut input = &bytes[..];
-                read_request(&mut input, &caps, election, wait, wait)
-                    .await
-                    .map(|request| request.map(|r| Kind::of(&r)))
-            })
-        };
+        let read = read_kind;
         let body = postcard::to_stdvec(&PeerRequest::Sasl(b"token".to_vec())).unwrap();
         assert_eq!(body[0], 8, "the Sasl tag");
         let mut frame = (body.len() as u32).to_be_bytes().to_vec();
