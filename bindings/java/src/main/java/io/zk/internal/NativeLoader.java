@@ -13,6 +13,7 @@ import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Locale;
@@ -112,32 +113,35 @@ public final class NativeLoader {
         Log.debug("zk native library " + nativeVersion + " loaded from " + from);
     }
 
+    /**
+     * Copies the packed library to {@code <base>/<sha-256 prefix>/}, streamed (a release build
+     * with debug info is tens of megabytes, more than a small heap holds), unless an earlier
+     * JVM put the same file there.
+     */
     private static Path extract(URL packed) {
         try {
-            byte[] library;
-            try (InputStream in = packed.openStream()) {
-                library = in.readAllBytes();
-            }
-            String digest = sha256(library).substring(0, 32);
             Path base = baseDir();
-            Path dir = base.resolve(digest);
-            Path target = dir.resolve(System.mapLibraryName(NAME));
-            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) && Files.size(target) == library.length) {
-                return target;
-            }
-            Files.createDirectories(dir);
-            Path partial = Files.createTempFile(dir, NAME, ".partial");
+            Path partial = Files.createTempFile(base, NAME, ".partial");
             try {
-                Files.write(partial, library);
+                MessageDigest sha = sha256();
+                try (InputStream in = new DigestInputStream(packed.openStream(), sha)) {
+                    Files.copy(in, partial, StandardCopyOption.REPLACE_EXISTING);
+                }
+                Path dir = base.resolve(hex(sha.digest()).substring(0, 32));
+                Path target = dir.resolve(System.mapLibraryName(NAME));
+                if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) && Files.size(target) == Files.size(partial)) {
+                    return target;
+                }
+                Files.createDirectories(dir);
                 try {
                     Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 } catch (AtomicMoveNotSupportedException | FileAlreadyExistsException raced) {
                     Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING);
                 }
+                return target;
             } finally {
                 Files.deleteIfExists(partial);
             }
-            return target;
         } catch (IOException e) {
             UnsatisfiedLinkError error = new UnsatisfiedLinkError(
                 "zk: cannot extract the native library from the jar (" + e + "); set -D" + DIR_PROPERTY
@@ -180,16 +184,20 @@ public final class NativeLoader {
         return dir;
     }
 
-    private static String sha256(byte[] bytes) {
+    private static MessageDigest sha256() {
         try {
-            StringBuilder hex = new StringBuilder();
-            for (byte b : MessageDigest.getInstance("SHA-256").digest(bytes)) {
-                hex.append(String.format("%02x", b));
-            }
-            return hex.toString();
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static String hex(byte[] bytes) {
+        StringBuilder hex = new StringBuilder();
+        for (byte b : bytes) {
+            hex.append(String.format("%02x", b));
+        }
+        return hex.toString();
     }
 
     private static native String nativeVersion();
