@@ -267,11 +267,12 @@ impl NativeClient {
         ts_args_type = "hosts: string, config: ClientConfig, router: (batch: unknown[][] | null) => void"
     )]
     pub fn new(
+        env: Env,
         hosts: String,
         config: ClientConfig,
         router: Function<'_, (), ()>,
     ) -> napi::Result<NativeClient> {
-        let options = client_options(config)?;
+        let options = client_options(config).map_err(|failure| failure.thrown(&env))?;
         let (sink, js) = sink::open(router)?;
         let bridge = Bridge::start(Arc::downgrade(&sink));
         Ok(NativeClient {
@@ -1131,7 +1132,9 @@ fn op_of(spec: OpSpec) -> Result<Op, Failure> {
     })
 }
 
-pub(crate) fn client_options(config: ClientConfig) -> napi::Result<ClientOptions> {
+/// The core's options from the wrapper's config; what the core refuses (a certificate
+/// without its key, an unsupported SASL mechanism) is a BADARGUMENTS failure.
+pub(crate) fn client_options(config: ClientConfig) -> Result<ClientOptions, Failure> {
     let mut options = ClientOptions::default();
     if let Some(timeout) = config.session_timeout.and_then(millis) {
         options.session_timeout = timeout;
@@ -1144,9 +1147,7 @@ pub(crate) fn client_options(config: ClientConfig) -> napi::Result<ClientOptions
     if let (Some(id), Some(password)) = (config.session_id, config.session_password) {
         let (id, lossless) = id.get_i64();
         if !lossless {
-            return Err(napi::Error::from_reason(
-                "sessionId does not fit in 64 bits",
-            ));
+            return Err(Failure::bad_arguments("sessionId does not fit in 64 bits"));
         }
         options.session = Some((id, password.to_vec()));
     }
@@ -1154,13 +1155,13 @@ pub(crate) fn client_options(config: ClientConfig) -> napi::Result<ClientOptions
         let files = TlsOptions::new(tls.ca)
             .verify_hostname(tls.verify_hostname.unwrap_or(true))
             .client_cert_files(tls.cert, tls.key)
-            .map_err(|e| napi::Error::from_reason(e.to_string()))?;
+            .map_err(Failure::from)?;
         options.tls = Some(files);
     }
     if let Some(sasl) = config.sasl {
         let mechanism = sasl.mechanism.as_deref().unwrap_or("DIGEST-MD5");
         let mut chosen = SaslOptions::for_mechanism(mechanism, sasl.username, sasl.password)
-            .map_err(|e| napi::Error::from_reason(e.to_string()))?;
+            .map_err(Failure::from)?;
         if let Some(service) = sasl.service {
             chosen = chosen.protocol(service);
         }

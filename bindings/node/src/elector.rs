@@ -95,7 +95,8 @@ impl NativeElector {
         options: ElectorOptions,
         router: Function<'_, (), ()>,
     ) -> napi::Result<NativeElector> {
-        let config = elector_config(connect_string, options)?;
+        let config =
+            elector_config(connect_string, options).map_err(|failure| failure.thrown(&env))?;
         let (elector, events) =
             ActiveStandbyElector::new(config).map_err(|e| Failure::from(e).thrown(&env))?;
         let (sink, js) = sink::open(router)?;
@@ -288,7 +289,10 @@ fn forward(mut events: ElectorEvents, sink: Arc<Sink>, answers: Weak<Mutex<Answe
     });
 }
 
-fn elector_config(connect_string: String, options: ElectorOptions) -> napi::Result<ElectorConfig> {
+fn elector_config(
+    connect_string: String,
+    options: ElectorOptions,
+) -> Result<ElectorConfig, Failure> {
     let client = client_options(ClientConfig {
         session_timeout: options.session_timeout,
         request_timeout: None,
