@@ -23,25 +23,10 @@
 //!   the logs before anything depends on it), and with
 //!   `quorum.auth.learnerRequireSasl` it talks only to members that authenticated it.
 
-use serde::{Deserialize, Serialize};
-
+use super::wire::SaslAnswer;
 use crate::sasl::digest::{DigestClient, DigestServer};
 use crate::server::sasl::quorum::{LearnerCredentials, QUORUM_PROTOCOL, QUORUM_REALM};
 use crate::server::sasl::{SaslOptions, MAX_TOKEN_BYTES};
-
-/// The accepting member's answer to one token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SaslAnswer {
-    /// The next challenge.
-    Challenge(#[serde(with = "super::as_bytes")] Vec<u8>),
-    /// Authenticated; the final token (`rspauth`) proves the server knows the password too.
-    Success(#[serde(with = "super::as_bytes")] Vec<u8>),
-    /// Not authenticated (the reason stays in the server's log). `kept`: the server serves
-    /// the connection all the same (`quorum.auth.serverRequireSasl=false`).
-    Failed { kept: bool },
-    /// The server has `quorum.auth.enableSasl=false`; the connection goes on.
-    NotEnabled,
-}
 
 /// What the accepting side does with a connection after a token or a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

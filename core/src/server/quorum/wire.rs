@@ -40,8 +40,21 @@ use openraft::raft::{
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::peer_auth::SaslAnswer;
 use super::{Proposal, TypeConfig};
+
+/// The accepting member's answer to one quorum SASL token (see `peer_auth`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SaslAnswer {
+    /// The next challenge.
+    Challenge(#[serde(with = "super::as_bytes")] Vec<u8>),
+    /// Authenticated; the final token (`rspauth`) proves the server knows the password too.
+    Success(#[serde(with = "super::as_bytes")] Vec<u8>),
+    /// Not authenticated (the reason stays in the server's log). `kept`: the server serves
+    /// the connection all the same (`quorum.auth.serverRequireSasl=false`).
+    Failed { kept: bool },
+    /// The server has `quorum.auth.enableSasl=false`; the connection goes on.
+    NotEnabled,
+}
 
 /// Bytes of one snapshot chunk on the wire; a snapshot travels as a sequence of them.
 pub const SNAPSHOT_CHUNK: usize = 4 << 20;
