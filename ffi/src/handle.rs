@@ -357,8 +357,9 @@ pub struct zk_options {
 /// The largest `size` taken for a `zk_options` from a newer zk.h.
 const MAX_OPTIONS_SIZE: usize = 4096;
 
-impl zk_options {
-    fn defaults() -> zk_options {
+/// What `ZK_OPTIONS_INIT` gives C: `size` set, every other field 0 or NULL ("the default").
+impl Default for zk_options {
+    fn default() -> zk_options {
         zk_options {
             size: size_of::<zk_options>(),
             session_timeout_ms: 0,
@@ -380,7 +381,9 @@ impl zk_options {
             sasl_jaas_section: std::ptr::null(),
         }
     }
+}
 
+impl zk_options {
     /// The caller's options as this library knows them (see the type's documentation).
     ///
     /// # Safety
@@ -409,7 +412,7 @@ impl zk_options {
             }
         }
         let base = from.cast::<u8>();
-        let mut o = zk_options::defaults();
+        let mut o = zk_options::default();
         macro_rules! take {
             ($($field:ident),*) => {$(
                 let offset = offset_of!(zk_options, $field);
@@ -596,7 +599,7 @@ pub unsafe extern "C" fn zk_open(
         session_id,
         passwd,
         passwd_len,
-        ..zk_options::defaults()
+        ..zk_options::default()
     };
     // SAFETY: `options` is a whole `zk_options` on our stack (its `size` is ours); its
     // `passwd`/`passwd_len` and `out`, `hosts`, `state_cb` and `ctx` are the caller's,

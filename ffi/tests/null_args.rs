@@ -303,24 +303,8 @@ fn open_rejects_bad_arguments() {
         );
         assert!(zh.is_null());
         let good = zk_options {
-            size: std::mem::size_of::<zk_options>(),
             session_timeout_ms: 1000,
-            can_be_read_only: 0,
-            session_id: 0,
-            passwd: null(),
-            passwd_len: 0,
-            request_timeout_ms: 0,
-            connect_timeout_ms: 0,
-            tls_ca_file: null(),
-            tls_cert_file: null(),
-            tls_key_file: null(),
-            tls_skip_hostname_check: 0,
-            sasl_username: null(),
-            sasl_password: null(),
-            sasl_service: null(),
-            sasl_server_name: null(),
-            sasl_jaas_file: null(),
-            sasl_jaas_section: null(),
+            ..zk_options::default()
         };
         assert_eq!(zk_open_with(&mut zh, hosts, null(), None, null_mut()), BAD);
         assert_eq!(
