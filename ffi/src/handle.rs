@@ -265,7 +265,7 @@ fn internal_error() -> Error {
 
 /// Blocks on a core future from a C thread.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    runtime::handle().block_on(future)
+    zk_core::client::block_on(&runtime::handle(), future)
 }
 
 /// The live handle behind a caller's pointer with a ticket for one call:

@@ -80,9 +80,7 @@ fn outside_callbacks(id: i64, in_callback: bool, what: &str) -> Result<Arc<Elect
 }
 
 fn wait<T>(future: impl Future<Output = Result<T, Error>>) -> Result<T, Fail> {
-    runtime::handle()
-        .block_on(future)
-        .map_err(|e| Fail::core(e, None))
+    zk_core::client::block_on(&runtime::handle(), future).map_err(|e| Fail::core(e, None))
 }
 
 /// Waits for a queued command unless called from a callback (then it runs after it).

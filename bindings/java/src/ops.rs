@@ -389,10 +389,13 @@ fn complete_later(
 /// Waits on the caller's thread for a call's reply.
 fn wait(handle: &Handle, call: Call, token: i64, persistent: bool) -> Result<Reply, Error> {
     let (tx, rx) = oneshot::channel();
-    send(handle, call, token, persistent, move |reply, _| {
-        let _ = tx.send(reply);
-    });
-    rx.blocking_recv().unwrap_or(Err(Error::Closed))
+    // Sent inside the wait, so that the wait knows whether this thread wrote it.
+    zk_core::client::block_on(&zk_core::client::runtime::handle(), async move {
+        send(handle, call, token, persistent, move |reply, _| {
+            let _ = tx.send(reply);
+        });
+        rx.await.unwrap_or(Err(Error::Closed))
+    })
 }
 
 #[unsafe(no_mangle)]

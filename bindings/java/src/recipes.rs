@@ -92,9 +92,7 @@ fn client_of(h: i64) -> Result<Client, Fail> {
 }
 
 fn wait<T>(future: impl Future<Output = Result<T, Error>>) -> Result<T, Fail> {
-    runtime::handle()
-        .block_on(future)
-        .map_err(|e| Fail::core(e, None))
+    zk_core::client::block_on(&runtime::handle(), future).map_err(|e| Fail::core(e, None))
 }
 
 fn timeout(ms: jlong) -> Option<Duration> {

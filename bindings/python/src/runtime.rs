@@ -122,14 +122,14 @@ where
 {
     let handle = handle();
     if !on_main_thread() {
-        return Ok(py.detach(|| handle.block_on(fut)));
+        return Ok(py.detach(|| zk_core::client::block_on(&handle, fut)));
     }
     let ticker = Ticker::join(&handle);
     let mut fut = std::pin::pin!(fut);
     loop {
         let slice = fut.as_mut();
         let done = py.detach(|| {
-            handle.block_on(async {
+            zk_core::client::block_on(&handle, async {
                 let tick = ticker.tick.notified();
                 tokio::select! {
                     biased;

@@ -19,15 +19,13 @@ use tokio::time::{sleep_until, Instant};
 
 use super::command::fail_command;
 use super::connect_string::resolve;
-use super::driver::{Driver, Held};
+use super::driver::{Driver, Held, ReadOutcome};
 use super::error::Error;
 use super::event::SessionState;
 use super::session::Ended;
+use super::socket::Socket;
 use super::tls::Tls;
 use crate::proto::{frame, ConnectRequest, ConnectResponse, Decode, Encode, KeeperState};
-
-/// Read at least this much room into the inbound buffer.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// A connection that answered the handshake: its socket, its TLS state if any, what was
 /// read after the answer, and the answer.
@@ -45,32 +43,44 @@ impl Actor {
     pub async fn run(mut self) {
         loop {
             let ended = match self.connect_round().await {
-                Ok(Some((stream, tls, inbound, response))) => {
-                    let stream = Arc::new(stream);
-                    let connected = {
-                        let mut held = self.driver.lock();
-                        let connected =
-                            held.machine.connected(&response, Instant::now().into_std());
-                        if connected.is_ok() {
-                            held.socket = Some(stream.clone());
-                            held.tls = tls;
-                        }
-                        connected
-                    };
-                    match connected {
-                        Ok(()) => {
-                            let ended = self.serve(&stream, inbound).await;
+                Ok(Some((stream, tls, inbound, response))) => match Socket::new(stream) {
+                    Ok(socket) => {
+                        let socket = Arc::new(socket);
+                        let connected = {
                             let mut held = self.driver.lock();
-                            held.socket = None;
-                            held.tls = None;
-                            if matches!(ended, Ended::Lost) {
-                                held.machine.disconnected();
+                            let connected =
+                                held.machine.connected(&response, Instant::now().into_std());
+                            if connected.is_ok() {
+                                held.socket = Some(socket.clone());
+                                held.tls = tls;
+                                held.inbound = inbound;
+                                held.caller_ended = None;
                             }
-                            ended
+                            connected
+                        };
+                        match connected {
+                            Ok(()) => {
+                                let ended = self.serve(&socket).await;
+                                // A caller still waiting on the socket sees it end.
+                                socket.shutdown();
+                                let mut held = self.driver.lock();
+                                held.socket = None;
+                                held.tls = None;
+                                held.inbound = BytesMut::new();
+                                held.caller_ended = None;
+                                if matches!(ended, Ended::Lost) {
+                                    held.machine.disconnected();
+                                }
+                                ended
+                            }
+                            Err(ended) => ended,
                         }
-                        Err(ended) => ended,
                     }
-                }
+                    Err(e) => {
+                        tracing::warn!("cannot poll the connection's socket: {e}");
+                        Ended::Lost
+                    }
+                },
                 Ok(None) => Ended::Lost,
                 Err(ended) => ended,
             };
@@ -199,11 +209,11 @@ impl Actor {
     }
 
     /// Moves bytes and time between the socket and the machine until the connection ends.
-    async fn serve(&mut self, stream: &TcpStream, mut inbound: BytesMut) -> Ended {
-        let _ = stream.set_nodelay(true);
+    async fn serve(&mut self, socket: &Socket) -> Ended {
+        let _ = socket.set_nodelay(true);
         // Connected read-only with other hosts to try: look for a read-write server.
         // (The probe asks `isro` in plaintext, which a TLS port does not answer.)
-        let peer = stream.peer_addr().ok();
+        let peer = socket.peer_addr().ok();
         let mut probe = {
             let held = self.driver.lock();
             (held.machine.state() == SessionState::ConnectedReadOnly
@@ -215,13 +225,17 @@ impl Actor {
             // One lock per round: the callers' close, buffered replies, time, writes.
             let waiting = {
                 let mut held = self.driver.lock();
+                if let Some(ended) = held.caller_ended.take() {
+                    return ended;
+                }
                 match self.callers_end(&mut held) {
                     Some(Ended::Closed(Some(reply))) => Err(reply),
                     Some(ended) => return held.machine.lose(ended),
                     None => {
                         let now = Instant::now().into_std();
                         // Replies already buffered are handled before waiting again.
-                        if let Err(ended) = held.machine.received(&mut inbound, now) {
+                        let held = &mut *held;
+                        if let Err(ended) = held.machine.received(&mut held.inbound, now) {
                             return ended;
                         }
                         if held.machine.deadline().is_some_and(|due| due <= now) {
@@ -241,17 +255,26 @@ impl Actor {
             };
             let (deadline, writing) = match waiting {
                 Ok(waiting) => waiting,
-                Err(reply) => return self.close_session(stream, inbound, reply).await,
+                Err(reply) => return self.close_session(socket, reply).await,
             };
             tokio::select! {
-                ready = stream.readable() => {
-                    if ready.is_err() || !self.read_some(stream, &mut inbound) {
+                ready = socket.readable() => {
+                    let Ok(mut ready) = ready else {
                         return self.driver.lock().machine.lose(Ended::Lost);
+                    };
+                    let outcome = self.driver.lock().read_socket();
+                    match outcome {
+                        ReadOutcome::Closed => return self.driver.lock().machine.lose(Ended::Lost),
+                        ReadOutcome::Drained => ready.clear_ready(),
+                        ReadOutcome::More => {}
                     }
                 }
-                ready = stream.writable(), if writing => {
-                    if ready.is_err() {
+                ready = socket.writable(), if writing => {
+                    let Ok(mut ready) = ready else {
                         return self.driver.lock().machine.lose(Ended::Lost);
+                    };
+                    if self.flush_or_wait() {
+                        ready.clear_ready();
                     }
                 }
                 () = self.driver.wake.notified() => {}
@@ -273,25 +296,15 @@ impl Actor {
         }
     }
 
-    /// Reads what the socket has into `inbound` (unsealed, over TLS, whose state callers
-    /// share); false when the connection is gone.
-    fn read_some(&self, stream: &TcpStream, inbound: &mut BytesMut) -> bool {
-        if self.tls.is_none() {
-            return read_plain(stream, inbound);
-        }
-        match self.driver.lock().tls.as_mut() {
-            Some(tls) => tls.read_from(stream, inbound),
-            None => false,
-        }
+    /// Writes what is waiting; true when the socket is full again (an error is left for
+    /// the next round, which meets it).
+    fn flush_or_wait(&self) -> bool {
+        let mut held = self.driver.lock();
+        held.flush().is_ok() && held.unwritten()
     }
 
     /// Sends CloseSession after whatever is queued and waits (bounded) for its reply.
-    async fn close_session(
-        &mut self,
-        stream: &TcpStream,
-        mut inbound: BytesMut,
-        ack: oneshot::Sender<()>,
-    ) -> Ended {
+    async fn close_session(&mut self, socket: &Socket, ack: oneshot::Sender<()>) -> Ended {
         let (xid, deadline) = {
             let mut held = self.driver.lock();
             held.closing = true;
@@ -307,7 +320,10 @@ impl Actor {
                 Ok(true) => break true,
                 Ok(false) => {
                     tokio::select! {
-                        ready = stream.writable() => if ready.is_err() { break false },
+                        ready = socket.writable() => match ready {
+                            Ok(mut ready) => if self.flush_or_wait() { ready.clear_ready() },
+                            Err(_) => break false,
+                        },
                         () = sleep_until(deadline) => break false,
                     }
                 }
@@ -315,11 +331,15 @@ impl Actor {
             }
         };
         if sent {
-            while !self.driver.lock().machine.close_answered(&mut inbound, xid) {
+            while !self.close_answered(xid) {
                 tokio::select! {
-                    ready = stream.readable() => {
-                        if ready.is_err() || !self.read_some(stream, &mut inbound) {
-                            break;
+                    ready = socket.readable() => {
+                        let Ok(mut ready) = ready else { break };
+                        let outcome = self.driver.lock().read_socket();
+                        match outcome {
+                            ReadOutcome::Closed => break,
+                            ReadOutcome::Drained => ready.clear_ready(),
+                            ReadOutcome::More => {}
                         }
                     }
                     () = sleep_until(deadline) => break,
@@ -328,31 +348,11 @@ impl Actor {
         }
         self.driver.lock().machine.lose(Ended::Closed(Some(ack)))
     }
-}
 
-/// Reads what the socket has into `inbound`; false when the connection is gone.
-fn read_plain(stream: &TcpStream, inbound: &mut BytesMut) -> bool {
-    use std::io::ErrorKind::WouldBlock;
-    inbound.reserve(READ_CHUNK);
-    let room = inbound.capacity() - inbound.len();
-    let mut read = None;
-    // A read that leaves room drained the socket (the poller is edge-triggered): the
-    // readiness is dropped now (a WouldBlock from `try_io` clears it), so the next round waits
-    // for the poller instead of paying a read that would only say WouldBlock; one syscall of
-    // about five per round trip. Tokio's own `AsyncRead` does the same.
-    let outcome = stream.try_io(tokio::io::Interest::READABLE, || {
-        let n = stream.try_read_buf(inbound)?;
-        read = Some(n);
-        if 0 < n && n < room {
-            return Err(WouldBlock.into());
-        }
-        Ok(())
-    });
-    match (read, outcome) {
-        (Some(0), _) => false,
-        (Some(_), _) => true,
-        (None, Err(e)) => e.kind() == WouldBlock,
-        (None, Ok(())) => true,
+    fn close_answered(&self, xid: i32) -> bool {
+        let mut held = self.driver.lock();
+        let held = &mut *held;
+        held.machine.close_answered(&mut held.inbound, xid)
     }
 }
 

@@ -18,10 +18,10 @@ pub struct Client {
 
 impl Client {
     pub fn connect(connect_string: &str, options: ClientOptions) -> Result<Client> {
-        let runtime = super::runtime::handle();
         let connect_string = connect_string.to_owned();
-        let inner = runtime
-            .block_on(async move { super::Client::connect(&connect_string, options).await })?;
+        let inner = super::block_on(&super::runtime::handle(), async move {
+            super::Client::connect(&connect_string, options).await
+        })?;
         Ok(Client { inner })
     }
 
@@ -31,7 +31,7 @@ impl Client {
     }
 
     fn run<T>(&self, future: impl std::future::Future<Output = T>) -> T {
-        super::runtime::handle().block_on(future)
+        super::block_on(&super::runtime::handle(), future)
     }
 
     pub fn state(&self) -> SessionState {

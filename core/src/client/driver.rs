@@ -11,20 +11,29 @@
 //! made on a thread that holds a machine's lock (any client's: two clients' callbacks
 //! calling each other must not deadlock), or while the lock is busy, goes to the queue
 //! instead, and the next holder of the lock takes it over in order before anything newer.
+//!
+//! A caller blocked on a call it wrote on an idle connection may also read the reply
+//! itself ([`Driver::wait_here`], see `socket.rs` and `wait.rs`): bytes are read and
+//! handled under the lock, by whichever thread has them.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::BytesMut;
 use parking_lot::{Mutex, MutexGuard};
-use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 
 use super::command::{fail_command, Command};
 use super::error::Error;
 use super::session::{Ended, SessionMachine};
+use super::socket::{Socket, Waited};
 use super::tls::Tls;
+use super::wait::{self, Waiter};
+
+/// Read at least this much room into the inbound buffer.
+const READ_CHUNK: usize = 16 * 1024;
 
 thread_local! {
     /// How many machine locks this thread holds.
@@ -48,9 +57,15 @@ pub(crate) struct Driver {
 pub(crate) struct Driven {
     pub machine: SessionMachine,
     /// The established connection's socket, while the task serves it.
-    pub socket: Option<Arc<TcpStream>>,
+    pub socket: Option<Arc<Socket>>,
     /// Its TLS state, when the client speaks TLS.
     pub tls: Option<Tls>,
+    /// What was read from the connection and not handled yet.
+    pub inbound: BytesMut,
+    /// A caller waits on the socket itself (see [`Driver::wait_here`]).
+    reads_lent: bool,
+    /// A caller found the connection over while handling its bytes; the task ends it so.
+    pub caller_ended: Option<Ended>,
     /// A caller asked to close the session; the task answers it when done.
     pub close: Option<oneshot::Sender<()>>,
     /// Closing: new commands wait in the queue and fail when the session ends.
@@ -96,6 +111,9 @@ impl Driver {
                 machine,
                 socket: None,
                 tls: None,
+                inbound: BytesMut::new(),
+                reads_lent: false,
+                caller_ended: None,
                 close: None,
                 closing: false,
                 ended: None,
@@ -124,16 +142,17 @@ impl Driver {
     }
 
     /// A caller's command: into the machine, and onto the socket when that saves the
-    /// task a wake-up (see the module doc). If the session has ended, the command is
-    /// answered with the reason, which is also returned.
-    fn submit(&self, cmd: Command, batched: bool) -> Result<(), Error> {
+    /// task a wake-up (see the module doc); `Ok(true)` when this thread wrote it on an idle
+    /// connection. If the session has ended, the command is answered with the reason,
+    /// which is also returned.
+    fn submit(&self, cmd: Command, batched: bool) -> Result<bool, Error> {
         if HOLDING.with(Cell::get) > 0 {
-            return self.enqueue(cmd);
+            return self.enqueue(cmd).map(|()| false);
         }
         // Busy means the task is handling replies (or another caller is writing): the
         // task then takes the queue over before it sleeps, as one write.
         let Some(guard) = self.driven.try_lock() else {
-            return self.enqueue(cmd);
+            return self.enqueue(cmd).map(|()| false);
         };
         let mut held = self.held(guard);
         if let Some(error) = held.ended.clone() {
@@ -143,13 +162,13 @@ impl Driver {
         }
         if held.closing {
             drop(held);
-            return self.enqueue(cmd);
+            return self.enqueue(cmd).map(|()| false);
         }
         let idle = held.machine.is_idle();
         held.accept(cmd);
         if batched {
             // Written when the batch ends, with the rest of it.
-            return Ok(());
+            return Ok(false);
         }
         if idle {
             // A failed write is left to the task, which meets the same error.
@@ -160,7 +179,77 @@ impl Driver {
         if task_needed {
             self.wake.notify_one();
         }
-        Ok(())
+        Ok(idle && !task_needed)
+    }
+
+    /// Waits on this thread for the connection's next bytes and handles them (so a reply
+    /// this thread waits for wakes it alone) until `waiter` is woken; false, without
+    /// waiting, when the connection cannot be lent now.
+    pub(crate) fn wait_here(&self, waiter: &Waiter) -> bool {
+        let socket = {
+            let mut held = self.lock();
+            if held.reads_lent
+                || held.closing
+                || held.close.is_some()
+                || held.ended.is_some()
+                || held.caller_ended.is_some()
+            {
+                return false;
+            }
+            let Some(socket) = held.socket.clone() else {
+                return false;
+            };
+            if socket.lend_reads().is_err() {
+                return false;
+            }
+            held.reads_lent = true;
+            socket
+        };
+        let handling = waiter.handling_here();
+        while !waiter.notified() {
+            match socket.wait_readable(waiter.signal_fd()) {
+                Waited::Readable => {
+                    let mut held = self.lock();
+                    // Closing, the task reads the answer to CloseSession itself.
+                    if held.closing
+                        || !held
+                            .socket
+                            .as_ref()
+                            .is_some_and(|s| Arc::ptr_eq(s, &socket))
+                    {
+                        break;
+                    }
+                    let open = held.handle_reads(Instant::now());
+                    let task_needed = !open || held.close.is_some() || held.unwritten();
+                    drop(held);
+                    if task_needed {
+                        self.wake.notify_one();
+                    }
+                    if !open {
+                        break;
+                    }
+                }
+                Waited::Signalled => {
+                    waiter.drain();
+                    break;
+                }
+                Waited::Interrupted => {}
+                Waited::Failed => break,
+            }
+        }
+        drop(handling);
+        let mut held = self.lock();
+        held.reads_lent = false;
+        if let Err(e) = socket.return_reads() {
+            // The task would not hear of new bytes: it ends the connection instead.
+            tracing::debug!("cannot hand the socket back to the connection task: {e}");
+            if held.caller_ended.is_none() {
+                held.caller_ended = Some(held.machine.lose(Ended::Lost));
+            }
+            drop(held);
+            self.wake.notify_one();
+        }
+        true
     }
 
     fn enqueue(&self, cmd: Command) -> Result<(), Error> {
@@ -234,6 +323,63 @@ impl Driven {
         }
     }
 
+    /// Reads what the socket has into `inbound` (unsealed, over TLS).
+    pub fn read_socket(&mut self) -> ReadOutcome {
+        let Some(socket) = &self.socket else {
+            return ReadOutcome::Closed;
+        };
+        if let Some(tls) = self.tls.as_mut() {
+            return tls.read_from(socket, &mut self.inbound);
+        }
+        self.inbound.reserve(READ_CHUNK);
+        let room = self.inbound.capacity() - self.inbound.len();
+        match socket.read_into(self.inbound.spare_capacity_mut()) {
+            Ok(0) => ReadOutcome::Closed,
+            Ok(n) => {
+                // SAFETY: `read_into` initialised the first `n` bytes of the spare room.
+                unsafe { self.inbound.set_len(self.inbound.len() + n) };
+                // A read that leaves room drained the socket: the next one would only
+                // say WouldBlock (one syscall of about five per round trip).
+                if n < room {
+                    ReadOutcome::Drained
+                } else {
+                    ReadOutcome::More
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => ReadOutcome::Drained,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => ReadOutcome::More,
+            Err(_) => ReadOutcome::Closed,
+        }
+    }
+
+    /// On a caller's thread: reads what the socket has and handles it; false when the
+    /// connection is over (recorded for the task, which ends it).
+    fn handle_reads(&mut self, now: Instant) -> bool {
+        if self.caller_ended.is_some() {
+            return false;
+        }
+        loop {
+            match self.read_socket() {
+                ReadOutcome::Closed => {
+                    self.caller_ended = Some(self.machine.lose(Ended::Lost));
+                    return false;
+                }
+                ReadOutcome::Drained => break,
+                ReadOutcome::More => {}
+            }
+        }
+        if let Err(ended) = self.machine.received(&mut self.inbound, now) {
+            self.caller_ended = Some(ended);
+            return false;
+        }
+        // Requests taken over from the queue, or a TLS record to answer.
+        if self.flush().is_err() {
+            self.caller_ended = Some(self.machine.lose(Ended::Lost));
+            return false;
+        }
+        true
+    }
+
     /// Writes what the socket takes now of the machine's output. `Ok` with output left
     /// (see [`Self::unwritten`]) means the socket is full: wait until it is writable.
     pub fn flush(&mut self) -> std::io::Result<()> {
@@ -275,6 +421,17 @@ pub(crate) struct Submitter {
     driver: Arc<Driver>,
 }
 
+/// What one read of the socket found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReadOutcome {
+    /// The socket may have more.
+    More,
+    /// The socket has nothing more now.
+    Drained,
+    /// The connection is over (closed, or an error).
+    Closed,
+}
+
 impl Submitter {
     pub fn new(driver: Arc<Driver>) -> Submitter {
         driver.submitters.fetch_add(1, Ordering::AcqRel);
@@ -293,7 +450,11 @@ impl Submitter {
             }
             None => false,
         });
-        self.driver.submit(cmd, batched)
+        let wrote_on_idle = self.driver.submit(cmd, batched)?;
+        if wrote_on_idle {
+            wait::wrote_on_idle(&self.driver);
+        }
+        Ok(())
     }
 }
 
@@ -354,20 +515,21 @@ impl Drop for WriteBatch {
 mod tests {
     //! The caller's side of the driver, with a real loopback socket and no connection task.
 
-    use std::io::Read;
+    use std::io::{Read, Write};
     use std::sync::atomic::AtomicI64;
     use std::time::Duration;
 
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
     use tokio::sync::{broadcast, watch};
 
     use super::*;
+    use crate::client::command::RawReply;
     use crate::client::command::ReplyTo;
     use crate::client::connect_string::ConnectString;
     use crate::client::event::{SessionState, StateEvent};
     use crate::client::options::ClientOptions;
     use crate::client::session::Session;
-    use crate::proto::{ConnectResponse, PathWatchRequest, Request};
+    use crate::proto::{frame, ConnectResponse, Encode, PathWatchRequest, ReplyHeader, Request};
 
     struct Rig {
         runtime: tokio::runtime::Runtime,
@@ -386,9 +548,7 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let (ours, theirs) = tokio::join!(TcpStream::connect(addr), listener.accept());
-            let ours = ours.unwrap();
-            // The reactor has seen the socket writable, as after a handshake.
-            ours.writable().await.unwrap();
+            let ours = Socket::new(ours.unwrap()).unwrap();
             (ours, theirs.unwrap().0.into_std().unwrap())
         });
         server.set_nonblocking(false).unwrap();
@@ -435,15 +595,37 @@ mod tests {
     }
 
     fn get(path: &str) -> Command {
-        let (reply, _) = oneshot::channel();
-        Command::Request {
+        get_answered(path).0
+    }
+
+    type Answer = oneshot::Receiver<Result<RawReply, Error>>;
+
+    fn get_answered(path: &str) -> (Command, Answer) {
+        let (reply, answer) = oneshot::channel();
+        let cmd = Command::Request {
             request: Request::GetData(PathWatchRequest {
                 path: path.into(),
                 watch: false,
             }),
             watch: None,
             reply: ReplyTo::Wait(reply),
-        }
+        };
+        (cmd, answer)
+    }
+
+    /// The server's side: reads one request frame and returns its xid.
+    fn read_request(server: &mut std::net::TcpStream) -> i32 {
+        let mut len = [0u8; 4];
+        server.read_exact(&mut len).unwrap();
+        let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
+        server.read_exact(&mut payload).unwrap();
+        i32::from_be_bytes(payload[..4].try_into().unwrap())
+    }
+
+    fn reply_frame(xid: i32, zxid: i64, err: i32) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame::write(&mut out, |b| ReplyHeader { xid, zxid, err }.encode(b));
+        out
     }
 
     fn task_woken(rig: &Rig) -> bool {
@@ -523,6 +705,67 @@ mod tests {
         let queued = output.windows(7).position(|w| w == b"/queued");
         let direct = output.windows(7).position(|w| w == b"/direct");
         assert!(matches!((queued, direct), (Some(q), Some(d)) if q < d));
+    }
+
+    #[test]
+    fn a_blocked_caller_reads_the_reply_to_its_call_on_an_idle_connection_itself() {
+        let rig = connected_rig();
+        let mut server = rig.server.try_clone().unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let answering = std::thread::spawn(move || {
+            let xid = read_request(&mut server);
+            server.write_all(&reply_frame(xid, 7, -101)).unwrap();
+        });
+        let (cmd, answer) = get_answered("/a");
+        // Nothing drives the rig's runtime: only this thread can read the reply.
+        let answered = wait::block_on(rig.runtime.handle(), async {
+            rig.submitter.send(cmd).unwrap();
+            answer.await
+        });
+        answering.join().unwrap();
+        let reply = answered.unwrap().unwrap();
+        assert_eq!((reply.header.zxid, reply.header.err), (7, -101));
+        let held = rig.driver.lock();
+        assert!(!held.reads_lent, "the socket is handed back to the task");
+        assert!(held.inbound.is_empty() && held.caller_ended.is_none());
+    }
+
+    #[test]
+    fn bytes_that_arrive_while_a_caller_has_the_socket_wake_the_task_once_it_is_returned() {
+        let mut rig = connected_rig();
+        let socket = rig.driver.lock().socket.clone().unwrap();
+        let within = Duration::from_secs(30);
+        // The task reads a frame: the epoll set keeps listing the socket as ready until it
+        // is next polled, the case where handing the socket back by EPOLL_CTL_MOD would
+        // wake nobody.
+        rig.server.write_all(&reply_frame(-1, 0, 0)).unwrap();
+        rig.runtime.block_on(async {
+            let mut ready = tokio::time::timeout(within, socket.readable())
+                .await
+                .unwrap()
+                .unwrap();
+            let mut frame = [0u8; 64];
+            assert!(socket.try_read(&mut frame).unwrap() > 0);
+            ready.clear_ready();
+        });
+        socket.lend_reads().unwrap();
+        rig.server.write_all(&reply_frame(-1, 0, 0)).unwrap();
+        // An eventfd nobody signals: this waits for the bytes alone.
+        // SAFETY: eventfd has no preconditions; the result is checked.
+        let signal = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert!(signal >= 0);
+        assert_eq!(socket.wait_readable(signal), Waited::Readable);
+        // SAFETY: `signal` is ours and closed once.
+        unsafe { libc::close(signal) };
+        socket.return_reads().unwrap();
+        let woken = rig.runtime.block_on(async {
+            tokio::time::timeout(within, socket.readable())
+                .await
+                .is_ok()
+        });
+        assert!(woken, "the task hears of the bytes the caller left");
     }
 
     #[test]

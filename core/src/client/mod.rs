@@ -11,6 +11,9 @@
 //!   socket, sleeping until the machine's next deadline, read-only probing.
 //! - `driver.rs`: the machine behind one lock, shared by the callers and the task: a caller
 //!   submits its own command and, on an idle connection, writes it to the socket itself.
+//! - `socket.rs`: the established connection's socket, whose reads a blocked caller can
+//!   take over from the task; [`block_on`] (`wait.rs`): a call run on the calling thread,
+//!   which then waits for its reply on the socket itself.
 //! - `watches.rs`: the client's watch registry and SetWatches2 after reconnect.
 //! - `multi.rs`: [`Op`]/[`OpResult`] for multi, [`ReadOp`]/[`ReadResult`] for multiRead.
 //! - `tls.rs`: [`TlsOptions`] and TLS on the connection (rustls, driven by hand).
@@ -42,7 +45,9 @@ mod ordered;
 pub mod runtime;
 mod sasl;
 mod session;
+mod socket;
 mod tls;
+mod wait;
 mod watches;
 
 pub use crate::keystore::StoreType;
@@ -57,4 +62,5 @@ pub use options::ClientOptions;
 pub use ordered::{Call, ReadReply, Reply, ReplyCallback, WatchRegistration, WatchedRead};
 pub use sasl::SaslOptions;
 pub use tls::{ClientIdentity, TlsOptions};
+pub use wait::block_on;
 pub use watches::{WatchCallback, WatchKind};

@@ -1,8 +1,8 @@
 //! TLS on the client's connection (a server's `secureClientPort`), with rustls driven by
 //! hand rather than through a TLS stream type: the connection's [`rustls::ClientConnection`]
 //! lives with the session machine (see `driver.rs`), so a caller seals and writes its own
-//! request exactly as it writes a plaintext one, and the connection task unseals what it
-//! reads.
+//! request exactly as it writes a plaintext one, and whoever reads (the connection task, or
+//! a caller waiting on the socket) unseals what it reads.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,9 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::driver::ReadOutcome;
 use super::error::Error;
+use super::socket::Socket;
 use crate::keystore::{Identity, StoreError, StoreSpec, StoreType};
 use crate::tls_names::AnyName;
 
@@ -336,7 +338,7 @@ impl Tls {
     }
 
     /// Writes sealed records as far as the socket takes them now; false if it is full.
-    pub fn write_to(&mut self, socket: &TcpStream) -> io::Result<bool> {
+    pub fn write_to(&mut self, socket: &Socket) -> io::Result<bool> {
         while self.connection.wants_write() {
             match self.connection.write_tls(&mut NonBlocking(socket)) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -353,25 +355,28 @@ impl Tls {
         self.connection.wants_write()
     }
 
-    /// Reads what the socket has and unseals it into `inbound`; false when the connection
-    /// is over (closed, or a TLS error).
-    pub fn read_from(&mut self, socket: &TcpStream, inbound: &mut BytesMut) -> bool {
+    /// Reads what the socket has and unseals it into `inbound`.
+    pub fn read_from(&mut self, socket: &Socket, inbound: &mut BytesMut) -> ReadOutcome {
         match self.connection.read_tls(&mut NonBlocking(socket)) {
-            Ok(0) => return false,
+            Ok(0) => return ReadOutcome::Closed,
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Drained,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return ReadOutcome::More,
+            Err(_) => return ReadOutcome::Closed,
         }
         if let Err(e) = self.connection.process_new_packets() {
             tracing::warn!("TLS error from the server: {e}");
-            return false;
+            return ReadOutcome::Closed;
         }
-        matches!(self.unseal(inbound), Ok(true))
+        match self.unseal(inbound) {
+            Ok(true) => ReadOutcome::More,
+            _ => ReadOutcome::Closed,
+        }
     }
 }
 
-/// A tokio socket as a non-blocking `std::io` reader and writer.
-struct NonBlocking<'a>(&'a TcpStream);
+/// The connection's socket as a non-blocking `std::io` reader and writer.
+struct NonBlocking<'a>(&'a Socket);
 
 impl Read for NonBlocking<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
