@@ -19,11 +19,11 @@ use tokio::time::{sleep_until, Instant};
 
 use super::command::fail_command;
 use super::connect_string::resolve;
-use super::driver::{Driver, Held, ReadOutcome};
+use super::driver::{Driver, Held};
 use super::error::Error;
 use super::event::SessionState;
 use super::session::Ended;
-use super::socket::Socket;
+use super::socket::{ReadOutcome, Socket};
 use super::tls::Tls;
 use crate::proto::{frame, ConnectRequest, ConnectResponse, Decode, Encode, KeeperState};
 

@@ -13,12 +13,12 @@
 //! instead, and the next holder of the lock takes it over in order before anything newer.
 //!
 //! A caller blocked on a call it wrote on an idle connection may also read the reply
-//! itself ([`Driver::wait_here`], see `socket.rs` and `wait.rs`): bytes are read and
+//! itself ([`WaitHere::wait_here`], see `socket.rs` and `wait.rs`): bytes are read and
 //! handled under the lock, by whichever thread has them.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -28,9 +28,9 @@ use tokio::sync::{oneshot, Notify};
 use super::command::{fail_command, Command};
 use super::error::Error;
 use super::session::{Ended, SessionMachine};
-use super::socket::{Socket, Waited};
+use super::socket::{ReadOutcome, Socket, Waited};
 use super::tls::Tls;
-use super::wait::{self, Waiter};
+use super::wait::{self, WaitHere, Waiter};
 
 /// Read at least this much room into the inbound buffer.
 const READ_CHUNK: usize = 16 * 1024;
@@ -62,7 +62,7 @@ pub(crate) struct Driven {
     pub tls: Option<Tls>,
     /// What was read from the connection and not handled yet.
     pub inbound: BytesMut,
-    /// A caller waits on the socket itself (see [`Driver::wait_here`]).
+    /// A caller waits on the socket itself (see [`WaitHere::wait_here`]).
     reads_lent: bool,
     /// A caller found the connection over while handling its bytes; the task ends it so.
     pub caller_ended: Option<Ended>,
@@ -182,10 +182,62 @@ impl Driver {
         Ok(idle && !task_needed)
     }
 
-    /// Waits on this thread for the connection's next bytes and handles them (so a reply
-    /// this thread waits for wakes it alone) until `waiter` is woken; false, without
-    /// waiting, when the connection cannot be lent now.
-    pub(crate) fn wait_here(&self, waiter: &Waiter) -> bool {
+    fn enqueue(&self, cmd: Command) -> Result<(), Error> {
+        let mut queue = self.queue.lock();
+        if let Some(error) = queue.ended.clone() {
+            drop(queue);
+            fail_command(cmd, &error);
+            return Err(error);
+        }
+        queue.commands.push(cmd);
+        drop(queue);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Moves queued commands into the machine, oldest first (unless closing: then they
+    /// stay until the session ends).
+    fn take_queued(&self, held: &mut Held<'_>) {
+        if held.closing {
+            return;
+        }
+        let queued = std::mem::take(&mut self.queue.lock().commands);
+        for cmd in queued {
+            held.accept(cmd);
+        }
+    }
+
+    /// The end of a [`WriteBatch`] that left requests in the machine: writes them now if
+    /// the machine is free, else leaves them to the task.
+    fn write_batch(&self) {
+        let Some(guard) = self.driven.try_lock() else {
+            self.wake.notify_one();
+            return;
+        };
+        let mut held = self.held(guard);
+        if held.ended.is_none() && !held.closing {
+            // A failed write is left to the task, which meets the same error.
+            let _ = held.flush();
+        }
+        let task_needed = held.close.is_some() || held.unwritten();
+        drop(held);
+        if task_needed {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The session is over: from now on every command fails with `error`; returns the
+    /// commands still queued, to be failed once the lock is released.
+    pub fn end(&self, held: &mut Held<'_>, error: &Error) -> Vec<Command> {
+        held.ended = Some(error.clone());
+        let mut queue = self.queue.lock();
+        queue.ended = Some(error.clone());
+        std::mem::take(&mut queue.commands)
+    }
+}
+
+impl WaitHere for Driver {
+    fn wait_here(&self, waiter: &Waiter) -> bool {
         let socket = {
             let mut held = self.lock();
             if held.reads_lent
@@ -250,59 +302,6 @@ impl Driver {
             self.wake.notify_one();
         }
         true
-    }
-
-    fn enqueue(&self, cmd: Command) -> Result<(), Error> {
-        let mut queue = self.queue.lock();
-        if let Some(error) = queue.ended.clone() {
-            drop(queue);
-            fail_command(cmd, &error);
-            return Err(error);
-        }
-        queue.commands.push(cmd);
-        drop(queue);
-        self.wake.notify_one();
-        Ok(())
-    }
-
-    /// Moves queued commands into the machine, oldest first (unless closing: then they
-    /// stay until the session ends).
-    fn take_queued(&self, held: &mut Held<'_>) {
-        if held.closing {
-            return;
-        }
-        let queued = std::mem::take(&mut self.queue.lock().commands);
-        for cmd in queued {
-            held.accept(cmd);
-        }
-    }
-
-    /// The end of a [`WriteBatch`] that left requests in the machine: writes them now if
-    /// the machine is free, else leaves them to the task.
-    fn write_batch(&self) {
-        let Some(guard) = self.driven.try_lock() else {
-            self.wake.notify_one();
-            return;
-        };
-        let mut held = self.held(guard);
-        if held.ended.is_none() && !held.closing {
-            // A failed write is left to the task, which meets the same error.
-            let _ = held.flush();
-        }
-        let task_needed = held.close.is_some() || held.unwritten();
-        drop(held);
-        if task_needed {
-            self.wake.notify_one();
-        }
-    }
-
-    /// The session is over: from now on every command fails with `error`; returns the
-    /// commands still queued, to be failed once the lock is released.
-    pub fn end(&self, held: &mut Held<'_>, error: &Error) -> Vec<Command> {
-        held.ended = Some(error.clone());
-        let mut queue = self.queue.lock();
-        queue.ended = Some(error.clone());
-        std::mem::take(&mut queue.commands)
     }
 }
 
@@ -421,17 +420,6 @@ pub(crate) struct Submitter {
     driver: Arc<Driver>,
 }
 
-/// What one read of the socket found.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ReadOutcome {
-    /// The socket may have more.
-    More,
-    /// The socket has nothing more now.
-    Drained,
-    /// The connection is over (closed, or an error).
-    Closed,
-}
-
 impl Submitter {
     pub fn new(driver: Arc<Driver>) -> Submitter {
         driver.submitters.fetch_add(1, Ordering::AcqRel);
@@ -452,7 +440,8 @@ impl Submitter {
         });
         let wrote_on_idle = self.driver.submit(cmd, batched)?;
         if wrote_on_idle {
-            wait::wrote_on_idle(&self.driver);
+            let driver: Weak<dyn WaitHere> = Arc::downgrade(&self.driver) as _;
+            wait::wrote_on_idle(driver);
         }
         Ok(())
     }

@@ -28,6 +28,17 @@ pub(crate) enum Waited {
     Failed,
 }
 
+/// What one read of the socket found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReadOutcome {
+    /// The socket may have more.
+    More,
+    /// The socket has nothing more now.
+    Drained,
+    /// The connection is over (closed, or an error).
+    Closed,
+}
+
 pub(crate) struct Socket {
     /// The socket, registered with the runtime for writability only.
     io: AsyncFd<std::net::TcpStream>,

@@ -15,9 +15,8 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::driver::ReadOutcome;
 use super::error::Error;
-use super::socket::Socket;
+use super::socket::{ReadOutcome, Socket};
 use crate::keystore::{Identity, StoreError, StoreSpec, StoreType};
 use crate::tls_names::AnyName;
 

@@ -15,15 +15,13 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::runtime::Handle;
 
-use super::driver::Driver;
-
 thread_local! {
     /// This thread's waiter (made again in a forked child: the parent's eventfd is shared).
     static WAITER: RefCell<Option<Arc<Waiter>>> = const { RefCell::new(None) };
     /// The waiter whose thread is handling replies right now: waking it needs no signal.
     static HANDLING: Cell<*const Waiter> = const { Cell::new(std::ptr::null()) };
     /// The client on whose idle connection this thread last wrote a request itself.
-    static WROTE_ON_IDLE: RefCell<Weak<Driver>> = const { RefCell::new(Weak::new()) };
+    static WROTE_ON_IDLE: RefCell<Option<Weak<dyn WaitHere>>> = const { RefCell::new(None) };
     /// Inside [`block_on`] (a callback run while handling replies may block again).
     static BLOCKED: Cell<bool> = const { Cell::new(false) };
 }
@@ -48,12 +46,12 @@ pub fn block_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     loop {
         waiter.notified.store(false, Ordering::Release);
-        WROTE_ON_IDLE.with(|wrote| *wrote.borrow_mut() = Weak::new());
+        WROTE_ON_IDLE.with(|wrote| *wrote.borrow_mut() = None);
         if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
             return output;
         }
-        let wrote_on = WROTE_ON_IDLE.with(|wrote| std::mem::take(&mut *wrote.borrow_mut()));
-        if let Some(driver) = wrote_on.upgrade() {
+        let wrote_on = WROTE_ON_IDLE.with(|wrote| wrote.borrow_mut().take());
+        if let Some(driver) = wrote_on.and_then(|driver| driver.upgrade()) {
             if driver.wait_here(&waiter) {
                 continue;
             }
@@ -62,10 +60,18 @@ pub fn block_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
     }
 }
 
+/// A client whose connection a blocked caller can wait on (the driver, `driver.rs`).
+pub(crate) trait WaitHere: Send + Sync {
+    /// Waits on this thread for the connection's next bytes and handles them (so a reply
+    /// this thread waits for wakes it alone) until `waiter` is woken; false, without
+    /// waiting, when the connection cannot be lent now.
+    fn wait_here(&self, waiter: &Waiter) -> bool;
+}
+
 /// Notes that this thread wrote a request on `driver`'s idle connection: a [`block_on`]
 /// on this thread may wait for the reply on the socket.
-pub(crate) fn wrote_on_idle(driver: &Arc<Driver>) {
-    WROTE_ON_IDLE.with(|wrote| *wrote.borrow_mut() = Arc::downgrade(driver));
+pub(crate) fn wrote_on_idle(driver: Weak<dyn WaitHere>) {
+    WROTE_ON_IDLE.with(|wrote| *wrote.borrow_mut() = Some(driver));
 }
 
 /// A blocked thread's wake-up: a flag, and an eventfd it sleeps on.
