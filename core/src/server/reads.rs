@@ -15,12 +15,13 @@ use super::state::State;
 use super::tree::{Meta, NodeRef};
 use super::watch::{WatchKind, WatchManager, WatchSink};
 
-/// Runs a read-side request; returns the zxid for the reply header and the result.
-pub fn execute(
-    shared: &Shared,
-    conn: &Arc<Conn>,
-    request: &Request,
-) -> (i64, Result<Response, ErrorCode>) {
+/// Runs a read-side request and queues its reply on `conn`, both under the state's read
+/// lock. A commit that fires a watch this read registers takes the write lock, so its
+/// notification is queued after this reply: the client learns of the watch before its event
+/// (Apache's single request pipeline gives the same order). Queued after the lock was
+/// released, the reply could follow the event, which a client drops as unknown, and the watch
+/// would never fire.
+pub fn answer(shared: &Shared, conn: &Arc<Conn>, xid: i32, request: &Request) {
     let state = shared.read_state();
     let zxid = state.last_zxid;
     let ctx = ReadCtx {
@@ -28,7 +29,8 @@ pub fn execute(
         state: &state,
         conn,
     };
-    (zxid, ctx.run(request))
+    let result = ctx.run(request);
+    conn.reply(xid, zxid, &result);
 }
 
 struct ReadCtx<'a> {

@@ -657,8 +657,7 @@ impl<R: AsyncRead + Unpin + Send> Session<R> {
                 Ok(())
             }
             request => {
-                let (zxid, result) = reads::execute(shared, &self.conn, &request);
-                self.conn.reply(xid, zxid, &result);
+                reads::answer(shared, &self.conn, xid, &request);
                 shared.stats.record_latency(received);
                 Ok(())
             }
