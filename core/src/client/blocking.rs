@@ -1,6 +1,6 @@
 //! A blocking facade over [`Client`](super::Client) for callers without an async runtime.
-//! Each call runs on the client runtime and waits for it; do not call from inside an async
-//! task.
+//! Each call runs on the calling thread through [`block_on`](super::block_on), which waits
+//! for the reply on the socket itself when it can; do not call from inside an async task.
 
 use std::time::Duration;
 
