@@ -244,7 +244,7 @@ def write_docs(all_results: Dict[str, Dict[Tuple[str, str], List[Dict[str, float
         "with kazoo's `get_async`). \"All on CPU 0\": the same sequential calls with every "
         "thread of the server and of the client process on CPU 0 (`taskset`), where a "
         "thread wake-up is a plain context switch instead of waking an idle vCPU. CPU per "
-        "call is the client process's user+sys time (`/proc/self/stat`, all its threads) "
+        "call is the client process's user+sys time (`time.process_time()`: all its threads, to the nanosecond) "
         "over the timed calls, divided by the calls.",
         "",
     ]
