@@ -32,8 +32,9 @@ static FORKS: AtomicU32 = AtomicU32::new(0);
 /// Runs `fut` to completion on the calling thread, in `handle`'s runtime context (timers,
 /// spawning). Never call it from inside an async task.
 pub fn block_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
-    if BLOCKED.with(Cell::get) {
-        // Nested (the waiter is taken), or no eventfd to be had: tokio's own wait.
+    if BLOCKED.with(Cell::get) || tokio::task::try_id().is_some() {
+        // Nested (the waiter is taken), inside an async task (where tokio's own wait panics
+        // with its message instead of stalling a worker), or no eventfd to be had.
         return handle.block_on(fut);
     }
     let Some(waiter) = Waiter::for_this_thread() else {
@@ -212,5 +213,36 @@ pub(crate) struct Handling;
 impl Drop for Handling {
     fn drop(&mut self) {
         HANDLING.with(|handling| handling.set(std::ptr::null()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ready_future_runs_on_the_calling_thread_outside_any_runtime() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let here = std::thread::current().id();
+        assert_eq!(
+            block_on(runtime.handle(), async { std::thread::current().id() }),
+            here
+        );
+    }
+
+    #[test]
+    fn inside_an_async_task_it_refuses_as_tokio_does_instead_of_stalling_a_worker() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime.handle().clone();
+        let joined = runtime.block_on(async move {
+            tokio::spawn(async move { block_on(&handle, async { 1 }) }).await
+        });
+        assert!(joined.is_err_and(|e| e.is_panic()));
     }
 }
