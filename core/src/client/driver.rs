@@ -292,10 +292,14 @@ impl WaitHere for Driver {
         drop(handling);
         let mut held = self.lock();
         held.reads_lent = false;
+        let current = held
+            .socket
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &socket));
         if let Err(e) = socket.return_reads() {
             // The task would not hear of new bytes: it ends the connection instead.
             tracing::debug!("cannot hand the socket back to the connection task: {e}");
-            if held.caller_ended.is_none() {
+            if current && held.caller_ended.is_none() {
                 held.caller_ended = Some(held.machine.lose(Ended::Lost));
             }
             drop(held);
