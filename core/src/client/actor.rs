@@ -7,11 +7,13 @@
 //! [`SessionMachine`]: super::session::SessionMachine
 
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use rand::seq::SliceRandom;
+use tokio::io::unix::AsyncFdReadyGuard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -54,7 +56,6 @@ impl Actor {
                                 held.socket = Some(socket.clone());
                                 held.tls = tls;
                                 held.inbound = inbound;
-                                held.caller_ended = None;
                             }
                             connected
                         };
@@ -259,14 +260,8 @@ impl Actor {
             };
             tokio::select! {
                 ready = socket.readable() => {
-                    let Ok(mut ready) = ready else {
+                    if !ready.is_ok_and(|mut ready| self.read_ready(&mut ready)) {
                         return self.driver.lock().machine.lose(Ended::Lost);
-                    };
-                    let outcome = self.driver.lock().read_socket();
-                    match outcome {
-                        ReadOutcome::Closed => return self.driver.lock().machine.lose(Ended::Lost),
-                        ReadOutcome::Drained => ready.clear_ready(),
-                        ReadOutcome::More => {}
                     }
                 }
                 ready = socket.writable(), if writing => {
@@ -294,6 +289,19 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Reads what the socket has into the machine's inbound bytes, and forgets the
+    /// readiness once the socket is drained (so the next wait sleeps until new bytes);
+    /// false when the connection is over.
+    fn read_ready(&self, ready: &mut AsyncFdReadyGuard<'_, OwnedFd>) -> bool {
+        let outcome = self.driver.lock().read_socket();
+        match outcome {
+            ReadOutcome::Closed => return false,
+            ReadOutcome::Drained => ready.clear_ready(),
+            ReadOutcome::More => {}
+        }
+        true
     }
 
     /// Writes what is waiting; true when the socket is full again (an error is left for
@@ -334,12 +342,8 @@ impl Actor {
             while !self.close_answered(xid) {
                 tokio::select! {
                     ready = socket.readable() => {
-                        let Ok(mut ready) = ready else { break };
-                        let outcome = self.driver.lock().read_socket();
-                        match outcome {
-                            ReadOutcome::Closed => break,
-                            ReadOutcome::Drained => ready.clear_ready(),
-                            ReadOutcome::More => {}
+                        if !ready.is_ok_and(|mut ready| self.read_ready(&mut ready)) {
+                            break;
                         }
                     }
                     () = sleep_until(deadline) => break,

@@ -263,12 +263,7 @@ impl WaitHere for Driver {
                 Waited::Readable => {
                     let mut held = self.lock();
                     // Closing, the task reads the answer to CloseSession itself.
-                    if held.closing
-                        || !held
-                            .socket
-                            .as_ref()
-                            .is_some_and(|s| Arc::ptr_eq(s, &socket))
-                    {
+                    if held.closing || !held.serves(&socket) {
                         break;
                     }
                     let open = held.handle_reads(Instant::now());
@@ -292,10 +287,7 @@ impl WaitHere for Driver {
         drop(handling);
         let mut held = self.lock();
         held.reads_lent = false;
-        let current = held
-            .socket
-            .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(s, &socket));
+        let current = held.serves(&socket);
         if let Err(e) = socket.return_reads() {
             // The task would not hear of new bytes: it ends the connection instead.
             tracing::debug!("cannot hand the socket back to the connection task: {e}");
@@ -324,6 +316,11 @@ impl Driven {
                 }
             }
         }
+    }
+
+    /// Whether `socket` is still the connection's (not one since replaced or ended).
+    fn serves(&self, socket: &Arc<Socket>) -> bool {
+        self.socket.as_ref().is_some_and(|s| Arc::ptr_eq(s, socket))
     }
 
     /// Reads what the socket has into `inbound` (unsealed, over TLS).
