@@ -16,7 +16,7 @@
 //! itself ([`WaitHere::wait_here`], see `socket.rs` and `wait.rs`): bytes are read and
 //! handled under the lock, by whichever thread has them.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -25,6 +25,7 @@ use bytes::BytesMut;
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::{oneshot, Notify};
 
+use super::batch::{self, HeldWrites};
 use super::command::{fail_command, Command};
 use super::error::Error;
 use super::session::{Ended, SessionMachine};
@@ -38,9 +39,6 @@ const READ_CHUNK: usize = 16 * 1024;
 thread_local! {
     /// How many machine locks this thread holds.
     static HOLDING: Cell<u32> = const { Cell::new(0) };
-    /// During a [`WriteBatch`] on this thread: the drivers it left requests in, to write
-    /// when the batch ends.
-    static BATCH: RefCell<Option<Vec<Arc<Driver>>>> = const { RefCell::new(None) };
 }
 
 /// The shared part of one client (see the module doc).
@@ -207,9 +205,20 @@ impl Driver {
         }
     }
 
-    /// The end of a [`WriteBatch`] that left requests in the machine: writes them now if
-    /// the machine is free, else leaves them to the task.
-    fn write_batch(&self) {
+    /// The session is over: from now on every command fails with `error`; returns the
+    /// commands still queued, to be failed once the lock is released.
+    pub fn end(&self, held: &mut Held<'_>, error: &Error) -> Vec<Command> {
+        held.ended = Some(error.clone());
+        let mut queue = self.queue.lock();
+        queue.ended = Some(error.clone());
+        std::mem::take(&mut queue.commands)
+    }
+}
+
+impl HeldWrites for Driver {
+    /// Writes the requests held for a batch now if the machine is free, else leaves them
+    /// to the task.
+    fn write_held(&self) {
         let Some(guard) = self.driven.try_lock() else {
             self.wake.notify_one();
             return;
@@ -224,15 +233,6 @@ impl Driver {
         if task_needed {
             self.wake.notify_one();
         }
-    }
-
-    /// The session is over: from now on every command fails with `error`; returns the
-    /// commands still queued, to be failed once the lock is released.
-    pub fn end(&self, held: &mut Held<'_>, error: &Error) -> Vec<Command> {
-        held.ended = Some(error.clone());
-        let mut queue = self.queue.lock();
-        queue.ended = Some(error.clone());
-        std::mem::take(&mut queue.commands)
     }
 }
 
@@ -430,15 +430,7 @@ impl Submitter {
     /// Hands `cmd` to the session; if the session has ended, answers it with the reason
     /// and returns that.
     pub fn send(&self, cmd: Command) -> Result<(), Error> {
-        let batched = BATCH.with(|batch| match batch.borrow_mut().as_mut() {
-            Some(drivers) => {
-                if !drivers.iter().any(|d| Arc::ptr_eq(d, &self.driver)) {
-                    drivers.push(self.driver.clone());
-                }
-                true
-            }
-            None => false,
-        });
+        let batched = batch::join(&self.driver);
         let wrote_on_idle = self.driver.submit(cmd, batched)?;
         if wrote_on_idle {
             let driver: Weak<dyn WaitHere> = Arc::downgrade(&self.driver) as _;
@@ -462,45 +454,6 @@ impl Drop for Submitter {
     }
 }
 
-/// Requests made on this thread while a batch is open are written when it closes, in one
-/// write per client, by this thread (unless the connection task is busy with the socket:
-/// then the task writes them). A caller that makes a burst of calls (a binding running a
-/// batch of continuations) so writes the burst itself, instead of waking the task once
-/// for it. Batches nest: the outermost one writes. Nothing may wait for a reply inside a
-/// batch (a blocking call would wait for a request that is not written yet).
-pub struct WriteBatch {
-    outermost: bool,
-}
-
-impl WriteBatch {
-    /// Opens a batch on this thread, until the returned guard is dropped.
-    pub fn open() -> WriteBatch {
-        let outermost = BATCH.with(|batch| {
-            let mut batch = batch.borrow_mut();
-            if batch.is_some() {
-                return false;
-            }
-            *batch = Some(Vec::new());
-            true
-        });
-        WriteBatch { outermost }
-    }
-}
-
-impl Drop for WriteBatch {
-    fn drop(&mut self) {
-        if !self.outermost {
-            return;
-        }
-        let drivers = BATCH
-            .with(|batch| batch.borrow_mut().take())
-            .unwrap_or_default();
-        for driver in drivers {
-            driver.write_batch();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! The caller's side of the driver, with a real loopback socket and no connection task.
@@ -519,6 +472,7 @@ mod tests {
     use crate::client::event::{SessionState, StateEvent};
     use crate::client::options::ClientOptions;
     use crate::client::session::Session;
+    use crate::client::WriteBatch;
     use crate::proto::{frame, ConnectResponse, Encode, PathWatchRequest, ReplyHeader, Request};
 
     struct Rig {

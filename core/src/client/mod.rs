@@ -11,6 +11,7 @@
 //!   socket, sleeping until the machine's next deadline, read-only probing.
 //! - `driver.rs`: the machine behind one lock, shared by the callers and the task: a caller
 //!   submits its own command and, on an idle connection, writes it to the socket itself.
+//! - `batch.rs`: [`WriteBatch`], a thread's burst of calls written together when it ends.
 //! - `socket.rs`: the established connection's socket, whose reads a blocked caller can
 //!   take over from the task; [`block_on`] (`wait.rs`): a call run on the calling thread,
 //!   which then waits for its reply on the socket itself.
@@ -30,6 +31,7 @@
 //!   [`Client::start_with_state_callback`]), for bindings with one event queue per client.
 
 mod actor;
+mod batch;
 pub mod blocking;
 mod command;
 mod connect_string;
@@ -51,8 +53,8 @@ mod wait;
 mod watches;
 
 pub use crate::keystore::StoreType;
+pub use batch::WriteBatch;
 pub use connect_string::ConnectString;
-pub use driver::WriteBatch;
 pub use error::{Error, Result};
 pub use event::{SessionState, StateEvent, WatchedEvent};
 pub use handle::{Client, Overflow, PersistentWatch, StateChanges, Transaction, Watch};

@@ -15,6 +15,8 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::runtime::Handle;
 
+use super::batch::WriteBatch;
+
 thread_local! {
     /// This thread's waiter (made again in a forked child: the parent's eventfd is shared).
     static WAITER: RefCell<Option<Arc<Waiter>>> = const { RefCell::new(None) };
@@ -51,6 +53,8 @@ pub fn block_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
         if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
             return output;
         }
+        // Inside a write batch the request may still be held back.
+        WriteBatch::write_held();
         let wrote_on = WROTE_ON_IDLE.with(|wrote| wrote.borrow_mut().take());
         if let Some(driver) = wrote_on.and_then(|driver| driver.upgrade()) {
             if driver.wait_here(&waiter) {
