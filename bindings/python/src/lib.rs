@@ -105,6 +105,7 @@ fn _zk(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<logging::LogPump>()?;
     module.add_function(wrap_pyfunction!(_after_fork_in_child, module)?)?;
     module.add_function(wrap_pyfunction!(_shutdown, module)?)?;
+    module.add_function(wrap_pyfunction!(result::end_write_batch, module)?)?;
     module.add_function(wrap_pyfunction!(refresh_log_level, module)?)?;
     logging::start(py)?;
     Ok(())

@@ -11,8 +11,12 @@
 //!
 //! For asyncio, the IO thread appends the call to its loop's `Completions` and writes an
 //! eventfd only when the queue was empty; the loop (watching the eventfd with
-//! `add_reader`) polls the calls and sets their futures in one batch.
+//! `add_reader`) polls the calls and sets their futures in one batch. It also opens a
+//! [`WriteBatch`] that a callback queued behind the tasks those futures wake closes
+//! (`_end_write_batch`): the calls those tasks make go out in one write by the loop's
+//! thread, instead of each waking an IO thread to write it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -26,6 +30,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tokio::task::AbortHandle;
+use zk_core::client::WriteBatch;
 
 use crate::dispatch::Callbacks;
 use crate::runtime;
@@ -34,6 +39,20 @@ use crate::runtime;
 pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 type Call = Pin<Box<dyn Future<Output = Convert> + Send>>;
+
+thread_local! {
+    /// The write batch an event loop's `Completions.drain` opened on this thread.
+    static LOOP_BATCH: RefCell<Option<WriteBatch>> = const { RefCell::new(None) };
+}
+
+/// Closes the write batch that `Completions.drain` opened on this thread (if any): the
+/// calls made since go out now.
+#[pyfunction]
+#[pyo3(name = "_end_write_batch")]
+pub fn end_write_batch() {
+    let batch = LOOP_BATCH.with(|batch| batch.borrow_mut().take());
+    drop(batch);
+}
 
 /// A call and where its outcome lands; also the call's waker.
 struct Slot {
@@ -224,6 +243,8 @@ impl AsyncResult {
         if self.slot.is_finished() {
             return Ok(true);
         }
+        // Waiting inside an event loop's write batch: our request may still be held.
+        WriteBatch::write_held();
         let deadline = timeout.map(|t| Instant::now() + t);
         let main = runtime::on_main_thread();
         let slot = &self.slot;
@@ -484,13 +505,16 @@ impl Completions {
         self.shared.fd
     }
 
-    /// Completes the futures whose calls finished (the loop's reader callback).
-    fn drain(&self, py: Python<'_>) -> PyResult<()> {
+    /// Completes the futures whose calls finished (the loop's reader callback); true when
+    /// it did and opened a write batch for the calls their tasks make, which the caller
+    /// closes with `_end_write_batch` queued behind those tasks (`loop.call_soon`).
+    fn drain(&self, py: Python<'_>) -> PyResult<bool> {
         let mut counter: u64 = 0;
         // SAFETY: reads 8 bytes into a valid u64 from our non-blocking eventfd.
         unsafe { libc::read(self.shared.fd, (&mut counter as *mut u64).cast(), 8) };
         self.shared.armed.store(false, Ordering::Release);
         let tokens = std::mem::take(&mut *self.shared.tokens.lock());
+        let mut completed = false;
         for token in tokens {
             let entry = self
                 .waiting
@@ -507,9 +531,15 @@ impl Completions {
                 if let Err(error) = result.deliver(py, future.bind(py)) {
                     crate::dispatch::log_callback_error(py, error);
                 }
+                completed = true;
             }
         }
-        Ok(())
+        if completed {
+            // A batch left open (its loop stopped before closing it) ends here first.
+            end_write_batch();
+            LOOP_BATCH.with(|batch| *batch.borrow_mut() = Some(WriteBatch::open()));
+        }
+        Ok(completed)
     }
 
     /// How many futures are waiting (for tests).

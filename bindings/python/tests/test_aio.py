@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import List
+from typing import Callable, List
 
 import pytest
 
 import zk
+from conftest import Servers
 from servers import Server
 
 
@@ -40,6 +41,38 @@ def test_awaiting_async_results_of_the_sync_client(client: zk.Client, path: str)
 
     data, stat = run(main())  # type: ignore[misc]
     assert data == b"v"
+
+
+def test_calls_from_tasks_woken_by_replies_go_out_and_may_block(
+    zk_target: str, servers: Servers, path: str, clients: Callable[..., zk.Client]
+) -> None:
+    """The calls that the tasks woken by one batch of replies make are written together
+    once those tasks have run; a blocking call made by such a task (a sync client's call,
+    an ``AsyncResult.get()``) is written at once instead of waiting behind the batch (for
+    the next ping to carry it out: 40 s away with these 120 s sessions)."""
+    server = servers.start(zk_target, {"maxSessionTimeout": "120000"})
+    sync = clients(server.address, timeout=120.0)
+
+    async def main() -> None:
+        async with zk.AsyncClient(server.address, timeout=120.0) as a:
+            await a.create(path, b"v")
+            # This task was woken by the create's reply: it runs inside the loop's batch.
+            assert sync.get(path)[0] == b"v"
+            assert sync.get_async(path).get(timeout=20.0)[0] == b"v"
+            await a.set(path, b"w")
+            assert a._client.get_async(path).get(timeout=20.0)[0] == b"w"
+
+            async def chain(i: int) -> int:
+                await a.create(f"{path}/{i}", b"")
+                for _ in range(20):
+                    await a.set(f"{path}/{i}", str(i).encode())
+                    assert (await a.get(f"{path}/{i}"))[0] == str(i).encode()
+                return i
+
+            assert await asyncio.gather(*[chain(i) for i in range(16)]) == list(range(16))
+            assert len(await a.get_children(path)) == 16
+
+    run(main())
 
 
 def test_cancelling_a_call_stops_the_wait(server: Server, path: str) -> None:

@@ -1,6 +1,8 @@
 """How an ``AsyncResult`` is awaited: each event loop gets one completion queue whose
 eventfd the loop watches (``add_reader``); the IO threads append finished calls to it and
-the loop completes their futures in batches."""
+the loop completes their futures in batches. The calls that the tasks woken by one batch
+make are written together, by the loop's thread: ``drain`` opens a write batch and a
+callback queued behind those tasks closes it."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ _last: "Tuple[Callable[[], Optional[asyncio.AbstractEventLoop]], Optional[_zk.Co
     None,
 )
 _running_loop = asyncio.get_running_loop
+_end_write_batch = _zk._end_write_batch
 
 
 def completions_for(loop: asyncio.AbstractEventLoop) -> _zk.Completions:
@@ -28,13 +31,22 @@ def completions_for(loop: asyncio.AbstractEventLoop) -> _zk.Completions:
     ref, queue = _last
     if queue is not None and ref() is loop:
         return queue
+    # A batch left open by a loop that stopped before closing it must not hold back the
+    # calls of this one.
+    _end_write_batch()
     queue = _completions.get(loop)
     if queue is None:
         queue = _zk.Completions()
-        loop.add_reader(queue.fileno(), queue.drain)
+        loop.add_reader(queue.fileno(), _drain, queue, loop)
         _completions[loop] = queue
     _last = (weakref.ref(loop), queue)
     return queue
+
+
+def _drain(queue: _zk.Completions, loop: asyncio.AbstractEventLoop) -> None:
+    if queue.drain():
+        # Runs after the tasks the completed futures wake, which were queued first.
+        loop.call_soon(_end_write_batch)
 
 
 async def wait_result(result: _zk.AsyncResult) -> Any:
