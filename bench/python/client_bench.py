@@ -1,6 +1,6 @@
 """One benchmark run of one Python client in its own process; prints one JSON line.
 
-    client_bench.py --lib zk|kazoo --mode MODE --server HOST:PORT [--ops N]
+    client_bench.py --lib zk|kazoo|raw --mode MODE --server HOST:PORT [--ops N]
                     [--inflight K] [--path P] [--warmup W]
 
 Modes (all on one node holding 100 bytes, made by run.py):
@@ -11,6 +11,10 @@ Modes (all on one node holding 100 bytes, made by run.py):
   asyncio     (zk only) K asyncio tasks calling `await client.get()` in a loop under
               `asyncio.run`, i.e. K in flight;
   set         `set`, one call at a time.
+
+`--lib raw` is a floor, not a client: a raw socket that sends a request prebuilt but for its
+xid, waits with poll() and reads the reply's header, nothing else (sequential modes only).
+A pure-Python client such as kazoo cannot spend less CPU per call than it does.
 
 CPU per call is the process's user+sys time over the timed phase (`time.process_time()`,
 every thread of the client included: IO threads, callback threads) divided by the calls.
@@ -23,6 +27,9 @@ import argparse
 import asyncio
 import collections
 import json
+import select
+import socket
+import struct
 import sys
 import time
 from typing import Any, Callable, List, Tuple
@@ -36,7 +43,55 @@ def cpu_seconds() -> float:
     return time.process_time()
 
 
+class RawSocket:
+    """The floor of a sequential call (see the module doc): the session handshake, then
+    one prebuilt request per call; raises on an error code in the reply."""
+
+    def __init__(self, server: str) -> None:
+        host, port = server.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.poller = select.poll()
+        self.poller.register(self.sock, select.POLLIN)
+        # ConnectRequest: protocol 0, last zxid 0, timeout 30 s, session 0, empty password.
+        self.call(struct.pack(">iqiqi16s?", 0, 0, 30000, 0, 16, bytes(16), False), header=False)
+        self.xid = 0
+
+    def call(self, body: bytes, header: bool = True) -> bytes:
+        self.sock.sendall(struct.pack(">i", len(body)) + body)
+        self.poller.poll()
+        reply = self.sock.recv(65536)
+        while len(reply) < 4 or len(reply) < 4 + struct.unpack_from(">i", reply)[0]:
+            reply += self.sock.recv(65536)
+        if header:
+            xid, _zxid, err = struct.unpack_from(">iqi", reply, 4)
+            if err != 0 or xid != self.xid:
+                raise RuntimeError(f"reply xid {xid} err {err} to request xid {self.xid}")
+        return reply
+
+    def request(self, opcode: int, payload: bytes) -> bytes:
+        self.xid += 1
+        return self.call(struct.pack(">ii", self.xid, opcode) + payload)
+
+    def get(self, path: str) -> bytes:
+        encoded = path.encode()
+        return self.request(4, struct.pack(">i", len(encoded)) + encoded + b"\0")
+
+    def set(self, path: str, value: bytes) -> bytes:
+        encoded = path.encode()
+        return self.request(5, struct.pack(">i", len(encoded)) + encoded
+                            + struct.pack(">i", len(value)) + value + struct.pack(">i", -1))
+
+    def stop(self) -> None:
+        self.sock.close()
+
+    def close(self) -> None:
+        pass
+
+
 def connect(lib: str, server: str) -> Any:
+    if lib == "raw":
+        return RawSocket(server)
     if lib == "zk":
         import zk
 
@@ -118,7 +173,7 @@ def percentile(sorted_lat: List[int], p: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--lib", choices=["zk", "kazoo"], required=True)
+    parser.add_argument("--lib", choices=["zk", "kazoo", "raw"], required=True)
     parser.add_argument("--mode", choices=["roundtrip", "pipelined", "asyncio", "set"],
                         required=True)
     parser.add_argument("--server", required=True)
@@ -132,6 +187,8 @@ def main() -> int:
     if args.mode == "asyncio":
         if args.lib != "zk":
             parser.error("asyncio mode is for zk only (kazoo has no asyncio API)")
+    if args.lib == "raw" and args.mode not in ("roundtrip", "set"):
+        parser.error("--lib raw is the floor of sequential calls: roundtrip or set")
         lat, seconds, cpu = run_asyncio(args.server, args.path, args.ops, args.inflight,
                                         warmup)
     else:

@@ -48,6 +48,8 @@ PLAN: List[Tuple[str, str, int]] = [
     ("kazoo", "roundtrip-1cpu", 20000),
     ("zk", "set-1cpu", 3000),
     ("kazoo", "set-1cpu", 3000),
+    ("raw", "roundtrip", 20000),
+    ("raw", "set", 3000),
 ]
 # A mode ending in PINNED runs with the server's threads and the client on CPU 0:
 # unpinned, a sequential call on this VM mostly pays for waking idle vCPUs; pinned, a
@@ -61,7 +63,8 @@ MODE_NAMES = {
     "roundtrip-1cpu": "sequential get, all on CPU 0",
     "set-1cpu": "sequential set, all on CPU 0",
 }
-LIB_NAMES = {"zk": "zk (this package)", "kazoo": "kazoo 2.11"}
+LIB_NAMES = {"zk": "zk (this package)", "kazoo": "kazoo 2.11",
+             "raw": "floor: a raw Python socket, no client"}
 
 
 def pin_threads(pid: int, cpus: str) -> None:
@@ -153,6 +156,9 @@ def ratios(results: Dict[Tuple[str, str], List[Dict[str, float]]]) -> Dict[str, 
         "asyncio": m("zk", "asyncio", "ops_per_sec") / m("kazoo", "pipelined", "ops_per_sec"),
         "roundtrip": m("zk", "roundtrip", "ops_per_sec") / m("kazoo", "roundtrip", "ops_per_sec"),
         "set": m("zk", "set", "ops_per_sec") / m("kazoo", "set", "ops_per_sec"),
+        "floor_roundtrip": m("kazoo", "roundtrip", "cpu_us_per_call")
+        / m("raw", "roundtrip", "cpu_us_per_call"),
+        "floor_set": m("kazoo", "set", "cpu_us_per_call") / m("raw", "set", "cpu_us_per_call"),
     }
 
 
@@ -168,6 +174,10 @@ GOALS = [
     ("pipelined throughput ≥ 10x kazoo's: asyncio gather (vs kazoo's get_async)", "asyncio", 10.0),
     ("sequential round trips ≥ 2x kazoo's: get", "roundtrip", 2.0),
     ("sequential round trips: set (no goal; the server's fsync dominates)", "set", 0.0),
+    ("for reference, CPU per call of the floor (a raw Python socket): sequential get",
+     "floor_roundtrip", 0.0),
+    ("for reference, CPU per call of the floor (a raw Python socket): sequential set",
+     "floor_set", 0.0),
 ]
 
 
@@ -245,7 +255,9 @@ def write_docs(all_results: Dict[str, Dict[Tuple[str, str], List[Dict[str, float
         "thread of the server and of the client process on CPU 0 (`taskset`), where a "
         "thread wake-up is a plain context switch instead of waking an idle vCPU. CPU per "
         "call is the client process's user+sys time (`time.process_time()`: all its threads, to the nanosecond) "
-        "over the timed calls, divided by the calls.",
+        "over the timed calls, divided by the calls. The floor is not a client: a raw Python "
+        "socket sending a prebuilt request, waiting in `poll()` and reading the reply's header "
+        "(`--lib raw` in `client_bench.py`), the least a pure-Python client can spend.",
         "",
     ]
     for kind, results in all_results.items():
