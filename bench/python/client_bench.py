@@ -184,11 +184,11 @@ def main() -> int:
     args = parser.parse_args()
     warmup = args.ops // 10 if args.warmup is None else args.warmup
 
+    if args.lib == "raw" and args.mode not in ("roundtrip", "set"):
+        parser.error("--lib raw is the floor of sequential calls: roundtrip or set")
     if args.mode == "asyncio":
         if args.lib != "zk":
             parser.error("asyncio mode is for zk only (kazoo has no asyncio API)")
-    if args.lib == "raw" and args.mode not in ("roundtrip", "set"):
-        parser.error("--lib raw is the floor of sequential calls: roundtrip or set")
         lat, seconds, cpu = run_asyncio(args.server, args.path, args.ops, args.inflight,
                                         warmup)
     else:
