@@ -65,10 +65,7 @@ impl Actor {
                                 // A caller still waiting on the socket sees it end.
                                 socket.shutdown();
                                 let mut held = self.driver.lock();
-                                held.socket = None;
-                                held.tls = None;
-                                held.inbound = BytesMut::new();
-                                held.caller_ended = None;
+                                held.forget_connection();
                                 if matches!(ended, Ended::Lost) {
                                     held.machine.disconnected();
                                 }
@@ -240,6 +237,9 @@ impl Actor {
                             return ended;
                         }
                         if held.machine.deadline().is_some_and(|due| due <= now) {
+                            if !held.reclaim_reads() {
+                                return held.machine.lose(Ended::Lost);
+                            }
                             if let Err(ended) = held.machine.tick(now) {
                                 return ended;
                             }
@@ -316,6 +316,9 @@ impl Actor {
         let (xid, deadline) = {
             let mut held = self.driver.lock();
             held.closing = true;
+            // The answer must wake this task, whoever borrowed the reads. (If the socket
+            // cannot be watched again, the wait below ends at its deadline.)
+            let _ = held.reclaim_reads();
             let deadline = Instant::now() + held.machine.close_wait();
             (held.machine.request_close(), deadline)
         };

@@ -4,7 +4,8 @@
 //!
 //! A thread about to wait for a reply inside a batch writes what the batch holds first
 //! ([`block_on`](super::block_on) does, and so must any other wait: see
-//! [`WriteBatch::write_held`]), so waiting in a batch is slower, never stuck.
+//! [`prepare_to_block`](super::prepare_to_block)), so waiting in a batch is slower, never
+//! stuck.
 
 use std::cell::RefCell;
 use std::sync::Arc;

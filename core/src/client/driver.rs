@@ -60,8 +60,10 @@ pub(crate) struct Driven {
     pub tls: Option<Tls>,
     /// What was read from the connection and not handled yet.
     pub inbound: BytesMut,
-    /// A caller waits on the socket itself (see [`WaitHere::wait_here`]).
+    /// A caller or an event loop reads the socket instead of the task (see [`Lent`]).
     reads_lent: bool,
+    /// Counts lendings, so a borrower whose reads the task took back can tell.
+    lendings: u64,
     /// A caller found the connection over while handling its bytes; the task ends it so.
     pub caller_ended: Option<Ended>,
     /// A caller asked to close the session; the task answers it when done.
@@ -111,6 +113,7 @@ impl Driver {
                 tls: None,
                 inbound: BytesMut::new(),
                 reads_lent: false,
+                lendings: 0,
                 caller_ended: None,
                 close: None,
                 closing: false,
@@ -144,13 +147,14 @@ impl Driver {
     /// connection. If the session has ended, the command is answered with the reason,
     /// which is also returned.
     fn submit(&self, cmd: Command, batched: bool) -> Result<bool, Error> {
+        // In a batch, the batch's end takes the queue over (or wakes the task then).
         if HOLDING.with(Cell::get) > 0 {
-            return self.enqueue(cmd).map(|()| false);
+            return self.enqueue(cmd, !batched).map(|()| false);
         }
         // Busy means the task is handling replies (or another caller is writing): the
         // task then takes the queue over before it sleeps, as one write.
         let Some(guard) = self.driven.try_lock() else {
-            return self.enqueue(cmd).map(|()| false);
+            return self.enqueue(cmd, !batched).map(|()| false);
         };
         let mut held = self.held(guard);
         if let Some(error) = held.ended.clone() {
@@ -160,7 +164,7 @@ impl Driver {
         }
         if held.closing {
             drop(held);
-            return self.enqueue(cmd).map(|()| false);
+            return self.enqueue(cmd, true).map(|()| false);
         }
         let idle = held.machine.is_idle();
         held.accept(cmd);
@@ -180,7 +184,7 @@ impl Driver {
         Ok(idle && !task_needed)
     }
 
-    fn enqueue(&self, cmd: Command) -> Result<(), Error> {
+    fn enqueue(&self, cmd: Command, wake: bool) -> Result<(), Error> {
         let mut queue = self.queue.lock();
         if let Some(error) = queue.ended.clone() {
             drop(queue);
@@ -189,7 +193,9 @@ impl Driver {
         }
         queue.commands.push(cmd);
         drop(queue);
-        self.wake.notify_one();
+        if wake {
+            self.wake.notify_one();
+        }
         Ok(())
     }
 
@@ -236,43 +242,69 @@ impl HeldWrites for Driver {
     }
 }
 
+/// The socket's reads, lent to a caller or an event loop by [`Driver::lend_reads`].
+pub(crate) struct Lent {
+    pub socket: Arc<Socket>,
+    pub lending: u64,
+}
+
+impl Driver {
+    /// Takes the connection's reads over from the task for the calling thread (see
+    /// `socket.rs`); `None` when they cannot be lent now.
+    pub fn lend_reads(&self) -> Option<Lent> {
+        let mut held = self.lock();
+        if held.reads_lent
+            || held.closing
+            || held.close.is_some()
+            || held.ended.is_some()
+            || held.caller_ended.is_some()
+        {
+            return None;
+        }
+        let socket = held.socket.clone()?;
+        socket.lend_reads().ok()?;
+        held.reads_lent = true;
+        held.lendings += 1;
+        Some(Lent {
+            socket,
+            lending: held.lendings,
+        })
+    }
+
+    /// On the borrower's thread, when the socket is readable: reads and handles its
+    /// bytes; false when the borrower should stop (closing: the task reads the answer to
+    /// CloseSession itself; the connection is over or replaced; the task took the reads
+    /// back).
+    pub fn handle_lent(&self, lent: &Lent) -> bool {
+        let mut held = self.lock();
+        if held.closing || !held.lends(lent) {
+            return false;
+        }
+        let open = held.handle_reads(Instant::now());
+        let task_needed = !open || held.close.is_some() || held.unwritten();
+        drop(held);
+        if task_needed {
+            self.wake.notify_one();
+        }
+        open
+    }
+
+    /// Gives the reads back to the task (unless it took them back already).
+    pub fn return_lent(&self, lent: Lent) {
+        self.take_back_reads(lent.lending);
+    }
+}
+
 impl WaitHere for Driver {
     fn wait_here(&self, waiter: &Waiter) -> bool {
-        let socket = {
-            let mut held = self.lock();
-            if held.reads_lent
-                || held.closing
-                || held.close.is_some()
-                || held.ended.is_some()
-                || held.caller_ended.is_some()
-            {
-                return false;
-            }
-            let Some(socket) = held.socket.clone() else {
-                return false;
-            };
-            if socket.lend_reads().is_err() {
-                return false;
-            }
-            held.reads_lent = true;
-            socket
+        let Some(lent) = self.lend_reads() else {
+            return false;
         };
         let handling = waiter.handling_here();
         while !waiter.notified() {
-            match socket.wait_readable(waiter.signal_fd()) {
+            match lent.socket.wait_readable(waiter.signal_fd()) {
                 Waited::Readable => {
-                    let mut held = self.lock();
-                    // Closing, the task reads the answer to CloseSession itself.
-                    if held.closing || !held.serves(&socket) {
-                        break;
-                    }
-                    let open = held.handle_reads(Instant::now());
-                    let task_needed = !open || held.close.is_some() || held.unwritten();
-                    drop(held);
-                    if task_needed {
-                        self.wake.notify_one();
-                    }
-                    if !open {
+                    if !self.handle_lent(&lent) {
                         break;
                     }
                 }
@@ -285,19 +317,25 @@ impl WaitHere for Driver {
             }
         }
         drop(handling);
+        self.return_lent(lent);
+        true
+    }
+
+    fn take_back_reads(&self, lending: u64) {
         let mut held = self.lock();
-        held.reads_lent = false;
-        let current = held.serves(&socket);
-        if let Err(e) = socket.return_reads() {
+        // Another lending's, or the connection is over (`forget_connection`).
+        if !held.reads_lent || held.lendings != lending {
+            return;
+        }
+        if !held.reclaim_reads() {
             // The task would not hear of new bytes: it ends the connection instead.
-            tracing::debug!("cannot hand the socket back to the connection task: {e}");
-            if current && held.caller_ended.is_none() {
+            tracing::debug!("cannot hand the socket back to the connection task");
+            if held.caller_ended.is_none() {
                 held.caller_ended = Some(held.machine.lose(Ended::Lost));
             }
             drop(held);
             self.wake.notify_one();
         }
-        true
     }
 }
 
@@ -321,6 +359,34 @@ impl Driven {
     /// Whether `socket` is still the connection's (not one since replaced or ended).
     fn serves(&self, socket: &Arc<Socket>) -> bool {
         self.socket.as_ref().is_some_and(|s| Arc::ptr_eq(s, socket))
+    }
+
+    /// The connection is over: its socket, its bytes, its lending.
+    pub fn forget_connection(&mut self) {
+        self.socket = None;
+        self.tls = None;
+        self.inbound = BytesMut::new();
+        self.caller_ended = None;
+        self.reads_lent = false;
+    }
+
+    /// Whether `lent` still has the reads of the connection's socket.
+    fn lends(&self, lent: &Lent) -> bool {
+        self.reads_lent && self.lendings == lent.lending && self.serves(&lent.socket)
+    }
+
+    /// The task takes the socket's reads back from whoever borrowed them (who then stops
+    /// at its next bytes): a borrower that stopped reading (a blocked event loop) must
+    /// neither make a live connection look silent nor hold up the answer to CloseSession.
+    /// False when the socket cannot be watched again.
+    pub fn reclaim_reads(&mut self) -> bool {
+        if !self.reads_lent {
+            return true;
+        }
+        self.reads_lent = false;
+        self.socket
+            .as_ref()
+            .is_none_or(|socket| socket.return_reads().is_ok())
     }
 
     /// Reads what the socket has into `inbound` (unsealed, over TLS).
@@ -425,6 +491,10 @@ impl Submitter {
     pub fn new(driver: Arc<Driver>) -> Submitter {
         driver.submitters.fetch_add(1, Ordering::AcqRel);
         Submitter { driver }
+    }
+
+    pub fn driver(&self) -> &Arc<Driver> {
+        &self.driver
     }
 
     /// Hands `cmd` to the session; if the session has ended, answers it with the reason
@@ -710,6 +780,43 @@ mod tests {
                 .is_ok()
         });
         assert!(woken, "the task hears of the bytes the caller left");
+    }
+
+    #[test]
+    fn an_event_loop_borrowing_the_reads_handles_replies_until_the_task_takes_them_back() {
+        let mut rig = connected_rig();
+        let lent = crate::client::LentReads::take(&rig.driver).expect("an idle connection lends");
+        assert!(
+            crate::client::LentReads::take(&rig.driver).is_none(),
+            "one borrower at a time"
+        );
+        let (cmd, mut answer) = get_answered("/a");
+        rig.submitter.send(cmd).unwrap();
+        let xid = read_request(&mut rig.server);
+        rig.server.write_all(&reply_frame(xid, 9, 0)).unwrap();
+        // What the loop's selector does: wait until the socket is readable, then handle.
+        let mut fd = libc::pollfd {
+            fd: lent.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        assert_eq!(unsafe { libc::poll(&mut fd, 1, 30_000) }, 1);
+        assert!(lent.handle());
+        let reply = answer.try_recv().expect("answered on this thread").unwrap();
+        assert_eq!(reply.header.zxid, 9);
+        // A ping falls due: the task takes the reads back, the borrower stops at its next
+        // bytes and hands back nothing.
+        assert!(rig.driver.lock().reclaim_reads());
+        assert!(!lent.handle());
+        drop(lent);
+        assert!(!rig.driver.lock().reads_lent);
+        let again = crate::client::LentReads::take(&rig.driver).expect("lent anew");
+        drop(again);
+        assert!(!rig.driver.lock().reads_lent);
+        // Closing: nothing is lent any more.
+        rig.driver.lock().closing = true;
+        assert!(crate::client::LentReads::take(&rig.driver).is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::connect_string::{check_path, ConnectString};
 use super::driver::{Driver, Submitter};
 use super::error::{Error, Result};
 use super::event::{SessionState, StateEvent, WatchedEvent};
+use super::lend::LentReads;
 use super::multi::{Op, OpResult, ReadOp, ReadResult};
 use super::options::ClientOptions;
 use super::session::{Session, SessionMachine};
@@ -194,6 +195,18 @@ impl Client {
 
     pub fn session_id(&self) -> i64 {
         self.inner.session.id.load(Ordering::Acquire)
+    }
+
+    /// Takes over the reads of the established connection for an event loop that waits
+    /// for this client's replies (see [`LentReads`]); `None` when there is no connection,
+    /// it is closing, or another thread reads it now.
+    pub fn lend_reads(&self) -> Option<LentReads> {
+        LentReads::take(self.inner.submitter.driver())
+    }
+
+    /// The same number for every handle of this client while any of them lives.
+    pub fn identity(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 
     pub fn session_password(&self) -> Vec<u8> {

@@ -14,7 +14,8 @@
 //! - `batch.rs`: [`WriteBatch`], a thread's burst of calls written together when it ends.
 //! - `socket.rs`: the established connection's socket, whose reads a blocked caller can
 //!   take over from the task; [`block_on`] (`wait.rs`): a call run on the calling thread,
-//!   which then waits for its reply on the socket itself.
+//!   which then waits for its reply on the socket itself; [`LentReads`] (`lend.rs`): the
+//!   same for an event loop, which watches the socket while it waits for replies.
 //! - `watches.rs`: the client's watch registry and SetWatches2 after reconnect.
 //! - `multi.rs`: [`Op`]/[`OpResult`] for multi, [`ReadOp`]/[`ReadResult`] for multiRead.
 //! - `tls.rs`: [`TlsOptions`] and TLS on the connection (rustls, driven by hand).
@@ -41,6 +42,7 @@ mod error;
 mod event;
 mod handle;
 mod java_config;
+mod lend;
 mod multi;
 mod options;
 mod ordered;
@@ -59,10 +61,11 @@ pub use error::{Error, Result};
 pub use event::{SessionState, StateEvent, WatchedEvent};
 pub use handle::{Client, Overflow, PersistentWatch, StateChanges, Transaction, Watch};
 pub use java_config::JavaClientConfig;
+pub use lend::LentReads;
 pub use multi::{Op, OpResult, ReadOp, ReadResult};
 pub use options::ClientOptions;
 pub use ordered::{Call, ReadReply, Reply, ReplyCallback, WatchRegistration, WatchedRead};
 pub use sasl::SaslOptions;
 pub use tls::{ClientIdentity, TlsOptions};
-pub use wait::block_on;
+pub use wait::{block_on, prepare_to_block};
 pub use watches::{WatchCallback, WatchKind};

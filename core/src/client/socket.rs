@@ -78,6 +78,10 @@ impl Socket {
         self.io.get_ref()
     }
 
+    pub fn raw_fd(&self) -> RawFd {
+        self.stream().as_raw_fd()
+    }
+
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&mut self.stream()).read(buf)
     }

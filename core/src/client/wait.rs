@@ -26,6 +26,8 @@ thread_local! {
     static WROTE_ON_IDLE: RefCell<Option<Weak<dyn WaitHere>>> = const { RefCell::new(None) };
     /// Inside [`block_on`] (a callback run while handling replies may block again).
     static BLOCKED: Cell<bool> = const { Cell::new(false) };
+    /// The connections whose reads this thread's event loop borrowed, by lending.
+    static BORROWED: RefCell<Vec<(Weak<dyn WaitHere>, u64)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Forks seen in this process (counted in the child).
@@ -53,8 +55,7 @@ pub fn block_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
         if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
             return output;
         }
-        // Inside a write batch the request may still be held back.
-        WriteBatch::write_held();
+        prepare_to_block();
         let wrote_on = WROTE_ON_IDLE.with(|wrote| wrote.borrow_mut().take());
         if let Some(driver) = wrote_on.and_then(|driver| driver.upgrade()) {
             if driver.wait_here(&waiter) {
@@ -65,12 +66,41 @@ pub fn block_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
     }
 }
 
+/// Call before this thread blocks until a reply comes (as [`block_on`] does): writes the
+/// requests an open [`WriteBatch`] holds back, and hands the IO thread back the reads
+/// that this thread's event loop borrowed ([`LentReads`](super::LentReads)), which
+/// nobody would read while it blocks.
+pub fn prepare_to_block() {
+    WriteBatch::write_held();
+    let borrowed = BORROWED.with(|borrowed| std::mem::take(&mut *borrowed.borrow_mut()));
+    for (driver, lending) in borrowed {
+        if let Some(driver) = driver.upgrade() {
+            driver.take_back_reads(lending);
+        }
+    }
+}
+
 /// A client whose connection a blocked caller can wait on (the driver, `driver.rs`).
 pub(crate) trait WaitHere: Send + Sync {
     /// Waits on this thread for the connection's next bytes and handles them (so a reply
     /// this thread waits for wakes it alone) until `waiter` is woken; false, without
     /// waiting, when the connection cannot be lent now.
     fn wait_here(&self, waiter: &Waiter) -> bool;
+
+    /// The IO thread reads the connection again, if `lending` still has its reads.
+    fn take_back_reads(&self, lending: u64);
+}
+
+/// Notes that this thread's event loop borrowed `driver`'s reads (see
+/// [`prepare_to_block`]) until [`returned`] says otherwise.
+pub(crate) fn borrowed(driver: Weak<dyn WaitHere>, lending: u64) {
+    BORROWED.with(|borrowed| borrowed.borrow_mut().push((driver, lending)));
+}
+
+/// The reads of `lending` are back with the IO thread.
+pub(crate) fn returned(lending: u64) {
+    // Off the loop's thread (a value dropped elsewhere) there is nothing to forget.
+    BORROWED.with(|borrowed| borrowed.borrow_mut().retain(|(_, l)| *l != lending));
 }
 
 /// Notes that this thread wrote a request on `driver`'s idle connection: a [`block_on`]
