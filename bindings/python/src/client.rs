@@ -73,6 +73,11 @@ impl Shared {
 
     /// `f` of the session's core client; `None` without a session, and in a forked child
     /// (where the parent's client must not be touched).
+    /// The session's client while there is one (for an event loop to borrow its reads).
+    pub fn current_core(&self) -> Option<CoreClient> {
+        self.with_core(|client| client.clone())
+    }
+
     fn with_core<T>(&self, f: impl FnOnce(&CoreClient) -> T) -> Option<T> {
         if self.generation != runtime::generation() {
             return None;

@@ -16,7 +16,7 @@
 //! (`_end_write_batch`): the calls those tasks make go out in one write by the loop's
 //! thread, instead of each waking an IO thread to write it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -30,7 +30,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tokio::task::AbortHandle;
-use zk_core::client::WriteBatch;
+use zk_core::client::{Client as CoreClient, LentReads, WriteBatch};
 
 use crate::dispatch::Callbacks;
 use crate::runtime;
@@ -41,8 +41,11 @@ pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 type Call = Pin<Box<dyn Future<Output = Convert> + Send>>;
 
 thread_local! {
-    /// The write batch an event loop's `Completions.drain` opened on this thread.
+    /// The write batch an event loop's `Completions` opened on this thread.
     static LOOP_BATCH: RefCell<Option<WriteBatch>> = const { RefCell::new(None) };
+    /// The completions whose loop reads a socket or completes calls on this thread right
+    /// now: calls finished meanwhile need no eventfd, the loop completes them next.
+    static READING_FOR: Cell<*const SinkShared> = const { Cell::new(std::ptr::null()) };
 }
 
 /// Closes the write batch that `Completions.drain` opened on this thread (if any): the
@@ -243,8 +246,9 @@ impl AsyncResult {
         if self.slot.is_finished() {
             return Ok(true);
         }
-        // Waiting inside an event loop's write batch: our request may still be held.
-        WriteBatch::write_held();
+        // Our request may still be held in the loop's write batch, our reply due on a
+        // socket this thread's loop borrowed.
+        zk_core::client::prepare_to_block();
         let deadline = timeout.map(|t| Instant::now() + t);
         let main = runtime::on_main_thread();
         let slot = &self.slot;
@@ -421,22 +425,31 @@ impl AsyncResult {
         Ok(waiter.call_method0("__await__")?.unbind())
     }
 
-    /// Completes the asyncio `future` through `completions` when the call finishes.
+    /// Completes the asyncio `future` through `completions` when the call finishes; with
+    /// a `lender` (the call's client), the loop reads that client's socket meanwhile.
+    #[pyo3(signature = (completions, future, lender = None))]
     fn _notify(
         slf: &Bound<'_, Self>,
         completions: &Bound<'_, Completions>,
         future: Bound<'_, PyAny>,
+        lender: Option<PyRef<'_, crate::client::PyClient>>,
     ) -> PyResult<()> {
         let this = slf.get();
         let sink = completions.get();
+        let core = lender.and_then(|client| client.shared.current_core());
         {
             let mut state = this.slot.state.lock();
             if !state.finished {
                 let token = sink.next.fetch_add(1, Ordering::Relaxed);
+                let key = core.as_ref().map(CoreClient::identity);
                 sink.waiting
                     .lock()
-                    .insert(token, (slf.clone().unbind(), future.unbind()));
+                    .insert(token, (slf.clone().unbind(), future.unbind(), key));
                 state.notify = Some((sink.shared.clone(), token));
+                drop(state);
+                if let Some(core) = core {
+                    Completions::awaiting(completions, core)?;
+                }
                 return Ok(());
             }
         }
@@ -448,12 +461,25 @@ impl AsyncResult {
 #[pyclass(module = "zk._zk", frozen)]
 pub struct Completions {
     shared: Arc<SinkShared>,
-    /// token -> (the result, the asyncio future awaiting it)
+    /// token -> (the result, the asyncio future awaiting it, its client's identity)
     waiting: Mutex<HashMap<u64, Waiter>>,
     next: AtomicU64,
+    /// A weak reference to the loop.
+    event_loop: Py<PyAny>,
+    /// What the loop calls when a borrowed socket is readable: `f(self, loop, identity)`.
+    on_readable: Py<PyAny>,
+    /// The clients whose calls the loop awaits, by identity.
+    lendings: Mutex<HashMap<usize, Lending>>,
 }
 
-type Waiter = (Py<AsyncResult>, Py<PyAny>);
+type Waiter = (Py<AsyncResult>, Py<PyAny>, Option<usize>);
+
+/// A client whose calls a loop awaits, and its socket while the loop reads it.
+struct Lending {
+    client: CoreClient,
+    reads: Option<LentReads>,
+    awaited: usize,
+}
 
 struct SinkShared {
     fd: libc::c_int,
@@ -464,6 +490,9 @@ struct SinkShared {
 impl SinkShared {
     fn push(&self, token: u64) {
         self.tokens.lock().push(token);
+        if READING_FOR.with(|reading| std::ptr::eq(reading.get(), self)) {
+            return;
+        }
         if !self.armed.swap(true, Ordering::AcqRel) {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a valid u64 to our eventfd. EAGAIN (counter full)
@@ -480,10 +509,157 @@ impl Drop for SinkShared {
     }
 }
 
+impl Completions {
+    /// One more call of `client` awaited: the loop borrows its socket if it can.
+    fn awaiting(slf: &Bound<'_, Self>, client: CoreClient) -> PyResult<()> {
+        let this = slf.get();
+        let key = client.identity();
+        let fd = {
+            let mut lendings = this.lendings.lock();
+            let lending = lendings.entry(key).or_insert_with(|| Lending {
+                client,
+                reads: None,
+                awaited: 0,
+            });
+            lending.awaited += 1;
+            if lending.reads.is_some() {
+                return Ok(());
+            }
+            let Some(reads) = lending.client.lend_reads() else {
+                return Ok(());
+            };
+            let fd = reads.fd();
+            lending.reads = Some(reads);
+            fd
+        };
+        let py = slf.py();
+        let watched = match this.event_loop.call0(py)? {
+            event_loop if event_loop.is_none(py) => false,
+            event_loop => event_loop
+                .call_method1(
+                    py,
+                    "add_reader",
+                    (
+                        fd,
+                        this.on_readable.clone_ref(py),
+                        slf,
+                        event_loop.clone_ref(py),
+                        key,
+                    ),
+                )
+                .is_ok(),
+        };
+        if !watched {
+            let reads = this
+                .lendings
+                .lock()
+                .get_mut(&key)
+                .and_then(|l| l.reads.take());
+            drop(reads);
+        }
+        Ok(())
+    }
+
+    /// Stops watching `key`'s socket and gives its reads back.
+    fn unwatch(&self, py: Python<'_>, key: usize, forget: bool) -> PyResult<()> {
+        let reads = {
+            let mut lendings = self.lendings.lock();
+            let reads = lendings.get_mut(&key).and_then(|l| l.reads.take());
+            if forget {
+                lendings.remove(&key);
+            }
+            reads
+        };
+        let Some(reads) = reads else {
+            return Ok(());
+        };
+        // Unwatched before it is given back: the descriptor stays open until then.
+        let event_loop = self.event_loop.call0(py)?;
+        if !event_loop.is_none(py) {
+            event_loop.call_method1(py, "remove_reader", (reads.fd(),))?;
+        }
+        drop(reads);
+        Ok(())
+    }
+
+    /// Completes the futures whose calls finished; true when it did, having opened a
+    /// write batch for the calls their tasks make (closed by `_settle`).
+    fn complete(&self, py: Python<'_>) -> bool {
+        // A call finished here announces itself again (`Slot::finish`): no eventfd for it.
+        let _here = ReadingFor::enter(&self.shared);
+        let mut completed = false;
+        loop {
+            let tokens = std::mem::take(&mut *self.shared.tokens.lock());
+            if tokens.is_empty() {
+                break;
+            }
+            for token in tokens {
+                completed |= self.complete_one(py, token);
+            }
+        }
+        if completed {
+            // A batch left open (its loop stopped before closing it) ends here first.
+            end_write_batch();
+            LOOP_BATCH.with(|batch| *batch.borrow_mut() = Some(WriteBatch::open()));
+        }
+        completed
+    }
+
+    fn complete_one(&self, py: Python<'_>, token: u64) -> bool {
+        let entry = self
+            .waiting
+            .lock()
+            .get(&token)
+            .map(|(result, future, _)| (result.clone_ref(py), future.clone_ref(py)));
+        let Some((result, future)) = entry else {
+            return false;
+        };
+        let result = result.get();
+        result.slot.poll_here();
+        if !result.slot.is_finished() {
+            return false;
+        }
+        let key = self.waiting.lock().remove(&token).and_then(|(.., key)| key);
+        if let Some(key) = key {
+            if let Some(lending) = self.lendings.lock().get_mut(&key) {
+                lending.awaited = lending.awaited.saturating_sub(1);
+            }
+        }
+        if let Err(error) = result.deliver(py, future.bind(py)) {
+            crate::dispatch::log_callback_error(py, error);
+        }
+        true
+    }
+}
+
+/// Marks this thread as completing `sink`'s calls until dropped (see `SinkShared::push`).
+struct ReadingFor;
+
+impl ReadingFor {
+    fn enter(sink: &Arc<SinkShared>) -> ReadingFor {
+        READING_FOR.with(|reading| reading.set(Arc::as_ptr(sink)));
+        ReadingFor
+    }
+}
+
+impl Drop for ReadingFor {
+    fn drop(&mut self) {
+        READING_FOR.with(|reading| reading.set(std::ptr::null()));
+    }
+}
+
 #[pymethods]
 impl Completions {
+    /// The completions of `event_loop`, which calls `on_readable(self, loop, identity)`
+    /// when a borrowed socket is readable.
     #[new]
-    fn new() -> PyResult<Completions> {
+    fn new(event_loop: &Bound<'_, PyAny>, on_readable: Py<PyAny>) -> PyResult<Completions> {
+        let event_loop = event_loop
+            .py()
+            .import("weakref")?
+            .getattr("ref")?
+            .call1((event_loop,))?
+            .unbind();
         // SAFETY: plain syscall; the descriptor is owned by SinkShared.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if fd < 0 {
@@ -497,6 +673,9 @@ impl Completions {
             }),
             waiting: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
+            event_loop,
+            on_readable,
+            lendings: Mutex::new(HashMap::new()),
         })
     }
 
@@ -507,44 +686,63 @@ impl Completions {
 
     /// Completes the futures whose calls finished (the loop's reader callback); true when
     /// it did and opened a write batch for the calls their tasks make, which the caller
-    /// closes with `_end_write_batch` queued behind those tasks (`loop.call_soon`).
-    fn drain(&self, py: Python<'_>) -> PyResult<bool> {
+    /// closes with `_settle` queued behind those tasks (`loop.call_soon`).
+    fn drain(&self, py: Python<'_>) -> bool {
         let mut counter: u64 = 0;
         // SAFETY: reads 8 bytes into a valid u64 from our non-blocking eventfd.
         unsafe { libc::read(self.shared.fd, (&mut counter as *mut u64).cast(), 8) };
         self.shared.armed.store(false, Ordering::Release);
-        let tokens = std::mem::take(&mut *self.shared.tokens.lock());
-        let mut completed = false;
-        for token in tokens {
-            let entry = self
-                .waiting
-                .lock()
-                .get(&token)
-                .map(|(result, future)| (result.clone_ref(py), future.clone_ref(py)));
-            let Some((result, future)) = entry else {
-                continue;
-            };
-            let result = result.get();
-            result.slot.poll_here();
-            if result.slot.is_finished() {
-                self.waiting.lock().remove(&token);
-                if let Err(error) = result.deliver(py, future.bind(py)) {
-                    crate::dispatch::log_callback_error(py, error);
+        self.complete(py)
+    }
+
+    /// A borrowed socket is readable: reads and handles its bytes here and completes the
+    /// calls they answer, as `drain`; stops watching it when it is the IO thread's again.
+    fn readable(&self, py: Python<'_>, key: usize) -> PyResult<bool> {
+        let open = {
+            let lendings = self.lendings.lock();
+            match lendings.get(&key).and_then(|l| l.reads.as_ref()) {
+                Some(reads) => {
+                    let _here = ReadingFor::enter(&self.shared);
+                    reads.handle()
                 }
-                completed = true;
+                None => false,
             }
+        };
+        if !open {
+            self.unwatch(py, key, false)?;
         }
-        if completed {
-            // A batch left open (its loop stopped before closing it) ends here first.
-            end_write_batch();
-            LOOP_BATCH.with(|batch| *batch.borrow_mut() = Some(WriteBatch::open()));
+        Ok(self.complete(py))
+    }
+
+    /// The end of the loop iteration that completed calls: closes the write batch, and
+    /// gives back the sockets of clients none of whose calls is awaited any more.
+    fn _settle(&self, py: Python<'_>) -> PyResult<()> {
+        end_write_batch();
+        let idle: Vec<usize> = self
+            .lendings
+            .lock()
+            .iter()
+            .filter(|(_, lending)| lending.awaited == 0)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in idle {
+            self.unwatch(py, key, true)?;
         }
-        Ok(completed)
+        Ok(())
     }
 
     /// How many futures are waiting (for tests).
     fn __len__(&self) -> usize {
         self.waiting.lock().len()
+    }
+
+    /// How many clients' sockets the loop reads now (for tests).
+    fn _reading(&self) -> usize {
+        self.lendings
+            .lock()
+            .values()
+            .filter(|lending| lending.reads.is_some())
+            .count()
     }
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Callable, List
 
 import pytest
@@ -71,6 +72,29 @@ def test_calls_from_tasks_woken_by_replies_go_out_and_may_block(
 
             assert await asyncio.gather(*[chain(i) for i in range(16)]) == list(range(16))
             assert len(await a.get_children(path)) == 16
+
+    run(main())
+
+
+def test_a_loop_blocked_longer_than_the_session_timeout_keeps_its_connection(
+    server: Server, path: str
+) -> None:
+    """While the loop awaits a client's calls it reads the client's socket itself; a loop
+    that then blocks (here for longer than the whole session timeout) must not make the
+    connection look silent: the IO thread takes the socket back when a ping falls due."""
+
+    async def main() -> None:
+        async with zk.AsyncClient(server.address, timeout=2.0) as a:
+            seen: List[zk.State] = []
+            a.add_listener(seen.append)
+            await a.create(path, b"v")
+            calls = [asyncio.ensure_future(a.get(path)) for _ in range(50)]
+            await asyncio.sleep(0)  # the calls are made, their replies due
+            time.sleep(1.5 * a.session_timeout)  # blocks the loop, and so its reads
+            assert all(v == b"v" for v, _ in await asyncio.gather(*calls))
+            assert (await a.get(path))[0] == b"v"
+            assert a.state is zk.State.CONNECTED
+            assert zk.State.SUSPENDED not in seen and zk.State.LOST not in seen, seen
 
     run(main())
 

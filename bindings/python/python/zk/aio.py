@@ -142,6 +142,10 @@ class AsyncClient:
             await wait_result(self._client.stop_async())
             raise
 
+    def _await(self, result: _zk.AsyncResult) -> Any:
+        """Awaits one call of this client; the loop reads the client's socket meanwhile."""
+        return wait_result(result, self._client)
+
     async def stop(self) -> None:
         """Closes the session; the client can be started again."""
         await wait_result(self._client.stop_async())
@@ -192,7 +196,7 @@ class AsyncClient:
     ) -> Any:
         """``Client.create``: the created path, or ``(path, ZnodeStat)`` with
         ``include_data``."""
-        return await wait_result(
+        return await self._await(
             self._client.create_async(
                 path, value, acl, ephemeral, sequence, makepath, container, ttl, include_data
             )
@@ -200,14 +204,14 @@ class AsyncClient:
 
     async def ensure_path(self, path: str, acl: Optional[Sequence[ACL]] = None) -> bool:
         """``Client.ensure_path``."""
-        result: bool = await wait_result(self._client.ensure_path_async(path, acl))
+        result: bool = await self._await(self._client.ensure_path_async(path, acl))
         return result
 
     async def get(
         self, path: str, watch: Optional[Watcher] = None
     ) -> Tuple[bytes, _zk.ZnodeStat]:
         """``Client.get``: ``(data, ZnodeStat)``."""
-        result: Tuple[bytes, _zk.ZnodeStat] = await wait_result(
+        result: Tuple[bytes, _zk.ZnodeStat] = await self._await(
             self._client.get_async(path, self._watch(watch))
         )
         return result
@@ -216,14 +220,14 @@ class AsyncClient:
         self, path: str, watch: Optional[Watcher] = None
     ) -> Optional[_zk.ZnodeStat]:
         """``Client.exists``: the ``ZnodeStat`` or ``None``."""
-        result: Optional[_zk.ZnodeStat] = await wait_result(
+        result: Optional[_zk.ZnodeStat] = await self._await(
             self._client.exists_async(path, self._watch(watch))
         )
         return result
 
     async def set(self, path: str, value: bytes, version: int = -1) -> _zk.ZnodeStat:
         """``Client.set``: the new ``ZnodeStat``."""
-        result: _zk.ZnodeStat = await wait_result(self._client.set_async(path, value, version))
+        result: _zk.ZnodeStat = await self._await(self._client.set_async(path, value, version))
         return result
 
     async def get_children(
@@ -231,18 +235,18 @@ class AsyncClient:
     ) -> Any:
         """``Client.get_children``: the names, or ``(names, ZnodeStat)`` with
         ``include_data``."""
-        return await wait_result(
+        return await self._await(
             self._client.get_children_async(path, self._watch(watch), include_data)
         )
 
     async def delete(self, path: str, version: int = -1, recursive: bool = False) -> bool:
         """``Client.delete``."""
-        result: bool = await wait_result(self._client.delete_async(path, version, recursive))
+        result: bool = await self._await(self._client.delete_async(path, version, recursive))
         return result
 
     async def get_acls(self, path: str) -> Tuple[List[ACL], _zk.ZnodeStat]:
         """``Client.get_acls``: ``([ACL, ...], ZnodeStat)``."""
-        result: Tuple[List[ACL], _zk.ZnodeStat] = await wait_result(
+        result: Tuple[List[ACL], _zk.ZnodeStat] = await self._await(
             self._client.get_acls_async(path)
         )
         return result
@@ -251,29 +255,29 @@ class AsyncClient:
         self, path: str, acls: Sequence[ACL], version: int = -1
     ) -> _zk.ZnodeStat:
         """``Client.set_acls``: the ``ZnodeStat``."""
-        result: _zk.ZnodeStat = await wait_result(
+        result: _zk.ZnodeStat = await self._await(
             self._client.set_acls_async(path, acls, version)
         )
         return result
 
     async def sync(self, path: str) -> str:
         """``Client.sync``."""
-        result: str = await wait_result(self._client.sync_async(path))
+        result: str = await self._await(self._client.sync_async(path))
         return result
 
     async def add_auth(self, scheme: str, credential: Union[str, bytes]) -> bool:
         """``Client.add_auth``."""
-        result: bool = await wait_result(self._client.add_auth_async(scheme, credential))
+        result: bool = await self._await(self._client.add_auth_async(scheme, credential))
         return result
 
     async def whoami(self) -> List[ClientInfo]:
         """``Client.whoami``."""
-        result: List[ClientInfo] = await wait_result(self._client.whoami_async())
+        result: List[ClientInfo] = await self._await(self._client.whoami_async())
         return result
 
     async def get_ephemerals(self, prefix: str = "/") -> List[str]:
         """``Client.get_ephemerals``."""
-        result: List[str] = await wait_result(self._client.get_ephemerals_async(prefix))
+        result: List[str] = await self._await(self._client.get_ephemerals_async(prefix))
         return result
 
     async def reconfig(
@@ -284,7 +288,7 @@ class AsyncClient:
         from_config: int = -1,
     ) -> Tuple[bytes, _zk.ZnodeStat]:
         """``Client.reconfig``."""
-        result: Tuple[bytes, _zk.ZnodeStat] = await wait_result(
+        result: Tuple[bytes, _zk.ZnodeStat] = await self._await(
             self._client.reconfig_async(joining, leaving, new_members, from_config)
         )
         return result
@@ -300,7 +304,7 @@ class AsyncClient:
         callback: Optional[Watcher] = None,
     ) -> _zk.PersistentWatch:
         """``Client.add_watch``; iterate the result with ``async for``."""
-        result: _zk.PersistentWatch = await wait_result(
+        result: _zk.PersistentWatch = await self._await(
             self._client.add_watch_async(path, recursive, self._watch(callback))
         )
         return result
