@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Node client benchmark: zk-client (this repository's package, over the Rust core) against
-# node-zookeeper-client 1.1.3 (npm, pure JavaScript), against the same zk-server (release) and
-# the same Apache ZooKeeper 3.8 server. Each client in its own idiom (ours: Promises;
+# node-zookeeper-client 1.1.3 (npm, pure JavaScript), and a floor (a raw net.Socket, see
+# client.mjs), against the same zk-server (release) and the same Apache ZooKeeper 3.8 server. Each client in its own idiom (ours: Promises;
 # node-zookeeper-client: callbacks), one measurement per process (bench/node/client.mjs).
 #
 #   bench/node/run.sh            # build, run, print the table, update docs/benchmarks.md
@@ -66,7 +66,7 @@ for server in zk apache; do
     run zk-client "$server" get-pipelined 50000 > /dev/null
 done
 for rep in $(seq 1 "$REPS"); do
-    if (( rep % 2 )); then order=(node-zookeeper-client zk-client); else order=(zk-client node-zookeeper-client); fi
+    if (( rep % 2 )); then order=(node-zookeeper-client zk-client raw); else order=(raw zk-client node-zookeeper-client); fi
     for server in zk apache; do
         for client in "${order[@]}"; do
             log "rep $rep: $client against $server"
