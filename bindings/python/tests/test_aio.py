@@ -11,6 +11,7 @@ from typing import Callable, List
 import pytest
 
 import zk
+import zk._aio
 from conftest import Servers
 from servers import Server
 
@@ -72,6 +73,29 @@ def test_calls_from_tasks_woken_by_replies_go_out_and_may_block(
 
             assert await asyncio.gather(*[chain(i) for i in range(16)]) == list(range(16))
             assert len(await a.get_children(path)) == 16
+
+    run(main())
+
+
+def test_the_loop_reads_an_async_clients_socket_while_it_awaits_its_calls(
+    server: Server, path: str
+) -> None:
+    """The replies to an ``AsyncClient``'s calls are read on the loop's thread while it
+    awaits them (one thread woken per batch of replies); the socket goes back to the IO
+    thread once no call is awaited."""
+
+    async def main() -> None:
+        async with zk.AsyncClient(server.address) as a:
+            await a.create(path, b"v")
+            queue = zk._aio.completions_for(asyncio.get_running_loop())
+            calls = [asyncio.ensure_future(a.get(path)) for _ in range(20)]
+            await asyncio.sleep(0)  # the tasks have made their calls
+            assert queue._reading() == 1
+            assert all(v == b"v" for v, _ in await asyncio.gather(*calls))
+            await asyncio.sleep(0)
+            assert queue._reading() == 0
+            # A call after that borrows the socket anew.
+            assert (await a.get(path))[0] == b"v"
 
     run(main())
 
