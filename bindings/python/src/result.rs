@@ -13,8 +13,8 @@
 //! eventfd only when the queue was empty; the loop (watching the eventfd with
 //! `add_reader`) polls the calls and sets their futures in one batch. It also opens a
 //! [`WriteBatch`] that a callback queued behind the tasks those futures wake closes
-//! (`_end_write_batch`): the calls those tasks make go out in one write by the loop's
-//! thread, instead of each waking an IO thread to write it.
+//! (`_settle`): the calls those tasks make go out in one write by the loop's thread,
+//! instead of each waking an IO thread to write it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -48,8 +48,8 @@ thread_local! {
     static READING_FOR: Cell<*const SinkShared> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Closes the write batch that `Completions.drain` opened on this thread (if any): the
-/// calls made since go out now.
+/// Closes the write batch that a `Completions` opened on this thread (if any): the calls
+/// made since go out now.
 #[pyfunction]
 #[pyo3(name = "_end_write_batch")]
 pub fn end_write_batch() {
