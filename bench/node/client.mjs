@@ -67,23 +67,23 @@ async function openRawSocket () {
       const length = buffered.readInt32BE(0)
       const frame = buffered.subarray(4, 4 + length)
       buffered = buffered.subarray(4 + length)
-      const done = pending.shift()
+      const { done, header } = pending.shift()
       // A reply header is xid, zxid, err; the handshake's answer has none to check.
-      done(done.header && frame.readInt32BE(12) !== 0 ? new Error(`error ${frame.readInt32BE(12)}`) : null)
+      done(header && frame.readInt32BE(12) !== 0 ? new Error(`error ${frame.readInt32BE(12)}`) : null)
     }
   })
-  const send = (body, done) => {
+  const send = (body, done, header) => {
     const frame = Buffer.allocUnsafe(4 + body.length)
     frame.writeInt32BE(body.length, 0)
     body.copy(frame, 4)
-    pending.push(done)
+    pending.push({ done, header })
     socket.write(frame)
   }
   // ConnectRequest: protocol 0, last zxid 0, timeout 30 s, session 0, an empty password.
   const connect = Buffer.alloc(4 + 8 + 4 + 8 + 4 + 16 + 1)
   connect.writeInt32BE(30000, 12)
   connect.writeInt32BE(16, 24)
-  await new Promise((resolve, reject) => send(connect, (e) => e ? reject(e) : resolve()))
+  await new Promise((resolve, reject) => send(connect, (e) => e ? reject(e) : resolve(), false))
   const path = Buffer.from(PATH)
   const request = (opcode, payload) => {
     const body = Buffer.alloc(8 + 4 + path.length + payload.length)
@@ -101,9 +101,7 @@ async function openRawSocket () {
   const call = (body, done) => {
     const copy = Buffer.from(body)
     copy.writeInt32BE(++xid, 0)
-    const wrapped = (error) => done(error)
-    wrapped.header = true
-    send(copy, wrapped)
+    send(copy, done, true)
   }
   await new Promise((resolve, reject) => call(createBody, (e) => e ? reject(e) : resolve()))
   return {

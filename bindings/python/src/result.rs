@@ -533,9 +533,8 @@ impl Completions {
             fd
         };
         let py = slf.py();
-        let watched = match this.event_loop.call0(py)? {
-            event_loop if event_loop.is_none(py) => false,
-            event_loop => event_loop
+        let watched = this.live_loop(py)?.is_some_and(|event_loop| {
+            event_loop
                 .call_method1(
                     py,
                     "add_reader",
@@ -547,8 +546,8 @@ impl Completions {
                         key,
                     ),
                 )
-                .is_ok(),
-        };
+                .is_ok()
+        });
         if !watched {
             let reads = this
                 .lendings
@@ -574,12 +573,17 @@ impl Completions {
             return Ok(());
         };
         // Unwatched before it is given back: the descriptor stays open until then.
-        let event_loop = self.event_loop.call0(py)?;
-        if !event_loop.is_none(py) {
+        if let Some(event_loop) = self.live_loop(py)? {
             event_loop.call_method1(py, "remove_reader", (reads.fd(),))?;
         }
         drop(reads);
         Ok(())
+    }
+
+    /// The loop, unless it is gone (then so is its selector).
+    fn live_loop(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let event_loop = self.event_loop.call0(py)?;
+        Ok((!event_loop.is_none(py)).then_some(event_loop))
     }
 
     /// Completes the futures whose calls finished; true when it did, having opened a
