@@ -245,7 +245,7 @@ impl Actor {
                             }
                         }
                         if held.flush().is_err() {
-                            return held.machine.lose(Ended::Lost);
+                            return held.lose_on_write_error(now);
                         }
                         let Some(deadline) = held.machine.deadline() else {
                             return Ended::Lost;

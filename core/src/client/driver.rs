@@ -289,6 +289,13 @@ impl Driver {
         open
     }
 
+    /// Whether `lent` still has the reads (the task has not taken them back, the
+    /// connection is neither closing, over nor replaced).
+    pub fn still_lends(&self, lent: &Lent) -> bool {
+        let held = self.lock();
+        !held.closing && held.caller_ended.is_none() && held.lends(lent)
+    }
+
     /// Gives the reads back to the task (unless it took them back already).
     pub fn return_lent(&self, lent: Lent) {
         self.take_back_reads(lent.lending);
@@ -418,29 +425,47 @@ impl Driven {
         }
     }
 
+    /// A write failed: the connection is over. What the server sent before it closed the
+    /// connection may say why (a refused credential is answered, then the connection
+    /// closed), so that is read and handled first; otherwise the connection was lost.
+    pub fn lose_on_write_error(&mut self, now: Instant) -> Ended {
+        while let ReadOutcome::More = self.read_socket() {}
+        if let Err(ended) = self.machine.received(&mut self.inbound, now) {
+            return ended;
+        }
+        self.machine.lose(Ended::Lost)
+    }
+
     /// On a caller's thread: reads what the socket has and handles it; false when the
     /// connection is over (recorded for the task, which ends it).
     fn handle_reads(&mut self, now: Instant) -> bool {
         if self.caller_ended.is_some() {
             return false;
         }
+        let mut closed = false;
         loop {
             match self.read_socket() {
                 ReadOutcome::Closed => {
-                    self.caller_ended = Some(self.machine.lose(Ended::Lost));
-                    return false;
+                    closed = true;
+                    break;
                 }
                 ReadOutcome::Drained => break,
                 ReadOutcome::More => {}
             }
         }
+        // What came before the end counts first: a server that refuses credentials
+        // answers, then closes, and the answer says why the session ended.
         if let Err(ended) = self.machine.received(&mut self.inbound, now) {
             self.caller_ended = Some(ended);
             return false;
         }
+        if closed {
+            self.caller_ended = Some(self.machine.lose(Ended::Lost));
+            return false;
+        }
         // Requests taken over from the queue, or a TLS record to answer.
         if self.flush().is_err() {
-            self.caller_ended = Some(self.machine.lose(Ended::Lost));
+            self.caller_ended = Some(self.lose_on_write_error(now));
             return false;
         }
         true
@@ -817,6 +842,63 @@ mod tests {
         // Closing: nothing is lent any more.
         rig.driver.lock().closing = true;
         assert!(crate::client::LentReads::take(&rig.driver).is_none());
+    }
+
+    /// The server answers the call in flight with AUTHFAILED on the auth xid, as it does
+    /// to a refused credential, then closes; returns once both are in our receive buffer.
+    fn refuse_and_close(rig: &mut Rig, fd: std::os::fd::RawFd) {
+        let auth_failed = reply_frame(
+            crate::proto::AUTH_XID,
+            0,
+            crate::proto::ErrorCode::AuthFailed.as_i32(),
+        );
+        rig.server.write_all(&auth_failed).unwrap();
+        rig.server.shutdown(std::net::Shutdown::Both).unwrap();
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        };
+        while poll.revents & libc::POLLRDHUP == 0 {
+            // SAFETY: one valid pollfd for the duration of the call.
+            assert_eq!(unsafe { libc::poll(&mut poll, 1, 30_000) }, 1);
+        }
+    }
+
+    #[test]
+    fn a_borrower_handles_what_came_before_the_connection_closed() {
+        let mut rig = connected_rig();
+        let lent = crate::client::LentReads::take(&rig.driver).expect("an idle connection lends");
+        let (cmd, mut answer) = get_answered("/a");
+        rig.submitter.send(cmd).unwrap();
+        read_request(&mut rig.server);
+        refuse_and_close(&mut rig, lent.fd());
+        // The task read the answer (woken before the lending) but has not handled it yet;
+        // the borrower's next read meets the end.
+        assert!(matches!(
+            rig.driver.lock().read_socket(),
+            ReadOutcome::Drained
+        ));
+        assert!(!lent.handle(), "the connection is over");
+        assert!(!lent.is_current());
+        assert!(matches!(answer.try_recv(), Ok(Err(Error::AuthFailed))));
+        assert!(matches!(
+            rig.driver.lock().caller_ended,
+            Some(Ended::AuthFailed)
+        ));
+    }
+
+    #[test]
+    fn a_failed_write_reads_why_the_server_closed_first() {
+        let mut rig = connected_rig();
+        let (cmd, mut answer) = get_answered("/a");
+        rig.submitter.send(cmd).unwrap();
+        read_request(&mut rig.server);
+        let fd = rig.driver.lock().socket.as_ref().unwrap().raw_fd();
+        refuse_and_close(&mut rig, fd);
+        let ended = rig.driver.lock().lose_on_write_error(Instant::now());
+        assert!(matches!(ended, Ended::AuthFailed));
+        assert!(matches!(answer.try_recv(), Ok(Err(Error::AuthFailed))));
     }
 
     #[test]
