@@ -40,6 +40,15 @@ impl LentReads {
         self.lent.as_ref().map_or(-1, |lent| lent.socket.raw_fd())
     }
 
+    /// Whether the reads are still this value's: false once the IO thread took them
+    /// back, or the connection is closing, replaced or over (as [`Self::handle`] would
+    /// say, without reading).
+    pub fn is_current(&self) -> bool {
+        self.lent
+            .as_ref()
+            .is_some_and(|lent| self.driver.still_lends(lent))
+    }
+
     /// Reads and handles what the socket has (call it when [`Self::fd`] is readable);
     /// false when the loop should stop watching and drop this value: the reads are the
     /// IO thread's again, or the connection is closing, replaced or over.
