@@ -195,9 +195,9 @@ where
     // written once instead of being copied along every layer.
     let work = Box::pin(work);
     let (deferred, promise) = js.promise(env, strong)?;
-    let sink = sink.clone();
+    let posting = sink.clone();
     let cancel = cancel.map(|id| (id, cancels.register(id), cancels.clone()));
-    bridge.run(async move {
+    bridge.run(js, sink, async move {
         let mut rest = None;
         let (stop, forget) = match cancel {
             Some((id, stop, cancels)) => (Some(stop), Some((id, cancels))),
@@ -215,7 +215,7 @@ where
         if let Some((id, cancels)) = forget {
             cancels.forget(id);
         }
-        sink.post(Msg::Settle {
+        posting.post(Msg::Settle {
             deferred,
             strong,
             outcome,
@@ -273,7 +273,7 @@ impl NativeClient {
         router: Function<'_, (), ()>,
     ) -> napi::Result<NativeClient> {
         let options = client_options(config).map_err(|failure| failure.thrown(&env))?;
-        let (sink, js) = sink::open(router)?;
+        let (sink, js) = sink::open(env.raw(), router)?;
         let bridge = Bridge::start(Arc::downgrade(&sink));
         Ok(NativeClient {
             hosts,
@@ -356,6 +356,7 @@ impl NativeClient {
     /// `CLOSING`; the `closed` state event comes before this resolves.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        self.js.reading.set_client(None);
         let live = self.live.borrow_mut().take();
         let sink = self.sink.borrow_mut().take();
         if self.ended.borrow().is_none() {
@@ -391,6 +392,7 @@ impl NativeClient {
         if self.ended.borrow().is_none() {
             *self.ended.borrow_mut() = Some(failure);
         }
+        self.js.reading.set_client(None);
         if let Some(live) = self.live.borrow_mut().take() {
             // The session is over; this only ends the connection task.
             sink::spawn(async move { live.client.close().await });
@@ -980,6 +982,7 @@ impl NativeClient {
                 posted_tx.send_replace(state);
             }
         });
+        self.js.reading.set_client(Some(client.clone()));
         *self.live.borrow_mut() = Some(Live {
             client: client.clone(),
             states,

@@ -99,7 +99,7 @@ impl NativeElector {
             elector_config(connect_string, options).map_err(|failure| failure.thrown(&env))?;
         let (elector, events) =
             ActiveStandbyElector::new(config).map_err(|e| Failure::from(e).thrown(&env))?;
-        let (sink, js) = sink::open(router)?;
+        let (sink, js) = sink::open(env.raw(), router)?;
         let answers = Arc::new(Mutex::new(Answers::default()));
         forward(events, sink.clone(), Arc::downgrade(&answers));
         Ok(NativeElector {

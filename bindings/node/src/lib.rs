@@ -9,8 +9,10 @@
 //! - `sink.rs`: per client, the queue and thread-safe function that carry results and
 //!   events to the JavaScript thread; promises; keeping the event loop alive only while
 //!   something is in flight (or `ref()`ed).
-//! - `bridge.rs`: per client, calls started on the JavaScript thread and finished on one
-//!   task on the core's runtime.
+//! - `bridge.rs`: per client, calls started on the JavaScript thread; their replies read
+//!   there too while calls are in flight, otherwise by one task on the core's runtime.
+//! - `uv.rs`: watching a socket from the JavaScript thread's libuv loop, in a callback
+//!   scope; closing those watches when the environment goes.
 //! - `client.rs`: `NativeClient`, every client operation; the shared call helpers.
 //! - `watches.rs`: one-shot and persistent watches by id.
 //! - `recipes.rs`: locks, semaphore, leases, election, barriers, queue, counter, group
@@ -34,6 +36,7 @@ mod factories;
 mod fast;
 mod recipes;
 mod sink;
+mod uv;
 mod watches;
 
 use napi_derive::napi;

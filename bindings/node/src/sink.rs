@@ -6,6 +6,11 @@
 //! message in order. One wake-up so serves a whole burst of replies, and watch events, state
 //! changes and replies of one client reach JavaScript in the order they were posted.
 //!
+//! While the JavaScript thread reads a client's replies itself (`bridge.rs`), the calls it
+//! finishes post here corked, and that thread takes the messages back and settles their
+//! promises at once ([`JsState::settle_here`]), with no thread-safe function call; events
+//! still go to the router through the thread-safe function, in order.
+//!
 //! Promises are made with `napi_create_promise` and settled here directly, not through
 //! napi-rs's `async fn` support: that would create a thread-safe function per call and
 //! would need a tokio runtime owned by napi, which napi shuts down whenever its last
@@ -16,7 +21,7 @@
 //! while [`JsState::hold`] counts something in flight (a call, or a handle the user
 //! `ref()`ed), never an idle client.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::ptr;
 use std::rc::Rc;
@@ -28,8 +33,10 @@ use napi::threadsafe_function::{
 };
 use napi::{sys, Env, Status};
 use tokio::sync::oneshot;
+use zk_core::client::{Client, LentReads};
 
 use crate::errors::Failure;
+use crate::uv;
 
 /// Builds a JavaScript value on the JavaScript thread (given the client's state there,
 /// for values that are native objects of that client).
@@ -138,6 +145,38 @@ impl Sink {
         }
     }
 
+    /// Ends a [`Sink::cork`] on the JavaScript thread, which runs what came meanwhile
+    /// itself ([`JsState::settle_here`]): returns it, unless another cork still holds it.
+    pub(crate) fn uncork_here(&self) -> Vec<Msg> {
+        let mut state = lock(&self.queue.state);
+        state.corked = state.corked.saturating_sub(1);
+        if state.corked > 0 {
+            return Vec::new();
+        }
+        state.owed = false;
+        std::mem::take(&mut state.messages)
+    }
+
+    /// Puts `rest` back at the head of the queue, for the thread-safe function.
+    fn requeue(&self, mut rest: Vec<Msg>) {
+        let wake = {
+            let mut state = lock(&self.queue.state);
+            // A queue that was not empty has its wake-up coming (or owed) already.
+            let wake = state.messages.is_empty();
+            rest.append(&mut state.messages);
+            state.messages = rest;
+            if wake && state.corked > 0 {
+                state.owed = true;
+                false
+            } else {
+                wake
+            }
+        };
+        if wake {
+            self.wake_js();
+        }
+    }
+
     fn wake_js(&self) {
         if self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
             // Closing: the environment is being torn down and will never run these.
@@ -146,8 +185,29 @@ impl Sink {
     }
 }
 
+/// A client's connection while its JavaScript thread reads the replies (see `bridge.rs`).
+pub(crate) struct Reading {
+    pub env: sys::napi_env,
+    /// The session, while it may lend its reads.
+    pub client: RefCell<Option<Client>>,
+    /// The socket this thread watches while it holds the connection's reads.
+    pub watching: RefCell<Option<(uv::Watching, Rc<LentReads>)>>,
+}
+
+impl Reading {
+    /// The session whose replies this thread may read from now on, or none (the reads
+    /// then go back now: the connection task reads the answer to closing).
+    pub(crate) fn set_client(&self, client: Option<Client>) {
+        if client.is_none() {
+            self.watching.borrow_mut().take();
+        }
+        *self.client.borrow_mut() = client;
+    }
+}
+
 /// A client's state that only the JavaScript thread touches.
 pub(crate) struct JsState {
+    pub reading: Reading,
     /// Calls in flight that keep the event loop alive, plus handles the user `ref()`ed.
     holds: Cell<u32>,
     wake: Weak<Sink>,
@@ -250,6 +310,28 @@ impl JsState {
         }
     }
 
+    /// Settles the promises of `batch` here (the JavaScript thread, in a callback scope).
+    /// An event goes to the router, which the thread-safe function calls: it and what
+    /// follows it go back to the queue, in order.
+    pub(crate) fn settle_here(self: &Rc<Self>, env: sys::napi_env, sink: &Sink, batch: Vec<Msg>) {
+        let mut batch = batch.into_iter();
+        while let Some(msg) = batch.next() {
+            match msg {
+                Msg::Settle {
+                    deferred,
+                    strong,
+                    outcome,
+                } => self.settle(env, deferred, strong, outcome),
+                event @ Msg::Emit(_) => {
+                    let mut rest = vec![event];
+                    rest.extend(batch);
+                    sink.requeue(rest);
+                    return;
+                }
+            }
+        }
+    }
+
     /// The JavaScript `ZkError` for a failure, made by the wrapper's factory.
     pub(crate) fn error_value(&self, env: sys::napi_env, failure: Failure) -> sys::napi_value {
         failure.into_js(env)
@@ -259,6 +341,7 @@ impl JsState {
 /// Creates the sink of one client: `router(batch)` receives each batch of events
 /// (an array of `[kind, ...]` arrays).
 pub(crate) fn open(
+    env: sys::napi_env,
     router: napi::bindgen_prelude::Function<'_, (), ()>,
 ) -> napi::Result<(Arc<Sink>, Rc<JsState>)> {
     let queue = Arc::new(Queue::default());
@@ -277,6 +360,11 @@ pub(crate) fn open(
     let raw_wake = wake.raw();
     let sink = Arc::new(Sink { queue, wake });
     let state = Rc::new(JsState {
+        reading: Reading {
+            env,
+            client: RefCell::new(None),
+            watching: RefCell::new(None),
+        },
         holds: Cell::new(0),
         wake: Arc::downgrade(&sink),
         raw_wake,

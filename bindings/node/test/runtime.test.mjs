@@ -1,7 +1,8 @@
 // The package in a Node process: it never keeps the process alive after close() (nor while
 // idle, unless ref()ed), it loads through require and import, it works in worker threads
-// next to the main thread (also when a worker is terminated mid-call), and a throwing
-// callback does not break the client.
+// next to the main thread (also when a worker is terminated mid-call), a throwing
+// callback does not break the client, and a JavaScript thread that blocks (while it reads
+// its client's replies itself) does not cost the session.
 
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -160,5 +161,28 @@ describe('worker threads', () => {
     await waitFor(async () => (await main.exists(ready.lease)) === null, "the terminated worker's lock node to go")
     const again = startWorker('after-terminate')
     assert.equal((await within(again.message, 'a worker after terminate()')).state, 'closed')
+  })
+})
+
+describe('a blocked JavaScript thread', () => {
+  it('keeps its session past the session timeout, and the calls after it work', async (t) => {
+    // With calls in flight this thread reads the client's socket itself; blocked, it reads
+    // nothing, so the core's IO thread must take the reads back to hear the pings' replies.
+    const client = await connect(t, server.address, { sessionTimeout: 2000 })
+    const observer = await connect(t, server.address)
+    const node = unique('blocked')
+    await client.create(node, Buffer.from('a'), { mode: 'ephemeral' })
+    const states = []
+    client.on('state', (state) => states.push(state))
+    const { changed } = await client.getWatched(node)
+    const pending = client.get(node)
+    const blockFor = 3 * client.sessionTimeout
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, blockFor)
+    assert.deepEqual((await pending).data, Buffer.from('a'))
+    await observer.set(node, Buffer.from('b'))
+    assert.equal((await within(changed, 'the watch event after the block')).type, 'nodeDataChanged')
+    assert.deepEqual((await client.get(node)).data, Buffer.from('b'))
+    assert.deepEqual(states, [], `the session went through ${states.join(', ')}`)
+    assert.notEqual(await observer.exists(node), null, 'the ephemeral node outlived the block')
   })
 })
