@@ -168,7 +168,7 @@ describe('a blocked JavaScript thread', () => {
   it('keeps its session past the session timeout, and the calls after it work', async (t) => {
     // With calls in flight this thread reads the client's socket itself; blocked, it reads
     // nothing, so the core's IO thread must take the reads back to hear the pings' replies.
-    const client = await connect(t, server.address, { sessionTimeout: 2000 })
+    const client = await connect(t, server.address, { sessionTimeout: 3000 })
     const observer = await connect(t, server.address)
     const node = unique('blocked')
     await client.create(node, Buffer.from('a'), { mode: 'ephemeral' })
@@ -176,7 +176,9 @@ describe('a blocked JavaScript thread', () => {
     client.on('state', (state) => states.push(state))
     const { changed } = await client.getWatched(node)
     const pending = client.get(node)
-    const blockFor = 3 * client.sessionTimeout
+    // Twice the session timeout: without the IO thread reading, the connection would look
+    // silent after two thirds of it.
+    const blockFor = 2 * client.sessionTimeout
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, blockFor)
     assert.deepEqual((await pending).data, Buffer.from('a'))
     await observer.set(node, Buffer.from('b'))
