@@ -277,7 +277,7 @@ impl Driver {
     /// back).
     pub fn handle_lent(&self, lent: &Lent) -> bool {
         let mut held = self.lock();
-        if held.closing || !held.lends(lent) {
+        if !held.still_lends(lent) {
             return false;
         }
         let open = held.handle_reads(Instant::now());
@@ -289,11 +289,9 @@ impl Driver {
         open
     }
 
-    /// Whether `lent` still has the reads (the task has not taken them back, the
-    /// connection is neither closing, over nor replaced).
+    /// Whether `lent` still has the reads (see [`Driven::still_lends`]).
     pub fn still_lends(&self, lent: &Lent) -> bool {
-        let held = self.lock();
-        !held.closing && held.caller_ended.is_none() && held.lends(lent)
+        self.lock().still_lends(lent)
     }
 
     /// Gives the reads back to the task (unless it took them back already).
@@ -377,6 +375,12 @@ impl Driven {
         self.reads_lent = false;
     }
 
+    /// Whether a borrower holding `lent` may still read: the task has not taken the reads
+    /// back, and the connection is neither closing, over nor replaced.
+    fn still_lends(&self, lent: &Lent) -> bool {
+        !self.closing && self.caller_ended.is_none() && self.lends(lent)
+    }
+
     /// Whether `lent` still has the reads of the connection's socket.
     fn lends(&self, lent: &Lent) -> bool {
         self.reads_lent && self.lendings == lent.lending && self.serves(&lent.socket)
@@ -436,12 +440,9 @@ impl Driven {
         self.machine.lose(Ended::Lost)
     }
 
-    /// On a caller's thread: reads what the socket has and handles it; false when the
-    /// connection is over (recorded for the task, which ends it).
+    /// On a borrower's thread (which [`Self::still_lends`]): reads what the socket has and
+    /// handles it; false when the connection is over (recorded for the task, which ends it).
     fn handle_reads(&mut self, now: Instant) -> bool {
-        if self.caller_ended.is_some() {
-            return false;
-        }
         let mut closed = false;
         loop {
             match self.read_socket() {
