@@ -91,6 +91,22 @@ struct QueueState {
     owed: bool,
 }
 
+impl QueueState {
+    /// Messages went into the queue: whether JavaScript must be woken now. Only the first
+    /// into an empty queue wakes it (a queue that was not empty has its wake-up coming, or
+    /// owed); while corked, the wake-up is owed to the uncork instead.
+    fn wake_for_first(&mut self, was_empty: bool) -> bool {
+        if !was_empty {
+            return false;
+        }
+        if self.corked > 0 {
+            self.owed = true;
+            return false;
+        }
+        true
+    }
+}
+
 impl Queue {
     fn take(&self) -> Vec<Msg> {
         let mut state = lock(&self.state);
@@ -111,12 +127,9 @@ impl Sink {
     pub(crate) fn post(&self, msg: Msg) {
         let wake = {
             let mut state = lock(&self.queue.state);
+            let was_empty = state.messages.is_empty();
             state.messages.push(msg);
-            let first = state.messages.len() == 1;
-            if first && state.corked > 0 {
-                state.owed = true;
-            }
-            first && state.corked == 0
+            state.wake_for_first(was_empty)
         };
         if wake {
             self.wake_js();
@@ -161,16 +174,10 @@ impl Sink {
     fn requeue(&self, mut rest: Vec<Msg>) {
         let wake = {
             let mut state = lock(&self.queue.state);
-            // A queue that was not empty has its wake-up coming (or owed) already.
-            let wake = state.messages.is_empty();
+            let was_empty = state.messages.is_empty();
             rest.append(&mut state.messages);
             state.messages = rest;
-            if wake && state.corked > 0 {
-                state.owed = true;
-                false
-            } else {
-                wake
-            }
+            state.wake_for_first(was_empty)
         };
         if wake {
             self.wake_js();
